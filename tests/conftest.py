@@ -1,0 +1,67 @@
+"""Shared fixtures: the installed CLI, the test model, and a no-orphan-process guard."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that take the `qtbot` fixture are GUI tests: mark them so they can be selected."""
+    for item in items:
+        if "qtbot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offscreen_qt():
+    """Qt tests run offscreen unless a test starts its own X server."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path, monkeypatch):
+    """Settings, history and caches go to a temp dir, never the developer's real ones."""
+    home = tmp_path / "home"
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
+        monkeypatch.setenv(var, str(home / sub))
+    yield
+
+
+@pytest.fixture(autouse=True)
+def no_orphans():
+    """Fail a test that leaves a child process of ours running (llama-server, Xvfb, …)."""
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    yield
+    leftover = [p for p in me.children(recursive=True) if p.pid not in before]
+    alive = []
+    for p in leftover:
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{p.pid} {' '.join(p.cmdline()[:3])}")
+        except psutil.NoSuchProcess:
+            pass
+    assert not alive, f"test left processes running: {alive}"
+
+
+@pytest.fixture(scope="session")
+def velollm_exe() -> str:
+    """Path of the installed `velollm` console script (the one a user runs)."""
+    exe = shutil.which("velollm", path=str(Path(sys.executable).parent))
+    assert exe, "velollm is not installed in this environment: run bash build_scripts/setup.sh test"
+    return exe
+
+
+def run_cli(exe: str, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed CLI and capture its output."""
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
