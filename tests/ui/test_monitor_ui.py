@@ -1,0 +1,129 @@
+"""Dashboard, tray menu, sampler worker and the no-tray fallback (offscreen Qt)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication
+
+from tests.fakes import FakePynvml
+from velollm_desktop.core.hardware.nvidia import Nvml
+from velollm_desktop.core.monitor.history import SampleHistory
+from velollm_desktop.core.monitor.sampler import GpuSample, Sampler, SystemSample
+from velollm_desktop.core.ollama.models import LoadedModel
+from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.app import NO_TRAY_HINT, Controller
+from velollm_desktop.ui.icons import draw_tray_pixmap, tray_levels
+from velollm_desktop.ui.monitor_page import MonitorPage
+from velollm_desktop.ui.tray import Tray
+from velollm_desktop.workers.monitor import SamplerWorker
+
+
+def _sample(t: float, util: float | None = 50.0) -> SystemSample:
+    gpu = GpuSample(0, "H100", util, 1000, 81559, 40.0, 100.0)
+    return SystemSample(t, t, 20.0, (20.0, 20.0), 1000, 4000, 0, (gpu,))
+
+
+def test_monitor_page_plots_samples(qtbot):
+    history = SampleHistory()
+    page = MonitorPage(history)
+    qtbot.addWidget(page)
+    page.show()
+    for t in range(5):
+        history.add(_sample(float(t), util=10.0 * t))
+    page.mark_dirty()
+    page.redraw()
+    xs, ys = page._gpu_curves["GPU load"][0].getData()
+    assert list(ys) == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert list(xs) == [-4.0, -3.0, -2.0, -1.0, 0.0]
+    cx, cy = page._cpu_curve.getData()
+    assert list(cy) == [20.0] * 5
+    assert not page.no_gpu_label.isVisible()
+
+
+def test_monitor_page_does_not_redraw_when_hidden(qtbot):
+    history = SampleHistory()
+    page = MonitorPage(history)
+    qtbot.addWidget(page)
+    history.add(_sample(0.0))
+    page.mark_dirty()
+    page.redraw()  # hidden: nothing drawn, still dirty
+    assert page._cpu_curve.getData()[0] is None
+    assert page._dirty
+
+
+def test_ollama_panel(qtbot):
+    page = MonitorPage(SampleHistory())
+    qtbot.addWidget(page)
+    page.set_loaded_models([LoadedModel("qwen3:8b", 6 * 1024**3, 6 * 1024**3, 32768, "2026-11-26T19:00:00Z")])
+    assert page.ollama_table.rowCount() == 1
+    assert page.ollama_table.item(0, 2).text() == "100% GPU"
+    assert page.ollama_table.item(0, 3).text() == "32768"
+    page.set_ollama_unavailable("Ollama is not running at http://127.0.0.1:11434")
+    assert page.ollama_table.rowCount() == 0
+    assert "not running" in page.ollama_status.text()
+
+
+def test_tray_icon_pixels_and_levels(qtbot):
+    img = draw_tray_pixmap((95.0, 50.0, 10.0), size=64).toImage()
+    # GPU bar nearly full and red (≥ 90 %), CPU bar low: its top is the dark well
+    top_left = img.pixelColor(10, 12)
+    assert top_left.red() > 200 and top_left.green() < 100
+    assert img.pixelColor(53, 12).red() < 60
+    assert tray_levels(_sample(0.0, util=None))[0] is None
+    assert tray_levels(None) == (None, 0.0, 0.0)
+
+
+def test_tray_menu_rebuilt_and_actions(qtbot):
+    tray = Tray()
+    tray.capabilities = {}
+    tray.menu.aboutToShow.emit()
+    texts = [a.text() for a in tray.menu.actions() if a.text()]
+    assert texts == ["Open dashboard", "Pause monitoring", "Start at login", "Quit"]
+    with qtbot.waitSignal(tray.pause_toggled, timeout=1000) as blocker:
+        next(a for a in tray.menu.actions() if a.text() == "Pause monitoring").trigger()
+    assert blocker.args == [True] and tray.paused
+    tray.capabilities = {"quick_benchmark": "Run quick benchmark"}
+    tray.menu.aboutToShow.emit()
+    with qtbot.waitSignal(tray.action_requested, timeout=1000) as blocker:
+        next(a for a in tray.menu.actions() if a.text() == "Run quick benchmark").trigger()
+    assert blocker.args == ["quick_benchmark"]
+    with qtbot.waitSignal(tray.quit_requested, timeout=1000):
+        tray.menu.actions()[-1].trigger()
+
+
+def test_sampler_worker_emits_and_survives_gpu_loss(qtbot):
+    fake = FakePynvml(lose_gpu_after=3)
+    worker = SamplerWorker(0.1, sampler_factory=lambda: Sampler(nvml=Nvml(fake), sysfs_gpus=[]))
+    got: list[SystemSample] = []
+    worker.sampled.connect(got.append)
+    worker.start()
+    try:
+        qtbot.waitUntil(lambda: len(got) >= 6, timeout=3000)
+    finally:
+        worker.stop()
+        assert worker.join(2.0)
+    assert got[0].gpus[0].vram_total_mib == 81559
+    assert got[-1].gpus[0].vram_total_mib is None  # lost mid-run → None, sampling went on
+
+
+def test_no_tray_fallback_shows_window_and_hint_once(qtbot):
+    app = QApplication.instance()
+    settings = Settings.load()
+    controller = Controller(app, settings, force_no_tray=True)
+    try:
+        assert controller.window.isVisible()
+        assert controller.window.banner.text() == NO_TRAY_HINT
+        with qtbot.waitSignal(controller.ready, timeout=5000):
+            pass
+        qtbot.waitUntil(lambda: "CPU" in controller.window.monitor.hardware_label.text(), timeout=5000)
+        qtbot.waitUntil(lambda: "Ollama" in controller.window.monitor.ollama_status.text()
+                        and "checking" not in controller.window.monitor.ollama_status.text(), timeout=8000)
+    finally:
+        controller.shutdown()
+        controller.window.close()
+    assert Settings.load().get("tray_hint_shown") is True
+    second = Controller(app, Settings.load(), force_no_tray=True)
+    try:
+        assert not second.window.banner.isVisible()
+    finally:
+        second.shutdown()
+        second.window.close()

@@ -1,0 +1,7 @@
+"""`python -m velollm_desktop` starts the desktop app."""
+
+import sys
+
+from velollm_desktop.ui.app import main
+
+sys.exit(main())

@@ -1,0 +1,194 @@
+"""The Ollama HTTP client: one httpx client, explicit timeouts, one error choke point.
+
+Every request goes through `_send` (or `_stream` for NDJSON), which maps transport and HTTP
+failures to the typed errors in `errors.py`, with messages that say what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from velollm_desktop.core.ollama.errors import (
+    BadResponse,
+    ModelNotFound,
+    OllamaError,
+    RequestTimedOut,
+    ServerBusy,
+    ServerNotRunning,
+    StreamBroken,
+)
+from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
+
+CONNECT_TIMEOUT_S = 2.0
+READ_TIMEOUT_S = 10.0
+STREAM_STALL_TIMEOUT_S = 300.0
+"""Longest wait for the next NDJSON line, in seconds (a cold model load can take minutes)."""
+BUSY_RETRIES = 3
+BUSY_BACKOFF_S = 0.5
+
+
+class OllamaClient:
+    """A client for one Ollama server (`base_url` like http://127.0.0.1:11434)."""
+
+    def __init__(self, base_url: str, *, read_timeout_s: float = READ_TIMEOUT_S,
+                 stream_stall_timeout_s: float = STREAM_STALL_TIMEOUT_S, busy_backoff_s: float = BUSY_BACKOFF_S,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._stall = stream_stall_timeout_s
+        self._backoff = busy_backoff_s
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
+            transport=transport,
+            trust_env=False,  # a desktop proxy setting must not hijack a loopback server
+        )
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> OllamaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the choke point ------------------------------------------------------------------
+    def _explain(self, exc: Exception) -> OllamaError:
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return ServerNotRunning(
+                f"Ollama is not running at {self.base_url}: start it with `ollama serve` "
+                "(or open the Ollama app), or set the right address in Settings"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return RequestTimedOut(f"Ollama at {self.base_url} did not answer in time ({type(exc).__name__})")
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+            return StreamBroken(f"the connection to Ollama at {self.base_url} dropped: {exc}")
+        return OllamaError(f"talking to Ollama at {self.base_url} failed: {exc}")
+
+    def _check_status(self, resp: httpx.Response, model: str | None) -> None:
+        if resp.status_code < 400:
+            return
+        try:
+            resp.read()
+            detail = resp.json().get("error", "")
+        except (ValueError, AttributeError, httpx.HTTPError):
+            detail = resp.text[:200] if resp.is_stream_consumed else ""
+        if resp.status_code == 404 and model:
+            raise ModelNotFound(f"model '{model}' is not installed in Ollama: run `ollama pull {model}`")
+        if resp.status_code == 503:
+            raise ServerBusy(f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later")
+        raise OllamaError(f"Ollama answered HTTP {resp.status_code}: {detail or resp.reason_phrase}")
+
+    def _send(self, method: str, path: str, body: Mapping[str, Any] | None = None, model: str | None = None) -> Any:
+        """Send one request and return its decoded JSON body (retrying 503 with backoff)."""
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                resp = self._http.request(method, path, json=body)
+                self._check_status(resp, model)
+                return resp.json()
+            except ServerBusy:
+                if attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(self._backoff * 2**attempt)
+            except OllamaError:
+                raise
+            except ValueError as exc:
+                raise BadResponse(f"Ollama at {self.base_url} sent something that is not JSON: {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise self._explain(exc) from exc
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _stream(self, path: str, body: Mapping[str, Any], model: str | None) -> Iterator[httpx.Response]:
+        timeout = httpx.Timeout(self._stall, connect=CONNECT_TIMEOUT_S)
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                with self._http.stream("POST", path, json=body, timeout=timeout) as resp:
+                    self._check_status(resp, model)
+                    yield resp
+                    return
+            except ServerBusy:
+                if attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(self._backoff * 2**attempt)
+            except httpx.HTTPError as exc:
+                raise self._explain(exc) from exc
+
+    def _ndjson(self, path: str, body: Mapping[str, Any], model: str | None,
+                cancel: threading.Event | None) -> Iterator[GenerateChunk]:
+        with self._stream(path, body, model) as resp:
+            try:
+                for line in resp.iter_lines():
+                    if cancel is not None and cancel.is_set():
+                        return
+                    if not line.strip():
+                        continue
+                    try:
+                        data = json.loads(line)
+                    except ValueError as exc:
+                        raise StreamBroken(f"Ollama sent a line that is not JSON: {line[:80]!r}") from exc
+                    if not isinstance(data, dict):
+                        raise StreamBroken(f"Ollama sent an unexpected line: {line[:80]!r}")
+                    if "error" in data:
+                        raise StreamBroken(f"Ollama reported an error mid-stream: {data['error']}")
+                    chunk = GenerateChunk.from_json(data)
+                    yield chunk
+                    if chunk.done:
+                        return
+            except httpx.HTTPError as exc:
+                raise self._explain(exc) from exc
+        raise StreamBroken("Ollama closed the stream before the final (done) line")
+
+    # -- API ------------------------------------------------------------------------------
+    def version(self) -> str:
+        """`GET /api/version` → "0.33.0"."""
+        return str(self._send("GET", "/api/version").get("version", ""))
+
+    def installed_models(self) -> list[InstalledModel]:
+        """`GET /api/tags`: models on disk."""
+        return [InstalledModel.from_json(m) for m in self._send("GET", "/api/tags").get("models") or []]
+
+    def loaded_models(self) -> list[LoadedModel]:
+        """`GET /api/ps`: models in memory with their CPU/GPU split."""
+        return [LoadedModel.from_json(m) for m in self._send("GET", "/api/ps").get("models") or []]
+
+    def show(self, model: str, verbose: bool = True) -> ModelShow:
+        """`POST /api/show` (verbose so arrays such as per-layer head counts are included)."""
+        return ModelShow.from_json(model, self._send("POST", "/api/show", {"model": model, "verbose": verbose}, model))
+
+    def generate(self, model: str, prompt: str, options: Mapping[str, Any] | None = None, *,
+                 keep_alive: str | int | None = None, cancel: threading.Event | None = None) -> Iterator[GenerateChunk]:
+        """Stream `POST /api/generate`, one typed chunk per NDJSON line."""
+        body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True}
+        if options:
+            body["options"] = dict(options)
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
+        return self._ndjson("/api/generate", body, model, cancel)
+
+    def chat(self, model: str, messages: list[Mapping[str, str]], options: Mapping[str, Any] | None = None, *,
+             cancel: threading.Event | None = None) -> Iterator[GenerateChunk]:
+        """Stream `POST /api/chat`."""
+        body: dict[str, Any] = {"model": model, "messages": list(messages), "stream": True}
+        if options:
+            body["options"] = dict(options)
+        return self._ndjson("/api/chat", body, model, cancel)
+
+    def preload(self, model: str, options: Mapping[str, Any] | None = None) -> GenerateChunk:
+        """Load `model` without generating (empty prompt); returns the final chunk (load_duration_ns)."""
+        body: dict[str, Any] = {"model": model, "stream": False}
+        if options:
+            body["options"] = dict(options)
+        return GenerateChunk.from_json(self._send("POST", "/api/generate", body, model))
+
+    def unload(self, model: str) -> None:
+        """Unload `model` now (`keep_alive: 0`)."""
+        self._send("POST", "/api/generate", {"model": model, "keep_alive": 0, "stream": False}, model)

@@ -1,0 +1,157 @@
+"""User settings: declared once (name, type, bounds, default, description), stored as JSON.
+
+The file lives in the user's config dir (platformdirs), is written atomically, and a file
+that cannot be read is moved aside and replaced by defaults — the app always starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from velollm_desktop import APP_ID
+from velollm_desktop.core.fsutil import atomic_write_text, move_aside
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared setting."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def coerce(self, value: Any) -> Any:
+        """Return `value` converted to this option's type and clamped, or the default."""
+        try:
+            if self.type is bool:
+                if isinstance(value, str):
+                    value = value.strip().lower() in ("1", "true", "yes", "on")
+                out: Any = bool(value)
+            elif self.type is float:
+                out = float(value)
+            elif self.type is int:
+                out = int(value)
+            else:
+                out = str(value)
+        except (TypeError, ValueError):
+            return self.default
+        if isinstance(out, (int, float)) and not isinstance(out, bool):
+            if out != out:  # NaN
+                return self.default
+            if self.minimum is not None:
+                out = max(self.type(self.minimum), out)
+            if self.maximum is not None:
+                out = min(self.type(self.maximum), out)
+        return out
+
+
+def ollama_url_from_env(env: dict[str, str] | None = None) -> str:
+    """The Ollama base URL from `OLLAMA_HOST`, following Ollama's own rules.
+
+    `[scheme://]host[:port]`: no scheme means http and port 11434; `http://host` without a
+    port means port 80 and `https://host` port 443 (as Ollama's client does). An empty or
+    unset variable gives http://127.0.0.1:11434; a bind-all host (0.0.0.0, ::) is reached
+    through loopback.
+    """
+    raw = (env if env is not None else os.environ).get("OLLAMA_HOST", "").strip().strip("\"'")
+    if not raw:
+        return DEFAULT_OLLAMA_URL
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest, default_port = "http", raw, "11434"
+    else:
+        scheme = scheme.lower()
+        default_port = "443" if scheme == "https" else "80"
+    hostport, _, path = rest.partition("/")
+    if hostport.startswith("["):
+        host, _, port = hostport[1:].partition("]")
+        port = port.lstrip(":")
+        host = f"[{host}]"
+    elif hostport.count(":") == 1:
+        host, _, port = hostport.partition(":")
+    else:
+        host, port = hostport, ""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host in ("[::]",):
+        host = "[::1]"
+    url = f"{scheme}://{host}:{port or default_port}"
+    return f"{url}/{path}".rstrip("/") if path else url
+
+
+SCHEMA: tuple[Option, ...] = (
+    Option("sample_interval_s", float, 1.0, "Monitoring interval in seconds (0.1 = 10 Hz … 4 = 0.25 Hz)", 0.1, 4.0),
+    Option("ollama_url", str, DEFAULT_OLLAMA_URL, "Ollama server address (default: from OLLAMA_HOST)"),
+    Option("ollama_poll_s", float, 3.0, "How often to read Ollama's loaded models, in seconds", 1.0, 60.0),
+    Option("start_at_login", bool, False, "Start VeloLLM Desktop when you log in"),
+    Option("llama_server_path", str, "", "llama-server binary to use (empty: PATH, then the built-in engine)"),
+    Option("tray_hint_shown", bool, False, "The 'no system tray' hint was already shown once"),
+)
+_BY_NAME = {o.name: o for o in SCHEMA}
+
+
+def config_dir() -> Path:
+    """The user's config directory for this app."""
+    return Path(platformdirs.user_config_dir(APP_ID, appauthor=False))
+
+
+def data_dir() -> Path:
+    """The user's data directory (history database, downloaded models)."""
+    return Path(platformdirs.user_data_dir(APP_ID, appauthor=False))
+
+
+@dataclass
+class Settings:
+    """Current values, loaded from and saved to `path`."""
+
+    path: Path
+    values: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+    """Set when the file could not be read (it was moved aside); shown to the user once."""
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        """Read settings, falling back to defaults for anything missing or invalid."""
+        path = path or config_dir() / "settings.json"
+        values = {o.name: o.default for o in SCHEMA}
+        values["ollama_url"] = ollama_url_from_env()
+        problem = None
+        if path.exists():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(stored, dict):
+                    raise ValueError("not a JSON object")
+                for name, raw in stored.items():
+                    if name in _BY_NAME:
+                        values[name] = _BY_NAME[name].coerce(raw)
+            except (OSError, ValueError) as exc:
+                moved = move_aside(path)
+                problem = f"Settings file was unreadable ({exc}); defaults restored, old file kept as {moved}"
+                log.warning("%s", problem)
+        return cls(path=path, values=values, problem=problem)
+
+    def get(self, name: str) -> Any:
+        """The current value of a declared option."""
+        return self.values[name] if name in self.values else _BY_NAME[name].default
+
+    def set(self, name: str, value: Any) -> None:
+        """Set (and coerce) a declared option; unknown names raise KeyError."""
+        self.values[name] = _BY_NAME[name].coerce(value)
+
+    def save(self) -> None:
+        """Write all values atomically."""
+        atomic_write_text(self.path, json.dumps(self.values, indent=2, sort_keys=True) + "\n")

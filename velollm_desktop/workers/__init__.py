@@ -1,0 +1,1 @@
+"""QObject workers that run core code in QThreads and report through typed signals."""
