@@ -1,0 +1,71 @@
+"""Summary statistics for repeated measurements: mean, sample stddev, min, max, 95 % CI."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Two-sided 95 % Student t quantiles for n−1 degrees of freedom (1…30); beyond that, 1.96.
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042)
+
+
+def t95(dof: int) -> float:
+    """Student's t for a two-sided 95 % interval with `dof` degrees of freedom."""
+    if dof < 1:
+        return math.nan
+    return _T95[dof - 1] if dof <= len(_T95) else 1.96
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of `n` measurements (same unit as the inputs)."""
+
+    n: int
+    mean: float
+    stddev: float
+    """Sample standard deviation (n−1); 0 for a single value."""
+    min: float
+    max: float
+    ci95_low: float
+    ci95_high: float
+
+    @property
+    def ci95_half_width(self) -> float:
+        """Half the width of the 95 % confidence interval of the mean."""
+        return (self.ci95_high - self.ci95_low) / 2
+
+    def overlaps(self, other: Stats) -> bool:
+        """Whether the two 95 % intervals overlap (then neither is clearly better)."""
+        return not (self.ci95_high < other.ci95_low or other.ci95_high < self.ci95_low)
+
+
+def summarize(values: Sequence[float]) -> Stats | None:
+    """Stats of the finite values, or `None` if there are none."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return None
+    n = len(vals)
+    mean = statistics.fmean(vals)
+    sd = statistics.stdev(vals) if n > 1 else 0.0
+    half = t95(n - 1) * sd / math.sqrt(n) if n > 1 else 0.0
+    return Stats(n, mean, sd, min(vals), max(vals), mean - half, mean + half)
+
+
+def ratio_ci95(num: Stats, den: Stats) -> tuple[float, float, float]:
+    """Ratio of means with an approximate 95 % interval (delta method on relative errors).
+
+    Returns (ratio, low, high). Used for speedups: num = candidate, den = baseline.
+    """
+    if den.mean == 0:
+        return math.nan, math.nan, math.nan
+    r = num.mean / den.mean
+    rel = 0.0
+    for s in (num, den):
+        if s.mean and s.n > 1:
+            rel += (s.ci95_half_width / s.mean) ** 2
+    half = r * math.sqrt(rel)
+    return r, r - half, r + half

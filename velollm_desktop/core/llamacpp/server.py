@@ -1,0 +1,149 @@
+"""Run `llama-server` as a child we own: free loopback port, wait for /health, always stopped.
+
+`LlamaServer` is a context manager; leaving the block (normally, on error or on cancel) ends
+the process: SIGTERM, then SIGKILL after a grace period. The last lines of its stderr are kept
+so a failed start can be explained to the user.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program
+from velollm_desktop.core.ollama.errors import OllamaError
+
+STOP_GRACE_S = 5.0
+"""Seconds between SIGTERM and SIGKILL."""
+
+
+class ServerStartError(OllamaError):
+    """llama-server exited or never became healthy; the message has its last stderr lines."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    """One llama-server process on 127.0.0.1 (`url` once started)."""
+
+    def __init__(self, model: Path | str, args: Sequence[str] = (), *, binary: LlamaBinary | None = None,
+                 port: int | None = None, threads: int | None = None, ctx_size: int = 2048,
+                 start_timeout_s: float = 120.0, cancel: threading.Event | None = None) -> None:
+        self.model = Path(model)
+        self.binary = binary or find_program("llama-server")
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = list(args)
+        self.threads = threads
+        self.ctx_size = ctx_size
+        self.start_timeout_s = start_timeout_s
+        self.cancel = cancel
+        self.proc: subprocess.Popen | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._reader: threading.Thread | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        """The exact command line (a list: never passed through a shell)."""
+        argv = [str(self.binary.path), "-m", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
+                "-c", str(self.ctx_size), "--no-webui"]
+        if self.threads:
+            argv += ["-t", str(self.threads)]
+        return argv + self.args
+
+    def stderr_tail(self, lines: int = 12) -> str:
+        """The last lines llama-server wrote (for error messages)."""
+        return "\n".join(list(self._stderr_tail)[-lines:])
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._stderr_tail.append(line.rstrip())
+
+    def start(self) -> LlamaServer:
+        """Start the process and wait until /health answers 200; raises ServerStartError."""
+        if not self.model.exists():
+            raise ServerStartError(f"model file not found: {self.model}")
+        self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace", start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._drain, daemon=True, name="llama-server-stderr")
+        self._reader.start()
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + self.start_timeout_s
+        with httpx.Client(timeout=2.0, trust_env=False) as http:
+            while True:
+                if self.cancel is not None and self.cancel.is_set():
+                    raise ServerStartError("cancelled while llama-server was starting")
+                code = self.proc.poll()
+                if code is not None:
+                    self._reader and self._reader.join(1.0)
+                    raise ServerStartError(f"llama-server exited with status {code} at start:\n{self.stderr_tail()}")
+                try:
+                    if http.get(f"{self.url}/health").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ServerStartError(
+                        f"llama-server did not become ready within {self.start_timeout_s:.0f} s:\n{self.stderr_tail()}")
+                time.sleep(0.1)
+
+    def stop(self) -> int | None:
+        """End the process (SIGTERM, then SIGKILL after STOP_GRACE_S); returns its exit status."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
+                proc.wait(STOP_GRACE_S)
+        if self._reader is not None:
+            self._reader.join(2.0)
+        if proc.stderr is not None:
+            proc.stderr.close()
+        return proc.returncode
+
+    def __enter__(self) -> LlamaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, sig)
+        elif sig == signal.SIGTERM:  # pragma: no cover - Windows
+            proc.terminate()
+        else:  # pragma: no cover
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
