@@ -65,3 +65,29 @@ def velollm_exe() -> str:
 def run_cli(exe: str, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the installed CLI and capture its output."""
     return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+
+
+def test_model_path() -> Path:
+    """The small real GGUF model the set-up script downloads (SmolLM2-135M-Instruct Q4_1)."""
+    env = os.environ.get("VELOLLM_TEST_MODEL")
+    path = Path(env) if env else Path.home() / ".cache" / "velollm-desktop" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert path.exists(), f"test model missing at {path}: run bash build_scripts/setup.sh test"
+    return path
+
+
+@pytest.fixture(scope="session")
+def smol_model() -> Path:
+    return test_model_path()
+
+
+@pytest.fixture(scope="session")
+def llama_server(smol_model):
+    """One real llama-server on a free loopback port for the whole session (2 threads)."""
+    from velollm_desktop.core.llamacpp.server import LlamaServer
+
+    server = LlamaServer(smol_model, threads=2, ctx_size=2048)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

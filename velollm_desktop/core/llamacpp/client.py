@@ -102,7 +102,7 @@ class _SseClient:
             raise self._explain(exc) from exc
 
 
-def _client_decode_rate(token_times: list[float], n_tokens: int | None) -> float | None:
+def client_decode_rate(token_times: list[float], n_tokens: int | None) -> float | None:
     """(tokens − 1) / (last − first token time), in tokens per second."""
     if len(token_times) < 2:
         return None
@@ -157,7 +157,7 @@ class LlamaServerClient(_SseClient):
         t = final.get("timings") or {}
         return RunMeasurement(
             ttft_ms=(times[0] - t0) * 1000 if times else None,
-            decode_tokens_per_s=_client_decode_rate(times, t.get("predicted_n")),
+            decode_tokens_per_s=client_decode_rate(times, t.get("predicted_n")),
             server_decode_tokens_per_s=t.get("predicted_per_second"),
             prompt_tokens_per_s=t.get("prompt_per_second"),
             prompt_tokens=t.get("prompt_n"),
@@ -207,7 +207,7 @@ class OpenAIClient(_SseClient):
         n = usage.get("completion_tokens") or timings.get("predicted_n")
         return RunMeasurement(
             ttft_ms=(times[0] - t0) * 1000 if times else None,
-            decode_tokens_per_s=_client_decode_rate(times, n),
+            decode_tokens_per_s=client_decode_rate(times, n),
             server_decode_tokens_per_s=timings.get("predicted_per_second"),
             prompt_tokens_per_s=timings.get("prompt_per_second"),
             prompt_tokens=usage.get("prompt_tokens") or timings.get("prompt_n"),

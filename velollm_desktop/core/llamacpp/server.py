@@ -112,15 +112,15 @@ class LlamaServer:
                         f"llama-server did not become ready within {self.start_timeout_s:.0f} s:\n{self.stderr_tail()}")
                 time.sleep(0.1)
 
-    def stop(self) -> int | None:
-        """End the process (SIGTERM, then SIGKILL after STOP_GRACE_S); returns its exit status."""
+    def stop(self, grace_s: float = STOP_GRACE_S) -> int | None:
+        """End the process (SIGTERM, then SIGKILL after `grace_s` seconds); returns its exit status."""
         proc = self.proc
         if proc is None:
             return None
         if proc.poll() is None:
             _signal_group(proc, signal.SIGTERM)
             try:
-                proc.wait(STOP_GRACE_S)
+                proc.wait(grace_s)
             except subprocess.TimeoutExpired:
                 _signal_group(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
                 proc.wait(STOP_GRACE_S)

@@ -1,0 +1,262 @@
+"""A local HTTP server that speaks Ollama's documented wire format, for tests.
+
+Ollama cannot be installed on the CI machines, so the Ollama client is tested against this:
+streaming NDJSON (`application/x-ndjson`), one object per line, a final `done:true` line with
+durations in **nanoseconds**, metric fields omitted when zero (Go `omitempty`), `{"error": …}`
+bodies with the right status codes. With `upstream` set, generation is forwarded to a real
+llama-server, so every token and every duration in the stream is real; without it, a canned
+answer is streamed (used by the fault tests).
+
+`fault` injects one failure: "busy" (503 the next `busy_count` requests), "garbage" (a non-JSON
+line mid-stream), "error_line" (`{"error": …}` mid-stream), "drop" (close the socket
+mid-stream), "stall" (stop sending mid-stream), "huge" (a multi-MB response line).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+MODEL = "smollm2:135m"
+DIGEST = "sha256:" + "ab" * 32
+MODEL_INFO = {  # what /api/show returns for SmolLM2-135M (its GGUF metadata)
+    "general.architecture": "llama", "general.parameter_count": 134515008, "general.file_type": 3,
+    "llama.block_count": 30, "llama.context_length": 8192, "llama.embedding_length": 576,
+    "llama.attention.head_count": 9, "llama.attention.head_count_kv": 3, "llama.vocab_size": 49152,
+}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class FakeOllama:
+    """Start with `with FakeOllama(upstream=url) as fake:`; `fake.url` is its base URL."""
+
+    def __init__(self, upstream: str | None = None, version: str = "0.33.0") -> None:
+        self.upstream = upstream
+        self.version = version
+        self.fault: str | None = None
+        self.busy_count = 0
+        self.ps_delay_s = 0.0
+        self.loaded: dict[str, float] = {}
+        self.requests: list[tuple[str, str, dict]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeOllama:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- handler ---------------------------------------------------------------------------
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def _json(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict:
+                n = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(n) or b"{}")
+
+            def do_GET(self):  # noqa: N802
+                fake.requests.append(("GET", self.path, {}))
+                if fake.fault == "busy" and fake.busy_count > 0:
+                    fake.busy_count -= 1
+                    return self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
+                if self.path == "/api/version":
+                    return self._json(200, {"version": fake.version})
+                if self.path == "/api/tags":
+                    return self._json(200, {"models": [{
+                        "name": MODEL, "model": MODEL, "modified_at": _now(), "size": 98362432, "digest": DIGEST,
+                        "details": {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
+                                    "parameter_size": "134.52M", "quantization_level": "Q4_1"}}]})
+                if self.path == "/api/ps":
+                    time.sleep(fake.ps_delay_s)
+                    models = []
+                    for name, expires in fake.loaded.items():
+                        models.append({"name": name, "model": name, "size": 150_000_000, "digest": DIGEST,
+                                       "details": {"format": "gguf", "family": "llama"},
+                                       "expires_at": datetime.fromtimestamp(expires, timezone.utc).isoformat(),
+                                       "size_vram": 0, "context_length": 4096})
+                    return self._json(200, {"models": models})
+                return self._json(404, {"error": "404 page not found"})
+
+            def do_POST(self):  # noqa: N802
+                body = self._body()
+                fake.requests.append(("POST", self.path, body))
+                if fake.fault == "busy" and fake.busy_count > 0:
+                    fake.busy_count -= 1
+                    return self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
+                if self.path == "/api/show":
+                    if body.get("model") not in (MODEL, MODEL.split(":")[0]):
+                        return self._json(404, {"error": f"model '{body.get('model')}' not found"})
+                    return self._json(200, {"parameters": "temperature 0.2", "capabilities": ["completion"],
+                                            "details": {"parameter_size": "134.52M", "quantization_level": "Q4_1"},
+                                            "model_info": MODEL_INFO})
+                if self.path in ("/api/generate", "/api/chat"):
+                    return self._generate(body)
+                return self._json(404, {"error": "404 page not found"})
+
+            def _generate(self, body: dict) -> None:
+                model = body.get("model", "")
+                if model not in (MODEL, MODEL.split(":")[0]):
+                    return self._json(404, {"error": f"model '{model}' not found, try pulling it first"})
+                t0 = time.perf_counter_ns()
+                keep = body.get("keep_alive")
+                if keep == 0:
+                    fake.loaded.pop(MODEL, None)
+                    return self._json(200, {"model": model, "created_at": _now(), "response": "", "done": True,
+                                            "done_reason": "unload"})
+                fake.loaded[MODEL] = time.time() + 300
+                prompt = body.get("prompt")
+                if prompt is None and body.get("messages"):
+                    prompt = body["messages"][-1].get("content", "")
+                if not prompt:
+                    return self._json(200, {"model": model, "created_at": _now(), "response": "", "done": True,
+                                            "done_reason": "load", "load_duration": time.perf_counter_ns() - t0})
+                if body.get("stream") is False:
+                    return self._json(400, {"error": "this fake only streams"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chat = self.path == "/api/chat"
+                opts = body.get("options") or {}
+                n_predict = int(opts.get("num_predict", 32))
+                load_ns = time.perf_counter_ns() - t0
+                try:
+                    if fake.upstream:
+                        final = self._forward(model, prompt, opts, n_predict, chat)
+                    else:
+                        final = self._canned(model, n_predict, chat)
+                    if final is None:
+                        return
+                    final["total_duration"] = time.perf_counter_ns() - t0
+                    if load_ns:
+                        final["load_duration"] = load_ns
+                    self._line(final)
+                    self._end()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _chunk(self, model: str, text: str, chat: bool) -> dict:
+                d = {"model": model, "created_at": _now(), "done": False}
+                if chat:
+                    d["message"] = {"role": "assistant", "content": text}
+                else:
+                    d["response"] = text
+                return d
+
+            def _line(self, obj) -> None:
+                data = (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n"
+                self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _end(self) -> None:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            def _inject(self, i: int) -> bool:
+                """Apply the fault at the 3rd token; True when the stream must stop here."""
+                if i != 2 or fake.fault is None:
+                    return False
+                if fake.fault == "garbage":
+                    self._line(b"\x00not json at all{")
+                elif fake.fault == "error_line":
+                    self._line({"error": "an error was encountered while running the model: CUDA error"})
+                    self._end()
+                    return True
+                elif fake.fault == "drop":
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return True
+                elif fake.fault == "stall":
+                    time.sleep(30)
+                    return True
+                elif fake.fault == "huge":
+                    self._line(self._chunk(MODEL, "x" * 5_000_000, False))
+                return False
+
+            def _canned(self, model: str, n_predict: int, chat: bool) -> dict | None:
+                words = ["Hello", " from", " the", " fake", " Ollama", "."] * 50
+                t_eval = time.perf_counter_ns()
+                n = min(n_predict, len(words))
+                for i in range(n):
+                    if self._inject(i):
+                        return None
+                    time.sleep(0.002)
+                    self._line(self._chunk(model, words[i], chat))
+                final = {"model": model, "created_at": _now(), "response": "", "done": True,
+                         "done_reason": "length" if n == n_predict else "stop",
+                         "prompt_eval_count": 12, "prompt_eval_duration": 3_000_000,
+                         "eval_count": n, "eval_duration": time.perf_counter_ns() - t_eval}
+                if chat:
+                    final["message"] = {"role": "assistant", "content": ""}
+                    del final["response"]
+                return final
+
+            def _forward(self, model: str, prompt: str, opts: dict, n_predict: int, chat: bool) -> dict | None:
+                req = {"prompt": prompt, "n_predict": n_predict, "stream": True, "cache_prompt": False,
+                       "temperature": opts.get("temperature", 0.8), "seed": opts.get("seed", -1)}
+                timings: dict = {}
+                stop_type = "limit"
+                i = 0
+                with httpx.stream("POST", f"{fake.upstream}/completion", json=req, timeout=120, trust_env=False) as r:
+                    for line in r.iter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        ev = json.loads(line[5:])
+                        if ev.get("content"):
+                            if self._inject(i):
+                                return None
+                            self._line(self._chunk(model, ev["content"], chat))
+                            i += 1
+                        if ev.get("stop"):
+                            timings = ev.get("timings") or {}
+                            stop_type = ev.get("stop_type", "limit")
+                final = {"model": model, "created_at": _now(), "done": True,
+                         "done_reason": "length" if stop_type == "limit" else "stop"}
+                if chat:
+                    final["message"] = {"role": "assistant", "content": ""}
+                else:
+                    final["response"] = ""
+                # Ollama ≥0.30: prompt_eval_count includes cached tokens; durations in ns.
+                metrics = {
+                    "prompt_eval_count": int(timings.get("prompt_n", 0)) + int(timings.get("cache_n", 0)),
+                    "prompt_eval_duration": int(float(timings.get("prompt_ms", 0)) * 1e6),
+                    "eval_count": int(timings.get("predicted_n", 0)),
+                    "eval_duration": int(float(timings.get("predicted_ms", 0)) * 1e6),
+                }
+                final.update({k: v for k, v in metrics.items() if v})  # omitempty
+                return final
+
+        return Handler
+
+
+def expires_in(seconds: float) -> str:
+    """An RFC 3339 time `seconds` from now (for recorded /api/ps answers)."""
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()

@@ -1,0 +1,157 @@
+"""The servers a benchmark can target, behind one small interface (`Backend`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
+from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
+from velollm_desktop.core.ollama import OllamaClient
+from velollm_desktop.core.ollama.errors import StreamBroken
+
+NS_PER_S = 1e9
+NS_PER_MS = 1e6
+
+
+class Backend(Protocol):
+    """What the runner needs from a server."""
+
+    kind: str
+
+    def info(self) -> ServerInfo: ...
+    def model_name(self) -> str: ...
+    def model_digest(self) -> str | None: ...
+    def measure(self, prompt: str, max_tokens: int, cancel: threading.Event | None) -> RunMeasurement: ...
+    def close(self) -> None: ...
+
+
+def _rate(count: int | None, duration_ns: int | None) -> float | None:
+    return count * NS_PER_S / duration_ns if count and duration_ns else None
+
+
+class OllamaBackend:
+    """Ollama's `/api/generate`, streamed; server figures from its ns durations."""
+
+    kind = "ollama"
+
+    def __init__(self, url: str, model: str, options: dict | None = None) -> None:
+        self.client = OllamaClient(url)
+        self.model = model
+        self.options = {"temperature": 0, "seed": 42, **(options or {})}
+
+    def info(self) -> ServerInfo:
+        return ServerInfo(self.kind, self.client.base_url, self.client.version())
+
+    def model_name(self) -> str:
+        return self.model
+
+    def model_digest(self) -> str | None:
+        for m in self.client.installed_models():
+            if m.name == self.model or m.name == f"{self.model}:latest":
+                return m.digest
+        return None
+
+    def measure(self, prompt: str, max_tokens: int, cancel: threading.Event | None) -> RunMeasurement:
+        t0 = time.perf_counter()
+        times: list[float] = []
+        text: list[str] = []
+        final = None
+        for chunk in self.client.generate(self.model, prompt, {**self.options, "num_predict": max_tokens}, cancel=cancel):
+            if chunk.text:
+                times.append(time.perf_counter())
+                text.append(chunk.text)
+            if chunk.done:
+                final = chunk
+        total_ms = (time.perf_counter() - t0) * 1000
+        if final is None and not (cancel and cancel.is_set()):
+            raise StreamBroken("Ollama ended the stream without its final line")
+        eval_count = final.eval_count if final else None
+        return RunMeasurement(
+            ttft_ms=(times[0] - t0) * 1000 if times else None,
+            decode_tokens_per_s=client_decode_rate(times, eval_count),
+            server_decode_tokens_per_s=_rate(eval_count, final.eval_duration_ns) if final else None,
+            prompt_tokens_per_s=_rate(final.prompt_eval_count, final.prompt_eval_duration_ns) if final else None,
+            prompt_tokens=final.prompt_eval_count if final else None,
+            eval_count=eval_count,
+            load_ms=final.load_duration_ns / NS_PER_MS if final and final.load_duration_ns else None,
+            total_ms=total_ms,
+            text="".join(text),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class LlamaCppBackend:
+    """llama-server's native `/completion` (prompt cache off, server `timings`)."""
+
+    kind = "llamacpp"
+
+    def __init__(self, url: str, options: dict | None = None) -> None:
+        self.client = LlamaServerClient(url)
+        self.options = dict(options or {})
+        self._name: str | None = None
+
+    def info(self) -> ServerInfo:
+        props = self.client.props()
+        build = props.get("build_info")
+        return ServerInfo(self.kind, self.client.base_url, str(build) if build else None)
+
+    def model_name(self) -> str:
+        if self._name is None:
+            self._name = self.client.model_name()
+        return self._name
+
+    def model_digest(self) -> str | None:
+        return None
+
+    def measure(self, prompt: str, max_tokens: int, cancel: threading.Event | None) -> RunMeasurement:
+        return self.client.measure(prompt, max_tokens, self.options, cancel)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible server (streamed chat completions)."""
+
+    kind = "openai"
+
+    def __init__(self, url: str, model: str | None = None, options: dict | None = None) -> None:
+        self.client = OpenAIClient(url)
+        self.model = model
+        self.options = dict(options or {})
+
+    def info(self) -> ServerInfo:
+        self.client.models()  # fails clearly when nothing answers
+        return ServerInfo(self.kind, self.client.base_url, None)
+
+    def model_name(self) -> str:
+        if not self.model:
+            models = self.client.models()
+            self.model = models[0] if models else "default"
+        return self.model
+
+    def model_digest(self) -> str | None:
+        return None
+
+    def measure(self, prompt: str, max_tokens: int, cancel: threading.Event | None) -> RunMeasurement:
+        return self.client.measure(prompt, max_tokens, self.options, cancel, model=self.model_name())
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def make_backend(kind: str, url: str, model: str | None, options: dict | None = None) -> Backend:
+    """Build the backend for `kind` ("ollama", "llamacpp", "openai")."""
+    if kind == "ollama":
+        if not model:
+            raise ValueError("Ollama needs a model name (see `ollama list`)")
+        return OllamaBackend(url, model, options)
+    if kind == "llamacpp":
+        return LlamaCppBackend(url, options)
+    if kind == "openai":
+        return OpenAIBackend(url, model, options)
+    raise ValueError(f"unknown backend '{kind}': choose ollama, llamacpp or openai")

@@ -1,0 +1,82 @@
+"""Run a suite against a backend: one discarded warm-up, varied prompts, cancel at any point."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+from velollm_desktop import __version__
+from velollm_desktop.core.bench.backends import Backend
+from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, TestResult
+from velollm_desktop.core.bench.stats import summarize
+from velollm_desktop.core.bench.suites import BenchTest, varied_prompt
+
+ProgressFn = Callable[[int, int, str], None]
+WARMUP_TOKENS = 8
+
+
+def _summarise(test: BenchTest, runs: Sequence[RunMeasurement], warmup_load_ms: float | None) -> TestResult:
+    return TestResult(
+        name=test.name,
+        max_tokens=test.max_tokens,
+        runs=tuple(runs),
+        decode_tokens_per_s=summarize([r.decode_tokens_per_s for r in runs]),
+        server_decode_tokens_per_s=summarize([r.server_decode_tokens_per_s for r in runs]),
+        ttft_ms=summarize([r.ttft_ms for r in runs]),
+        prompt_tokens_per_s=summarize([r.prompt_tokens_per_s for r in runs]),
+        warmup_load_ms=warmup_load_ms,
+    )
+
+
+def run_benchmark(backend: Backend, tests: Sequence[BenchTest], *, suite_name: str = "custom",
+                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                  hardware: object = None, warmup: bool = True,
+                  on_run: Callable[[str, RunMeasurement], None] | None = None) -> BenchmarkResult:
+    """Measure every test; returns partial results (cancelled=True) if `cancel` is set.
+
+    The warm-up generation loads the model (its load time is recorded on the first test) and is
+    not counted. Each run's prompt gets a unique prefix so prompt-cache hits cannot inflate
+    prompt speed.
+    """
+    cancel = cancel or threading.Event()
+    report = progress or (lambda *_: None)
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    t_start = time.perf_counter()
+    info = backend.info()
+    model = backend.model_name()
+    digest = backend.model_digest()
+    total = sum(t.runs for t in tests) + (1 if warmup else 0)
+    done = 0
+    warm_load = None
+    if warmup and tests:
+        report(0, total, "warm-up (loading the model; not counted)")
+        w = backend.measure(varied_prompt(tests[0].prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel)
+        warm_load = w.load_ms
+        done = 1
+    results: list[TestResult] = []
+    for test in tests:
+        runs: list[RunMeasurement] = []
+        for i in range(test.runs):
+            if cancel.is_set():
+                break
+            m = backend.measure(varied_prompt(test.prompt, i + 1, uuid.uuid4().hex[:8]), test.max_tokens, cancel)
+            if cancel.is_set():
+                break
+            runs.append(m)
+            done += 1
+            rate = f"{m.decode_tokens_per_s:.1f} tok/s" if m.decode_tokens_per_s else "n/a"
+            report(done, total, f"{test.name} run {i + 1}/{test.runs}: {rate}")
+            if on_run:
+                on_run(test.name, m)
+        if runs:
+            results.append(_summarise(test, runs, warm_load if not results else None))
+        if cancel.is_set():
+            break
+    return BenchmarkResult(
+        app_version=__version__, started_at=started, server=info, model=model, model_digest=digest,
+        suite=suite_name, options=dict(getattr(backend, "options", {}) or {}), results=tuple(results),
+        hardware=hardware, wall_s=time.perf_counter() - t_start, cancelled=cancel.is_set(),
+    )

@@ -1,0 +1,177 @@
+"""Benchmark history in SQLite (user data dir), and JSON / CSV export and JSON import.
+
+The database keeps each result's full JSON plus a few columns for listing. A database that
+cannot be opened is moved aside and a new one created: the app never fails to start over it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from velollm_desktop.core import jsonio
+from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, ServerInfo, TestResult
+from velollm_desktop.core.bench.stats import Stats
+from velollm_desktop.core.fsutil import atomic_write_text, move_aside
+from velollm_desktop.core.settings import data_dir
+
+log = logging.getLogger(__name__)
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    server TEXT NOT NULL,
+    model TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    decode_mean REAL,
+    body TEXT NOT NULL
+)
+"""
+RUN_FIELDS = ("ttft_ms", "decode_tokens_per_s", "server_decode_tokens_per_s", "prompt_tokens_per_s",
+              "prompt_tokens", "eval_count", "load_ms", "total_ms", "draft_n", "draft_n_accepted")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One row of the history list."""
+
+    id: int
+    started_at: str
+    kind: str
+    model: str
+    suite: str
+    decode_mean: float | None
+    """Mean decode speed over all tests (tokens/s)."""
+
+    @property
+    def label(self) -> str:
+        rate = f"{self.decode_mean:.1f} tok/s" if self.decode_mean else "n/a"
+        return f"#{self.id} {self.started_at} {self.kind}:{self.model} {self.suite} — {rate}"
+
+
+def to_json(result: BenchmarkResult) -> str:
+    """The documented export format (docs/BENCHMARK_FORMAT.md)."""
+    return jsonio.dumps(result)
+
+
+def _stats(d: Any) -> Stats | None:
+    if not isinstance(d, Mapping):
+        return None
+    return Stats(**{k: d[k] for k in ("n", "mean", "stddev", "min", "max", "ci95_low", "ci95_high")})
+
+
+def from_json(text: str) -> BenchmarkResult:
+    """Read an exported result back; raises ValueError with the reason if it is not one."""
+    try:
+        d = json.loads(text)
+        tests = []
+        for t in d["results"]:
+            runs = tuple(RunMeasurement(**{k: r.get(k) for k in RunMeasurement.__dataclass_fields__ if k in r})
+                         for r in t["runs"])
+            tests.append(TestResult(
+                name=t["name"], max_tokens=t.get("max_tokens", 0), runs=runs,
+                decode_tokens_per_s=_stats(t.get("decode_tokens_per_s")),
+                server_decode_tokens_per_s=_stats(t.get("server_decode_tokens_per_s")),
+                ttft_ms=_stats(t.get("ttft_ms")), prompt_tokens_per_s=_stats(t.get("prompt_tokens_per_s")),
+                warmup_load_ms=t.get("warmup_load_ms"),
+            ))
+        s = d["server"]
+        return BenchmarkResult(
+            app_version=d.get("app_version", "?"), started_at=d["started_at"],
+            server=ServerInfo(s["kind"], s["url"], s.get("version")), model=d["model"],
+            model_digest=d.get("model_digest"), suite=d.get("suite", "custom"), options=d.get("options") or {},
+            results=tuple(tests), hardware=d.get("hardware"), wall_s=d.get("wall_s", 0.0),
+            cancelled=bool(d.get("cancelled")), notes=tuple(d.get("notes") or ()),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a VeloLLM benchmark export: {exc}") from exc
+
+
+def to_csv(result: BenchmarkResult) -> str:
+    """One row per measured run, units in the column names."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["started_at", "server", "model", "test", "run", *RUN_FIELDS])
+    for t in result.results:
+        for i, r in enumerate(t.runs, 1):
+            w.writerow([result.started_at, result.server.kind, result.model, t.name, i,
+                        *("" if getattr(r, f) is None else getattr(r, f) for f in RUN_FIELDS)])
+    return buf.getvalue()
+
+
+def mean_decode(result: BenchmarkResult) -> float | None:
+    """Mean of the tests' mean decode speeds (tokens/s)."""
+    means = [t.decode_tokens_per_s.mean for t in result.results if t.decode_tokens_per_s]
+    return sum(means) / len(means) if means else None
+
+
+class History:
+    """The benchmark history database."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "history.sqlite3"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.problem: str | None = None
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            moved = move_aside(self.path)
+            self.problem = f"The benchmark history was damaged ({exc}); it was moved to {moved} and a new one started"
+            log.warning("%s", self.problem)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            db.execute(SCHEMA_SQL)
+            db.execute("SELECT count(*) FROM results").fetchone()
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add(self, result: BenchmarkResult) -> int:
+        """Store a result; returns its id."""
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO results (started_at, kind, server, model, suite, decode_mean, body) VALUES (?,?,?,?,?,?,?)",
+                (result.started_at, result.server.kind, result.server.url, result.model, result.suite,
+                 mean_decode(result), to_json(result)),
+            )
+        return int(cur.lastrowid)
+
+    def entries(self, limit: int = 200) -> list[HistoryEntry]:
+        """Newest first."""
+        rows = self._db.execute(
+            "SELECT id, started_at, kind, model, suite, decode_mean FROM results ORDER BY id DESC LIMIT ?", (limit,))
+        return [HistoryEntry(*row) for row in rows]
+
+    def load(self, entry_id: int) -> BenchmarkResult:
+        """The full result with that id (KeyError if none)."""
+        row = self._db.execute("SELECT body FROM results WHERE id = ?", (entry_id,)).fetchone()
+        if row is None:
+            raise KeyError(entry_id)
+        return from_json(row[0])
+
+    def delete(self, entry_id: int) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM results WHERE id = ?", (entry_id,))
+
+
+def export_file(result: BenchmarkResult, path: Path) -> None:
+    """Write JSON or CSV (by the file's extension) atomically."""
+    text = to_csv(result) if Path(path).suffix.lower() == ".csv" else to_json(result) + "\n"
+    atomic_write_text(Path(path), text)
