@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-REGISTRARS: list = []
+from velollm_desktop.commands import benchmark
+
+REGISTRARS = [benchmark.register]

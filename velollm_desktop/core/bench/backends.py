@@ -9,7 +9,7 @@ from typing import Protocol
 from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
 from velollm_desktop.core.ollama import OllamaClient
-from velollm_desktop.core.ollama.errors import StreamBroken
+from velollm_desktop.core.ollama.errors import ModelNotFound, StreamBroken
 
 NS_PER_S = 1e9
 NS_PER_MS = 1e6
@@ -36,7 +36,7 @@ class OllamaBackend:
 
     kind = "ollama"
 
-    def __init__(self, url: str, model: str, options: dict | None = None) -> None:
+    def __init__(self, url: str, model: str | None, options: dict | None = None) -> None:
         self.client = OllamaClient(url)
         self.model = model
         self.options = {"temperature": 0, "seed": 42, **(options or {})}
@@ -45,6 +45,12 @@ class OllamaBackend:
         return ServerInfo(self.kind, self.client.base_url, self.client.version())
 
     def model_name(self) -> str:
+        """The chosen model, else the first installed one."""
+        if not self.model:
+            installed = self.client.installed_models()
+            if not installed:
+                raise ModelNotFound("Ollama has no model installed: run `ollama pull llama3.2` first")
+            self.model = installed[0].name
         return self.model
 
     def model_digest(self) -> str | None:
@@ -58,7 +64,7 @@ class OllamaBackend:
         times: list[float] = []
         text: list[str] = []
         final = None
-        for chunk in self.client.generate(self.model, prompt, {**self.options, "num_predict": max_tokens}, cancel=cancel):
+        for chunk in self.client.generate(self.model_name(), prompt, {**self.options, "num_predict": max_tokens}, cancel=cancel):
             if chunk.text:
                 times.append(time.perf_counter())
                 text.append(chunk.text)
@@ -147,8 +153,6 @@ class OpenAIBackend:
 def make_backend(kind: str, url: str, model: str | None, options: dict | None = None) -> Backend:
     """Build the backend for `kind` ("ollama", "llamacpp", "openai")."""
     if kind == "ollama":
-        if not model:
-            raise ValueError("Ollama needs a model name (see `ollama list`)")
         return OllamaBackend(url, model, options)
     if kind == "llamacpp":
         return LlamaCppBackend(url, options)

@@ -36,7 +36,11 @@ class _SseClient:
 
     def __init__(self, base_url: str, *, read_timeout_s: float = 300.0) -> None:
         self.base_url = base_url.rstrip("/")
+        # No keep-alive: llama-server (cpp-httplib) closes a connection after a few requests,
+        # and reusing one it just closed fails with "Server disconnected without sending a
+        # response" (seen 1 in 5 CLI runs). A fresh loopback connection costs ~0.1 ms.
         self._http = httpx.Client(base_url=self.base_url, trust_env=False,
+                                  limits=httpx.Limits(max_keepalive_connections=0),
                                   timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S))
 
     def close(self) -> None:
@@ -137,7 +141,8 @@ class LlamaServerClient(_SseClient):
     def measure(self, prompt: str, max_tokens: int, options: Mapping[str, Any] | None = None,
                 cancel: threading.Event | None = None) -> RunMeasurement:
         """Generate `max_tokens` tokens for `prompt` and measure it."""
-        body: dict[str, Any] = {"prompt": prompt, "n_predict": max_tokens, "stream": True,
+        # ignore_eos: every run generates exactly max_tokens, so runs are comparable (as llama-bench does)
+        body: dict[str, Any] = {"prompt": prompt, "n_predict": max_tokens, "stream": True, "ignore_eos": True,
                                 "cache_prompt": False, "temperature": 0, "seed": 42}
         body.update(options or {})
         t0 = time.perf_counter()
@@ -188,6 +193,7 @@ class OpenAIClient(_SseClient):
         body: dict[str, Any] = {
             "model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
             "stream": True, "temperature": 0, "seed": 42, "stream_options": {"include_usage": True},
+            "ignore_eos": True,  # llama-server and vLLM honour it; other servers ignore unknown keys
         }
         body.update(options or {})
         t0 = time.perf_counter()

@@ -1,0 +1,85 @@
+"""`velollm benchmark`: run a suite against Ollama, llama-server or an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from velollm_desktop.cli import CliError
+from velollm_desktop.core.bench.backends import make_backend
+from velollm_desktop.core.bench.model import BenchmarkResult
+from velollm_desktop.core.bench.runner import run_benchmark
+from velollm_desktop.core.bench.store import History, export_file
+from velollm_desktop.core.bench.suites import SUITES, suite
+from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.settings import ollama_url_from_env
+
+DEFAULT_URLS = {"ollama": None, "llamacpp": "http://127.0.0.1:8080", "openai": "http://127.0.0.1:8080"}
+
+
+def render_table(result: BenchmarkResult) -> str:
+    """A readable summary: one line per test, mean ± stddev with units."""
+    lines = [f"{result.server.kind} {result.server.version or ''} at {result.server.url} — model {result.model}".strip()]
+    lines.append(f"{'test':<20}{'runs':>5}{'decode tok/s':>22}{'server tok/s':>16}{'TTFT ms':>16}{'prompt tok/s':>15}")
+
+    def pm(s, digits=1):
+        return f"{s.mean:.{digits}f} ± {s.stddev:.{digits}f}" if s else "n/a"
+
+    for t in result.results:
+        lines.append(f"{t.name:<20}{len(t.runs):>5}{pm(t.decode_tokens_per_s):>22}"
+                     f"{pm(t.server_decode_tokens_per_s):>16}{pm(t.ttft_ms, 0):>16}{pm(t.prompt_tokens_per_s, 0):>15}")
+    if result.results and result.results[0].warmup_load_ms is not None:
+        lines.append(f"model load (warm-up): {result.results[0].warmup_load_ms:.0f} ms")
+    lines.append(f"wall time {result.wall_s:.1f} s" + (" (cancelled)" if result.cancelled else ""))
+    return "\n".join(lines)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+
+    url = args.url or DEFAULT_URLS[args.backend] or ollama_url_from_env()
+    try:
+        backend = make_backend(args.backend, url, args.model)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    tests = suite(args.suite, runs=args.runs, max_tokens=args.max_tokens)
+
+    def progress(done: int, total: int, text: str) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+
+    try:
+        result = run_benchmark(backend, tests, suite_name=args.suite, progress=progress, hardware=detect_hardware())
+    except OllamaError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        backend.close()
+    print(render_table(result))
+    if not args.no_history:
+        history = History()
+        entry = history.add(result)
+        history.close()
+        print(f"saved in the history as #{entry}")
+    for path in (args.json, args.csv):
+        if path:
+            if args.csv == path and not str(path).lower().endswith(".csv"):
+                path = Path(str(path) + ".csv")
+            export_file(result, Path(path))
+            print(f"wrote {path}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("benchmark", help="benchmark a model (Ollama, llama-server, OpenAI-compatible)")
+    p.add_argument("--backend", choices=sorted(DEFAULT_URLS), default="ollama")
+    p.add_argument("--url", help="server URL (Ollama: OLLAMA_HOST or http://127.0.0.1:11434; others :8080)")
+    p.add_argument("--model", help="model name (default: the server's first model)")
+    p.add_argument("--suite", choices=sorted(SUITES), default="standard")
+    p.add_argument("--runs", type=int, help="runs per test (default: the suite's: 5/3/3)")
+    p.add_argument("--max-tokens", type=int, help="tokens per run (default: the suite's: 50/150/200)")
+    p.add_argument("--json", type=Path, help="also write the result as JSON (docs/BENCHMARK_FORMAT.md)")
+    p.add_argument("--csv", type=Path, help="also write one CSV row per run")
+    p.add_argument("--no-history", action="store_true", help="do not save the result in the history")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd)
