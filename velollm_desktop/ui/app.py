@@ -11,9 +11,11 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from velollm_desktop import APP_ID, APP_NAME, __version__
+from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.benchmark_page import BenchmarkPage
 from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.main_window import MainWindow
 from velollm_desktop.ui.tray import Tray
@@ -47,6 +49,10 @@ class Controller(QObject):
         self.history = SampleHistory()
         self.has_tray = QSystemTrayIcon.isSystemTrayAvailable() and not force_no_tray
         self.window = MainWindow(settings, self.history, self.has_tray)
+        self.bench_history = History()
+        self.benchmark_page = BenchmarkPage(settings, self.bench_history)
+        self.window.add_page(self.benchmark_page, "Benchmark")
+        problems = [p for p in (settings.problem, self.bench_history.problem) if p]
         self.tray: Tray | None = None
         self._first_sample = True
         self._threads: list[QThread] = []
@@ -55,9 +61,12 @@ class Controller(QObject):
             self.tray.open_dashboard.connect(self.show_dashboard)
             self.tray.quit_requested.connect(self.quit)
             self.tray.pause_toggled.connect(self._on_pause)
+            self.tray.capabilities["quick_benchmark"] = "Run quick benchmark"
+            self.tray.action_requested.connect(self._on_tray_action)
+            self.benchmark_page.finished.connect(lambda text: self.tray.notify("Benchmark finished", text))
             self.tray.show()
-        if settings.problem:
-            self.window.show_banner(settings.problem)
+        if problems:
+            self.window.show_banner("\n".join(problems))
         self._start_sampler()
         self._start_ollama_poller()
         self._detect = TaskWorker(detect_hardware, pass_control=False)
@@ -123,6 +132,12 @@ class Controller(QObject):
         elif name == "ollama_url":
             self._poller_url.emit(self.settings.get(name))
 
+    def _on_tray_action(self, key: str) -> None:
+        if key == "quick_benchmark":
+            self.benchmark_page.suite.setCurrentText("quick")
+            self.benchmark_page.start()
+            self.window.tabs.setCurrentWidget(self.benchmark_page)
+
     # -- actions --------------------------------------------------------------------------
     def show_dashboard(self) -> None:
         """Show and raise the dashboard window."""
@@ -140,6 +155,10 @@ class Controller(QObject):
             thread.quit()
             if not thread.wait(5000):
                 log.warning("a worker thread did not stop within 5 s")
+        self.benchmark_page.cancel()
+        for thread in self.benchmark_page.findChildren(QThread):
+            thread.wait(10000)
+        self.bench_history.close()
         if self.tray:
             self.tray.hide()
 

@@ -42,7 +42,9 @@ class MainWindow(QMainWindow):
         self.tabs.insertTab(self.tabs.count() - 1, widget, title)
 
     def show_banner(self, text: str) -> None:
-        """Show a dismissable-by-reading message at the top of the window."""
+        """Show a message at the top of the window (added below any message already shown)."""
+        if self.banner.isVisibleTo(self) and self.banner.text():
+            text = f"{self.banner.text()}\n{text}"
         self.banner.setText(text)
         self.banner.setVisible(True)
 

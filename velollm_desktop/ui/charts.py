@@ -1,0 +1,58 @@
+"""Bar charts with error bars (pyqtgraph), and PNG export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter
+
+SERIES_COLOURS = ("#42a5f5", "#66bb6a", "#ffa726", "#ab47bc", "#ef5350", "#26c6da", "#d4e157", "#8d6e63")
+
+
+class BarChart(pg.PlotWidget):
+    """Grouped bars: one group per category, one bar per series, each with ±error."""
+
+    def __init__(self, title: str, y_label: str, parent=None) -> None:
+        super().__init__(parent=parent, title=title)
+        self.setLabel("left", y_label)
+        self.showGrid(y=True, alpha=0.2)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.legend = self.addLegend(offset=(-10, 10))
+        self.bars: list[pg.BarGraphItem] = []
+
+    def set_data(self, categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None], Sequence[float | None]]]) -> None:
+        """`series` = [(name, means per category, errors per category)]; `None` draws no bar."""
+        self.clear()
+        self.legend.clear()
+        self.bars = []
+        n = max(1, len(series))
+        width = 0.8 / n
+        for s, (name, means, errs) in enumerate(series):
+            xs, hs, es = [], [], []
+            for c, (m, e) in enumerate(zip(means, errs, strict=False)):
+                if m is None:
+                    continue
+                xs.append(c - 0.4 + width * (s + 0.5))
+                hs.append(m)
+                es.append(e or 0.0)
+            colour = SERIES_COLOURS[s % len(SERIES_COLOURS)]
+            bar = pg.BarGraphItem(x=xs, height=hs, width=width * 0.9, brush=colour, name=name)
+            self.addItem(bar)
+            self.bars.append(bar)
+            if xs:
+                self.addItem(pg.ErrorBarItem(x=np.array(xs), y=np.array(hs), height=2 * np.array(es),
+                                             beam=width * 0.3, pen=pg.mkPen("#eeeeee", width=1.5)))
+            self.legend.addItem(bar, name)
+        axis = self.getAxis("bottom")
+        axis.setTicks([list(enumerate(categories))])
+        self.setXRange(-0.6, len(categories) - 0.4, padding=0)
+
+    def export_png(self, path: Path) -> None:
+        """Save the chart as PNG (pyqtgraph's SVG export is broken: pyqtgraph#3485)."""
+        exporter = ImageExporter(self.plotItem)
+        exporter.parameters()["width"] = max(800, int(self.width()))
+        exporter.export(str(path))
