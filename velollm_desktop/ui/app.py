@@ -1,26 +1,34 @@
-"""The desktop application: wires the tray, the dashboard and the monitor workers together."""
+"""The desktop application: wires the tray, the dashboard and the monitor workers together.
+
+With a tray, the dashboard window (and pyqtgraph / numpy with it) is only built the first
+time it is opened: the tray icon appears sooner and an app that lives in the tray all day
+uses less memory. Samples are kept in the history meanwhile, so the plots are full on open.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from velollm_desktop import APP_ID, APP_NAME, __version__
-from velollm_desktop.core.bench.store import History
-from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
-from velollm_desktop.ui.benchmark_page import BenchmarkPage
 from velollm_desktop.ui.icons import app_icon
-from velollm_desktop.ui.main_window import MainWindow
 from velollm_desktop.ui.tray import Tray
 from velollm_desktop.workers.monitor import OllamaPoller, SamplerWorker
 from velollm_desktop.workers.task import TaskWorker, start_task
+
+if TYPE_CHECKING:
+    from velollm_desktop.core.hardware import HardwareSpec
+    from velollm_desktop.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +43,10 @@ class Controller(QObject):
     """Owns the long-lived objects; `shutdown()` ends every thread it started.
 
     Signals:
-        ready(): the first sample reached the UI.
+        ready(): the first sample arrived.
     """
 
     ready = Signal()
-    _poller_stop = Signal()
-    _poller_url = Signal(str)
 
     def __init__(self, app: QApplication, settings: Settings, *, force_no_tray: bool = False) -> None:
         super().__init__()
@@ -48,14 +54,16 @@ class Controller(QObject):
         self.settings = settings
         self.history = SampleHistory()
         self.has_tray = QSystemTrayIcon.isSystemTrayAvailable() and not force_no_tray
-        self.window = MainWindow(settings, self.history, self.has_tray)
-        self.bench_history = History()
-        self.benchmark_page = BenchmarkPage(settings, self.bench_history)
-        self.window.add_page(self.benchmark_page, "Benchmark")
-        problems = [p for p in (settings.problem, self.bench_history.problem) if p]
+        self._window: MainWindow | None = None
+        self._bench_history = None
+        self._hardware: HardwareSpec | None = None
+        self._hardware_error: str | None = None
+        self._models: Sequence | None = None
+        self._ollama_down: str | None = None
         self.tray: Tray | None = None
         self._first_sample = True
-        self._threads: list[QThread] = []
+        self._detect: TaskWorker | None = None
+        self.poller: OllamaPoller | None = None
         if self.has_tray:
             self.tray = Tray(self)
             self.tray.open_dashboard.connect(self.show_dashboard)
@@ -63,17 +71,12 @@ class Controller(QObject):
             self.tray.pause_toggled.connect(self._on_pause)
             self.tray.capabilities["quick_benchmark"] = "Run quick benchmark"
             self.tray.action_requested.connect(self._on_tray_action)
-            self.benchmark_page.finished.connect(lambda text: self.tray.notify("Benchmark finished", text))
             self.tray.show()
-        if problems:
-            self.window.show_banner("\n".join(problems))
         self._start_sampler()
-        self._start_ollama_poller()
-        self._detect = TaskWorker(detect_hardware, pass_control=False)
-        self._detect.result.connect(self.window.monitor.set_hardware)
-        self._detect.failed.connect(lambda m: self.window.monitor.hardware_label.setText(f"Hardware detection failed: {m}"))
-        start_task(self, self._detect)
-        self.window.settings_page.changed.connect(self._on_setting_changed)
+        # The rest starts once the event loop runs, so the tray icon is drawn first.
+        QTimer.singleShot(0, self._start_background)
+        if settings.problem and self.tray:
+            self.tray.notify(APP_NAME, settings.problem)
         if not self.has_tray:
             self.window.show()
             if not settings.get("tray_hint_shown"):
@@ -84,29 +87,84 @@ class Controller(QObject):
                 except OSError:
                     log.warning("could not save settings")
 
+    # -- the window, built on first use ---------------------------------------------------
+    @property
+    def window_built(self) -> bool:
+        """Whether the dashboard window exists yet."""
+        return self._window is not None
+
+    @property
+    def window(self) -> MainWindow:
+        """The dashboard window (built on first access)."""
+        if self._window is None:
+            self._window = self._build_window()
+        return self._window
+
+    def _build_window(self) -> MainWindow:
+        from velollm_desktop.core.bench.store import History  # noqa: PLC0415 - lazy: see module doc
+        from velollm_desktop.ui.benchmark_page import BenchmarkPage  # noqa: PLC0415
+        from velollm_desktop.ui.main_window import MainWindow  # noqa: PLC0415
+
+        window = MainWindow(self.settings, self.history, self.has_tray)
+        self._bench_history = History()
+        self.benchmark_page = BenchmarkPage(self.settings, self._bench_history)
+        window.add_page(self.benchmark_page, "Benchmark")
+        if self.tray:
+            self.benchmark_page.finished.connect(lambda text: self.tray.notify("Benchmark finished", text))
+        problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
+        if problems:
+            window.show_banner("\n".join(problems))
+        window.settings_page.changed.connect(self._on_setting_changed)
+        if self._hardware is not None:
+            window.monitor.set_hardware(self._hardware)
+        elif self._hardware_error:
+            window.monitor.hardware_label.setText(f"Hardware detection failed: {self._hardware_error}")
+        if self._models is not None:
+            window.monitor.set_loaded_models(self._models)
+        elif self._ollama_down:
+            window.monitor.set_ollama_unavailable(self._ollama_down)
+        window.monitor.mark_dirty()
+        return window
+
     # -- workers --------------------------------------------------------------------------
+    def _start_background(self) -> None:
+        # Imported here, in the GUI thread, after the tray icon is up: httpx alone costs ~100 ms.
+        # Never import inside a worker thread: PySide6's import hook (shibokensupport) then
+        # races with Qt and crashed the app (SIGSEGV, 3 of 40 starts).
+        from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+        from velollm_desktop.core.ollama import client  # noqa: F401, PLC0415
+
+        self._start_ollama_poller()
+        self._detect = TaskWorker(detect_hardware, pass_control=False)
+        self._detect.result.connect(self._on_hardware)
+        self._detect.failed.connect(self._on_hardware_failed)
+        start_task(self, self._detect)
+
     def _start_sampler(self) -> None:
         self.sampler = SamplerWorker(self.settings.get("sample_interval_s"))
         self.sampler.sampled.connect(self._on_sample)
         self.sampler.start()
 
     def _start_ollama_poller(self) -> None:
-        thread = QThread(self)
         self.poller = OllamaPoller(self.settings.get("ollama_url"), self.settings.get("ollama_poll_s"))
-        self.poller.moveToThread(thread)
-        thread.started.connect(self.poller.start)
-        # Cross-thread calls go through signals (queued): QMetaObject.invokeMethod from
-        # Python crashed PySide6 6.12 at interpreter exit (bool refcount error).
-        self._poller_stop.connect(self.poller.stop)
-        self._poller_url.connect(self.poller.set_url)
         self.poller.loaded.connect(self._on_models)
         self.poller.unavailable.connect(self._on_ollama_down)
-        thread.start()
-        self._threads.append(thread)
+        self.poller.start()
+
+    def _on_hardware(self, spec: HardwareSpec) -> None:
+        self._hardware = spec
+        if self._window is not None:
+            self._window.monitor.set_hardware(spec)
+
+    def _on_hardware_failed(self, message: str) -> None:
+        self._hardware_error = message
+        if self._window is not None:
+            self._window.monitor.hardware_label.setText(f"Hardware detection failed: {message}")
 
     def _on_sample(self, sample) -> None:
         self.history.add(sample)
-        self.window.monitor.mark_dirty(sample)
+        if self._window is not None:
+            self._window.monitor.mark_dirty(sample)
         if self.tray:
             self.tray.update_sample(sample)
         if self._first_sample:
@@ -114,12 +172,16 @@ class Controller(QObject):
             self.ready.emit()
 
     def _on_models(self, models: Sequence) -> None:
-        self.window.monitor.set_loaded_models(models)
+        self._models, self._ollama_down = models, None
+        if self._window is not None:
+            self._window.monitor.set_loaded_models(models)
         if self.tray:
             self.tray.update_models(models)
 
     def _on_ollama_down(self, reason: str) -> None:
-        self.window.monitor.set_ollama_unavailable(reason)
+        self._models, self._ollama_down = None, reason
+        if self._window is not None:
+            self._window.monitor.set_ollama_unavailable(reason)
         if self.tray:
             self.tray.update_models(None)
 
@@ -130,35 +192,39 @@ class Controller(QObject):
         if name == "sample_interval_s":
             self.sampler.set_interval(self.settings.get(name))
         elif name == "ollama_url":
-            self._poller_url.emit(self.settings.get(name))
+            if self.poller is not None:
+                self.poller.set_url(self.settings.get(name))
 
     def _on_tray_action(self, key: str) -> None:
         if key == "quick_benchmark":
+            window = self.window
             self.benchmark_page.suite.setCurrentText("quick")
             self.benchmark_page.start()
-            self.window.tabs.setCurrentWidget(self.benchmark_page)
+            window.tabs.setCurrentWidget(self.benchmark_page)
 
     # -- actions --------------------------------------------------------------------------
     def show_dashboard(self) -> None:
         """Show and raise the dashboard window."""
-        self.window.show()
-        self.window.raise_()
-        self.window.activateWindow()
+        window = self.window
+        window.show()
+        window.raise_()
+        window.activateWindow()
 
     def shutdown(self) -> None:
         """Stop every worker thread and wait for it (bounded)."""
         self.sampler.stop()
-        self._poller_stop.emit()
-        if not self.sampler.join(5.0):
-            log.warning("the sampler thread did not stop within 5 s")
-        for thread in self._threads:
-            thread.quit()
-            if not thread.wait(5000):
-                log.warning("a worker thread did not stop within 5 s")
-        self.benchmark_page.cancel()
-        for thread in self.benchmark_page.findChildren(QThread):
-            thread.wait(10000)
-        self.bench_history.close()
+        if self.poller is not None:
+            self.poller.stop()
+        if self._window is not None:
+            self.benchmark_page.cancel()
+        for name, done in (("sampler", self.sampler.join(5.0)),
+                           ("Ollama poller", self.poller is None or self.poller.join(5.0)),
+                           ("hardware detection", self._detect is None or self._detect.join(5.0)),
+                           ("benchmark", self._window is None or self.benchmark_page.join(15.0))):
+            if not done:
+                log.warning("the %s thread did not stop in time", name)
+        if self._window is not None:
+            self._bench_history.close()
         if self.tray:
             self.tray.hide()
 
@@ -166,6 +232,22 @@ class Controller(QObject):
         """Quit the application cleanly."""
         self.shutdown()
         self.app.quit()
+
+
+def _report_ready_when_visible(controller: Controller, path: str) -> None:
+    """For bench/tray_overhead.py: write the wall time at which the tray icon (or, without a
+    tray, the window) first became visible."""
+
+    def check() -> None:
+        visible = (controller.tray.icon.geometry().width() > 0) if controller.tray else controller.window.isVisible()
+        if visible:
+            timer.stop()
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(f"{time.time():.6f}\n")
+
+    timer = QTimer(controller)
+    timer.timeout.connect(check)
+    timer.start(10)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,10 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.lastWindowClosed.connect(controller.shutdown)
     elif args.show:
         controller.show_dashboard()
+    ready_file = os.environ.get("VELOLLM_READY_FILE")
+    if ready_file:
+        _report_ready_when_visible(controller, ready_file)
     if args.quit_after > 0:
         QTimer.singleShot(int(args.quit_after * 1000), controller.quit)
-    code = app.exec()
-    return code
+    return app.exec()
 
 
 if __name__ == "__main__":

@@ -176,6 +176,10 @@ class BenchmarkPage(QWidget):
         self.status.setText("Starting…")
         start_task(self, self.worker)
 
+    def join(self, timeout_s: float) -> bool:
+        """Wait for a running benchmark to end (after `cancel()`); returns whether it did."""
+        return self.worker is None or self.worker.join(timeout_s)
+
     def cancel(self) -> None:
         """Ask the running job to stop (the built-in engine is stopped at once)."""
         if self.worker is not None:

@@ -1,1 +1,1 @@
-"""QObject workers that run core code in QThreads and report through typed signals."""
+"""QObject workers: core code runs on background threads and reports through typed signals."""

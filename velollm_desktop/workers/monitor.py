@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from velollm_desktop.core.monitor.sampler import SampleLoop, Sampler, SystemSample
-from velollm_desktop.core.ollama import OllamaClient, OllamaError, ServerNotRunning
+from velollm_desktop.core.ollama.errors import OllamaError, ServerNotRunning
 
 
 class SamplerWorker(QObject):
@@ -67,7 +67,7 @@ class SamplerWorker(QObject):
 
 
 class OllamaPoller(QObject):
-    """Reads `/api/ps` every few seconds in its own thread.
+    """Reads `/api/ps` every few seconds on a background thread.
 
     Signals:
         loaded(list[LoadedModel]): the models in memory (possibly empty).
@@ -79,44 +79,56 @@ class OllamaPoller(QObject):
 
     def __init__(self, url: str, period_s: float) -> None:
         super().__init__()
-        self._url = url
-        self._period_ms = int(period_s * 1000)
-        self._timer: QTimer | None = None
-        self._client: OllamaClient | None = None
+        # Imported and built in the GUI thread: importing in a worker thread races with
+        # PySide6's import hook (see workers/task.py).
+        from velollm_desktop.core.ollama.client import OllamaClient  # noqa: PLC0415
 
-    @Slot()
+        self._client_type = OllamaClient
+        self._url = url
+        self._period = period_s
+        self._client = OllamaClient(url, read_timeout_s=3.0)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
     def start(self) -> None:
-        """Call in the worker thread (connected to QThread.started)."""
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self._poll)
-        self._timer.start(self._period_ms)
-        self._poll()
+        """Start polling (returns at once)."""
+        self._thread = threading.Thread(target=self._run, name="velollm-ollama-poller", daemon=True)
+        self._thread.start()
 
-    @Slot(str)
     def set_url(self, url: str) -> None:
-        """Point the poller at another server (takes effect on the next poll)."""
+        """Thread-safe: point the poller at another server and poll it now."""
         self._url = url
-        if self._client:
-            self._client.close()
-            self._client = None
+        self._wake.set()
 
-    @Slot()
     def stop(self) -> None:
-        """Stop polling and close the connection (call through a queued connection)."""
-        if self._timer:
-            self._timer.stop()
-        if self._client:
-            self._client.close()
-            self._client = None
-        QThread.currentThread().quit()
+        """Thread-safe: end polling (the thread ends within one request timeout)."""
+        self._stop.set()
+        self._wake.set()
 
-    @Slot()
+    def join(self, timeout_s: float = 5.0) -> bool:
+        """Wait for the polling thread; returns whether it ended."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._client.base_url != self._url.rstrip("/"):
+                self._client.close()
+                self._client = self._client_type(self._url, read_timeout_s=3.0)
+            self._poll()
+            self._wake.wait(self._period)
+            self._wake.clear()
+        self._client.close()
+
     def _poll(self) -> None:
-        if self._client is None:
-            self._client = OllamaClient(self._url, read_timeout_s=3.0)
         try:
-            self.loaded.emit(self._client.loaded_models())
+            models = self._client.loaded_models()
         except ServerNotRunning:
             self.unavailable.emit(f"Ollama is not running at {self._url}")
         except OllamaError as exc:
             self.unavailable.emit(str(exc))
+        else:
+            self.loaded.emit(models)

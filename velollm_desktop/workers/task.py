@@ -1,4 +1,10 @@
-"""Run one core function in a QThread and report its result or failure as signals."""
+"""Run one core function in a background thread and report its result or failure as signals.
+
+The worker object lives in the GUI thread; the function runs on a plain `threading.Thread`
+and the signals it emits are queued to the GUI. (The QThread + moveToThread pattern crashed
+PySide6 6.11 at start-up: SIGSEGV in about 1 of 20 starts while another thread imported
+modules; with plain threads, 0 in 48.)
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 
 class TaskWorker(QObject):
@@ -30,16 +36,24 @@ class TaskWorker(QObject):
         self._args = args
         self._pass_control = pass_control
         self.cancel_event = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def cancel(self) -> None:
         """Thread-safe: ask the function to stop at its next check."""
         self.cancel_event.set()
 
+    def join(self, timeout_s: float = 10.0) -> bool:
+        """Wait for the background thread; returns whether it has ended."""
+        if self.thread is None:
+            return True
+        self.thread.join(timeout_s)
+        return not self.thread.is_alive()
+
     def _report(self, done: int, total: int, text: str) -> None:
         self.progress.emit(done, total, text)
 
-    @Slot()
     def run(self) -> None:
+        """Runs in the background thread."""
         try:
             if self._pass_control:
                 value = self._fn(*self._args, progress=self._report, cancel=self.cancel_event)
@@ -51,15 +65,13 @@ class TaskWorker(QObject):
             self.result.emit(value)
         finally:
             self.finished.emit()
-            QThread.currentThread().quit()
 
 
-def start_task(parent: QObject, worker: TaskWorker) -> QThread:
-    """Move `worker` to a new QThread owned by `parent` and start it; returns the thread."""
-    thread = QThread(parent)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    thread.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
-    thread.start()
-    return thread
+def start_task(parent: QObject, worker: TaskWorker) -> threading.Thread:
+    """Run `worker` on a new daemon thread; `parent` keeps the worker alive until it finishes."""
+    worker.setParent(parent)
+    worker.finished.connect(worker.deleteLater)
+    name = getattr(worker._fn, "__name__", "job")
+    worker.thread = threading.Thread(target=worker.run, name=f"velollm-task-{name}", daemon=True)
+    worker.thread.start()
+    return worker.thread

@@ -9,7 +9,7 @@ import pytest
 
 from tests.ollama_fake import DIGEST, MODEL, FakeOllama
 from velollm_desktop.core.llamacpp.server import free_port
-from velollm_desktop.core.ollama import OllamaClient
+from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import (
     ModelNotFound,
     RequestTimedOut,

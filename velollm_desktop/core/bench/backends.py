@@ -8,7 +8,7 @@ from typing import Protocol
 
 from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
-from velollm_desktop.core.ollama import OllamaClient
+from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import ModelNotFound, StreamBroken
 
 NS_PER_S = 1e9

