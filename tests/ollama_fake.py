@@ -70,6 +70,12 @@ class FakeOllama:
             def log_message(self, *args):  # keep test output clean
                 pass
 
+            def handle(self):
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass  # the client closed a kept-alive connection: normal
+
             def _json(self, code: int, body: dict) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(code)
@@ -220,7 +226,9 @@ class FakeOllama:
                 return final
 
             def _forward(self, model: str, prompt: str, opts: dict, n_predict: int, chat: bool) -> dict | None:
-                req = {"prompt": prompt, "n_predict": n_predict, "stream": True, "cache_prompt": False,
+                # Ollama applies the model's chat template (TEMPLATE); SmolLM2's is ChatML.
+                templated = f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+                req = {"prompt": templated, "n_predict": n_predict, "stream": True, "cache_prompt": False,
                        "temperature": opts.get("temperature", 0.8), "seed": opts.get("seed", -1)}
                 timings: dict = {}
                 stop_type = "limit"

@@ -27,8 +27,9 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def _rate(count: int | None, duration_ns: int | None) -> float | None:
-    return count * NS_PER_S / duration_ns if count and duration_ns else None
+def _rate(count: int | None, duration_ns: int | None, minimum: int = 1) -> float | None:
+    """Tokens per second from a count and nanoseconds; `None` below `minimum` tokens."""
+    return count * NS_PER_S / duration_ns if count and count >= minimum and duration_ns else None
 
 
 class OllamaBackend:
@@ -77,7 +78,8 @@ class OllamaBackend:
         return RunMeasurement(
             ttft_ms=(times[0] - t0) * 1000 if times else None,
             decode_tokens_per_s=client_decode_rate(times, eval_count),
-            server_decode_tokens_per_s=_rate(eval_count, final.eval_duration_ns) if final else None,
+            # one generated token has no decode phase to speak of (Ollama then reports ~1e6 tok/s)
+            server_decode_tokens_per_s=_rate(eval_count, final.eval_duration_ns, minimum=2) if final else None,
             prompt_tokens_per_s=_rate(final.prompt_eval_count, final.prompt_eval_duration_ns) if final else None,
             prompt_tokens=final.prompt_eval_count if final else None,
             eval_count=eval_count,

@@ -163,7 +163,7 @@ class LlamaServerClient(_SseClient):
         return RunMeasurement(
             ttft_ms=(times[0] - t0) * 1000 if times else None,
             decode_tokens_per_s=client_decode_rate(times, t.get("predicted_n")),
-            server_decode_tokens_per_s=t.get("predicted_per_second"),
+            server_decode_tokens_per_s=t.get("predicted_per_second") if (t.get("predicted_n") or 0) >= 2 else None,
             prompt_tokens_per_s=t.get("prompt_per_second"),
             prompt_tokens=t.get("prompt_n"),
             eval_count=t.get("predicted_n") or final.get("tokens_predicted"),
