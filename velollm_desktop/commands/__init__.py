@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from velollm_desktop.commands import benchmark
+from velollm_desktop.commands import benchmark, optimize
 
-REGISTRARS = [benchmark.register]
+REGISTRARS = [benchmark.register, optimize.register]

@@ -21,7 +21,7 @@ class BarChart(pg.PlotWidget):
         self.showGrid(y=True, alpha=0.2)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
-        self.legend = self.addLegend(offset=(-10, 10))
+        self.legend = self.addLegend(offset=(10, 10))
         self.bars: list[pg.BarGraphItem] = []
 
     def set_data(self, categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None], Sequence[float | None]]]) -> None:
@@ -40,13 +40,16 @@ class BarChart(pg.PlotWidget):
                 hs.append(m)
                 es.append(e or 0.0)
             colour = SERIES_COLOURS[s % len(SERIES_COLOURS)]
-            bar = pg.BarGraphItem(x=xs, height=hs, width=width * 0.9, brush=colour, name=name)
+            bar = pg.BarGraphItem(x=xs, height=hs, width=width * 0.9, brush=colour)
             self.addItem(bar)
             self.bars.append(bar)
             if xs:
                 self.addItem(pg.ErrorBarItem(x=np.array(xs), y=np.array(hs), height=2 * np.array(es),
                                              beam=width * 0.3, pen=pg.mkPen("#eeeeee", width=1.5)))
             self.legend.addItem(bar, name)
+        tops = [m + (e or 0.0) for _, means, errs in series for m, e in zip(means, errs, strict=False) if m is not None]
+        # headroom above the tallest bar for the legend (one line per series)
+        self.setYRange(0, (max(tops) if tops else 1.0) * (1.15 + 0.08 * n), padding=0)
         axis = self.getAxis("bottom")
         axis.setTicks([list(enumerate(categories))])
         self.setXRange(-0.6, len(categories) - 0.4, padding=0)

@@ -88,3 +88,24 @@ class HardwareSpec:
     def total_vram_mib(self) -> int:
         """Sum of dedicated VRAM over all GPUs, in MiB (unified memory excluded)."""
         return sum(g.vram_total_mib or 0 for g in self.gpus if not g.unified_memory)
+
+
+def hardware_from_json(data: dict) -> HardwareSpec:
+    """Rebuild a HardwareSpec from `velollm detect --json` output (to plan for another machine)."""
+    gpu_fields = set(GpuInfo.__dataclass_fields__)
+    gpus = []
+    for g in data.get("gpus") or []:
+        kw = {k: v for k, v in g.items() if k in gpu_fields}
+        kw["vendor"] = GpuVendor(kw.get("vendor", "other"))
+        gpus.append(GpuInfo(**kw))
+    c = data["cpu"]
+    cpu = CpuInfo(model=c.get("model", "?"), physical_cores=c.get("physical_cores"), logical_cores=c.get("logical_cores"),
+                  freq_current_mhz=c.get("freq_current_mhz"), freq_max_mhz=c.get("freq_max_mhz"),
+                  simd_flags=tuple(c.get("simd_flags") or ()))
+    m = data["memory"]
+    mem = MemoryInfo(total_mib=m["total_mib"], available_mib=m.get("available_mib", m["total_mib"]),
+                     used_mib=m.get("used_mib", 0), swap_total_mib=m.get("swap_total_mib"),
+                     swap_used_mib=m.get("swap_used_mib"))
+    return HardwareSpec(gpus=tuple(gpus), cpu=cpu, memory=mem, os=data.get("os", "?"),
+                        os_version=data.get("os_version", ""), arch=data.get("arch", "?"),
+                        notes=tuple(data.get("notes") or ()))

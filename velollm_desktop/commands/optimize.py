@@ -1,0 +1,168 @@
+"""`velollm optimize`: current vs recommended Ollama configuration; write, apply, undo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from velollm_desktop.cli import CliError
+from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
+from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.optimize import writers
+from velollm_desktop.core.optimize.models import (
+    ModelProfile,
+    load_model_info_file,
+    profile_from_show,
+)
+from velollm_desktop.core.optimize.recommend import (
+    Recommendation,
+    as_json_summary,
+    recommend_fit,
+    recommend_heuristic,
+)
+from velollm_desktop.core.optimize.sources import CurrentConfig, read_current
+from velollm_desktop.core.settings import ollama_url_from_env
+
+FORMATS = ("shell", "systemd", "launchd", "windows", "modelfile", "json")
+
+
+def _hardware(path: Path | None) -> HardwareSpec:
+    if path is None:
+        from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+
+        return detect_hardware()
+    try:
+        return hardware_from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"--hardware {path}: not a `velollm detect --json` file ({exc})") from exc
+
+
+def gather_models(url: str, specs: list[str]) -> tuple[list[ModelProfile], str | None, list[str]]:
+    """Profiles from --model-info files, else from the Ollama server; (models, version, notes)."""
+    notes: list[str] = []
+    if specs:
+        try:
+            return [load_model_info_file(s) for s in specs], None, notes
+        except (OSError, ValueError, KeyError) as exc:
+            raise CliError(f"--model-info: {exc}") from exc
+    from velollm_desktop.core.ollama.client import OllamaClient  # noqa: PLC0415
+
+    try:
+        with OllamaClient(url) as client:
+            version = client.version()
+            models = []
+            for m in client.installed_models():
+                try:
+                    show = client.show(m.name)
+                    models.append(profile_from_show(m.name, {"model_info": dict(show.model_info)}, m.size_bytes))
+                except (OllamaError, ValueError) as exc:
+                    notes.append(f"skipped {m.name}: {exc}")
+            return models, version, notes
+    except OllamaError as exc:
+        notes.append(f"{exc} — recommending from the hardware alone (add --model-info NAME=FILE to plan for models)")
+        return [], None, notes
+
+
+def render(rec: Recommendation, fmt: str) -> str:
+    """The recommendation in one output format."""
+    if fmt == "json":
+        return json.dumps(as_json_summary(rec), indent=2) + "\n"
+    if fmt == "modelfile":
+        return "\n".join(f"# {name}\n{writers.render_modelfile(name, opts)}" for name, opts in rec.per_model.items()) \
+            or "# no per-model options recommended\n"
+    return {"shell": writers.render_shell, "systemd": writers.render_systemd, "launchd": writers.render_launchd,
+            "windows": writers.render_windows}[fmt](rec.env)
+
+
+def render_report(current: CurrentConfig, rec: Recommendation) -> str:
+    """Current (with source) vs recommended, and why."""
+    lines = [f"Budget: {rec.budget}", "", f"{'variable':<28}{'current':<22}{'recommended':<14}source"]
+    names = sorted(set(current.values) | set(rec.env))
+    for name in names:
+        cur = current.values.get(name)
+        cur_text = cur.parsed.raw if cur else "(default)"
+        lines.append(f"{name:<28}{cur_text[:20]:<22}{rec.env.get(name, '-'):<14}{cur.source if cur else ''}")
+    lines.append("")
+    for f in rec.fits:
+        where = "entirely on GPU" if f.fits_on_gpu else ("in RAM (CPU)" if f.num_ctx else "does NOT fit: split CPU/GPU")
+        lines.append(f"{f.name}: ctx {f.num_ctx or 'n/a'} × {f.parallel} slot(s), {f.vram_bytes / 2**30:.1f} GiB "
+                     f"(weights {f.weights_bytes / 2**30:.1f} + KV {f.kv_cache_bytes / 2**30:.2f} + compute "
+                     f"{f.compute_bytes / 2**30:.2f}) of {max(f.budget_bytes, 0) / 2**30:.1f} GiB — {where}")
+    lines.append("")
+    lines += [f"- {r.setting} = {r.value}: {r.why}" for r in rec.reasons]
+    lines += [f"! {w}" for w in (*rec.warnings, *current.warnings, *current.notes)]
+    return "\n".join(lines)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
+
+    if args.undo:
+        print(Applier().undo())
+        return 0
+    url = args.url or ollama_url_from_env()
+    spec = _hardware(args.hardware)
+    models, version, notes = gather_models(url, args.model_info or [])
+    rec = (recommend_fit(spec, models, version) if args.strategy == "fit"
+           else recommend_heuristic(spec, models, version))
+    current = read_current()
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    fmt = args.format or "shell"
+    try:
+        text = render(rec, fmt)
+    except writers.UnsafeValue as exc:
+        raise CliError(str(exc)) from exc
+    if args.output:
+        atomic_write_text(args.output, text, backup=args.output.exists())
+        print(f"wrote {args.output} ({fmt})")
+        return 0
+    if args.format and not args.apply:
+        print(text, end="")
+        return 0
+    if not args.apply:
+        print(render_report(current, rec))
+        if args.dry_run:
+            plan = Applier().plan(rec.env)
+            print("\nDry run — nothing was changed. Applying would:\n" + plan.describe() + "\n\n" + plan.content, end="")
+        return 0
+    applier = Applier()
+    plan = applier.plan(rec.env)
+    print(plan.describe())
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError("--apply needs --yes when not run from a terminal")
+        if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return 1
+    try:
+        backup = applier.apply(plan)
+    except (RuntimeError, PermissionError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+    print(f"applied; backup: {backup or 'none (new file)'}; undo with `velollm optimize --undo`")
+    if args.verify:
+        from velollm_desktop.core.optimize.verify import verify  # noqa: PLC0415
+
+        report = verify(rec.env, url)
+        print("\n".join(report.checks + tuple(f"MISMATCH: {m}" for m in report.mismatches)))
+        return 0 if report.ok else 3
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("optimize", help="recommend (and apply) an Ollama configuration for this hardware and models")
+    p.add_argument("--dry-run", action="store_true", help="show the recommendation and what applying would do; change nothing")
+    p.add_argument("-o", "--output", type=Path, help="write the recommendation to FILE (format: --format, default shell)")
+    p.add_argument("--format", choices=FORMATS, help="print (or with -o write) this format instead of the report")
+    p.add_argument("--apply", action="store_true", help="write it where Ollama reads it and restart Ollama")
+    p.add_argument("--yes", action="store_true", help="do not ask before --apply")
+    p.add_argument("--verify", action="store_true", help="after --apply, check what the server runs with")
+    p.add_argument("--undo", action="store_true", help="restore the configuration from before the last --apply")
+    p.add_argument("--strategy", choices=("fit", "heuristic"), default="fit")
+    p.add_argument("--hardware", type=Path, help="plan for the machine described by a `velollm detect --json` file")
+    p.add_argument("--model-info", action="append", metavar="NAME=FILE", help="a saved /api/show response (repeatable)")
+    p.add_argument("--url", help="Ollama URL (default: OLLAMA_HOST or http://127.0.0.1:11434)")
+    p.set_defaults(func=_cmd)

@@ -1,0 +1,82 @@
+"""Model profiles for the memory fit, built from Ollama's `/api/show` (or a saved copy of it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """What the fit needs to know about one model. Sizes in bytes."""
+
+    name: str
+    weights_bytes: int
+    block_count: int
+    embedding_length: int
+    head_count: int
+    head_count_kv: tuple[int, ...]
+    """Per layer (a single value is repeated for every layer)."""
+    key_length: int
+    value_length: int
+    context_length: int
+    """The context it was trained for (`<arch>.context_length`)."""
+    vocab_size: int
+    architecture: str = "llama"
+
+    @property
+    def kv_bytes_per_token_f16(self) -> int:
+        """K+V bytes for one token across all layers at f16 (2 bytes per element)."""
+        return sum((self.key_length + self.value_length) * kv * 2 for kv in self.head_count_kv)
+
+
+def _first_int(v: Any, default: int) -> int:
+    if isinstance(v, list):
+        return int(max(v)) if v else default
+    return int(v) if isinstance(v, (int, float)) else default
+
+
+def profile_from_show(name: str, show: Mapping[str, Any], size_bytes: int | None = None) -> ModelProfile:
+    """Build a profile from an `/api/show` body (verbose, so per-layer arrays are present).
+
+    `size_bytes` is the model's size from `/api/tags`; without it, parameters × bits per
+    weight of the quantization is used.
+    """
+    info = show.get("model_info") or {}
+    arch = str(info.get("general.architecture") or "llama")
+
+    def key(k: str, default: Any = None) -> Any:
+        return info.get(f"{arch}.{k}", default)
+
+    blocks = _first_int(key("block_count"), 0)
+    if blocks <= 0:
+        raise ValueError(f"{name}: /api/show has no {arch}.block_count (was it saved with verbose: true?)")
+    emb = _first_int(key("embedding_length"), 4096)
+    heads = _first_int(key("attention.head_count"), 32)
+    kv_raw = key("attention.head_count_kv", heads)
+    kv = tuple(int(x) for x in kv_raw) if isinstance(kv_raw, list) and kv_raw else (int(kv_raw),) * blocks
+    head_dim = emb // heads if heads else 128
+    if size_bytes is None:
+        params = int(info.get("general.parameter_count") or 0)
+        size_bytes = int(params * 4.85 / 8) if params else 0  # ~Q4_K_M bits per weight
+    return ModelProfile(
+        name=name, weights_bytes=int(size_bytes), block_count=blocks, embedding_length=emb, head_count=heads,
+        head_count_kv=kv if len(kv) == blocks else (max(kv),) * blocks,
+        key_length=_first_int(key("attention.key_length"), head_dim),
+        value_length=_first_int(key("attention.value_length"), head_dim),
+        context_length=_first_int(key("context_length"), 4096),
+        vocab_size=_first_int(key("vocab_size"), len(info.get("tokenizer.ggml.tokens") or []) or 32000),
+        architecture=arch,
+    )
+
+
+def load_model_info_file(spec: str) -> ModelProfile:
+    """`NAME=FILE` (a saved /api/show response, optionally with a top-level "size")."""
+    name, sep, path = spec.partition("=")
+    if not sep:
+        raise ValueError(f"--model-info expects NAME=FILE, got {spec!r}")
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return profile_from_show(name, data, data.get("size"))
