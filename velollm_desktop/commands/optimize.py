@@ -10,20 +10,13 @@ from pathlib import Path
 from velollm_desktop.cli import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
-from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize import writers
-from velollm_desktop.core.optimize.models import (
-    ModelProfile,
-    load_model_info_file,
-    profile_from_show,
-)
 from velollm_desktop.core.optimize.recommend import (
     Recommendation,
     as_json_summary,
-    recommend_fit,
-    recommend_heuristic,
 )
-from velollm_desktop.core.optimize.sources import CurrentConfig, read_current
+from velollm_desktop.core.optimize.session import optimize_state
+from velollm_desktop.core.optimize.sources import CurrentConfig
 from velollm_desktop.core.settings import ollama_url_from_env
 
 FORMATS = ("shell", "systemd", "launchd", "windows", "modelfile", "json")
@@ -38,32 +31,6 @@ def _hardware(path: Path | None) -> HardwareSpec:
         return hardware_from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CliError(f"--hardware {path}: not a `velollm detect --json` file ({exc})") from exc
-
-
-def gather_models(url: str, specs: list[str]) -> tuple[list[ModelProfile], str | None, list[str]]:
-    """Profiles from --model-info files, else from the Ollama server; (models, version, notes)."""
-    notes: list[str] = []
-    if specs:
-        try:
-            return [load_model_info_file(s) for s in specs], None, notes
-        except (OSError, ValueError, KeyError) as exc:
-            raise CliError(f"--model-info: {exc}") from exc
-    from velollm_desktop.core.ollama.client import OllamaClient  # noqa: PLC0415
-
-    try:
-        with OllamaClient(url) as client:
-            version = client.version()
-            models = []
-            for m in client.installed_models():
-                try:
-                    show = client.show(m.name)
-                    models.append(profile_from_show(m.name, {"model_info": dict(show.model_info)}, m.size_bytes))
-                except (OllamaError, ValueError) as exc:
-                    notes.append(f"skipped {m.name}: {exc}")
-            return models, version, notes
-    except OllamaError as exc:
-        notes.append(f"{exc} — recommending from the hardware alone (add --model-info NAME=FILE to plan for models)")
-        return [], None, notes
 
 
 def render(rec: Recommendation, fmt: str) -> str:
@@ -105,10 +72,11 @@ def _cmd(args: argparse.Namespace) -> int:
         return 0
     url = args.url or ollama_url_from_env()
     spec = _hardware(args.hardware)
-    models, version, notes = gather_models(url, args.model_info or [])
-    rec = (recommend_fit(spec, models, version) if args.strategy == "fit"
-           else recommend_heuristic(spec, models, version))
-    current = read_current()
+    try:
+        state = optimize_state(spec, url, args.strategy, args.model_info or [])
+    except (OSError, ValueError, KeyError) as exc:
+        raise CliError(f"--model-info: {exc}") from exc
+    rec, current, notes = state.recommendation, state.current, state.notes
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     fmt = args.format or "shell"

@@ -69,6 +69,7 @@ class Controller(QObject):
             self.tray.open_dashboard.connect(self.show_dashboard)
             self.tray.quit_requested.connect(self.quit)
             self.tray.pause_toggled.connect(self._on_pause)
+            self.tray.capabilities["quick_optimize"] = "Quick optimize…"
             self.tray.capabilities["quick_benchmark"] = "Run quick benchmark"
             self.tray.action_requested.connect(self._on_tray_action)
             self.tray.show()
@@ -109,8 +110,13 @@ class Controller(QObject):
         self._bench_history = History()
         self.benchmark_page = BenchmarkPage(self.settings, self._bench_history)
         window.add_page(self.benchmark_page, "Benchmark")
+        from velollm_desktop.ui.optimize_page import OptimizePage  # noqa: PLC0415
+
+        self.optimize_page = OptimizePage(self.settings, lambda: self._hardware)
+        window.add_page(self.optimize_page, "Optimize")
         if self.tray:
             self.benchmark_page.finished.connect(lambda text: self.tray.notify("Benchmark finished", text))
+            self.optimize_page.applied.connect(lambda text: self.tray.notify("Ollama settings", text))
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
@@ -196,7 +202,20 @@ class Controller(QObject):
                 self.poller.set_url(self.settings.get(name))
 
     def _on_tray_action(self, key: str) -> None:
-        if key == "quick_benchmark":
+        if key == "quick_optimize":
+            window = self.window
+            page = self.optimize_page
+            window.tabs.setCurrentWidget(page)
+
+            def offer(_state) -> None:  # after the page has shown the recommendation
+                self.tray.notify("Quick optimize", page.summary())
+                self.show_dashboard()
+                page.apply(confirm=True)
+
+            page.compute()
+            if page.worker is not None:
+                page.worker.result.connect(offer)
+        elif key == "quick_benchmark":
             window = self.window
             self.benchmark_page.suite.setCurrentText("quick")
             self.benchmark_page.start()

@@ -1,0 +1,64 @@
+"""One optimizer run for the GUI and the CLI: hardware + models + current config → recommendation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.ollama.client import OllamaClient
+from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.optimize.models import (
+    ModelProfile,
+    load_model_info_file,
+    profile_from_show,
+)
+from velollm_desktop.core.optimize.recommend import (
+    Recommendation,
+    recommend_fit,
+    recommend_heuristic,
+)
+from velollm_desktop.core.optimize.sources import CurrentConfig, read_current
+
+
+@dataclass(frozen=True)
+class OptimizeState:
+    """Everything the Optimize page and `velollm optimize` show."""
+
+    hardware: HardwareSpec
+    models: tuple[ModelProfile, ...]
+    ollama_version: str | None
+    current: CurrentConfig
+    recommendation: Recommendation
+    notes: tuple[str, ...]
+
+
+def gather_models(url: str, specs: Sequence[str] = ()) -> tuple[list[ModelProfile], str | None, list[str]]:
+    """Profiles from `NAME=FILE` specs (saved /api/show), else from the server at `url`.
+
+    Returns (models, Ollama version or None, notes). Raises ValueError/OSError for bad files.
+    """
+    notes: list[str] = []
+    if specs:
+        return [load_model_info_file(s) for s in specs], None, notes
+    try:
+        with OllamaClient(url) as client:
+            version = client.version()
+            models = []
+            for m in client.installed_models():
+                try:
+                    show = client.show(m.name)
+                    models.append(profile_from_show(m.name, {"model_info": dict(show.model_info)}, m.size_bytes))
+                except (OllamaError, ValueError) as exc:
+                    notes.append(f"skipped {m.name}: {exc}")
+            return models, version, notes
+    except OllamaError as exc:
+        notes.append(f"{exc} — recommending from the hardware alone (add --model-info NAME=FILE to plan for models)")
+        return [], None, notes
+
+
+def optimize_state(hardware: HardwareSpec, url: str, strategy: str = "fit", specs: Sequence[str] = ()) -> OptimizeState:
+    """Gather models and the current configuration, and recommend."""
+    models, version, notes = gather_models(url, specs)
+    rec = recommend_fit(hardware, models, version) if strategy == "fit" else recommend_heuristic(hardware, models, version)
+    return OptimizeState(hardware, tuple(models), version, read_current(), rec, tuple(notes))
