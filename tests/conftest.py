@@ -91,3 +91,18 @@ def llama_server(smol_model):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def smol_f32(smol_model) -> Path:
+    """An F32 copy of SmolLM2-135M (made once with llama-quantize): a real target for the Q4_1 draft."""
+    from velollm_desktop.core.llamacpp.binaries import find_program
+
+    target = smol_model.with_name("smol-f32.gguf")
+    if not target.exists():
+        quantize = find_program("llama-quantize").path
+        part = target.with_suffix(".part")
+        subprocess.run([str(quantize), "--allow-requantize", str(smol_model), str(part), "F32"],
+                       check=True, capture_output=True, timeout=300)
+        part.replace(target)
+    return target

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from velollm_desktop.commands import benchmark, optimize
+from velollm_desktop.commands import benchmark, compare, optimize
 
-REGISTRARS = [benchmark.register, optimize.register]
+REGISTRARS = [benchmark.register, compare.register, optimize.register]

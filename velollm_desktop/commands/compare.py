@@ -1,0 +1,104 @@
+"""`velollm compare`: vanilla vs draft model vs n-gram speculative decoding, with llama-server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from velollm_desktop.cli import CliError
+from velollm_desktop.core import jsonio
+from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
+from velollm_desktop.core.llamacpp.gguf import NotGGUF
+from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, resolve
+from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.spec.compare import (
+    NGRAM_TYPES,
+    CompareCancelled,
+    SpecMode,
+    draft_mode,
+    ngram_mode,
+    run_compare,
+)
+
+
+def model_path(spec: str) -> Path:
+    """A .gguf path, or `ollama:NAME[:TAG]` resolved to Ollama's downloaded blob."""
+    if spec.startswith("ollama:"):
+        try:
+            return resolve(spec)
+        except OllamaModelNotFound as exc:
+            raise CliError(str(exc)) from exc
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise CliError(f"model file not found: {path}")
+    return path
+
+
+def summary_json(result) -> dict:
+    """The documented shape: modes[{mode, decode_tokens_per_s{mean,stddev}, acceptance, speedup}] + details."""
+    data = jsonio.to_plain(result)
+    for m in data["modes"]:
+        for r in m["runs"]:
+            r.pop("text", None)
+    return data
+
+
+def render(result) -> str:
+    lines = [f"target {result.target}" + (f", draft {result.draft}" if result.draft else "")
+             + f" — {result.runs_per_prompt} runs × {result.n_predict} tokens per prompt"]
+    lines.append(f"{'mode':<16}{'decode tok/s':>18}{'TTFT ms':>12}{'accepted':>12}{'speedup (95% CI)':>26}{'same text':>11}")
+    for m in result.modes:
+        d = m.decode_tokens_per_s
+        acc = f"{m.acceptance:.0%}" if m.acceptance is not None else "n/a"
+        sp = f"{m.speedup:.2f}× ({m.speedup_ci95[0]:.2f}–{m.speedup_ci95[1]:.2f})" if m.speedup_ci95 else "n/a"
+        agree = f"{m.agreement_with_vanilla:.0%}" if m.agreement_with_vanilla is not None else "n/a"
+        lines.append(f"{m.mode:<16}{(f'{d.mean:.1f} ± {d.stddev:.1f}' if d else 'n/a'):>18}"
+                     f"{(f'{m.ttft_ms.mean:.0f}' if m.ttft_ms else 'n/a'):>12}{acc:>12}{sp:>26}{agree:>11}")
+    lines += [f"- {a}" for a in result.advice]
+    return "\n".join(lines)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    target = model_path(args.target)
+    draft = model_path(args.draft) if args.draft else None
+    modes = [SpecMode("vanilla")]
+    if draft:
+        modes.append(draft_mode(draft, args.draft_max, args.draft_min, args.p_min))
+    for kind in args.spec_type or ([] if draft else ["ngram-simple"]):
+        modes.append(ngram_mode(kind))
+
+    def progress(done: int, total: int, text: str) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+
+    try:
+        result = run_compare(target, modes, draft=draft, runs=args.runs, n_predict=args.n_predict,
+                             threads=args.threads, progress=progress)
+    except (NotGGUF, ValueError, BinaryNotFound, OllamaError, CompareCancelled) as exc:
+        raise CliError(str(exc)) from exc
+    print(render(result))
+    if args.json:
+        import json  # noqa: PLC0415
+
+        atomic_write_text(args.json, json.dumps(summary_json(result), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare vanilla vs speculative decoding (llama.cpp)")
+    p.add_argument("--target", required=True, help="target model: FILE.gguf or ollama:NAME[:TAG]")
+    p.add_argument("--draft", help="draft model: FILE.gguf or ollama:NAME[:TAG]")
+    p.add_argument("--spec-type", action="append", choices=NGRAM_TYPES,
+                   help="also measure a draft-free n-gram mode (repeatable; default without --draft: ngram-simple)")
+    p.add_argument("--runs", type=int, default=3, help="runs per prompt and mode (default 3)")
+    p.add_argument("--n-predict", type=int, default=128, help="tokens per run (default 128)")
+    p.add_argument("--threads", type=int, help="CPU threads for llama-server")
+    p.add_argument("--draft-max", type=int, default=8, help="tokens drafted per step (seed research: 5–16)")
+    p.add_argument("--draft-min", type=int, default=0)
+    p.add_argument("--p-min", type=float, default=0.75, help="minimum draft probability (seed research: 0.75)")
+    p.add_argument("--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd)

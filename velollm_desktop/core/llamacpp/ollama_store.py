@@ -1,0 +1,69 @@
+"""Find the GGUF files Ollama already downloaded: `ollama:NAME[:TAG]` → blobs/sha256-<hex>.
+
+$OLLAMA_MODELS (default ~/.ollama/models; the Linux service uses /usr/share/ollama/.ollama/models)
+→ manifests/registry.ollama.ai/library/NAME/TAG (a JSON manifest) → the layer whose mediaType
+is application/vnd.ollama.image.model → blobs/sha256-<hex>.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
+REGISTRY = "registry.ollama.ai"
+
+
+class OllamaModelNotFound(LookupError):
+    """The name does not resolve to a downloaded model file; the message says where we looked."""
+
+
+def model_dirs() -> list[Path]:
+    """Where Ollama keeps models, most likely first."""
+    dirs = []
+    if os.environ.get("OLLAMA_MODELS"):
+        dirs.append(Path(os.environ["OLLAMA_MODELS"]).expanduser())
+    dirs += [Path.home() / ".ollama" / "models", Path("/usr/share/ollama/.ollama/models")]
+    return dirs
+
+
+def resolve(name: str, dirs: list[Path] | None = None) -> Path:
+    """The GGUF blob of `name` ("llama3.2", "llama3.2:1b", "user/model:tag", optionally "ollama:" prefixed)."""
+    name = name.removeprefix("ollama:")
+    repo, _, tag = name.partition(":")
+    tag = tag or "latest"
+    if "/" not in repo:
+        repo = f"library/{repo}"
+    if ".." in repo.split("/") or ".." == tag or "/" in tag:
+        raise OllamaModelNotFound(f"invalid model name {name!r}")
+    tried = []
+    for base in dirs or model_dirs():
+        manifest = base / "manifests" / REGISTRY / repo / tag
+        tried.append(str(manifest))
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for layer in data.get("layers", []):
+            if layer.get("mediaType") == MODEL_MEDIA_TYPE:
+                digest = str(layer.get("digest", "")).replace(":", "-")
+                blob = base / "blobs" / digest
+                if blob.exists():
+                    return blob
+                raise OllamaModelNotFound(f"{name}: the manifest points to {blob}, which is missing")
+    raise OllamaModelNotFound(f"{name} is not downloaded (looked for {', '.join(tried)}); run `ollama pull {name}`")
+
+
+def list_models(dirs: list[Path] | None = None) -> list[str]:
+    """Names of the models with a manifest ("llama3.2:1b", "user/model:tag")."""
+    names = []
+    for base in dirs or model_dirs():
+        root = base / "manifests" / REGISTRY
+        if not root.is_dir():
+            continue
+        for manifest in root.glob("*/*/*"):
+            if manifest.is_file():
+                ns, repo, tag = manifest.parts[-3:]
+                names.append(f"{repo}:{tag}" if ns == "library" else f"{ns}/{repo}:{tag}")
+    return sorted(set(names))

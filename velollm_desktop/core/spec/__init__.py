@@ -1,0 +1,1 @@
+"""Speculative decoding comparison with llama.cpp: vanilla vs draft model vs n-gram."""

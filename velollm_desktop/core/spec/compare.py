@@ -1,0 +1,206 @@
+"""Compare decoding modes on one target model with real llama-server processes.
+
+Each mode starts its own llama-server on a free loopback port, waits for /health, runs the
+same prompts (code and prose; temperature 0, fixed seed, fixed length) N times, and is stopped
+— on success, error and cancel. Speedups are ratios of mean decode speeds with a 95 % interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from velollm_desktop import __version__
+from velollm_desktop.core.bench.model import RunMeasurement
+from velollm_desktop.core.bench.stats import Stats, ratio_ci95, summarize
+from velollm_desktop.core.llamacpp.binaries import LlamaBinary
+from velollm_desktop.core.llamacpp.client import LlamaServerClient
+from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
+from velollm_desktop.core.llamacpp.server import LlamaServer
+
+NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
+DEFAULT_PROMPTS = (
+    ("code", "Write a Python function that checks whether a string is a palindrome, then three unit tests for it."),
+    ("prose", "Explain to a new employee, in a few paragraphs, how to write a clear bug report."),
+)
+VOCAB_MAX_DIFFERENCE = 128
+"""llama.cpp's tolerance (SPEC_VOCAB_MAX_SIZE_DIFFERENCE) between target and draft vocabularies."""
+
+
+class CompareCancelled(Exception):
+    """The user cancelled; every server was already stopped."""
+
+
+@dataclass(frozen=True)
+class SpecMode:
+    """One way of decoding: its name and the llama-server flags that select it."""
+
+    name: str
+    args: tuple[str, ...] = ()
+
+
+def draft_mode(draft: Path, n_max: int = 8, n_min: int = 0, p_min: float = 0.75) -> SpecMode:
+    """Draft-model speculation (defaults from the seed's research: n_draft 5–16, p_min 0.75)."""
+    return SpecMode("draft", ("-md", str(draft), "--spec-type", "draft-simple", "--spec-draft-n-max", str(n_max),
+                              "--spec-draft-n-min", str(n_min), "--spec-draft-p-min", str(p_min)))
+
+
+def ngram_mode(kind: str) -> SpecMode:
+    """Draft-free speculation from n-grams of the context."""
+    if kind not in NGRAM_TYPES:
+        raise ValueError(f"unknown n-gram type {kind!r}: choose one of {', '.join(NGRAM_TYPES)}")
+    return SpecMode(kind, ("--spec-type", kind))
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    """Measurements of one mode."""
+
+    mode: str
+    args: tuple[str, ...]
+    runs: tuple[RunMeasurement, ...]
+    decode_tokens_per_s: Stats | None
+    ttft_ms: Stats | None
+    prompt_tokens_per_s: Stats | None
+    acceptance: float | None
+    """Accepted / drafted tokens over all runs (0–1); None when the mode drafts nothing."""
+    drafted: int
+    accepted: int
+    speedup: float | None = None
+    speedup_ci95: tuple[float, float] | None = None
+    agreement_with_vanilla: float | None = None
+    """Mean share of the output text identical to vanilla's (common prefix / length), 0–1."""
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """The whole comparison (saved and exported as JSON: docs/SPECULATIVE_FORMAT.md)."""
+
+    app_version: str
+    started_at: str
+    target: str
+    draft: str | None
+    n_predict: int
+    runs_per_prompt: int
+    modes: tuple[ModeResult, ...]
+    advice: tuple[str, ...]
+    compatibility: tuple[str, ...] = field(default=())
+
+
+def compatibility_problems(target: GGUFInfo, draft: GGUFInfo) -> list[str]:
+    """Why `draft` cannot speculate for `target` (empty list: compatible)."""
+    problems = []
+    if target.tokenizer_model != draft.tokenizer_model:
+        problems.append(f"different tokenizers: {target.tokenizer_model} vs {draft.tokenizer_model}")
+    tv, dv = target.vocab_size or 0, draft.vocab_size or 0
+    if abs(tv - dv) > VOCAB_MAX_DIFFERENCE:
+        problems.append(f"vocabularies differ by {abs(tv - dv)} tokens ({tv} vs {dv}; llama.cpp allows {VOCAB_MAX_DIFFERENCE})")
+    for key in ("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"):
+        if target.metadata.get(key) != draft.metadata.get(key):
+            problems.append(f"{key.rsplit('.', 1)[-1]} differs: {target.metadata.get(key)} vs {draft.metadata.get(key)}")
+    if target.token_head(200) != draft.token_head(200):
+        problems.append("the first 200 vocabulary entries differ")
+    return problems
+
+
+def _agreement(a: str, b: str) -> float:
+    if not a and not b:
+        return 1.0
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n / max(len(a), len(b))
+
+
+def run_compare(target: Path, modes: Sequence[SpecMode], *, draft: Path | None = None, runs: int = 3,
+                n_predict: int = 128, threads: int | None = None, prompts: Sequence[tuple[str, str]] = DEFAULT_PROMPTS,
+                binary: LlamaBinary | None = None, progress: Callable[[int, int, str], None] | None = None,
+                cancel: threading.Event | None = None) -> CompareResult:
+    """Measure every mode; the first mode is the baseline (normally vanilla)."""
+    cancel = cancel or threading.Event()
+    report = progress or (lambda *_: None)
+    target_info = read_gguf(target)
+    draft_info = read_gguf(draft) if draft else None
+    problems = compatibility_problems(target_info, draft_info) if draft_info else []
+    if problems and any(m.name == "draft" for m in modes):
+        raise ValueError(f"{draft.name} cannot draft for {target.name}: " + "; ".join(problems))
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    total = len(modes) * runs * len(prompts)
+    done = 0
+    results: list[ModeResult] = []
+    texts: dict[str, list[str]] = {}
+    for mode in modes:
+        report(done, total, f"{mode.name}: starting llama-server")
+        measured: list[RunMeasurement] = []
+        with LlamaServer(target, mode.args, binary=binary, threads=threads, ctx_size=4096, cancel=cancel) as server, \
+                LlamaServerClient(server.url) as client:
+            client.measure("warm-up", 8)  # page the weights in; not counted
+            for r in range(runs):
+                for label, prompt in prompts:
+                    if cancel.is_set():
+                        raise CompareCancelled("cancelled; every llama-server was stopped")
+                    m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
+                    measured.append(m)
+                    done += 1
+                    report(done, total, f"{mode.name} · {label} run {r + 1}/{runs}: "
+                                        f"{m.server_decode_tokens_per_s or 0:.1f} tok/s")
+        if cancel.is_set():
+            raise CompareCancelled("cancelled; every llama-server was stopped")
+        drafted = sum(m.draft_n or 0 for m in measured)
+        accepted = sum(m.draft_n_accepted or 0 for m in measured)
+        texts[mode.name] = [m.text for m in measured]
+        results.append(ModeResult(
+            mode=mode.name, args=mode.args, runs=tuple(measured),
+            decode_tokens_per_s=summarize([m.server_decode_tokens_per_s for m in measured]),
+            ttft_ms=summarize([m.ttft_ms for m in measured]),
+            prompt_tokens_per_s=summarize([m.prompt_tokens_per_s for m in measured]),
+            acceptance=accepted / drafted if drafted else None, drafted=drafted, accepted=accepted,
+        ))
+    base = results[0]
+    final = []
+    for res in results:
+        speed = ci = None
+        if base.decode_tokens_per_s and res.decode_tokens_per_s:
+            speed, lo, hi = ratio_ci95(res.decode_tokens_per_s, base.decode_tokens_per_s)
+            ci = (lo, hi)
+        agree = [_agreement(a, b) for a, b in zip(texts[base.mode], texts[res.mode], strict=False)]
+        final.append(replace(res, speedup=speed, speedup_ci95=ci,
+                             agreement_with_vanilla=sum(agree) / len(agree) if agree else None))
+    result = CompareResult(__version__, started, target.name, draft.name if draft else None, n_predict, runs,
+                           tuple(final), (), tuple(problems))
+    return replace(result, advice=tuple(advise(result, target_info, draft_info)))
+
+
+def advise(result: CompareResult, target: GGUFInfo, draft: GGUFInfo | None) -> list[str]:
+    """Plain words: does speculation pay here, and why (not)?"""
+    out = []
+    base = result.modes[0]
+    for m in result.modes[1:]:
+        if m.speedup is None or m.speedup_ci95 is None:
+            continue
+        lo, hi = m.speedup_ci95
+        if lo > 1.0:
+            verdict = f"{m.mode} pays here: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
+        elif hi < 1.0:
+            verdict = f"{m.mode} is slower here: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
+        else:
+            verdict = f"{m.mode} makes no clear difference: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
+        why = []
+        if m.acceptance is not None and m.acceptance < 0.5:
+            why.append(f"only {m.acceptance:.0%} of drafted tokens were accepted")
+        elif m.acceptance is not None:
+            why.append(f"{m.acceptance:.0%} of drafted tokens were accepted")
+        if m.mode == "draft" and draft is not None:
+            ratio = draft.file_size_bytes / max(target.file_size_bytes, 1)
+            if ratio > 0.25:
+                why.append(f"the draft is {ratio:.0%} of the target's size: drafting costs almost as much as verifying")
+        if base.decode_tokens_per_s and base.decode_tokens_per_s.mean > 30 and m.speedup < 1.1:
+            why.append(f"the target already decodes at {base.decode_tokens_per_s.mean:.0f} tok/s; targets above "
+                       "~30 tok/s rarely gain")
+        out.append(verdict + (" — " + "; ".join(why) if why else ""))
+    return out
