@@ -127,3 +127,17 @@ def test_no_tray_fallback_shows_window_and_hint_once(qtbot):
     finally:
         second.shutdown()
         second.window.close()
+
+
+def test_quit_before_the_event_loop_starts_nothing_late(qtbot):
+    """shutdown() right after construction: the deferred start must not run afterwards."""
+    import threading
+
+    before = {t.name for t in threading.enumerate()}
+    controller = Controller(QApplication.instance(), Settings.load(), force_no_tray=True)
+    controller.shutdown()
+    qtbot.wait(300)  # let the deferred start fire, if it (wrongly) still would
+    assert controller.poller is None
+    late = {t.name for t in threading.enumerate()} - before
+    assert not any(n.startswith("velollm-") for n in late), late
+    controller.window.close()

@@ -64,6 +64,7 @@ class Controller(QObject):
         self._first_sample = True
         self._detect: TaskWorker | None = None
         self.poller: OllamaPoller | None = None
+        self._shut_down = False
         if self.has_tray:
             self.tray = Tray(self)
             self.tray.open_dashboard.connect(self.show_dashboard)
@@ -114,9 +115,14 @@ class Controller(QObject):
 
         self.optimize_page = OptimizePage(self.settings, lambda: self._hardware)
         window.add_page(self.optimize_page, "Optimize")
+        from velollm_desktop.ui.speculative_page import SpeculativePage  # noqa: PLC0415
+
+        self.speculative_page = SpeculativePage()
+        window.add_page(self.speculative_page, "Speculative")
         if self.tray:
             self.benchmark_page.finished.connect(lambda text: self.tray.notify("Benchmark finished", text))
             self.optimize_page.applied.connect(lambda text: self.tray.notify("Ollama settings", text))
+            self.speculative_page.finished.connect(lambda text: self.tray.notify("Speculative decoding", text))
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
@@ -134,6 +140,8 @@ class Controller(QObject):
 
     # -- workers --------------------------------------------------------------------------
     def _start_background(self) -> None:
+        if self._shut_down:  # quit before the event loop ever ran: start nothing
+            return
         # Imported here, in the GUI thread, after the tray icon is up: httpx alone costs ~100 ms.
         # Never import inside a worker thread: PySide6's import hook (shibokensupport) then
         # races with Qt and crashed the app (SIGSEGV, 3 of 40 starts).
@@ -231,15 +239,18 @@ class Controller(QObject):
 
     def shutdown(self) -> None:
         """Stop every worker thread and wait for it (bounded)."""
+        self._shut_down = True
         self.sampler.stop()
         if self.poller is not None:
             self.poller.stop()
         if self._window is not None:
             self.benchmark_page.cancel()
+            self.speculative_page.cancel()
         for name, done in (("sampler", self.sampler.join(5.0)),
                            ("Ollama poller", self.poller is None or self.poller.join(5.0)),
                            ("hardware detection", self._detect is None or self._detect.join(5.0)),
-                           ("benchmark", self._window is None or self.benchmark_page.join(15.0))):
+                           ("benchmark", self._window is None or self.benchmark_page.join(15.0)),
+                           ("comparison", self._window is None or self.speculative_page.join(15.0))):
             if not done:
                 log.warning("the %s thread did not stop in time", name)
         if self._window is not None:

@@ -68,9 +68,16 @@ class TaskWorker(QObject):
 
 
 def start_task(parent: QObject, worker: TaskWorker) -> threading.Thread:
-    """Run `worker` on a new daemon thread; `parent` keeps the worker alive until it finishes."""
+    """Run `worker` on a new daemon thread; `parent` owns the worker.
+
+    A worker is deleted only once its thread has ended (at the parent's next task, or with
+    the parent): deleting it on `finished` raced with the thread's last touch of the object
+    and crashed in ~QObject (1 in 3 runs of the Speculative page test).
+    """
+    for old in parent.findChildren(TaskWorker):
+        if old.thread is not None and not old.thread.is_alive():
+            old.deleteLater()
     worker.setParent(parent)
-    worker.finished.connect(worker.deleteLater)
     name = getattr(worker._fn, "__name__", "job")
     worker.thread = threading.Thread(target=worker.run, name=f"velollm-task-{name}", daemon=True)
     worker.thread.start()

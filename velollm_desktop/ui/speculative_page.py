@@ -1,0 +1,212 @@
+"""The Speculative page: pick a target and a compatible draft (or an n-gram mode), run with
+progress and Cancel, and see tok/s per mode with error bars, acceptance and the verdict."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
+from velollm_desktop.core.spec.compare import (
+    NGRAM_TYPES,
+    CompareResult,
+    SpecMode,
+    compatibility_problems,
+    draft_mode,
+    ngram_mode,
+    run_compare,
+)
+from velollm_desktop.ui.charts import BarChart
+from velollm_desktop.workers.task import TaskWorker, start_task
+
+
+class SpeculativePage(QWidget):
+    """Signals:
+        finished(str): the verdict when a comparison ends.
+    """
+
+    finished = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.worker: TaskWorker | None = None
+        self.result: CompareResult | None = None
+        self.target = QComboBox()
+        self.target.setEditable(True)
+        self.draft = QComboBox()
+        self.draft.setEditable(True)
+        self.target.currentTextChanged.connect(self._filter_drafts)
+        browse = QPushButton("Add .gguf…")
+        browse.clicked.connect(self._browse)
+        self.ngram = QComboBox()
+        self.ngram.addItem("(none)", None)
+        for t in NGRAM_TYPES:
+            self.ngram.addItem(t, t)
+        self.ngram.setCurrentIndex(1)
+        self.use_draft = QCheckBox("Draft model")
+        self.use_draft.setChecked(True)
+        self.runs = QSpinBox()
+        self.runs.setRange(1, 20)
+        self.runs.setValue(3)
+        self.n_predict = QSpinBox()
+        self.n_predict.setRange(16, 2048)
+        self.n_predict.setValue(128)
+        form = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.target, 1)
+        row.addWidget(browse)
+        form.addRow("Target model", row)
+        drow = QHBoxLayout()
+        drow.addWidget(self.use_draft)
+        drow.addWidget(self.draft, 1)
+        form.addRow("Draft", drow)
+        form.addRow("N-gram mode", self.ngram)
+        form.addRow("Runs per prompt", self.runs)
+        form.addRow("Tokens per run", self.n_predict)
+        self.run_button = QPushButton("Compare")
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        buttons = QHBoxLayout()
+        for w in (self.run_button, self.cancel_button):
+            buttons.addWidget(w)
+        buttons.addWidget(self.progress, 1)
+        self.status = QLabel("Pick a target model (any .gguf, or one Ollama downloaded).")
+        self.status.setWordWrap(True)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.chart = BarChart("Decode speed per mode (mean ± stddev)", "tokens/s")
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.verdict)
+        self.refresh_models()
+
+    # -- model lists ----------------------------------------------------------------------
+    def refresh_models(self, extra: list[str] | None = None) -> None:
+        """Offer Ollama's downloaded models (as ollama:NAME) plus added files."""
+        names = [f"ollama:{n}" for n in ollama_store.list_models()] + list(extra or [])
+        for combo in (self.target, self.draft):
+            current = combo.currentText()
+            combo.clear()
+            combo.addItems(names)
+            if current:
+                combo.setCurrentText(current)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "GGUF model", str(Path.home()), "GGUF (*.gguf);;All files (*)")
+        if path:
+            self.refresh_models([path])
+            self.target.setCurrentText(path)
+
+    @staticmethod
+    def resolve(spec: str) -> Path:
+        """A path from a .gguf path or an `ollama:NAME` entry."""
+        return ollama_store.resolve(spec) if spec.startswith("ollama:") else Path(spec).expanduser()
+
+    def _filter_drafts(self) -> None:
+        """Keep only drafts whose tokenizer matches the target (llama.cpp's own rule)."""
+        try:
+            target = read_gguf(self.resolve(self.target.currentText()))
+        except (NotGGUF, LookupError, OSError):
+            return
+        keep = []
+        for i in range(self.draft.count()):
+            spec = self.draft.itemText(i)
+            try:
+                if spec != self.target.currentText() and not compatibility_problems(target, read_gguf(self.resolve(spec))):
+                    keep.append(spec)
+            except (NotGGUF, LookupError, OSError):
+                continue
+        self.draft.clear()
+        self.draft.addItems(keep)
+
+    # -- running --------------------------------------------------------------------------
+    def modes(self) -> tuple[list[SpecMode], Path | None]:
+        """Vanilla, then the draft and/or n-gram mode chosen."""
+        modes = [SpecMode("vanilla")]
+        draft = None
+        if self.use_draft.isChecked() and self.draft.currentText():
+            draft = self.resolve(self.draft.currentText())
+            modes.append(draft_mode(draft))
+        if self.ngram.currentData():
+            modes.append(ngram_mode(self.ngram.currentData()))
+        return modes, draft
+
+    def start(self) -> None:
+        """Run the comparison in a worker (each mode's llama-server is always stopped)."""
+        if self.worker is not None:
+            return
+        try:
+            target = self.resolve(self.target.currentText())
+            modes, draft = self.modes()
+        except (LookupError, ValueError) as exc:
+            self.status.setText(str(exc))
+            return
+        if len(modes) < 2:
+            self.status.setText("Choose a draft model or an n-gram mode to compare with vanilla.")
+            return
+        self.worker = TaskWorker(partial(run_compare, target, modes, draft=draft, runs=self.runs.value(),
+                                         n_predict=self.n_predict.value()))
+        self.worker.progress.connect(self._on_progress)
+        self.worker.result.connect(self.show_result)
+        self.worker.failed.connect(lambda m: self.status.setText(f"Comparison stopped: {m}"))
+        self.worker.finished.connect(self._on_finished)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        start_task(self, self.worker)
+
+    def cancel(self) -> None:
+        """Stop at once: the running llama-server is ended."""
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def join(self, timeout_s: float) -> bool:
+        return self.worker is None or self.worker.join(timeout_s)
+
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.status.setText(text)
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def show_result(self, result: CompareResult) -> None:
+        """Chart tok/s per mode and show acceptance and the advisor's verdict."""
+        self.result = result
+        names = [m.mode for m in result.modes]
+        self.chart.set_data(names, [("decode tok/s", [m.decode_tokens_per_s.mean if m.decode_tokens_per_s else None
+                                                      for m in result.modes],
+                                     [m.decode_tokens_per_s.stddev if m.decode_tokens_per_s else None
+                                      for m in result.modes])])
+        parts = []
+        for m in result.modes:
+            acc = f", {m.acceptance:.0%} accepted" if m.acceptance is not None else ""
+            sp = f"{m.speedup:.2f}×" if m.speedup is not None else "n/a"
+            parts.append(f"{m.mode}: {sp}{acc}")
+        self.status.setText("Done. " + "; ".join(parts))
+        self.verdict.setText("\n".join(result.advice) or "No verdict.")
+        self.finished.emit(result.advice[0] if result.advice else "comparison done")
