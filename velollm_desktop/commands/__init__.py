@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from velollm_desktop.commands import benchmark, compare, optimize
+from velollm_desktop.commands import benchmark, compare, optimize, tune
 
-REGISTRARS = [benchmark.register, compare.register, optimize.register]
+REGISTRARS = [benchmark.register, compare.register, optimize.register, tune.register]

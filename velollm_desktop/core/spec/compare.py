@@ -19,7 +19,7 @@ from velollm_desktop.core.bench.stats import Stats, ratio_ci95, summarize
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
-from velollm_desktop.core.llamacpp.server import LlamaServer
+from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 
 NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
 DEFAULT_PROMPTS = (
@@ -137,18 +137,23 @@ def run_compare(target: Path, modes: Sequence[SpecMode], *, draft: Path | None =
     for mode in modes:
         report(done, total, f"{mode.name}: starting llama-server")
         measured: list[RunMeasurement] = []
-        with LlamaServer(target, mode.args, binary=binary, threads=threads, ctx_size=4096, cancel=cancel) as server, \
-                LlamaServerClient(server.url) as client:
-            client.measure("warm-up", 8)  # page the weights in; not counted
-            for r in range(runs):
-                for label, prompt in prompts:
-                    if cancel.is_set():
-                        raise CompareCancelled("cancelled; every llama-server was stopped")
-                    m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
-                    measured.append(m)
-                    done += 1
-                    report(done, total, f"{mode.name} · {label} run {r + 1}/{runs}: "
-                                        f"{m.server_decode_tokens_per_s or 0:.1f} tok/s")
+        try:
+            with LlamaServer(target, mode.args, binary=binary, threads=threads, ctx_size=4096,
+                             cancel=cancel) as server, LlamaServerClient(server.url) as client:
+                client.measure("warm-up", 8)  # page the weights in; not counted
+                for r in range(runs):
+                    for label, prompt in prompts:
+                        if cancel.is_set():
+                            raise CompareCancelled("cancelled; every llama-server was stopped")
+                        m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
+                        measured.append(m)
+                        done += 1
+                        report(done, total, f"{mode.name} · {label} run {r + 1}/{runs}: "
+                                            f"{m.server_decode_tokens_per_s or 0:.1f} tok/s")
+        except ServerStartError:
+            if cancel.is_set():
+                raise CompareCancelled("cancelled; every llama-server was stopped") from None
+            raise
         if cancel.is_set():
             raise CompareCancelled("cancelled; every llama-server was stopped")
         drafted = sum(m.draft_n or 0 for m in measured)

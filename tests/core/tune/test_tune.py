@@ -1,0 +1,72 @@
+"""Closed-loop tuning against a real llama-server (SmolLM2-135M)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.tune.llamacpp import (
+    Candidate,
+    TuneCancelled,
+    _profile_from_gguf,
+    apply_winner,
+    candidates_for,
+    prune,
+    tune,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def hardware():
+    return detect_hardware()
+
+
+def test_decode_tuning_never_picks_a_worse_setting(smol_model, hardware):
+    cands = [Candidate("default (1 slot)"), Candidate("threads=1", threads=1), Candidate("threads=2", threads=2)]
+    r = tune(smol_model, hardware, objective="decode", budget_s=25, n_predict=32, candidates=cands)
+    assert r.baseline.candidate.name == "default (1 slot)"
+    assert {m.candidate.name for m in r.candidates} == {c.name for c in cands}
+    assert all(m.score and len(m.samples) >= 2 for m in r.candidates)
+    if r.significant:  # called better only when the intervals do not overlap
+        assert r.winner.score.ci95_low > r.baseline.score.ci95_high and r.gain > 1
+    else:
+        assert r.winner is r.baseline and r.gain == 1.0
+
+
+def test_throughput_tuning_measures_slots_with_latency(smol_model, hardware):
+    cands = [Candidate("default (1 slot)", threads=2), Candidate("4 slots", threads=2, parallel=4)]
+    r = tune(smol_model, hardware, objective="throughput", concurrency=4, budget_s=40, n_predict=24, candidates=cands)
+    one, four = r.candidates
+    assert one.score and four.score and four.latency_p50_ms and four.latency_p95_ms >= four.latency_p50_ms
+    assert four.score.mean > one.score.mean  # 4 slots serve 4 clients at once
+
+
+def test_cancel_stops_the_server_and_applies_nothing(smol_model, hardware, tmp_path):
+    cancel = threading.Event()
+    with pytest.raises(TuneCancelled):
+        tune(smol_model, hardware, objective="decode", budget_s=60, n_predict=16,
+             candidates=[Candidate("default"), Candidate("t1", threads=1)],
+             progress=lambda d, t, s: cancel.set() if d >= 1 else None, cancel=cancel)
+
+
+def test_memory_pruning_happens_before_measuring(smol_model, hardware):
+    huge = Candidate("absurd", parallel=4096, ctx_per_slot=131072)
+    keep, pruned = prune([Candidate("ok"), huge], _profile_from_gguf(smol_model), hardware)
+    assert [c.name for c in keep] == ["ok"] and pruned[0].pruned.startswith("needs ")
+    names = [c.name for c in candidates_for(hardware, "throughput", 4)]
+    assert names[0] == "default (1 slot)" and any("4 slots" in n for n in names)
+
+
+def test_apply_winner_writes_profile_with_backup(smol_model, hardware, tmp_path):
+    r = tune(smol_model, hardware, objective="prompt", budget_s=4, n_predict=8, candidates=[Candidate("default")])
+    path = tmp_path / "profile.json"
+    path.write_text("{}")
+    apply_winner(r, smol_model, path)
+    data = json.loads(path.read_text())
+    assert data["model"] == str(smol_model) and data["objective"] == "prompt" and "-np" in data["args"]
+    assert [p.name for p in tmp_path.iterdir() if ".bak-" in p.name]

@@ -1,0 +1,242 @@
+"""Closed-loop tuning of a llama-server the app starts itself, from a saved profile (model + flags).
+
+Each candidate is a fresh llama-server with other flags. Candidates that cannot fit in memory are
+pruned before anything is measured. Each is measured until its 95 % interval is narrow enough to
+rank it (half-width < 5 % of the mean) or its share of the time budget is spent. A candidate is
+called better only when its interval lies entirely above the baseline's.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from velollm_desktop.core.bench.stats import Stats, summarize
+from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.llamacpp.client import LlamaServerClient
+from velollm_desktop.core.llamacpp.gguf import read_gguf
+from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
+from velollm_desktop.core.optimize.fit import budget_for, footprint
+from velollm_desktop.core.optimize.models import ModelProfile
+from velollm_desktop.core.settings import config_dir
+
+OBJECTIVES = ("decode", "throughput", "prompt")
+PROMPT = "Write a detailed, step by step explanation of how a hash map works, with an example in Python."
+LONG_PROMPT = " ".join(["The quick brown fox jumps over the lazy dog and keeps running through the forest."] * 24)
+
+
+class TuneCancelled(Exception):
+    """Cancelled; every server was stopped and nothing was applied."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One setting of llama-server."""
+
+    name: str
+    threads: int | None = None
+    parallel: int = 1
+    ctx_per_slot: int = 2048
+    batch: int | None = None
+    flash_attn: str | None = None
+    """"on", "off" or None (llama.cpp's default, auto)."""
+
+    def args(self) -> list[str]:
+        """llama-server flags (threads and context are passed separately)."""
+        out = ["-np", str(self.parallel)]
+        if self.batch:
+            out += ["-b", str(self.batch), "-ub", str(min(self.batch, 512))]
+        if self.flash_attn:
+            out += ["-fa", self.flash_attn]
+        return out
+
+    @property
+    def settings(self) -> dict:
+        return {"threads": self.threads, "parallel": self.parallel, "ctx_per_slot": self.ctx_per_slot,
+                "batch": self.batch, "flash_attn": self.flash_attn}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A candidate's measurements for the objective."""
+
+    candidate: Candidate
+    score: Stats | None
+    """tokens/s: decode (single stream), aggregate (throughput) or prompt."""
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    samples: tuple[float, ...] = ()
+    pruned: str | None = None
+    """Why it was not measured (memory), if so."""
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The table, the winner and its gain (ratio of means, with 95 % intervals)."""
+
+    model: str
+    objective: str
+    concurrency: int
+    baseline: Measured
+    candidates: tuple[Measured, ...]
+    winner: Measured
+    gain: float
+    significant: bool
+    wall_s: float
+    notes: tuple[str, ...] = field(default=())
+
+
+def _profile_from_gguf(path: Path) -> ModelProfile:
+    g = read_gguf(path)
+    heads = int(g.arch("attention.head_count", 32) or 32)
+    emb = int(g.arch("embedding_length", 4096) or 4096)
+    kv = g.arch("attention.head_count_kv", heads)
+    blocks = int(g.arch("block_count", 1) or 1)
+    return ModelProfile(path.name, g.file_size_bytes, blocks, emb, heads,
+                        tuple(kv) if isinstance(kv, list) else (int(kv),) * blocks,
+                        emb // heads, emb // heads, int(g.arch("context_length", 4096) or 4096), g.vocab_size or 32000,
+                        g.architecture)
+
+
+def candidates_for(hardware: HardwareSpec, objective: str, concurrency: int) -> list[Candidate]:
+    """Baseline (llama.cpp defaults, one slot), the fit's choice, and a small search around it."""
+    phys = hardware.cpu.physical_cores or 1
+    logical = hardware.cpu.logical_cores or phys
+    base = Candidate("default (1 slot)")
+    out = [base, Candidate(f"threads={phys} (physical cores)", threads=phys)]
+    if logical != phys:
+        out.append(Candidate(f"threads={logical} (logical)", threads=logical))
+    out.append(Candidate(f"threads={phys}, flash-attn on", threads=phys, flash_attn="on"))
+    if objective == "prompt":
+        out.append(Candidate(f"threads={phys}, batch 2048", threads=phys, batch=2048))
+    if objective == "throughput":
+        for p in (2, 4, 8):
+            if p <= max(2, concurrency * 2):
+                out.append(Candidate(f"{p} slots, threads={phys}", threads=phys, parallel=p))
+    return out
+
+
+def prune(cands: Sequence[Candidate], model: ModelProfile, hardware: HardwareSpec) -> tuple[list[Candidate], list[Measured]]:
+    """Split into (fits, pruned with reasons) using the same memory model as the optimizer."""
+    budget = budget_for(hardware)
+    keep, pruned = [], []
+    for c in cands:
+        fp = footprint(model, c.ctx_per_slot, c.parallel, "f16", c.flash_attn == "on", budget)
+        if fp.total > budget.bytes:
+            pruned.append(Measured(c, None, pruned=f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB"))
+        else:
+            keep.append(c)
+    return keep, pruned
+
+
+def _one(client: LlamaServerClient, objective: str, n_predict: int, cancel: threading.Event, i: int) -> tuple[float, float, int]:
+    """(tokens/s for the objective, latency ms, generated tokens) of one request."""
+    prompt = f"[{i}] " + (LONG_PROMPT if objective == "prompt" else PROMPT)
+    m = client.measure(prompt, 8 if objective == "prompt" else n_predict, cancel=cancel)
+    rate = m.prompt_tokens_per_s if objective == "prompt" else m.server_decode_tokens_per_s
+    return float(rate or 0.0), m.total_ms, int(m.eval_count or 0)
+
+
+def measure_candidate(model: Path, c: Candidate, objective: str, concurrency: int, *, n_predict: int = 64,
+                      deadline: float, min_reps: int = 2, max_reps: int = 12, rel_precision: float = 0.05,
+                      cancel: threading.Event) -> Measured:
+    """Start llama-server with `c`, measure until precise enough or out of time, stop it."""
+    samples: list[float] = []
+    latencies: list[float] = []
+    ctx = c.ctx_per_slot * c.parallel
+    with LlamaServer(model, c.args(), threads=c.threads, ctx_size=ctx, cancel=cancel) as server, \
+            LlamaServerClient(server.url) as client:
+        client.measure("warm-up", 4, cancel=cancel)
+        i = 0
+        while len(samples) < max_reps:
+            if len(samples) >= min_reps and time.monotonic() > deadline:
+                break  # out of this candidate's share of the budget
+            if cancel.is_set():
+                raise TuneCancelled("cancelled: the server was stopped and nothing was applied")
+            if objective == "throughput":
+                def request(k: int) -> tuple[float, float, int]:
+                    with LlamaServerClient(server.url) as own:  # one connection per concurrent client
+                        return _one(own, objective, n_predict, cancel, k)
+
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(concurrency) as pool:
+                    rows = list(pool.map(request, range(i, i + concurrency)))
+                wall = time.perf_counter() - t0
+                samples.append(sum(r[2] for r in rows) / wall)
+                latencies += [r[1] for r in rows]
+                i += concurrency
+            else:
+                rate, lat, _ = _one(client, objective, n_predict, cancel, i)
+                samples.append(rate)
+                latencies.append(lat)
+                i += 1
+            s = summarize(samples)
+            if len(samples) >= min_reps and s and s.mean and s.ci95_half_width / s.mean < rel_precision:
+                break
+    lat = sorted(latencies)
+    return Measured(c, summarize(samples), statistics.median(lat) if lat else None,
+                    lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None, tuple(samples))
+
+
+def tune(model: Path, hardware: HardwareSpec, *, objective: str = "decode", concurrency: int = 1,
+         budget_s: float = 180.0, n_predict: int = 64, candidates: Sequence[Candidate] | None = None,
+         progress: Callable[[int, int, str], None] | None = None, cancel: threading.Event | None = None) -> TuneResult:
+    """Measure the baseline and each candidate within `budget_s` seconds; return the table and winner."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    cancel = cancel or threading.Event()
+    report = progress or (lambda *_: None)
+    t_start = time.monotonic()
+    cands = list(candidates or candidates_for(hardware, objective, concurrency))
+    keep, pruned = prune(cands, _profile_from_gguf(model), hardware)
+    if not keep:
+        raise ValueError("no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned))
+    measured: list[Measured] = []
+    notes = [f"pruned {p.candidate.name}: {p.pruned}" for p in pruned]
+    for n, c in enumerate(keep):
+        remaining = budget_s - (time.monotonic() - t_start)
+        if n > 0 and remaining <= 0:
+            notes.append(f"not measured (time budget spent): {c.name}")
+            continue
+        share = remaining / (len(keep) - n)
+        report(n, len(keep), f"measuring {c.name}")
+        try:
+            measured.append(measure_candidate(model, c, objective, concurrency, n_predict=n_predict,
+                                              deadline=time.monotonic() + share, cancel=cancel))
+        except ServerStartError:
+            if cancel.is_set():
+                raise TuneCancelled("cancelled: the server was stopped and nothing was applied") from None
+            raise
+        m = measured[-1]
+        report(n + 1, len(keep), f"{c.name}: {m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s" if m.score else c.name)
+    base = measured[0]
+    best = max(measured, key=lambda m: m.score.mean if m.score else 0.0)
+    significant = bool(best is not base and best.score and base.score and best.score.ci95_low > base.score.ci95_high)
+    winner = best if significant else base
+    gain = winner.score.mean / base.score.mean if winner.score and base.score and base.score.mean else 1.0
+    if not significant and best is not base:
+        notes.append(f"{best.candidate.name} measured highest but its interval overlaps the baseline's: keeping the baseline")
+    return TuneResult(model.name, objective, concurrency, base, tuple(measured) + tuple(pruned), winner, gain,
+                      significant, time.monotonic() - t_start, tuple(notes))
+
+
+def profile_path() -> Path:
+    """Where the applied llama-server profile is saved."""
+    return config_dir() / "llama-server-profile.json"
+
+
+def apply_winner(result: TuneResult, model: Path, path: Path | None = None) -> Path:
+    """Save the winner as the llama-server profile (atomic, with a backup of the previous one)."""
+    path = path or profile_path()
+    c = result.winner.candidate
+    data = {"model": str(model), "threads": c.threads, "ctx_size": c.ctx_per_slot * c.parallel, "args": c.args(),
+            "objective": result.objective, "measured_tokens_per_s": result.winner.score.mean if result.winner.score else None}
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n", backup=path.exists())
+    return path
