@@ -119,6 +119,10 @@ class Controller(QObject):
 
         self.speculative_page = SpeculativePage()
         window.add_page(self.speculative_page, "Speculative")
+        from velollm_desktop.ui.tune_page import TunePage  # noqa: PLC0415
+
+        self.tune_page = TunePage(lambda: self._hardware)
+        window.add_page(self.tune_page, "Tune")
         if self.tray:
             self.benchmark_page.finished.connect(lambda text: self.tray.notify("Benchmark finished", text))
             self.optimize_page.applied.connect(lambda text: self.tray.notify("Ollama settings", text))
@@ -246,11 +250,13 @@ class Controller(QObject):
         if self._window is not None:
             self.benchmark_page.cancel()
             self.speculative_page.cancel()
+            self.tune_page.cancel()
         for name, done in (("sampler", self.sampler.join(5.0)),
                            ("Ollama poller", self.poller is None or self.poller.join(5.0)),
                            ("hardware detection", self._detect is None or self._detect.join(5.0)),
                            ("benchmark", self._window is None or self.benchmark_page.join(15.0)),
-                           ("comparison", self._window is None or self.speculative_page.join(15.0))):
+                           ("comparison", self._window is None or self.speculative_page.join(15.0)),
+                           ("tuning", self._window is None or self.tune_page.join(15.0))):
             if not done:
                 log.warning("the %s thread did not stop in time", name)
         if self._window is not None:

@@ -240,3 +240,18 @@ def apply_winner(result: TuneResult, model: Path, path: Path | None = None) -> P
             "objective": result.objective, "measured_tokens_per_s": result.winner.score.mean if result.winner.score else None}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n", backup=path.exists())
     return path
+
+
+def remeasure(result: TuneResult, model: Path, *, budget_s: float = 30.0, n_predict: int = 64,
+              progress: Callable[[int, int, str], None] | None = None,
+              cancel: threading.Event | None = None) -> tuple[Measured, Measured]:
+    """After apply: measure the baseline and the applied winner again → (before, after)."""
+    cancel = cancel or threading.Event()
+    report = progress or (lambda *_: None)
+    out = []
+    for n, c in enumerate((result.baseline.candidate, result.winner.candidate)):
+        report(n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}")
+        out.append(measure_candidate(model, c, result.objective, result.concurrency, n_predict=n_predict,
+                                     deadline=time.monotonic() + budget_s / 2, cancel=cancel))
+    report(2, 2, "done")
+    return out[0], out[1]
