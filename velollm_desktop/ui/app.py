@@ -146,11 +146,10 @@ class Controller(QObject):
     def _start_background(self) -> None:
         if self._shut_down:  # quit before the event loop ever ran: start nothing
             return
-        # Imported here, in the GUI thread, after the tray icon is up: httpx alone costs ~100 ms.
-        # Never import inside a worker thread: PySide6's import hook (shibokensupport) then
-        # races with Qt and crashed the app (SIGSEGV, 3 of 40 starts).
+        # Imported here, in the GUI thread, after the tray icon is up. Never import inside a
+        # worker thread: PySide6's import hook (shibokensupport) then races with Qt and crashed
+        # the app (SIGSEGV, 3 of 40 starts).
         from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
-        from velollm_desktop.core.ollama import client  # noqa: F401, PLC0415
 
         self._start_ollama_poller()
         self._detect = TaskWorker(detect_hardware, pass_control=False)

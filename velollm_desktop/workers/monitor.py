@@ -80,13 +80,13 @@ class OllamaPoller(QObject):
     def __init__(self, url: str, period_s: float) -> None:
         super().__init__()
         # Imported and built in the GUI thread: importing in a worker thread races with
-        # PySide6's import hook (see workers/task.py).
+        # PySide6's import hook (see workers/task.py). Lightweight: no httpx in the tray.
         from velollm_desktop.core.ollama.client import OllamaClient  # noqa: PLC0415
 
         self._client_type = OllamaClient
         self._url = url
         self._period = period_s
-        self._client = OllamaClient(url, read_timeout_s=3.0)
+        self._client = OllamaClient(url, read_timeout_s=3.0, lightweight=True)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -117,7 +117,7 @@ class OllamaPoller(QObject):
         while not self._stop.is_set():
             if self._client.base_url != self._url.rstrip("/"):
                 self._client.close()
-                self._client = self._client_type(self._url, read_timeout_s=3.0)
+                self._client = self._client_type(self._url, read_timeout_s=3.0, lightweight=True)
             self._poll()
             self._wake.wait(self._period)
             self._wake.clear()

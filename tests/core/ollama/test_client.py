@@ -124,3 +124,24 @@ def test_cancel_stops_the_stream(fake):
             if len(got) == 3:
                 cancel.set()
     assert len(got) == 3
+
+
+def test_lightweight_mode_same_answers_and_errors_without_httpx(fake):
+    import subprocess
+    import sys
+
+    with OllamaClient(fake.url, lightweight=True) as c:
+        assert c.version() == "0.33.0"
+        assert c.installed_models()[0].name == MODEL
+        assert c.loaded_models() == []
+        with pytest.raises(ModelNotFound, match="ollama pull"):
+            c.show("nope")
+    fake.fault, fake.busy_count = "busy", 1
+    with OllamaClient(fake.url, lightweight=True, busy_backoff_s=0.01) as c:
+        assert c.version() == "0.33.0"
+    with OllamaClient(f"http://127.0.0.1:{free_port()}", lightweight=True) as c, pytest.raises(ServerNotRunning):
+        c.loaded_models()
+    code = ("import sys; from velollm_desktop.core.ollama.client import OllamaClient; "
+            f"OllamaClient({fake.url!r}, lightweight=True).loaded_models(); print('httpx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"

@@ -1,4 +1,8 @@
-"""The Ollama HTTP client: one httpx client, explicit timeouts, one error choke point.
+"""The Ollama HTTP client: explicit timeouts, one error choke point.
+
+Streaming goes through httpx. With `lightweight=True` (the tray's `/api/ps` poll), the plain
+JSON requests use the standard library's http.client instead and httpx is never imported:
+httpx costs ~14 MB of RSS and ~100 ms of import in an app that otherwise needs ~80 MB.
 
 Every request goes through `_send` (or `_stream` for NDJSON), which maps transport and HTTP
 failures to the typed errors in `errors.py`, with messages that say what to do.
@@ -6,14 +10,15 @@ failures to the typed errors in `errors.py`, with messages that say what to do.
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
@@ -25,6 +30,9 @@ from velollm_desktop.core.ollama.errors import (
     StreamBroken,
 )
 from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
+
+if TYPE_CHECKING:
+    import httpx
 
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 10.0
@@ -39,20 +47,30 @@ class OllamaClient:
 
     def __init__(self, base_url: str, *, read_timeout_s: float = READ_TIMEOUT_S,
                  stream_stall_timeout_s: float = STREAM_STALL_TIMEOUT_S, busy_backoff_s: float = BUSY_BACKOFF_S,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 lightweight: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
+        self._read_timeout = read_timeout_s
         self._stall = stream_stall_timeout_s
         self._backoff = busy_backoff_s
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
-            transport=transport,
-            trust_env=False,  # a desktop proxy setting must not hijack a loopback server
-        )
+        self._lightweight = lightweight
+        self._client: httpx.Client | None = None
+
+    @property
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            import httpx  # noqa: PLC0415 - see module docstring
+
+            self._client = httpx.Client(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT_S),
+                trust_env=False,  # a desktop proxy setting must not hijack a loopback server
+            )
+        return self._client
 
     def close(self) -> None:
         """Release the connection pool."""
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
 
     def __enter__(self) -> OllamaClient:
         return self
@@ -62,6 +80,8 @@ class OllamaClient:
 
     # -- the choke point ------------------------------------------------------------------
     def _explain(self, exc: Exception) -> OllamaError:
+        import httpx  # noqa: PLC0415 - only reached after httpx raised, so it is loaded
+
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return ServerNotRunning(
                 f"Ollama is not running at {self.base_url}: start it with `ollama serve` "
@@ -74,6 +94,8 @@ class OllamaClient:
         return OllamaError(f"talking to Ollama at {self.base_url} failed: {exc}")
 
     def _check_status(self, resp: httpx.Response, model: str | None) -> None:
+        import httpx  # noqa: PLC0415 - already loaded by the caller
+
         if resp.status_code < 400:
             return
         try:
@@ -87,8 +109,53 @@ class OllamaClient:
             raise ServerBusy(f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later")
         raise OllamaError(f"Ollama answered HTTP {resp.status_code}: {detail or resp.reason_phrase}")
 
+    def _send_stdlib(self, method: str, path: str, body: Mapping[str, Any] | None, model: str | None) -> Any:
+        """The lightweight path: one http.client request, same typed errors as httpx's path."""
+        url = urllib.parse.urlsplit(self.base_url)
+        conn_type = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        conn = conn_type(url.hostname or "127.0.0.1", url.port, timeout=self._read_timeout)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            conn.request(method, url.path.rstrip("/") + path, body=data,
+                         headers={"Content-Type": "application/json"} if data else {})
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (ConnectionRefusedError, socket.gaierror) as exc:
+            raise ServerNotRunning(f"Ollama is not running at {self.base_url}: start it with `ollama serve` "
+                                   "(or open the Ollama app), or set the right address in Settings") from exc
+        except TimeoutError as exc:
+            raise RequestTimedOut(f"Ollama at {self.base_url} did not answer in time") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise StreamBroken(f"the connection to Ollama at {self.base_url} dropped: {exc}") from exc
+        finally:
+            conn.close()
+        if resp.status >= 400:
+            try:
+                detail = json.loads(raw).get("error", "")
+            except (ValueError, AttributeError):
+                detail = raw[:200].decode("utf-8", "replace")
+            if resp.status == 404 and model:
+                raise ModelNotFound(f"model '{model}' is not installed in Ollama: run `ollama pull {model}`")
+            if resp.status == 503:
+                raise ServerBusy(f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later")
+            raise OllamaError(f"Ollama answered HTTP {resp.status}: {detail or resp.reason}")
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise BadResponse(f"Ollama at {self.base_url} sent something that is not JSON: {exc}") from exc
+
     def _send(self, method: str, path: str, body: Mapping[str, Any] | None = None, model: str | None = None) -> Any:
         """Send one request and return its decoded JSON body (retrying 503 with backoff)."""
+        if self._lightweight:
+            for attempt in range(BUSY_RETRIES + 1):
+                try:
+                    return self._send_stdlib(method, path, body, model)
+                except ServerBusy:
+                    if attempt == BUSY_RETRIES:
+                        raise
+                    time.sleep(self._backoff * 2**attempt)
+        import httpx  # noqa: PLC0415
+
         for attempt in range(BUSY_RETRIES + 1):
             try:
                 resp = self._http.request(method, path, json=body)
@@ -108,6 +175,8 @@ class OllamaClient:
 
     @contextmanager
     def _stream(self, path: str, body: Mapping[str, Any], model: str | None) -> Iterator[httpx.Response]:
+        import httpx  # noqa: PLC0415
+
         timeout = httpx.Timeout(self._stall, connect=CONNECT_TIMEOUT_S)
         for attempt in range(BUSY_RETRIES + 1):
             try:
@@ -124,6 +193,8 @@ class OllamaClient:
 
     def _ndjson(self, path: str, body: Mapping[str, Any], model: str | None,
                 cancel: threading.Event | None) -> Iterator[GenerateChunk]:
+        import httpx  # noqa: PLC0415
+
         with self._stream(path, body, model) as resp:
             try:
                 for line in resp.iter_lines():
