@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -33,6 +32,7 @@ from velollm_desktop.core.bench.store import History, export_file, from_json
 from velollm_desktop.core.bench.suites import SUITES
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.charts import BarChart
+from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
 from velollm_desktop.workers.task import TaskWorker, start_task
 
@@ -57,7 +57,6 @@ class BenchmarkPage(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.history = history
-        self.worker: TaskWorker | None = None
         self.result: BenchmarkResult | None = None
 
         self.kind = QComboBox()
@@ -84,18 +83,11 @@ class BenchmarkPage(QWidget):
         form.addRow("Suite", self.suite)
         form.addRow("Runs per test", self.runs)
 
-        self.run_button = QPushButton("Run benchmark")
+        self.jobs = JobControls(self, "Run benchmark", "Pick a server and a model, then Run.")
+        self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
+        self.progress, self.status = self.jobs.progress, self.jobs.status
         self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
-        self.status = QLabel("Pick a server and a model, then Run.")
-        self.status.setWordWrap(True)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.progress, 1)
+        buttons = self.jobs.row()
 
         self.table = QTableWidget(0, 6)
         self.table.setHorizontalHeaderLabels(["Test", "Runs", "Decode (tok/s)", "Server decode (tok/s)",
@@ -161,35 +153,23 @@ class BenchmarkPage(QWidget):
                         self.suite.currentText(), self.runs.value() or None)
 
     # -- running --------------------------------------------------------------------------
+    @property
+    def worker(self):
+        """The running job's worker, or None."""
+        return self.jobs.worker
+
     def start(self) -> None:
         """Run the benchmark in a worker thread."""
-        if self.worker is not None:
-            return
-        self.worker = TaskWorker(partial(run_job, history=self.history), self.job())
-        self.worker.progress.connect(self._on_progress)
-        self.worker.result.connect(self._on_result)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.finished.connect(self._on_finished)
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.status.setText("Starting…")
-        start_task(self, self.worker)
+        self.jobs.run(partial(run_job, self.job(), history=self.history), self._on_result,
+                      failed_prefix="Benchmark failed")
 
     def join(self, timeout_s: float) -> bool:
         """Wait for a running benchmark to end (after `cancel()`); returns whether it did."""
-        return self.worker is None or self.worker.join(timeout_s)
+        return self.jobs.join(timeout_s)
 
     def cancel(self) -> None:
         """Ask the running job to stop (the built-in engine is stopped at once)."""
-        if self.worker is not None:
-            self.worker.cancel()
-            self.status.setText("Cancelling…")
-
-    def _on_progress(self, done: int, total: int, text: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.status.setText(text)
+        self.jobs.cancel()
 
     def _on_result(self, result: BenchmarkResult) -> None:
         self.show_result(result)
@@ -197,16 +177,6 @@ class BenchmarkPage(QWidget):
         state = "cancelled; partial results shown" if result.cancelled else "done"
         self.status.setText(f"Benchmark {state}: {result.model} in {result.wall_s:.1f} s")
         self.finished.emit(f"{result.model}: {pm(result.results[0].decode_tokens_per_s) if result.results else 'n/a'} tok/s")
-
-    def _on_failed(self, message: str) -> None:
-        self.status.setText(f"Benchmark failed: {message}")
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
 
     # -- showing --------------------------------------------------------------------------
     def show_result(self, result: BenchmarkResult) -> None:

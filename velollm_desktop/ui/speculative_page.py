@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -33,7 +32,7 @@ from velollm_desktop.core.spec.compare import (
     run_compare,
 )
 from velollm_desktop.ui.charts import BarChart
-from velollm_desktop.workers.task import TaskWorker, start_task
+from velollm_desktop.ui.job_controls import JobControls
 
 
 class SpeculativePage(QWidget):
@@ -45,7 +44,6 @@ class SpeculativePage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.worker: TaskWorker | None = None
         self.result: CompareResult | None = None
         self.target = QComboBox()
         self.target.setEditable(True)
@@ -79,18 +77,11 @@ class SpeculativePage(QWidget):
         form.addRow("N-gram mode", self.ngram)
         form.addRow("Runs per prompt", self.runs)
         form.addRow("Tokens per run", self.n_predict)
-        self.run_button = QPushButton("Compare")
+        self.jobs = JobControls(self, "Compare", "Pick a target model (any .gguf, or one Ollama downloaded).")
+        self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
+        self.progress, self.status = self.jobs.progress, self.jobs.status
         self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
-        buttons = QHBoxLayout()
-        for w in (self.run_button, self.cancel_button):
-            buttons.addWidget(w)
-        buttons.addWidget(self.progress, 1)
-        self.status = QLabel("Pick a target model (any .gguf, or one Ollama downloaded).")
-        self.status.setWordWrap(True)
+        buttons = self.jobs.row()
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.chart = BarChart("Decode speed per mode (mean ± stddev)", "tokens/s")
@@ -153,9 +144,14 @@ class SpeculativePage(QWidget):
             modes.append(ngram_mode(self.ngram.currentData()))
         return modes, draft
 
+    @property
+    def worker(self):
+        """The running job's worker, or None."""
+        return self.jobs.worker
+
     def start(self) -> None:
         """Run the comparison in a worker (each mode's llama-server is always stopped)."""
-        if self.worker is not None:
+        if self.jobs.busy:
             return
         try:
             target = self.resolve(self.target.currentText())
@@ -166,33 +162,15 @@ class SpeculativePage(QWidget):
         if len(modes) < 2:
             self.status.setText("Choose a draft model or an n-gram mode to compare with vanilla.")
             return
-        self.worker = TaskWorker(partial(run_compare, target, modes, draft=draft, runs=self.runs.value(),
-                                         n_predict=self.n_predict.value()))
-        self.worker.progress.connect(self._on_progress)
-        self.worker.result.connect(self.show_result)
-        self.worker.failed.connect(lambda m: self.status.setText(f"Comparison stopped: {m}"))
-        self.worker.finished.connect(self._on_finished)
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        start_task(self, self.worker)
+        self.jobs.run(partial(run_compare, target, modes, draft=draft, runs=self.runs.value(),
+                              n_predict=self.n_predict.value()), self.show_result, failed_prefix="Comparison stopped")
 
     def cancel(self) -> None:
         """Stop at once: the running llama-server is ended."""
-        if self.worker is not None:
-            self.worker.cancel()
+        self.jobs.cancel()
 
     def join(self, timeout_s: float) -> bool:
-        return self.worker is None or self.worker.join(timeout_s)
-
-    def _on_progress(self, done: int, total: int, text: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.status.setText(text)
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+        return self.jobs.join(timeout_s)
 
     def show_result(self, result: CompareResult) -> None:
         """Chart tok/s per mode and show acceptance and the advisor's verdict."""

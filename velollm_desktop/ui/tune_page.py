@@ -12,8 +12,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -25,7 +23,7 @@ from PySide6.QtWidgets import (
 from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.tune.llamacpp import OBJECTIVES, TuneResult, apply_winner, remeasure, tune
 from velollm_desktop.ui.charts import BarChart
-from velollm_desktop.workers.task import TaskWorker, start_task
+from velollm_desktop.ui.job_controls import JobControls
 
 
 class TunePage(QWidget):
@@ -34,7 +32,6 @@ class TunePage(QWidget):
     def __init__(self, hardware_provider, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.hardware_provider = hardware_provider
-        self.worker: TaskWorker | None = None
         self.result: TuneResult | None = None
         self.model = QComboBox()
         self.model.setEditable(True)
@@ -58,21 +55,14 @@ class TunePage(QWidget):
         form.addRow("Objective", self.objective)
         form.addRow("Concurrent clients (throughput)", self.concurrency)
         form.addRow("Time budget", self.budget)
-        self.start_button = QPushButton("Start")
+        self.jobs = JobControls(self, "Start", "Each candidate runs its own llama-server; nothing changes until you Apply.")
+        self.start_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
+        self.progress, self.status = self.jobs.progress, self.jobs.status
         self.start_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
         self.apply_button = QPushButton("Apply winner")
         self.apply_button.setEnabled(False)
         self.apply_button.clicked.connect(self.apply)
-        self.progress = QProgressBar()
-        buttons = QHBoxLayout()
-        for w in (self.start_button, self.cancel_button, self.apply_button):
-            buttons.addWidget(w)
-        buttons.addWidget(self.progress, 1)
-        self.status = QLabel("Each candidate runs its own llama-server; nothing changes until you Apply.")
-        self.status.setWordWrap(True)
+        buttons = self.jobs.row(self.apply_button)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Candidate", "tokens/s (mean ± sd)", "p95 latency (ms)", "Note"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -95,20 +85,19 @@ class TunePage(QWidget):
         spec = self.model.currentText().strip()
         return ollama_store.resolve(spec) if spec.startswith("ollama:") else Path(spec).expanduser()
 
+    @property
+    def worker(self):
+        """The running job's worker, or None."""
+        return self.jobs.worker
+
     def _run(self, fn, on_result) -> None:
-        self.worker = TaskWorker(fn)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.result.connect(on_result)
-        self.worker.failed.connect(lambda m: self.status.setText(f"Stopped: {m}"))
-        self.worker.finished.connect(self._on_finished)
-        self.start_button.setEnabled(False)
-        self.apply_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        start_task(self, self.worker)
+        if self.jobs.run(fn, on_result, failed_prefix="Stopped", on_done=self._on_done):
+            self.apply_button.setEnabled(False)
+            self.jobs.worker.progress.connect(self._on_progress)
 
     def start(self) -> None:
         """Tune in a worker thread."""
-        if self.worker is not None:
+        if self.jobs.busy:
             return
         hardware = self.hardware_provider()
         if hardware is None:
@@ -127,16 +116,12 @@ class TunePage(QWidget):
                           concurrency=self.concurrency.value(), budget_s=float(self.budget.value())), self.show_result)
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        self.jobs.cancel()
 
     def join(self, timeout_s: float) -> bool:
-        return self.worker is None or self.worker.join(timeout_s)
+        return self.jobs.join(timeout_s)
 
     def _on_progress(self, done: int, total: int, text: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.status.setText(text)
         if " tok/s" in text and ":" in text:  # a candidate finished: show it now
             name, _, score = text.rpartition(": ")
             row = self.table.rowCount()
@@ -144,10 +129,7 @@ class TunePage(QWidget):
             self.table.setItem(row, 0, QTableWidgetItem(name))
             self.table.setItem(row, 1, QTableWidgetItem(score))
 
-    def _on_finished(self) -> None:
-        self.worker = None
-        self.start_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+    def _on_done(self) -> None:
         self.apply_button.setEnabled(self.result is not None and self.result.significant)
 
     def show_result(self, result: TuneResult) -> None:
@@ -166,7 +148,7 @@ class TunePage(QWidget):
 
     def apply(self) -> None:
         """Save the winner as the llama-server profile, then re-measure before vs after."""
-        if self.result is None or self.worker is not None:
+        if self.result is None or self.jobs.busy:
             return
         model = self.model_path()
         path = apply_winner(self.result, model)
