@@ -109,6 +109,7 @@ def test_no_tray_fallback_shows_window_and_hint_once(qtbot):
     app = QApplication.instance()
     settings = Settings.load()
     controller = Controller(app, settings, force_no_tray=True)
+    qtbot.addWidget(controller.window)  # pytest-qt deletes it in order (no stray GC of plot items)
     try:
         assert controller.window.isVisible()
         assert controller.window.banner.text().endswith(NO_TRAY_HINT)
@@ -122,6 +123,7 @@ def test_no_tray_fallback_shows_window_and_hint_once(qtbot):
         controller.window.close()
     assert Settings.load().get("tray_hint_shown") is True
     second = Controller(app, Settings.load(), force_no_tray=True)
+    qtbot.addWidget(second.window)
     try:
         assert not second.window.banner.isVisible()
     finally:
@@ -135,6 +137,7 @@ def test_quit_before_the_event_loop_starts_nothing_late(qtbot):
 
     before = {t.name for t in threading.enumerate()}
     controller = Controller(QApplication.instance(), Settings.load(), force_no_tray=True)
+    qtbot.addWidget(controller.window)
     controller.shutdown()
     qtbot.wait(300)  # let the deferred start fire, if it (wrongly) still would
     assert controller.poller is None

@@ -64,6 +64,7 @@ class Controller(QObject):
         self._first_sample = True
         self._detect: TaskWorker | None = None
         self.poller: OllamaPoller | None = None
+        self.sampler: SamplerWorker | None = None
         self._shut_down = False
         if self.has_tray:
             self.tray = Tray(self)
@@ -74,8 +75,7 @@ class Controller(QObject):
             self.tray.capabilities["quick_benchmark"] = "Run quick benchmark"
             self.tray.action_requested.connect(self._on_tray_action)
             self.tray.show()
-        self._start_sampler()
-        # The rest starts once the event loop runs, so the tray icon is drawn first.
+        # Sampling, polling and detection start once the event loop runs: the tray icon first.
         QTimer.singleShot(0, self._start_background)
         if settings.problem and self.tray:
             self.tray.notify(APP_NAME, settings.problem)
@@ -151,6 +151,7 @@ class Controller(QObject):
         # the app (SIGSEGV, 3 of 40 starts).
         from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
 
+        self._start_sampler()
         self._start_ollama_poller()
         self._detect = TaskWorker(detect_hardware, pass_control=False)
         self._detect.result.connect(self._on_hardware)
@@ -203,10 +204,11 @@ class Controller(QObject):
             self.tray.update_models(None)
 
     def _on_pause(self, paused: bool) -> None:
-        self.sampler.set_paused(paused)
+        if self.sampler is not None:
+            self.sampler.set_paused(paused)
 
     def _on_setting_changed(self, name: str) -> None:
-        if name == "sample_interval_s":
+        if name == "sample_interval_s" and self.sampler is not None:
             self.sampler.set_interval(self.settings.get(name))
         elif name == "ollama_url":
             if self.poller is not None:
@@ -243,14 +245,15 @@ class Controller(QObject):
     def shutdown(self) -> None:
         """Stop every worker thread and wait for it (bounded)."""
         self._shut_down = True
-        self.sampler.stop()
+        if self.sampler is not None:
+            self.sampler.stop()
         if self.poller is not None:
             self.poller.stop()
         if self._window is not None:
             self.benchmark_page.cancel()
             self.speculative_page.cancel()
             self.tune_page.cancel()
-        for name, done in (("sampler", self.sampler.join(5.0)),
+        for name, done in (("sampler", self.sampler is None or self.sampler.join(5.0)),
                            ("Ollama poller", self.poller is None or self.poller.join(5.0)),
                            ("hardware detection", self._detect is None or self._detect.join(5.0)),
                            ("benchmark", self._window is None or self.benchmark_page.join(15.0)),

@@ -142,6 +142,6 @@ def test_lightweight_mode_same_answers_and_errors_without_httpx(fake):
     with OllamaClient(f"http://127.0.0.1:{free_port()}", lightweight=True) as c, pytest.raises(ServerNotRunning):
         c.loaded_models()
     code = ("import sys; from velollm_desktop.core.ollama.client import OllamaClient; "
-            f"OllamaClient({fake.url!r}, lightweight=True).loaded_models(); print('httpx' in sys.modules)")
+            f"OllamaClient({fake.url!r}, lightweight=True).loaded_models(); print('httpx' in sys.modules or 'http.client' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"

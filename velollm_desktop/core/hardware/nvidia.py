@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +53,16 @@ class NvmlSample:
     mem_clock_mhz: float | None
 
 
+def _nvidia_driver_present() -> bool:
+    """Cheap check before loading pynvml (~3 MB): on Linux the driver creates these nodes.
+
+    Elsewhere (Windows, WSL, macOS) NVML itself is asked.
+    """
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
+
+
 class Nvml:
     """A thin, failure-proof wrapper around one `pynvml` module.
 
@@ -72,6 +84,10 @@ class Nvml:
             if self._initialised:
                 return True
             if self._failed_reason is not None:
+                return False
+            if self._module is None and not _nvidia_driver_present():
+                self._failed_reason = "NVML not available: no NVIDIA driver on this machine"
+                log_once("nvml-init", "%s", self._failed_reason)
                 return False
             try:
                 if self._module is None:

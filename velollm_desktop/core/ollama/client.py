@@ -1,8 +1,9 @@
 """The Ollama HTTP client: explicit timeouts, one error choke point.
 
 Streaming goes through httpx. With `lightweight=True` (the tray's `/api/ps` poll), the plain
-JSON requests use the standard library's http.client instead and httpx is never imported:
-httpx costs ~14 MB of RSS and ~100 ms of import in an app that otherwise needs ~80 MB.
+JSON requests are one HTTP/1.0 exchange over a socket (http.client for https), and neither
+httpx nor http.client is imported: they cost ~14 MB and ~7 MB of RSS in a tray app whose
+reference floor is ~54 MB.
 
 Every request goes through `_send` (or `_stream` for NDJSON), which maps transport and HTTP
 failures to the typed errors in `errors.py`, with messages that say what to do.
@@ -10,7 +11,6 @@ failures to the typed errors in `errors.py`, with messages that say what to do.
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import threading
@@ -40,6 +40,22 @@ STREAM_STALL_TIMEOUT_S = 300.0
 """Longest wait for the next NDJSON line, in seconds (a cold model load can take minutes)."""
 BUSY_RETRIES = 3
 BUSY_BACKOFF_S = 0.5
+
+
+def _dechunk(body: bytes) -> bytes:
+    """Decode a chunked transfer-encoded body (a server may chunk even for HTTP/1.0)."""
+    out, rest = [], body
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError as exc:
+            raise BadResponse("malformed chunked response from Ollama") from exc
+        if size == 0:
+            break
+        out.append(rest[:size])
+        rest = rest[size + 2:]
+    return b"".join(out)
 
 
 class OllamaClient:
@@ -109,36 +125,61 @@ class OllamaClient:
             raise ServerBusy(f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later")
         raise OllamaError(f"Ollama answered HTTP {resp.status_code}: {detail or resp.reason_phrase}")
 
-    def _send_stdlib(self, method: str, path: str, body: Mapping[str, Any] | None, model: str | None) -> Any:
-        """The lightweight path: one http.client request, same typed errors as httpx's path."""
+    def _exchange(self, method: str, path: str, data: bytes | None) -> tuple[int, str, bytes]:
+        """One request → (status, reason, body). HTTP/1.0 over a socket for http://."""
         url = urllib.parse.urlsplit(self.base_url)
-        conn_type = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-        conn = conn_type(url.hostname or "127.0.0.1", url.port, timeout=self._read_timeout)
+        host, target = url.hostname or "127.0.0.1", url.path.rstrip("/") + path
+        if url.scheme == "https":
+            import http.client  # noqa: PLC0415 - remote TLS servers only
+
+            conn = http.client.HTTPSConnection(host, url.port, timeout=self._read_timeout)
+            try:
+                conn.request(method, target, body=data, headers={"Content-Type": "application/json"} if data else {})
+                resp = conn.getresponse()
+                return resp.status, resp.reason, resp.read()
+            finally:
+                conn.close()
+        port = url.port or 80
+        head = [f"{method} {target} HTTP/1.0", f"Host: {host}:{port}", "Accept: application/json", "Connection: close"]
+        if data is not None:
+            head += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
+        with socket.create_connection((host.strip("[]"), port), timeout=CONNECT_TIMEOUT_S) as sock:
+            sock.settimeout(self._read_timeout)
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (data or b""))
+            chunks = []
+            while block := sock.recv(65536):
+                chunks.append(block)
+        raw = b"".join(chunks)
+        header, sep, body = raw.partition(b"\r\n\r\n")
+        status_line = header.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+        if not sep or len(status_line) < 2 or not status_line[1].isdigit():
+            raise BadResponse(f"Ollama at {self.base_url} sent something that is not HTTP")
+        if b"transfer-encoding: chunked" in header.lower():
+            body = _dechunk(body)
+        return int(status_line[1]), status_line[2] if len(status_line) > 2 else "", body
+
+    def _send_stdlib(self, method: str, path: str, body: Mapping[str, Any] | None, model: str | None) -> Any:
+        """The lightweight path: same typed errors as httpx's path."""
+        data = json.dumps(body).encode() if body is not None else None
         try:
-            data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, url.path.rstrip("/") + path, body=data,
-                         headers={"Content-Type": "application/json"} if data else {})
-            resp = conn.getresponse()
-            raw = resp.read()
+            status, reason, raw = self._exchange(method, path, data)
         except (ConnectionRefusedError, socket.gaierror) as exc:
             raise ServerNotRunning(f"Ollama is not running at {self.base_url}: start it with `ollama serve` "
                                    "(or open the Ollama app), or set the right address in Settings") from exc
         except TimeoutError as exc:
             raise RequestTimedOut(f"Ollama at {self.base_url} did not answer in time") from exc
-        except (OSError, http.client.HTTPException) as exc:
+        except OSError as exc:
             raise StreamBroken(f"the connection to Ollama at {self.base_url} dropped: {exc}") from exc
-        finally:
-            conn.close()
-        if resp.status >= 400:
+        if status >= 400:
             try:
                 detail = json.loads(raw).get("error", "")
             except (ValueError, AttributeError):
                 detail = raw[:200].decode("utf-8", "replace")
-            if resp.status == 404 and model:
+            if status == 404 and model:
                 raise ModelNotFound(f"model '{model}' is not installed in Ollama: run `ollama pull {model}`")
-            if resp.status == 503:
+            if status == 503:
                 raise ServerBusy(f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later")
-            raise OllamaError(f"Ollama answered HTTP {resp.status}: {detail or resp.reason}")
+            raise OllamaError(f"Ollama answered HTTP {status}: {detail or reason}")
         try:
             return json.loads(raw)
         except ValueError as exc:
