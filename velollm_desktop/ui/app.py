@@ -23,12 +23,12 @@ from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.tray import Tray
-from velollm_desktop.workers.monitor import OllamaPoller, SamplerWorker
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 if TYPE_CHECKING:
     from velollm_desktop.core.hardware import HardwareSpec
     from velollm_desktop.ui.main_window import MainWindow
+    from velollm_desktop.workers.monitor import OllamaPoller, SamplerWorker
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,9 @@ class Controller(QObject):
         # worker thread: PySide6's import hook (shibokensupport) then races with Qt and crashed
         # the app (SIGSEGV, 3 of 40 starts).
         from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+        from velollm_desktop.workers import monitor  # noqa: PLC0415 - psutil, NVML, sysfs probes
 
+        self._monitor = monitor
         self._start_sampler()
         self._start_ollama_poller()
         self._detect = TaskWorker(detect_hardware, pass_control=False)
@@ -159,12 +161,12 @@ class Controller(QObject):
         start_task(self, self._detect)
 
     def _start_sampler(self) -> None:
-        self.sampler = SamplerWorker(self.settings.get("sample_interval_s"))
+        self.sampler = self._monitor.SamplerWorker(self.settings.get("sample_interval_s"))
         self.sampler.sampled.connect(self._on_sample)
         self.sampler.start()
 
     def _start_ollama_poller(self) -> None:
-        self.poller = OllamaPoller(self.settings.get("ollama_url"), self.settings.get("ollama_poll_s"))
+        self.poller = self._monitor.OllamaPoller(self.settings.get("ollama_url"), self.settings.get("ollama_poll_s"))
         self.poller.loaded.connect(self._on_models)
         self.poller.unavailable.connect(self._on_ollama_down)
         self.poller.start()

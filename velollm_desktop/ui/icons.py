@@ -6,11 +6,15 @@ the fill colour turns amber above 75 % and red above 90 %.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 
-from velollm_desktop.core.monitor.sampler import SystemSample
 from velollm_desktop.ui.resources import resource_path
+
+if TYPE_CHECKING:  # types only: keeps psutil/NVML off the tray's start path
+    from velollm_desktop.core.monitor.sampler import SystemSample
 
 BAR_COLOURS = (QColor("#4caf50"), QColor("#2196f3"), QColor("#ab47bc"))  # GPU, memory, CPU
 WARN = QColor("#ffb300")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from velollm_desktop.core import autostart
-from velollm_desktop.core.monitor.sampler import SystemSample
 from velollm_desktop.core.monitor.text import tooltip_text
 from velollm_desktop.core.ollama.models import LoadedModel
 from velollm_desktop.ui.icons import draw_tray_pixmap, tray_levels
+
+if TYPE_CHECKING:  # types only: keeps psutil/NVML off the tray's start path
+    from velollm_desktop.core.monitor.sampler import SystemSample
 
 ICON_REFRESH_MS = 1000
 """The icon and tooltip are redrawn at most once per second, whatever the sampling rate."""

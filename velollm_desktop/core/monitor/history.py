@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from velollm_desktop.core.monitor.sampler import GpuSample, SystemSample
+if TYPE_CHECKING:  # types only: keeps psutil/NVML off the tray's start path
+    from velollm_desktop.core.monitor.sampler import GpuSample, SystemSample
+
 
 HISTORY_S = 600.0
 """Longest window kept, in seconds (the dashboard's "last 10 min")."""

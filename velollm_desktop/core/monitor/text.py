@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from velollm_desktop.core.hardware.report import fmt
-from velollm_desktop.core.monitor.sampler import SystemSample
 from velollm_desktop.core.ollama.models import LoadedModel
+
+if TYPE_CHECKING:  # types only: keeps psutil/NVML off the tray's start path
+    from velollm_desktop.core.monitor.sampler import SystemSample
 
 GIB = 1024**3
 
