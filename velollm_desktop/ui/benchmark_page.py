@@ -173,7 +173,8 @@ class BenchmarkPage(QWidget):
 
     def _on_result(self, result: BenchmarkResult) -> None:
         self.show_result(result)
-        self.reload_history()
+        if not self.history.closed:  # the app may be quitting: the result arrives after shutdown
+            self.reload_history()
         state = "cancelled; partial results shown" if result.cancelled else "done"
         self.status.setText(f"Benchmark {state}: {result.model} in {result.wall_s:.1f} s")
         self.finished.emit(f"{result.model}: {pm(result.results[0].decode_tokens_per_s) if result.results else 'n/a'} tok/s")

@@ -123,6 +123,7 @@ class History:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.problem: str | None = None
         self._lock = threading.Lock()  # the GUI thread and a benchmark worker share it
+        self.closed = False
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
@@ -145,6 +146,7 @@ class History:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self.closed = True
 
     def add(self, result: BenchmarkResult) -> int:
         """Store a result; returns its id."""
