@@ -68,6 +68,7 @@ def test_server_down_shows_what_to_do(page, qtbot):
     page.run_button.click()
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
     assert "llama-server is not running" in page.status.text() and "llama-server -m" in page.status.text()
+    assert "Built-in engine" in page.status.text()  # offered when no server runs
     assert page.run_button.isEnabled()
 
 
@@ -152,3 +153,15 @@ def test_builtin_engine_job_starts_and_stops_its_server(smol_model):
     assert len(history.entries()) == 1
     history.close()
     assert Path(target).exists()
+
+
+def test_builtin_download_asks_first(page, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    _select(page, BUILTIN)
+    page.start()
+    assert asked and "93 MB" in asked[0][2]
+    assert page.worker is None and "Not downloaded" in page.status.text()
+    assert not builtin.builtin_model_path().exists()

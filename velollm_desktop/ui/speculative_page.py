@@ -42,8 +42,9 @@ class SpeculativePage(QWidget):
 
     finished = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, history=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.history = history
         self.result: CompareResult | None = None
         self.target = QComboBox()
         self.target.setEditable(True)
@@ -187,4 +188,6 @@ class SpeculativePage(QWidget):
             parts.append(f"{m.mode}: {sp}{acc}")
         self.status.setText("Done. " + "; ".join(parts))
         self.verdict.setText("\n".join(result.advice) or "No verdict.")
+        if self.history is not None and not self.history.closed:
+            self.history.add_comparison(result)
         self.finished.emit(result.advice[0] if result.advice else "comparison done")

@@ -197,3 +197,11 @@ def test_verify_reports_mismatches_against_a_running_server():
     assert not bad.ok and "runs with '1', expected '2'" in bad.mismatches[0]
     down = verify({}, "http://127.0.0.1:9", server_environ={}, wait_s=1)
     assert not down.server_up and "did not come back" in down.mismatches[0]
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_desktop_app_overrides_are_warned_about(tmp_path, platform):
+    applier = Applier(runner=Recorder(), journal=tmp_path / "j.json", platform=platform)
+    plan = applier.plan({"OLLAMA_CONTEXT_LENGTH": "8192", "OLLAMA_KEEP_ALIVE": "30m"})
+    assert "desktop app sets OLLAMA_CONTEXT_LENGTH" in plan.describe()
+    assert "desktop app" not in applier.plan({"OLLAMA_KEEP_ALIVE": "30m"}).describe()

@@ -146,3 +146,4 @@ def test_cli_compare_with_ollama_blob_and_json(velollm_exe, tmp_path, smol_model
         assert {"mean", "stddev"} <= m["decode_tokens_per_s"].keys() and "speedup" in m and "acceptance" in m
     bad = run_cli(velollm_exe, "compare", "--target", "ollama:nope", env=env)
     assert bad.returncode == 2 and "ollama pull nope" in bad.stderr
+    assert "saved in the history as comparison #1" in res.stdout and "llama.cpp: " in res.stdout

@@ -37,6 +37,15 @@ CREATE TABLE IF NOT EXISTS results (
     body TEXT NOT NULL
 )
 """
+COMPARE_SQL = """
+CREATE TABLE IF NOT EXISTS comparisons (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    target TEXT NOT NULL,
+    draft TEXT,
+    body TEXT NOT NULL
+)
+"""
 RUN_FIELDS = ("ttft_ms", "decode_tokens_per_s", "server_decode_tokens_per_s", "prompt_tokens_per_s",
               "prompt_tokens", "eval_count", "load_ms", "total_ms", "draft_n", "draft_n_accepted")
 
@@ -136,6 +145,7 @@ class History:
         db = sqlite3.connect(self.path, check_same_thread=False)
         try:
             db.execute(SCHEMA_SQL)
+            db.execute(COMPARE_SQL)
             db.execute("SELECT count(*) FROM results").fetchone()
             db.commit()
         except sqlite3.DatabaseError:
@@ -173,6 +183,19 @@ class History:
         if row is None:
             raise KeyError(entry_id)
         return from_json(row[0])
+
+    def add_comparison(self, result: Any) -> int:
+        """Store a speculative-decoding comparison (a CompareResult); returns its id."""
+        with self._lock, self._db:
+            cur = self._db.execute("INSERT INTO comparisons (started_at, target, draft, body) VALUES (?,?,?,?)",
+                                   (result.started_at, result.target, result.draft, jsonio.dumps(result)))
+        return int(cur.lastrowid)
+
+    def comparisons(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Stored comparisons, newest first (their JSON, as exported)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, body FROM comparisons ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [{"id": i, **json.loads(body)} for i, body in rows]
 
     def delete(self, entry_id: int) -> None:
         with self._lock, self._db:

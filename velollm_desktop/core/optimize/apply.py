@@ -26,6 +26,7 @@ from pathlib import Path
 
 from velollm_desktop.core.fsutil import atomic_write_text, unique_backup_path
 from velollm_desktop.core.optimize import writers
+from velollm_desktop.core.optimize.catalogue import DESKTOP_APP_OVERRIDES
 from velollm_desktop.core.settings import data_dir
 
 DROPIN = Path("/etc/systemd/system/ollama.service.d/override.conf")
@@ -97,15 +98,18 @@ class Applier:
             if self.restart:
                 cmds += [(*prefix, "systemctl", "daemon-reload"), (*prefix, "systemctl", "restart", "ollama")]
             return Plan(self.dropin, content, privileged, tuple(cmds))
+        overridden = [k for k in env if k in DESKTOP_APP_OVERRIDES]
+        warning = (f"Warning: the Ollama desktop app sets {', '.join(overridden)} from its own settings when it "
+                   "starts the server, overriding these values; change them in the app's Settings too.",) if overridden else ()
         if self.platform == "darwin":
             path = Path.home() / "Library" / "LaunchAgents" / f"{writers.LAUNCH_AGENT_LABEL}.plist"
             cmds = [("launchctl", "setenv", k, v) for k, v in sorted(writers.validate(env).items())]
             return Plan(path, writers.render_launchd(env), False, tuple(cmds),
-                        ("Quit and reopen the Ollama app so it starts the server with these values.",))
+                        ("Quit and reopen the Ollama app so it starts the server with these values.", *warning))
         path = data_dir() / "ollama-env.ps1"
         return Plan(path, writers.render_windows(env), False,
                     (("powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", str(path)),),
-                    ("Quit Ollama from the taskbar first, then start it again from the Start menu.",))
+                    ("Quit Ollama from the taskbar first, then start it again from the Start menu.", *warning))
 
     # -- applying -------------------------------------------------------------------------
     def apply(self, plan: Plan) -> Path | None:

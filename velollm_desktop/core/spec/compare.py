@@ -16,7 +16,7 @@ from pathlib import Path
 from velollm_desktop import __version__
 from velollm_desktop.core.bench.model import RunMeasurement
 from velollm_desktop.core.bench.stats import Stats, ratio_ci95, summarize
-from velollm_desktop.core.llamacpp.binaries import LlamaBinary
+from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, program_version
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
@@ -88,6 +88,8 @@ class CompareResult:
     modes: tuple[ModeResult, ...]
     advice: tuple[str, ...]
     compatibility: tuple[str, ...] = field(default=())
+    llama_cpp: str | None = None
+    """The llama-server used: its path and `--version` line."""
 
 
 def compatibility_problems(target: GGUFInfo, draft: GGUFInfo) -> list[str]:
@@ -176,8 +178,9 @@ def run_compare(target: Path, modes: Sequence[SpecMode], *, draft: Path | None =
         agree = [_agreement(a, b) for a, b in zip(texts[base.mode], texts[res.mode], strict=False)]
         final.append(replace(res, speedup=speed, speedup_ci95=ci,
                              agreement_with_vanilla=sum(agree) / len(agree) if agree else None))
+    binary = binary or find_program("llama-server")
     result = CompareResult(__version__, started, target.name, draft.name if draft else None, n_predict, runs,
-                           tuple(final), (), tuple(problems))
+                           tuple(final), (), tuple(problems), f"{binary.path} ({program_version(binary) or 'version n/a'})")
     return replace(result, advice=tuple(advise(result, target_info, draft_info)))
 
 
