@@ -43,7 +43,13 @@ def test_throughput_tuning_measures_slots_with_latency(smol_model, hardware):
     r = tune(smol_model, hardware, objective="throughput", concurrency=4, budget_s=40, n_predict=24, candidates=cands)
     one, four = r.candidates
     assert one.score and four.score and four.latency_p50_ms and four.latency_p95_ms >= four.latency_p50_ms
-    assert four.score.mean > one.score.mean  # 4 slots serve 4 clients at once
+    assert one.candidate.parallel == 1 and four.candidate.parallel == 4
+    # Speeds are measurements (docs/BENCHMARKS.md), not assertions: on 2 shared cores the order of
+    # the two can flip. The rule is asserted: a winner only when its interval clears the baseline's.
+    if r.significant:
+        assert r.winner.score.ci95_low > r.baseline.score.ci95_high
+    else:
+        assert r.winner is r.baseline
 
 
 def test_cancel_stops_the_server_and_applies_nothing(smol_model, hardware, tmp_path):
