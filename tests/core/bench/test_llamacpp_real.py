@@ -162,3 +162,30 @@ def test_server_exiting_early_shows_last_lines(tmp_path, smol_model):
     binary = _fake_binary(tmp_path, "echo 'error: unknown argument: --frobnicate' >&2\nexit 3\n")
     with pytest.raises(ServerStartError, match="status 3(.|\n)*unknown argument"):
         LlamaServer(smol_model, binary=binary).start()
+
+
+def test_server_dies_with_a_crashed_parent(smol_model, tmp_path):
+    """The app (or a test run) crashing must not leave llama-server behind."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    pidfile = tmp_path / "pid"
+    code = ("import os, sys; from pathlib import Path; "
+            "from velollm_desktop.core.llamacpp.server import LlamaServer; "
+            f"s = LlamaServer(Path({str(smol_model)!r}), threads=1).start(); "
+            f"Path({str(pidfile)!r}).write_text(str(s.proc.pid)); os._exit(9)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 9, res.stderr
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    assert not alive, "llama-server outlived its crashed parent"

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -81,6 +82,7 @@ class LlamaServer:
         self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, errors="replace", start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
         self._reader = threading.Thread(target=self._drain, daemon=True, name="llama-server-stderr")
         self._reader.start()
@@ -135,6 +137,21 @@ class LlamaServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the thread that started us dies.
+
+    Without it, a crash of the app (or a killed test run) left llama-server running: seen here
+    after four crashed test runs. The starting thread lives as long as the server it owns.
+    """
+    import ctypes  # noqa: PLC0415 - runs in the forked child only
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
