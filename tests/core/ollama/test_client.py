@@ -145,3 +145,15 @@ def test_lightweight_mode_same_answers_and_errors_without_httpx(fake):
             f"OllamaClient({fake.url!r}, lightweight=True).loaded_models(); print('httpx' in sys.modules or 'http.client' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_lightweight_errors_never_load_httpx():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom velollm_desktop.core.ollama.client import OllamaClient\n"
+            "from velollm_desktop.core.ollama.errors import ServerNotRunning\n"
+            f"try:\n    OllamaClient('http://127.0.0.1:{free_port()}', lightweight=True).loaded_models()\n"
+            "except ServerNotRunning as e:\n    print('not running' in str(e), 'httpx' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False"]

@@ -19,10 +19,9 @@ from velollm_desktop.core.ollama.errors import (
     BadResponse,
     ModelNotFound,
     OllamaError,
-    RequestTimedOut,
     ServerBusy,
-    ServerNotRunning,
     StreamBroken,
+    from_transport,
 )
 
 CONNECT_TIMEOUT_S = 2.0
@@ -53,13 +52,7 @@ class _SseClient:
         self.close()
 
     def _explain(self, exc: Exception) -> OllamaError:
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-            return ServerNotRunning(f"{self.product} is not running at {self.base_url}: {self.start_hint}")
-        if isinstance(exc, httpx.TimeoutException):
-            return RequestTimedOut(f"{self.product} at {self.base_url} did not answer in time")
-        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-            return StreamBroken(f"the connection to {self.product} at {self.base_url} dropped: {exc}")
-        return OllamaError(f"talking to {self.product} at {self.base_url} failed: {exc}")
+        return from_transport(exc, self.product, self.base_url, self.start_hint)
 
     def _get_json(self, path: str) -> Any:
         try:

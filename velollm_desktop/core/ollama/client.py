@@ -24,10 +24,10 @@ from velollm_desktop.core.ollama.errors import (
     BadResponse,
     ModelNotFound,
     OllamaError,
-    RequestTimedOut,
     ServerBusy,
     ServerNotRunning,
     StreamBroken,
+    from_transport,
 )
 from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
 
@@ -95,19 +95,11 @@ class OllamaClient:
         self.close()
 
     # -- the choke point ------------------------------------------------------------------
-    def _explain(self, exc: Exception) -> OllamaError:
-        import httpx  # noqa: PLC0415 - only reached after httpx raised, so it is loaded
+    PRODUCT = "Ollama"
+    START_HINT = "start it with `ollama serve` (or open the Ollama app), or set the right address in Settings"
 
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-            return ServerNotRunning(
-                f"Ollama is not running at {self.base_url}: start it with `ollama serve` "
-                "(or open the Ollama app), or set the right address in Settings"
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return RequestTimedOut(f"Ollama at {self.base_url} did not answer in time ({type(exc).__name__})")
-        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-            return StreamBroken(f"the connection to Ollama at {self.base_url} dropped: {exc}")
-        return OllamaError(f"talking to Ollama at {self.base_url} failed: {exc}")
+    def _explain(self, exc: Exception) -> OllamaError:
+        return from_transport(exc, self.PRODUCT, self.base_url, self.START_HINT)
 
     def _check_status(self, resp: httpx.Response, model: str | None) -> None:
         import httpx  # noqa: PLC0415 - already loaded by the caller
@@ -163,13 +155,10 @@ class OllamaClient:
         data = json.dumps(body).encode() if body is not None else None
         try:
             status, reason, raw = self._exchange(method, path, data)
-        except (ConnectionRefusedError, socket.gaierror) as exc:
-            raise ServerNotRunning(f"Ollama is not running at {self.base_url}: start it with `ollama serve` "
-                                   "(or open the Ollama app), or set the right address in Settings") from exc
-        except TimeoutError as exc:
-            raise RequestTimedOut(f"Ollama at {self.base_url} did not answer in time") from exc
-        except OSError as exc:
-            raise StreamBroken(f"the connection to Ollama at {self.base_url} dropped: {exc}") from exc
+        except socket.gaierror as exc:  # unknown host name: nothing to connect to
+            raise ServerNotRunning(f"Ollama is not running at {self.base_url}: {self.START_HINT}") from exc
+        except OSError as exc:  # refused, timed out, dropped: the shared mapping
+            raise self._explain(exc) from exc
         if status >= 400:
             try:
                 detail = json.loads(raw).get("error", "")

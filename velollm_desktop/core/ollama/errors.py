@@ -33,3 +33,27 @@ class StreamBroken(OllamaError):
 
 class BadResponse(OllamaError):
     """The server answered with something that is not the documented format."""
+
+
+def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> OllamaError:
+    """The one mapping from a transport failure (httpx or socket) to a typed, actionable error.
+
+    httpx is only imported when the error came from httpx: the tray's lightweight socket path
+    must not load it (RSS, and no imports in worker threads).
+    """
+    refused: tuple[type, ...] = (ConnectionRefusedError,)
+    timeout: tuple[type, ...] = (TimeoutError,)
+    dropped: tuple[type, ...] = (OSError,)
+    if type(exc).__module__.startswith("httpx"):
+        import httpx  # noqa: PLC0415 - already loaded: the error came from it
+
+        refused += (httpx.ConnectError, httpx.ConnectTimeout)
+        timeout += (httpx.TimeoutException,)
+        dropped += (httpx.RemoteProtocolError, httpx.ReadError)
+    if isinstance(exc, refused):
+        return ServerNotRunning(f"{product} is not running at {url}: {start_hint}")
+    if isinstance(exc, timeout):
+        return RequestTimedOut(f"{product} at {url} did not answer in time")
+    if isinstance(exc, dropped):
+        return StreamBroken(f"the connection to {product} at {url} dropped: {exc}")
+    return OllamaError(f"talking to {product} at {url} failed: {exc}")
