@@ -94,16 +94,18 @@ def test_hostile_compare_target_is_a_clear_error(velollm_exe, tmp_path):
 
 @pytest.fixture
 def tiny_fs(tmp_path):
-    """A 64 KiB tmpfs: a real 'disk full' (needs root, as CI and the dev machines run)."""
+    """A 64 KiB tmpfs: a real 'disk full' (root, or passwordless sudo, mounts it)."""
     mnt = tmp_path / "full"
     mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, check=False)
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    opts = "size=64k" if not sudo else f"size=64k,uid={os.getuid()},gid={os.getgid()}"
+    res = subprocess.run([*sudo, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)], capture_output=True, check=False)
     if res.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the disk-full test: {res.stderr.decode().strip()}")
+        pytest.fail(f"cannot mount a tmpfs for the disk-full test (needs root or sudo -n): {res.stderr.decode().strip()}")
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", str(mnt)], check=False)
+        subprocess.run([*sudo, "umount", str(mnt)], check=False)
 
 
 def test_disk_full_keeps_the_old_file_and_says_why(tiny_fs):
