@@ -32,6 +32,9 @@ class ArrayInfo:
     length: int
     head: tuple
 
+    def __len__(self) -> int:
+        return self.length
+
 
 @dataclass(frozen=True)
 class GGUFInfo:

@@ -24,7 +24,7 @@ from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.optimize.fit import budget_for, footprint
-from velollm_desktop.core.optimize.models import ModelProfile
+from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.settings import config_dir
 
 OBJECTIVES = ("decode", "throughput", "prompt")
@@ -94,15 +94,9 @@ class TuneResult:
 
 
 def _profile_from_gguf(path: Path) -> ModelProfile:
+    """The optimizer's model profile from a GGUF's own metadata (the same keys /api/show returns)."""
     g = read_gguf(path)
-    heads = int(g.arch("attention.head_count", 32) or 32)
-    emb = int(g.arch("embedding_length", 4096) or 4096)
-    kv = g.arch("attention.head_count_kv", heads)
-    blocks = int(g.arch("block_count", 1) or 1)
-    return ModelProfile(path.name, g.file_size_bytes, blocks, emb, heads,
-                        tuple(kv) if isinstance(kv, list) else (int(kv),) * blocks,
-                        emb // heads, emb // heads, int(g.arch("context_length", 4096) or 4096), g.vocab_size or 32000,
-                        g.architecture)
+    return profile_from_show(path.name, {"model_info": g.metadata}, g.file_size_bytes)
 
 
 def candidates_for(hardware: HardwareSpec, objective: str, concurrency: int) -> list[Candidate]:
