@@ -1,6 +1,6 @@
 """Run the sampler for N seconds and print JSON samples (used on the H100 to prove NVML paths).
 
-    python bench/gpu_sampler_probe.py --seconds 10 --interval 1
+python bench/gpu_sampler_probe.py --seconds 10 --interval 1
 """
 
 from __future__ import annotations
@@ -47,14 +47,22 @@ def main() -> int:
     loop.stop()
     th.join()
     ticks = [s.monotonic_s - samples[0].monotonic_s for s in samples]
-    print(json.dumps({
-        "sampler_init_ms": round(init_ms, 2),
-        "samples": len(samples),
-        "tick_offsets_s": [round(t, 4) for t in ticks],
-        "sample_cost_us": {"mean": round(sum(costs) / len(costs), 1), "max": round(max(costs), 1)},
-        "nvml_failed_reason": NVML.failed_reason,
-        "gpu_samples": [jsonio.to_plain(s.gpus) for s in samples],
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "sampler_init_ms": round(init_ms, 2),
+                "samples": len(samples),
+                "tick_offsets_s": [round(t, 4) for t in ticks],
+                "sample_cost_us": {
+                    "mean": round(sum(costs) / len(costs), 1),
+                    "max": round(max(costs), 1),
+                },
+                "nvml_failed_reason": NVML.failed_reason,
+                "gpu_samples": [jsonio.to_plain(s.gpus) for s in samples],
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

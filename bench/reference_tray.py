@@ -22,7 +22,9 @@ tray.show()
 
 
 def sample() -> None:
-    tray.setToolTip(f"CPU {psutil.cpu_percent():.0f} %  RAM {psutil.virtual_memory().percent:.0f} %")
+    tray.setToolTip(
+        f"CPU {psutil.cpu_percent():.0f} %  RAM {psutil.virtual_memory().percent:.0f} %"
+    )
 
 
 timer = QTimer()
@@ -31,6 +33,7 @@ timer.start(1000)
 
 ready = os.environ.get("VELOLLM_READY_FILE")
 if ready:
+
     def check() -> None:
         if tray.geometry().width() > 0:
             poll.stop()

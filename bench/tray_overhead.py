@@ -33,7 +33,12 @@ REFERENCE = [sys.executable, str(ROOT / "bench" / "reference_tray.py")]
 
 def _launch(argv, env, cfg: Path, extra_env=None) -> tuple[subprocess.Popen, Path, float]:
     ready = Path(tempfile.mktemp(prefix="ready-"))
-    e = dict(env, VELOLLM_READY_FILE=str(ready), XDG_CONFIG_HOME=str(cfg), XDG_DATA_HOME=str(cfg / "data"))
+    e = dict(
+        env,
+        VELOLLM_READY_FILE=str(ready),
+        XDG_CONFIG_HOME=str(cfg),
+        XDG_DATA_HOME=str(cfg / "data"),
+    )
     e.update(extra_env or {})
     t0 = time.time()
     log = open(cfg / f"log-{os.getpid()}-{time.time_ns()}.txt", "w")  # noqa: SIM115 - kept for diagnosis
@@ -90,7 +95,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp)
             print(f"logs in {cfg}", file=sys.stderr)
-            out["start_s"] = {"reference": start_time(REFERENCE, disp.env, cfg), "ours": start_time(OURS, disp.env, cfg)}
+            out["start_s"] = {
+                "reference": start_time(REFERENCE, disp.env, cfg),
+                "ours": start_time(OURS, disp.env, cfg),
+            }
             ref, r_ready, r0 = _launch(REFERENCE, disp.env, cfg)
             ours, o_ready, o0 = _launch(OURS, disp.env, cfg)
             try:
@@ -101,9 +109,17 @@ def main() -> int:
                 if ours.poll() is not None or ref.poll() is not None:
                     for f in sorted(cfg.glob("log-*.txt")):
                         print(f.name, f.read_text()[-2000:], file=sys.stderr)
-                    raise RuntimeError(f"an app exited early: ours={ours.poll()} reference={ref.poll()}")
-                out["rss_mb"] = {"reference": pr.memory_info().rss / 1e6, "ours": po.memory_info().rss / 1e6}
-                out["cpu_hidden_pct"] = {"reference": cpu_pct(pr, args.cpu_seconds), "ours": cpu_pct(po, args.cpu_seconds)}
+                    raise RuntimeError(
+                        f"an app exited early: ours={ours.poll()} reference={ref.poll()}"
+                    )
+                out["rss_mb"] = {
+                    "reference": pr.memory_info().rss / 1e6,
+                    "ours": po.memory_info().rss / 1e6,
+                }
+                out["cpu_hidden_pct"] = {
+                    "reference": cpu_pct(pr, args.cpu_seconds),
+                    "ours": cpu_pct(po, args.cpu_seconds),
+                }
             finally:
                 _stop(ref)
                 _stop(ours)
@@ -111,12 +127,16 @@ def main() -> int:
             try:
                 _wait_ready(s_ready, s0)
                 time.sleep(5)
-                out["cpu_dashboard_shown_pct"] = cpu_pct(psutil.Process(shown.pid), args.cpu_seconds)
+                out["cpu_dashboard_shown_pct"] = cpu_pct(
+                    psutil.Process(shown.pid), args.cpu_seconds
+                )
             finally:
                 _stop(shown)
             if args.growth_minutes > 0:
                 (cfg / "velollm-desktop").mkdir(exist_ok=True)
-                (cfg / "velollm-desktop" / "settings.json").write_text(json.dumps({"sample_interval_s": 0.1}))
+                (cfg / "velollm-desktop" / "settings.json").write_text(
+                    json.dumps({"sample_interval_s": 0.1})
+                )
                 fast, f_ready, f0 = _launch(OURS + ["--show"], disp.env, cfg)
                 try:
                     _wait_ready(f_ready, f0)
@@ -124,9 +144,12 @@ def main() -> int:
                     time.sleep(15)  # let caches and the 10-min plot window settle in
                     rss0, th0 = p.memory_info().rss, p.num_threads()
                     time.sleep(args.growth_minutes * 60)
-                    out["growth_10hz"] = {"minutes": args.growth_minutes,
-                                          "rss_growth_mb": (p.memory_info().rss - rss0) / 1e6,
-                                          "threads_before": th0, "threads_after": p.num_threads()}
+                    out["growth_10hz"] = {
+                        "minutes": args.growth_minutes,
+                        "rss_growth_mb": (p.memory_info().rss - rss0) / 1e6,
+                        "threads_before": th0,
+                        "threads_after": p.num_threads(),
+                    }
                 finally:
                     _stop(fast)
     finally:

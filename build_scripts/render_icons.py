@@ -1,6 +1,6 @@
 """Render resources/velollm-desktop.svg to the PNG sizes the installers need.
 
-    QT_QPA_PLATFORM=offscreen python build_scripts/render_icons.py
+QT_QPA_PLATFORM=offscreen python build_scripts/render_icons.py
 """
 
 import os

@@ -32,7 +32,11 @@ def _offscreen_qt():
 def _isolated_user_dirs(tmp_path, monkeypatch):
     """Settings, history and caches go to a temp dir, never the developer's real ones."""
     home = tmp_path / "home"
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
         monkeypatch.setenv(var, str(home / sub))
     yield
 
@@ -62,15 +66,27 @@ def velollm_exe() -> str:
     return exe
 
 
-def run_cli(exe: str, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    exe: str, *args: str, timeout: float = 60, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the installed CLI and capture its output."""
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
 
 
 def test_model_path() -> Path:
     """The small real GGUF model the set-up script downloads (SmolLM2-135M-Instruct Q4_1)."""
     env = os.environ.get("VELOLLM_TEST_MODEL")
-    path = Path(env) if env else Path.home() / ".cache" / "velollm-desktop" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    path = (
+        Path(env)
+        if env
+        else Path.home()
+        / ".cache"
+        / "velollm-desktop"
+        / "models"
+        / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     assert path.exists(), f"test model missing at {path}: run bash build_scripts/setup.sh test"
     return path
 
@@ -102,7 +118,11 @@ def smol_f32(smol_model) -> Path:
     if not target.exists():
         quantize = find_program("llama-quantize").path
         part = target.with_suffix(".part")
-        subprocess.run([str(quantize), "--allow-requantize", str(smol_model), str(part), "F32"],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [str(quantize), "--allow-requantize", str(smol_model), str(part), "F32"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         part.replace(target)
     return target

@@ -28,7 +28,13 @@ class FakePynvml:
     to test a GPU that disappears mid-sampling; `init_error` makes nvmlInit fail.
     """
 
-    def __init__(self, record: dict | None = None, *, init_error: Exception | None = None, lose_gpu_after: int | None = None) -> None:
+    def __init__(
+        self,
+        record: dict | None = None,
+        *,
+        init_error: Exception | None = None,
+        lose_gpu_after: int | None = None,
+    ) -> None:
         self.record = record or json.loads((FIXTURES / "h100" / "nvml.json").read_text())
         self.init_error = init_error
         self.lose_gpu_after = lose_gpu_after

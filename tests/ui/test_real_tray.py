@@ -45,8 +45,13 @@ def _app_windows(disp, pid: int) -> list[str]:
 
 
 def test_tray_icon_drawn_menu_works_and_quit_exits_cleanly(xtray, tmp_path):
-    app = subprocess.Popen([sys.executable, "-m", "velollm_desktop"], env=xtray.env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "velollm_desktop"],
+        env=xtray.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         box = _wait_for_icon(xtray, tmp_path)
         assert box is not None, "no tray icon appeared in trayer's area"

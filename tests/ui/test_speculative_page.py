@@ -18,21 +18,37 @@ def _ollama_models(root, files):
         (root / "blobs" / digest).symlink_to(path)
         manifest = root / "manifests" / "registry.ollama.ai" / "library" / name / "latest"
         manifest.parent.mkdir(parents=True)
-        manifest.write_text(json.dumps({"layers": [{"mediaType": "application/vnd.ollama.image.model",
-                                                    "digest": digest.replace("-", ":", 1)}]}))
+        manifest.write_text(
+            json.dumps(
+                {
+                    "layers": [
+                        {
+                            "mediaType": "application/vnd.ollama.image.model",
+                            "digest": digest.replace("-", ":", 1),
+                        }
+                    ]
+                }
+            )
+        )
 
 
 @pytest.mark.slow
 def test_drafts_filtered_run_and_verdict(qtbot, tmp_path, monkeypatch, smol_model, smol_f32):
-    bogus = write_gguf(tmp_path / "other.gguf", {"general.architecture": "llama", "tokenizer.ggml.model": "llama"})
-    _ollama_models(tmp_path / "models", {"smolf32": smol_f32, "smolq41": smol_model, "other": bogus})
+    bogus = write_gguf(
+        tmp_path / "other.gguf", {"general.architecture": "llama", "tokenizer.ggml.model": "llama"}
+    )
+    _ollama_models(
+        tmp_path / "models", {"smolf32": smol_f32, "smolq41": smol_model, "other": bogus}
+    )
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
     history = History(tmp_path / "h.sqlite3")
     page = SpeculativePage(history)
     qtbot.addWidget(page)
     page.target.setCurrentText("ollama:smolf32:latest")
     drafts = [page.draft.itemText(i) for i in range(page.draft.count())]
-    assert drafts == ["ollama:smolq41:latest"]  # the incompatible one and the target itself are filtered out
+    assert drafts == [
+        "ollama:smolq41:latest"
+    ]  # the incompatible one and the target itself are filtered out
     page.runs.setValue(1)
     page.n_predict.setValue(16)
     page.run_button.click()
@@ -41,7 +57,11 @@ def test_drafts_filtered_run_and_verdict(qtbot, tmp_path, monkeypatch, smol_mode
     assert [m.mode for m in page.result.modes] == ["vanilla", "draft", "ngram-simple"]
     assert len(page.chart.bars) == 1 and page.verdict.text()
     (saved,) = history.comparisons()
-    assert saved["target"] == page.result.target and [m["mode"] for m in saved["modes"]] == ["vanilla", "draft", "ngram-simple"]
+    assert saved["target"] == page.result.target and [m["mode"] for m in saved["modes"]] == [
+        "vanilla",
+        "draft",
+        "ngram-simple",
+    ]
     history.close()
 
 

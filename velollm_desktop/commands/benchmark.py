@@ -15,20 +15,30 @@ from velollm_desktop.core.bench.suites import SUITES, suite
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.settings import ollama_url_from_env
 
-DEFAULT_URLS = {"ollama": None, "llamacpp": "http://127.0.0.1:8080", "openai": "http://127.0.0.1:8080"}
+DEFAULT_URLS = {
+    "ollama": None,
+    "llamacpp": "http://127.0.0.1:8080",
+    "openai": "http://127.0.0.1:8080",
+}
 
 
 def render_table(result: BenchmarkResult) -> str:
     """A readable summary: one line per test, mean ± stddev with units."""
-    lines = [f"{result.server.kind} {result.server.version or ''} at {result.server.url} — model {result.model}".strip()]
-    lines.append(f"{'test':<20}{'runs':>5}{'decode tok/s':>22}{'server tok/s':>16}{'TTFT ms':>16}{'prompt tok/s':>15}")
+    lines = [
+        f"{result.server.kind} {result.server.version or ''} at {result.server.url} — model {result.model}".strip()
+    ]
+    lines.append(
+        f"{'test':<20}{'runs':>5}{'decode tok/s':>22}{'server tok/s':>16}{'TTFT ms':>16}{'prompt tok/s':>15}"
+    )
 
     def pm(s, digits=1):
         return f"{s.mean:.{digits}f} ± {s.stddev:.{digits}f}" if s else "n/a"
 
     for t in result.results:
-        lines.append(f"{t.name:<20}{len(t.runs):>5}{pm(t.decode_tokens_per_s):>22}"
-                     f"{pm(t.server_decode_tokens_per_s):>16}{pm(t.ttft_ms, 0):>16}{pm(t.prompt_tokens_per_s, 0):>15}")
+        lines.append(
+            f"{t.name:<20}{len(t.runs):>5}{pm(t.decode_tokens_per_s):>22}"
+            f"{pm(t.server_decode_tokens_per_s):>16}{pm(t.ttft_ms, 0):>16}{pm(t.prompt_tokens_per_s, 0):>15}"
+        )
     if result.results and result.results[0].warmup_load_ms is not None:
         lines.append(f"model load (warm-up): {result.results[0].warmup_load_ms:.0f} ms")
     lines.append(f"wall time {result.wall_s:.1f} s" + (" (cancelled)" if result.cancelled else ""))
@@ -50,7 +60,9 @@ def _cmd(args: argparse.Namespace) -> int:
             print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
 
     try:
-        result = run_benchmark(backend, tests, suite_name=args.suite, progress=progress, hardware=detect_hardware())
+        result = run_benchmark(
+            backend, tests, suite_name=args.suite, progress=progress, hardware=detect_hardware()
+        )
     except OllamaError as exc:
         raise CliError(str(exc)) from exc
     finally:
@@ -71,15 +83,25 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("benchmark", help="benchmark a model (Ollama, llama-server, OpenAI-compatible)")
+    p = sub.add_parser(
+        "benchmark", help="benchmark a model (Ollama, llama-server, OpenAI-compatible)"
+    )
     p.add_argument("--backend", choices=sorted(DEFAULT_URLS), default="ollama")
-    p.add_argument("--url", help="server URL (Ollama: OLLAMA_HOST or http://127.0.0.1:11434; others :8080)")
+    p.add_argument(
+        "--url", help="server URL (Ollama: OLLAMA_HOST or http://127.0.0.1:11434; others :8080)"
+    )
     p.add_argument("--model", help="model name (default: the server's first model)")
     p.add_argument("--suite", choices=sorted(SUITES), default="standard")
     p.add_argument("--runs", type=int, help="runs per test (default: the suite's: 5/3/3)")
-    p.add_argument("--max-tokens", type=int, help="tokens per run (default: the suite's: 50/150/200)")
-    p.add_argument("--json", type=Path, help="also write the result as JSON (docs/BENCHMARK_FORMAT.md)")
+    p.add_argument(
+        "--max-tokens", type=int, help="tokens per run (default: the suite's: 50/150/200)"
+    )
+    p.add_argument(
+        "--json", type=Path, help="also write the result as JSON (docs/BENCHMARK_FORMAT.md)"
+    )
     p.add_argument("--csv", type=Path, help="also write one CSV row per run")
-    p.add_argument("--no-history", action="store_true", help="do not save the result in the history")
+    p.add_argument(
+        "--no-history", action="store_true", help="do not save the result in the history"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd)

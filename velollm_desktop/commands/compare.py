@@ -46,17 +46,28 @@ def summary_json(result) -> dict:
 
 
 def render(result) -> str:
-    lines = [f"target {result.target}" + (f", draft {result.draft}" if result.draft else "")
-             + f" — {result.runs_per_prompt} runs × {result.n_predict} tokens per prompt",
-             f"llama.cpp: {result.llama_cpp}"]
-    lines.append(f"{'mode':<16}{'decode tok/s':>18}{'TTFT ms':>12}{'accepted':>12}{'speedup (95% CI)':>26}{'same text':>11}")
+    lines = [
+        f"target {result.target}"
+        + (f", draft {result.draft}" if result.draft else "")
+        + f" — {result.runs_per_prompt} runs × {result.n_predict} tokens per prompt",
+        f"llama.cpp: {result.llama_cpp}",
+    ]
+    lines.append(
+        f"{'mode':<16}{'decode tok/s':>18}{'TTFT ms':>12}{'accepted':>12}{'speedup (95% CI)':>26}{'same text':>11}"
+    )
     for m in result.modes:
         d = m.decode_tokens_per_s
         acc = f"{m.acceptance:.0%}" if m.acceptance is not None else "n/a"
-        sp = f"{m.speedup:.2f}× ({m.speedup_ci95[0]:.2f}–{m.speedup_ci95[1]:.2f})" if m.speedup_ci95 else "n/a"
+        sp = (
+            f"{m.speedup:.2f}× ({m.speedup_ci95[0]:.2f}–{m.speedup_ci95[1]:.2f})"
+            if m.speedup_ci95
+            else "n/a"
+        )
         agree = f"{m.agreement_with_vanilla:.0%}" if m.agreement_with_vanilla is not None else "n/a"
-        lines.append(f"{m.mode:<16}{(f'{d.mean:.1f} ± {d.stddev:.1f}' if d else 'n/a'):>18}"
-                     f"{(f'{m.ttft_ms.mean:.0f}' if m.ttft_ms else 'n/a'):>12}{acc:>12}{sp:>26}{agree:>11}")
+        lines.append(
+            f"{m.mode:<16}{(f'{d.mean:.1f} ± {d.stddev:.1f}' if d else 'n/a'):>18}"
+            f"{(f'{m.ttft_ms.mean:.0f}' if m.ttft_ms else 'n/a'):>12}{acc:>12}{sp:>26}{agree:>11}"
+        )
     lines += [f"- {a}" for a in result.advice]
     return "\n".join(lines)
 
@@ -75,8 +86,15 @@ def _cmd(args: argparse.Namespace) -> int:
             print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
 
     try:
-        result = run_compare(target, modes, draft=draft, runs=args.runs, n_predict=args.n_predict,
-                             threads=args.threads, progress=progress)
+        result = run_compare(
+            target,
+            modes,
+            draft=draft,
+            runs=args.runs,
+            n_predict=args.n_predict,
+            threads=args.threads,
+            progress=progress,
+        )
     except (NotGGUF, ValueError, BinaryNotFound, OllamaError, CompareCancelled) as exc:
         raise CliError(str(exc)) from exc
     print(render(result))
@@ -98,14 +116,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare vanilla vs speculative decoding (llama.cpp)")
     p.add_argument("--target", required=True, help="target model: FILE.gguf or ollama:NAME[:TAG]")
     p.add_argument("--draft", help="draft model: FILE.gguf or ollama:NAME[:TAG]")
-    p.add_argument("--spec-type", action="append", choices=NGRAM_TYPES,
-                   help="also measure a draft-free n-gram mode (repeatable; default without --draft: ngram-simple)")
+    p.add_argument(
+        "--spec-type",
+        action="append",
+        choices=NGRAM_TYPES,
+        help="also measure a draft-free n-gram mode (repeatable; default without --draft: ngram-simple)",
+    )
     p.add_argument("--runs", type=int, default=3, help="runs per prompt and mode (default 3)")
     p.add_argument("--n-predict", type=int, default=128, help="tokens per run (default 128)")
     p.add_argument("--threads", type=int, help="CPU threads for llama-server")
-    p.add_argument("--draft-max", type=int, default=8, help="tokens drafted per step (seed research: 5–16)")
+    p.add_argument(
+        "--draft-max", type=int, default=8, help="tokens drafted per step (seed research: 5–16)"
+    )
     p.add_argument("--draft-min", type=int, default=0)
-    p.add_argument("--p-min", type=float, default=0.75, help="minimum draft probability (seed research: 0.75)")
-    p.add_argument("--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)")
+    p.add_argument(
+        "--p-min", type=float, default=0.75, help="minimum draft probability (seed research: 0.75)"
+    )
+    p.add_argument(
+        "--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)"
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd)

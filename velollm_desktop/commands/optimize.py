@@ -38,26 +38,47 @@ def render(rec: Recommendation, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(as_json_summary(rec), indent=2) + "\n"
     if fmt == "modelfile":
-        return "\n".join(f"# {name}\n{writers.render_modelfile(name, opts)}" for name, opts in rec.per_model.items()) \
+        return (
+            "\n".join(
+                f"# {name}\n{writers.render_modelfile(name, opts)}"
+                for name, opts in rec.per_model.items()
+            )
             or "# no per-model options recommended\n"
-    return {"shell": writers.render_shell, "systemd": writers.render_systemd, "launchd": writers.render_launchd,
-            "windows": writers.render_windows}[fmt](rec.env)
+        )
+    return {
+        "shell": writers.render_shell,
+        "systemd": writers.render_systemd,
+        "launchd": writers.render_launchd,
+        "windows": writers.render_windows,
+    }[fmt](rec.env)
 
 
 def render_report(current: CurrentConfig, rec: Recommendation) -> str:
     """Current (with source) vs recommended, and why."""
-    lines = [f"Budget: {rec.budget}", "", f"{'variable':<28}{'current':<22}{'recommended':<14}source"]
+    lines = [
+        f"Budget: {rec.budget}",
+        "",
+        f"{'variable':<28}{'current':<22}{'recommended':<14}source",
+    ]
     names = sorted(set(current.values) | set(rec.env))
     for name in names:
         cur = current.values.get(name)
         cur_text = cur.parsed.raw if cur else "(default)"
-        lines.append(f"{name:<28}{cur_text[:20]:<22}{rec.env.get(name, '-'):<14}{cur.source if cur else ''}")
+        lines.append(
+            f"{name:<28}{cur_text[:20]:<22}{rec.env.get(name, '-'):<14}{cur.source if cur else ''}"
+        )
     lines.append("")
     for f in rec.fits:
-        where = "entirely on GPU" if f.fits_on_gpu else ("in RAM (CPU)" if f.num_ctx else "does NOT fit: split CPU/GPU")
-        lines.append(f"{f.name}: ctx {f.num_ctx or 'n/a'} × {f.parallel} slot(s), {f.vram_bytes / 2**30:.1f} GiB "
-                     f"(weights {f.weights_bytes / 2**30:.1f} + KV {f.kv_cache_bytes / 2**30:.2f} + compute "
-                     f"{f.compute_bytes / 2**30:.2f}) of {max(f.budget_bytes, 0) / 2**30:.1f} GiB — {where}")
+        where = (
+            "entirely on GPU"
+            if f.fits_on_gpu
+            else ("in RAM (CPU)" if f.num_ctx else "does NOT fit: split CPU/GPU")
+        )
+        lines.append(
+            f"{f.name}: ctx {f.num_ctx or 'n/a'} × {f.parallel} slot(s), {f.vram_bytes / 2**30:.1f} GiB "
+            f"(weights {f.weights_bytes / 2**30:.1f} + KV {f.kv_cache_bytes / 2**30:.2f} + compute "
+            f"{f.compute_bytes / 2**30:.2f}) of {max(f.budget_bytes, 0) / 2**30:.1f} GiB — {where}"
+        )
     lines.append("")
     lines += [f"- {r.setting} = {r.value}: {r.why}" for r in rec.reasons]
     lines += [f"! {w}" for w in (*rec.warnings, *current.warnings, *current.notes)]
@@ -95,7 +116,13 @@ def _cmd(args: argparse.Namespace) -> int:
         print(render_report(current, rec))
         if args.dry_run:
             plan = Applier().plan(rec.env)
-            print("\nDry run — nothing was changed. Applying would:\n" + plan.describe() + "\n\n" + plan.content, end="")
+            print(
+                "\nDry run — nothing was changed. Applying would:\n"
+                + plan.describe()
+                + "\n\n"
+                + plan.content,
+                end="",
+            )
         return 0
     applier = Applier()
     plan = applier.plan(rec.env)
@@ -121,16 +148,47 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("optimize", help="recommend (and apply) an Ollama configuration for this hardware and models")
-    p.add_argument("--dry-run", action="store_true", help="show the recommendation and what applying would do; change nothing")
-    p.add_argument("-o", "--output", type=Path, help="write the recommendation to FILE (format: --format, default shell)")
-    p.add_argument("--format", choices=FORMATS, help="print (or with -o write) this format instead of the report")
-    p.add_argument("--apply", action="store_true", help="write it where Ollama reads it and restart Ollama")
+    p = sub.add_parser(
+        "optimize",
+        help="recommend (and apply) an Ollama configuration for this hardware and models",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the recommendation and what applying would do; change nothing",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="write the recommendation to FILE (format: --format, default shell)",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="print (or with -o write) this format instead of the report",
+    )
+    p.add_argument(
+        "--apply", action="store_true", help="write it where Ollama reads it and restart Ollama"
+    )
     p.add_argument("--yes", action="store_true", help="do not ask before --apply")
-    p.add_argument("--verify", action="store_true", help="after --apply, check what the server runs with")
-    p.add_argument("--undo", action="store_true", help="restore the configuration from before the last --apply")
+    p.add_argument(
+        "--verify", action="store_true", help="after --apply, check what the server runs with"
+    )
+    p.add_argument(
+        "--undo", action="store_true", help="restore the configuration from before the last --apply"
+    )
     p.add_argument("--strategy", choices=("fit", "heuristic"), default="fit")
-    p.add_argument("--hardware", type=Path, help="plan for the machine described by a `velollm detect --json` file")
-    p.add_argument("--model-info", action="append", metavar="NAME=FILE", help="a saved /api/show response (repeatable)")
+    p.add_argument(
+        "--hardware",
+        type=Path,
+        help="plan for the machine described by a `velollm detect --json` file",
+    )
+    p.add_argument(
+        "--model-info",
+        action="append",
+        metavar="NAME=FILE",
+        help="a saved /api/show response (repeatable)",
+    )
     p.add_argument("--url", help="Ollama URL (default: OLLAMA_HOST or http://127.0.0.1:11434)")
     p.set_defaults(func=_cmd)

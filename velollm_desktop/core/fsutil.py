@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 
-def atomic_write_text(path: Path, text: str, *, backup: bool = False, mode: int | None = None) -> Path | None:
+def atomic_write_text(
+    path: Path, text: str, *, backup: bool = False, mode: int | None = None
+) -> Path | None:
     """Replace `path` with `text` atomically; return the backup's path if one was made.
 
     With `backup=True` and an existing file, a timestamped copy `NAME.bak-YYYYmmdd-HHMMSS`

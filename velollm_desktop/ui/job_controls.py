@@ -41,15 +41,24 @@ class JobControls:
     def busy(self) -> bool:
         return self.worker is not None
 
-    def run(self, fn: Callable[..., Any], on_result: Callable[[Any], None], *, failed_prefix: str,
-            on_done: Callable[[], None] | None = None, starting: str = "Starting…") -> bool:
+    def run(
+        self,
+        fn: Callable[..., Any],
+        on_result: Callable[[Any], None],
+        *,
+        failed_prefix: str,
+        on_done: Callable[[], None] | None = None,
+        starting: str = "Starting…",
+    ) -> bool:
         """Start `fn(progress=…, cancel=…)` unless a job is running; returns whether it started."""
         if self.worker is not None:
             return False
         self.worker = TaskWorker(fn)
         self.worker.progress.connect(self._on_progress)
         self.worker.result.connect(on_result)
-        self.worker.failed.connect(lambda message: self.status.setText(f"{failed_prefix}: {message}"))
+        self.worker.failed.connect(
+            lambda message: self.status.setText(f"{failed_prefix}: {message}")
+        )
         self.worker.finished.connect(self._on_finished)
         self._on_done = on_done
         self.run_button.setEnabled(False)

@@ -73,14 +73,18 @@ class MonitorPage(QWidget):
                 w.setYRange(0, 100, padding=0.02)
             grid.addWidget(w, n // 3, n % 3)
             self.plots[title] = w
-        self.no_gpu_label = QLabel("No GPU with live metrics was found: GPU plots stay empty (n/a).")
+        self.no_gpu_label = QLabel(
+            "No GPU with live metrics was found: GPU plots stay empty (n/a)."
+        )
         self.no_gpu_label.setVisible(False)
         self._cpu_curve = self.plots["CPU"].plot(pen=pg.mkPen("#ab47bc", width=2))
         self._ram_curve = self.plots["RAM"].plot(pen=pg.mkPen("#2196f3", width=2))
 
         self.ollama_status = QLabel("Ollama: checking…")
         self.ollama_table = QTableWidget(0, 5)
-        self.ollama_table.setHorizontalHeaderLabels(["Model", "Size (GiB)", "Placement", "Context (tokens)", "Unloads at"])
+        self.ollama_table.setHorizontalHeaderLabels(
+            ["Model", "Size (GiB)", "Placement", "Context (tokens)", "Unloads at"]
+        )
         self.ollama_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.ollama_table.setMaximumHeight(140)
         self.ollama_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -107,11 +111,20 @@ class MonitorPage(QWidget):
 
     def set_loaded_models(self, models: Sequence[LoadedModel]) -> None:
         """Show Ollama's `/api/ps` result."""
-        self.ollama_status.setText(f"Ollama: {len(models)} model(s) loaded" if models else "Ollama: running, no model loaded")
+        self.ollama_status.setText(
+            f"Ollama: {len(models)} model(s) loaded"
+            if models
+            else "Ollama: running, no model loaded"
+        )
         self.ollama_table.setRowCount(len(models))
         for row, m in enumerate(models):
-            values = (m.name, f"{m.size_bytes / GIB:.2f}", m.placement,
-                      str(m.context_length) if m.context_length else "n/a", m.expires_at or "n/a")
+            values = (
+                m.name,
+                f"{m.size_bytes / GIB:.2f}",
+                m.placement,
+                str(m.context_length) if m.context_length else "n/a",
+                m.expires_at or "n/a",
+            )
             for col, text in enumerate(values):
                 self.ollama_table.setItem(row, col, QTableWidgetItem(text))
 
@@ -131,7 +144,11 @@ class MonitorPage(QWidget):
             curves = self._gpu_curves.setdefault(title, [])
             while len(curves) < count:
                 i = len(curves)
-                curves.append(self.plots[title].plot(pen=pg.mkPen(GPU_PENS[i % len(GPU_PENS)], width=2), name=f"GPU {i}"))
+                curves.append(
+                    self.plots[title].plot(
+                        pen=pg.mkPen(GPU_PENS[i % len(GPU_PENS)], width=2), name=f"GPU {i}"
+                    )
+                )
 
     def redraw(self) -> None:
         """Update the curves from the history (skipped when hidden or nothing changed)."""

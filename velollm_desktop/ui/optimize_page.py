@@ -38,35 +38,47 @@ class MemoryBar(QWidget):
         super().__init__(parent)
         self.fit = fit
         self.setMinimumHeight(22)
-        self.setToolTip(f"{fit.name}: weights {fit.weights_bytes / GIB:.2f} GiB, KV cache {fit.kv_cache_bytes / GIB:.2f} "
-                        f"GiB, compute {fit.compute_bytes / GIB:.2f} GiB, of {max(fit.budget_bytes, 0) / GIB:.1f} GiB")
+        self.setToolTip(
+            f"{fit.name}: weights {fit.weights_bytes / GIB:.2f} GiB, KV cache {fit.kv_cache_bytes / GIB:.2f} "
+            f"GiB, compute {fit.compute_bytes / GIB:.2f} GiB, of {max(fit.budget_bytes, 0) / GIB:.1f} GiB"
+        )
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
         p = QPainter(self)
         r = QRectF(self.rect()).adjusted(0, 2, -1, -2)
-        p.fillRect(r, QColor("#2e7d32") if self.fit.fits_on_gpu or self.fit.num_ctx else QColor("#8e2424"))
+        p.fillRect(
+            r, QColor("#2e7d32") if self.fit.fits_on_gpu or self.fit.num_ctx else QColor("#8e2424")
+        )
         total = max(self.fit.budget_bytes, self.fit.vram_bytes, 1)
         x = r.left()
-        for part, colour in zip((self.fit.weights_bytes, self.fit.kv_cache_bytes, self.fit.compute_bytes),
-                                self.COLOURS, strict=True):
+        for part, colour in zip(
+            (self.fit.weights_bytes, self.fit.kv_cache_bytes, self.fit.compute_bytes),
+            self.COLOURS,
+            strict=True,
+        ):
             w = r.width() * part / total
             p.fillRect(QRectF(x, r.top(), w, r.height()), colour)
             x += w
         p.setPen(QColor("white"))
-        p.drawText(r.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignVCenter,
-                   f"{self.fit.name}  {self.fit.vram_bytes / GIB:.1f} / {max(self.fit.budget_bytes, 0) / GIB:.1f} GiB"
-                   f"  ctx {self.fit.num_ctx or 'n/a'}")
+        p.drawText(
+            r.adjusted(6, 0, -6, 0),
+            Qt.AlignmentFlag.AlignVCenter,
+            f"{self.fit.name}  {self.fit.vram_bytes / GIB:.1f} / {max(self.fit.budget_bytes, 0) / GIB:.1f} GiB"
+            f"  ctx {self.fit.num_ctx or 'n/a'}",
+        )
         p.end()
 
 
 class OptimizePage(QWidget):
     """Signals:
-        applied(str): a one-line result after Apply or Undo (for a tray notification).
+    applied(str): a one-line result after Apply or Undo (for a tray notification).
     """
 
     applied = Signal(str)
 
-    def __init__(self, settings: Settings, hardware_provider, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: Settings, hardware_provider, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.settings = settings
         self.hardware_provider = hardware_provider
@@ -88,10 +100,18 @@ class OptimizePage(QWidget):
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self.copy_commands)
         top = QHBoxLayout()
-        for w in (self.strategy, self.compute_button, self.apply_button, self.undo_button, self.copy_button):
+        for w in (
+            self.strategy,
+            self.compute_button,
+            self.apply_button,
+            self.undo_button,
+            self.copy_button,
+        ):
             top.addWidget(w)
         top.addStretch(1)
-        self.status = QLabel("Press Recommend: reads the hardware, Ollama's models and where its settings live.")
+        self.status = QLabel(
+            "Press Recommend: reads the hardware, Ollama's models and where its settings live."
+        )
         self.status.setWordWrap(True)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Setting", "Current (source)", "Recommended", "Why"])
@@ -103,7 +123,11 @@ class OptimizePage(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
-        layout.addWidget(QLabel("Memory per model: weights (blue), KV cache (orange), compute (purple), free (green)"))
+        layout.addWidget(
+            QLabel(
+                "Memory per model: weights (blue), KV cache (orange), compute (purple), free (green)"
+            )
+        )
         layout.addLayout(self.bars)
 
     def compute(self) -> None:
@@ -114,8 +138,13 @@ class OptimizePage(QWidget):
         if hardware is None:
             self.status.setText("Hardware detection has not finished yet; try again in a second.")
             return
-        self.worker = TaskWorker(optimize_state, hardware, self.settings.get("ollama_url"),
-                                 self.strategy.currentData(), pass_control=False)
+        self.worker = TaskWorker(
+            optimize_state,
+            hardware,
+            self.settings.get("ollama_url"),
+            self.strategy.currentData(),
+            pass_control=False,
+        )
         self.worker.result.connect(self.show_state)
         self.worker.failed.connect(lambda m: self.status.setText(f"Could not recommend: {m}"))
         self.worker.finished.connect(self._on_finished)
@@ -136,8 +165,12 @@ class OptimizePage(QWidget):
         self.table.setRowCount(len(names))
         for row, name in enumerate(names):
             c = cur.values.get(name)
-            cells = (name, f"{c.parsed.raw} ({c.source})" if c else "(default)", rec.env.get(name, "—"),
-                     reasons.get(name, c.parsed.warning if c and c.parsed.warning else ""))
+            cells = (
+                name,
+                f"{c.parsed.raw} ({c.source})" if c else "(default)",
+                rec.env.get(name, "—"),
+                reasons.get(name, c.parsed.warning if c and c.parsed.warning else ""),
+            )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
@@ -149,7 +182,9 @@ class OptimizePage(QWidget):
                 w.deleteLater()
         for fit in rec.fits:
             self.bars.addWidget(MemoryBar(fit))
-        messages = [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes) + list(cur.notes)
+        messages = (
+            [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes) + list(cur.notes)
+        )
         self.status.setText(" ".join(messages))
         self.apply_button.setEnabled(bool(rec.env))
         self.copy_button.setEnabled(bool(rec.env))
@@ -159,9 +194,14 @@ class OptimizePage(QWidget):
         if self.state is None:
             return "no recommendation yet"
         cur = self.state.current
-        changes = [f"{k}={v}" for k, v in self.state.recommendation.env.items()
-                   if not cur.values.get(k) or cur.values[k].parsed.raw != v]
-        return ", ".join(changes) if changes else "Ollama already runs with the recommended settings"
+        changes = [
+            f"{k}={v}"
+            for k, v in self.state.recommendation.env.items()
+            if not cur.values.get(k) or cur.values[k].parsed.raw != v
+        ]
+        return (
+            ", ".join(changes) if changes else "Ollama already runs with the recommended settings"
+        )
 
     def apply(self, confirm: bool = True) -> bool:
         """Show the plan, then write it; returns whether it was applied."""
@@ -173,7 +213,9 @@ class OptimizePage(QWidget):
             self.status.setText(str(exc))
             return False
         if confirm:
-            answer = QMessageBox.question(self, "Apply Ollama settings", plan.describe() + "\n\n" + plan.content)
+            answer = QMessageBox.question(
+                self, "Apply Ollama settings", plan.describe() + "\n\n" + plan.content
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return False
         try:
@@ -203,7 +245,10 @@ class OptimizePage(QWidget):
         if self.state is None:
             return
         plan = self.applier.plan(self.state.recommendation.env)
-        text = render_shell(self.state.recommendation.env) + "\n# To make it permanent:\n" + \
-            "\n".join(f"# {line}" for line in plan.describe().splitlines())
+        text = (
+            render_shell(self.state.recommendation.env)
+            + "\n# To make it permanent:\n"
+            + "\n".join(f"# {line}" for line in plan.describe().splitlines())
+        )
         QGuiApplication.clipboard().setText(text)
         self.status.setText("Copied to the clipboard.")

@@ -37,7 +37,7 @@ from velollm_desktop.ui.job_controls import JobControls
 
 class SpeculativePage(QWidget):
     """Signals:
-        finished(str): the verdict when a comparison ends.
+    finished(str): the verdict when a comparison ends.
     """
 
     finished = Signal(str)
@@ -78,7 +78,9 @@ class SpeculativePage(QWidget):
         form.addRow("N-gram mode", self.ngram)
         form.addRow("Runs per prompt", self.runs)
         form.addRow("Tokens per run", self.n_predict)
-        self.jobs = JobControls(self, "Compare", "Pick a target model (any .gguf, or one Ollama downloaded).")
+        self.jobs = JobControls(
+            self, "Compare", "Pick a target model (any .gguf, or one Ollama downloaded)."
+        )
         self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.progress, self.status = self.jobs.progress, self.jobs.status
         self.run_button.clicked.connect(self.start)
@@ -106,7 +108,9 @@ class SpeculativePage(QWidget):
                 combo.setCurrentText(current)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "GGUF model", str(Path.home()), "GGUF (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "GGUF model", str(Path.home()), "GGUF (*.gguf);;All files (*)"
+        )
         if path:
             self.refresh_models([path])
             self.target.setCurrentText(path)
@@ -126,7 +130,9 @@ class SpeculativePage(QWidget):
         for i in range(self.draft.count()):
             spec = self.draft.itemText(i)
             try:
-                if spec != self.target.currentText() and not compatibility_problems(target, read_gguf(self.resolve(spec))):
+                if spec != self.target.currentText() and not compatibility_problems(
+                    target, read_gguf(self.resolve(spec))
+                ):
                     keep.append(spec)
             except (NotGGUF, LookupError, OSError):
                 continue
@@ -163,8 +169,18 @@ class SpeculativePage(QWidget):
         if len(modes) < 2:
             self.status.setText("Choose a draft model or an n-gram mode to compare with vanilla.")
             return
-        self.jobs.run(partial(run_compare, target, modes, draft=draft, runs=self.runs.value(),
-                              n_predict=self.n_predict.value()), self.show_result, failed_prefix="Comparison stopped")
+        self.jobs.run(
+            partial(
+                run_compare,
+                target,
+                modes,
+                draft=draft,
+                runs=self.runs.value(),
+                n_predict=self.n_predict.value(),
+            ),
+            self.show_result,
+            failed_prefix="Comparison stopped",
+        )
 
     def cancel(self) -> None:
         """Stop at once: the running llama-server is ended."""
@@ -177,10 +193,22 @@ class SpeculativePage(QWidget):
         """Chart tok/s per mode and show acceptance and the advisor's verdict."""
         self.result = result
         names = [m.mode for m in result.modes]
-        self.chart.set_data(names, [("decode tok/s", [m.decode_tokens_per_s.mean if m.decode_tokens_per_s else None
-                                                      for m in result.modes],
-                                     [m.decode_tokens_per_s.stddev if m.decode_tokens_per_s else None
-                                      for m in result.modes])])
+        self.chart.set_data(
+            names,
+            [
+                (
+                    "decode tok/s",
+                    [
+                        m.decode_tokens_per_s.mean if m.decode_tokens_per_s else None
+                        for m in result.modes
+                    ],
+                    [
+                        m.decode_tokens_per_s.stddev if m.decode_tokens_per_s else None
+                        for m in result.modes
+                    ],
+                )
+            ],
+        )
         parts = []
         for m in result.modes:
             acc = f", {m.acceptance:.0%} accepted" if m.acceptance is not None else ""

@@ -55,7 +55,11 @@ class TunePage(QWidget):
         form.addRow("Objective", self.objective)
         form.addRow("Concurrent clients (throughput)", self.concurrency)
         form.addRow("Time budget", self.budget)
-        self.jobs = JobControls(self, "Start", "Each candidate runs its own llama-server; nothing changes until you Apply.")
+        self.jobs = JobControls(
+            self,
+            "Start",
+            "Each candidate runs its own llama-server; nothing changes until you Apply.",
+        )
         self.start_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.progress, self.status = self.jobs.progress, self.jobs.status
         self.start_button.clicked.connect(self.start)
@@ -64,7 +68,9 @@ class TunePage(QWidget):
         self.apply_button.clicked.connect(self.apply)
         buttons = self.jobs.row(self.apply_button)
         self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Candidate", "tokens/s (mean ± sd)", "p95 latency (ms)", "Note"])
+        self.table.setHorizontalHeaderLabels(
+            ["Candidate", "tokens/s (mean ± sd)", "p95 latency (ms)", "Note"]
+        )
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart("Before / after (mean ± stddev)", "tokens/s")
@@ -112,8 +118,17 @@ class TunePage(QWidget):
             self.status.setText(f"Model file not found: {model}")
             return
         self.table.setRowCount(0)
-        self._run(partial(tune, model, hardware, objective=self.objective.currentText(),
-                          concurrency=self.concurrency.value(), budget_s=float(self.budget.value())), self.show_result)
+        self._run(
+            partial(
+                tune,
+                model,
+                hardware,
+                objective=self.objective.currentText(),
+                concurrency=self.concurrency.value(),
+                budget_s=float(self.budget.value()),
+            ),
+            self.show_result,
+        )
 
     def cancel(self) -> None:
         self.jobs.cancel()
@@ -139,11 +154,20 @@ class TunePage(QWidget):
         for row, m in enumerate(result.candidates):
             score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f}" if m.score else "pruned"
             note = "winner" if m is result.winner else (m.pruned or "")
-            for col, text in enumerate((m.candidate.name, score,
-                                        f"{m.latency_p95_ms:.0f}" if m.latency_p95_ms else "n/a", note)):
+            for col, text in enumerate(
+                (
+                    m.candidate.name,
+                    score,
+                    f"{m.latency_p95_ms:.0f}" if m.latency_p95_ms else "n/a",
+                    note,
+                )
+            ):
                 self.table.setItem(row, col, QTableWidgetItem(text))
-        verdict = (f"{result.winner.candidate.name}: {result.gain:.2f}× the baseline (intervals do not overlap)."
-                   if result.significant else "No candidate is clearly better than the baseline: keep it.")
+        verdict = (
+            f"{result.winner.candidate.name}: {result.gain:.2f}× the baseline (intervals do not overlap)."
+            if result.significant
+            else "No candidate is clearly better than the baseline: keep it."
+        )
         self.status.setText(verdict + " " + " ".join(result.notes))
 
     def apply(self) -> None:
@@ -157,12 +181,25 @@ class TunePage(QWidget):
 
     def show_before_after(self, pair) -> None:
         before, after = pair
-        self.chart.set_data(["before", "after"], [(self.result.objective if self.result else "tokens/s",
-                                                   [before.score.mean if before.score else None,
-                                                    after.score.mean if after.score else None],
-                                                   [before.score.stddev if before.score else None,
-                                                    after.score.stddev if after.score else None])])
+        self.chart.set_data(
+            ["before", "after"],
+            [
+                (
+                    self.result.objective if self.result else "tokens/s",
+                    [
+                        before.score.mean if before.score else None,
+                        after.score.mean if after.score else None,
+                    ],
+                    [
+                        before.score.stddev if before.score else None,
+                        after.score.stddev if after.score else None,
+                    ],
+                )
+            ],
+        )
         if before.score and after.score:
-            self.status.setText(f"Before {before.score.mean:.1f} ± {before.score.stddev:.1f}, after "
-                                f"{after.score.mean:.1f} ± {after.score.stddev:.1f} tokens/s "
-                                f"({after.score.mean / before.score.mean:.2f}×).")
+            self.status.setText(
+                f"Before {before.score.mean:.1f} ± {before.score.stddev:.1f}, after "
+                f"{after.score.mean:.1f} ± {after.score.stddev:.1f} tokens/s "
+                f"({after.score.mean / before.score.mean:.2f}×)."
+            )

@@ -45,8 +45,12 @@ def list_models(kind: str, url: str) -> list[str]:
         backend.close()
 
 
-def run_job(job: BenchJob, progress: Callable[[int, int, str], None], cancel: threading.Event,
-            history: History | None = None) -> BenchmarkResult:
+def run_job(
+    job: BenchJob,
+    progress: Callable[[int, int, str], None],
+    cancel: threading.Event,
+    history: History | None = None,
+) -> BenchmarkResult:
     """Run the benchmark (starting and always stopping the built-in engine if chosen) and save it."""
     tests = suite(job.suite, runs=job.runs)
     hardware = detect_hardware()
@@ -56,15 +60,27 @@ def run_job(job: BenchJob, progress: Callable[[int, int, str], None], cancel: th
         with LlamaServer(model, cancel=cancel) as server:
             backend = LlamaCppBackend(server.url)
             try:
-                result = run_benchmark(backend, tests, suite_name=job.suite, progress=progress, cancel=cancel,
-                                       hardware=hardware)
+                result = run_benchmark(
+                    backend,
+                    tests,
+                    suite_name=job.suite,
+                    progress=progress,
+                    cancel=cancel,
+                    hardware=hardware,
+                )
             finally:
                 backend.close()
     else:
         backend = make_backend(job.kind, job.url, job.model)
         try:
-            result = run_benchmark(backend, tests, suite_name=job.suite, progress=progress, cancel=cancel,
-                                   hardware=hardware)
+            result = run_benchmark(
+                backend,
+                tests,
+                suite_name=job.suite,
+                progress=progress,
+                cancel=cancel,
+                hardware=hardware,
+            )
         finally:
             backend.close()
     if history is not None and result.results:

@@ -34,8 +34,9 @@ class SamplerWorker(QObject):
 
     def start(self) -> None:
         """Start sampling in a background thread (returns at once)."""
-        self._loop = SampleLoop(self._factory(), self._emit, self._interval,
-                                on_error=lambda e: self.failed.emit(str(e)))
+        self._loop = SampleLoop(
+            self._factory(), self._emit, self._interval, on_error=lambda e: self.failed.emit(str(e))
+        )
         self._thread = threading.Thread(target=self._loop.run, name="velollm-sampler", daemon=True)
         self._thread.start()
 

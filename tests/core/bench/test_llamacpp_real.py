@@ -47,14 +47,26 @@ def test_openai_compatible_client(llama_server):
 
 @pytest.mark.parametrize("backend_kind", ["llamacpp", "openai"])
 def test_quick_suite_against_real_server(llama_server, backend_kind):
-    backend = LlamaCppBackend(llama_server.url) if backend_kind == "llamacpp" else OpenAIBackend(llama_server.url)
+    backend = (
+        LlamaCppBackend(llama_server.url)
+        if backend_kind == "llamacpp"
+        else OpenAIBackend(llama_server.url)
+    )
     seen = []
-    result = run_benchmark(backend, suite("quick", runs=2, max_tokens=16), suite_name="quick",
-                           progress=lambda d, t, s: seen.append((d, t)))
+    result = run_benchmark(
+        backend,
+        suite("quick", runs=2, max_tokens=16),
+        suite_name="quick",
+        progress=lambda d, t, s: seen.append((d, t)),
+    )
     backend.close()
     (test,) = result.results
     assert len(test.runs) == 2 and test.decode_tokens_per_s.n == 2
-    assert test.decode_tokens_per_s.min <= test.decode_tokens_per_s.mean <= test.decode_tokens_per_s.max
+    assert (
+        test.decode_tokens_per_s.min
+        <= test.decode_tokens_per_s.mean
+        <= test.decode_tokens_per_s.max
+    )
     assert seen[-1] == (3, 3)  # warm-up + 2 runs
     assert result.server.kind == backend_kind and not result.cancelled
     # prompts are varied per run: no prompt-cache hit can inflate prompt speed
@@ -78,7 +90,9 @@ def test_ollama_wire_format_forwarding_real_numbers(llama_server):
 
 def test_export_json_has_the_documented_shape(llama_server):
     backend = LlamaCppBackend(llama_server.url)
-    result = run_benchmark(backend, suite("quick", runs=2, max_tokens=8), suite_name="quick", warmup=False)
+    result = run_benchmark(
+        backend, suite("quick", runs=2, max_tokens=8), suite_name="quick", warmup=False
+    )
     backend.close()
     data = json.loads(jsonio.dumps(result))
     assert {"results", "hardware", "server", "model"} <= data.keys()
@@ -86,8 +100,14 @@ def test_export_json_has_the_documented_shape(llama_server):
     assert t["name"] == "quick_completion"
     assert {"mean", "stddev", "min", "max"} <= t["decode_tokens_per_s"].keys()
     for run in t["runs"]:
-        assert {"ttft_ms", "decode_tokens_per_s", "server_decode_tokens_per_s", "prompt_tokens_per_s",
-                "eval_count", "total_ms"} <= run.keys()
+        assert {
+            "ttft_ms",
+            "decode_tokens_per_s",
+            "server_decode_tokens_per_s",
+            "prompt_tokens_per_s",
+            "eval_count",
+            "total_ms",
+        } <= run.keys()
 
 
 def test_cancel_mid_suite_returns_partial_results(llama_server):
@@ -98,7 +118,9 @@ def test_cancel_mid_suite_returns_partial_results(llama_server):
         if done >= 2:
             cancel.set()
 
-    result = run_benchmark(backend, suite("standard", runs=3, max_tokens=8), progress=progress, cancel=cancel)
+    result = run_benchmark(
+        backend, suite("standard", runs=3, max_tokens=8), progress=progress, cancel=cancel
+    )
     backend.close()
     assert result.cancelled
     assert sum(len(t.runs) for t in result.results) == 1
@@ -172,11 +194,15 @@ def test_server_dies_with_a_crashed_parent(smol_model, tmp_path):
     import psutil
 
     pidfile = tmp_path / "pid"
-    code = ("import os, sys; from pathlib import Path; "
-            "from velollm_desktop.core.llamacpp.server import LlamaServer; "
-            f"s = LlamaServer(Path({str(smol_model)!r}), threads=1).start(); "
-            f"Path({str(pidfile)!r}).write_text(str(s.proc.pid)); os._exit(9)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    code = (
+        "import os, sys; from pathlib import Path; "
+        "from velollm_desktop.core.llamacpp.server import LlamaServer; "
+        f"s = LlamaServer(Path({str(smol_model)!r}), threads=1).start(); "
+        f"Path({str(pidfile)!r}).write_text(str(s.proc.pid)); os._exit(9)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert res.returncode == 9, res.stderr
     pid = int(pidfile.read_text())
     deadline = time.monotonic() + 10

@@ -33,17 +33,30 @@ def test_ratio_and_overlap():
 
 def test_standard_suite_is_the_seeds():
     assert [(t.name, t.max_tokens, t.runs) for t in suite("standard")] == [
-        ("short_completion", 50, 5), ("medium_completion", 150, 3), ("code_generation", 200, 3)]
+        ("short_completion", 50, 5),
+        ("medium_completion", 150, 3),
+        ("code_generation", 200, 3),
+    ]
     with pytest.raises(ValueError, match="unknown suite"):
         suite("nope")
     assert varied_prompt("p", 1, "a") != varied_prompt("p", 2, "a")
 
 
 def _result() -> BenchmarkResult:
-    runs = [RunMeasurement(50.0, 100.0 + i, 101.0 + i, 500.0, 20, 50, None, 600.0) for i in range(3)]
+    runs = [
+        RunMeasurement(50.0, 100.0 + i, 101.0 + i, 500.0, 20, 50, None, 600.0) for i in range(3)
+    ]
     test = _summarise(BenchTest("short_completion", "p", 50, 3), runs, 1234.0)
-    return BenchmarkResult("0.2.0", "2026-11-26T18:00:00+00:00", ServerInfo("ollama", "http://x", "0.33.0"),
-                           "m:1b", "sha256:1", "standard", {"temperature": 0}, (test,))
+    return BenchmarkResult(
+        "0.2.0",
+        "2026-11-26T18:00:00+00:00",
+        ServerInfo("ollama", "http://x", "0.33.0"),
+        "m:1b",
+        "sha256:1",
+        "standard",
+        {"temperature": 0},
+        (test,),
+    )
 
 
 def test_json_round_trip_and_csv():

@@ -74,5 +74,10 @@ def test_nvidia_smi_csv_not_supported_fields_are_none():
 
 def test_nvidia_smi_garbage_and_empty():
     assert parse_nvidia_smi_csv("") == []
-    assert parse_nvidia_smi_csv("NVIDIA-SMI has failed because it couldn't communicate with the driver") == []
+    assert (
+        parse_nvidia_smi_csv(
+            "NVIDIA-SMI has failed because it couldn't communicate with the driver"
+        )
+        == []
+    )
     assert parse_nvidia_smi_csv("a, b, c\n\x00\xff garbage") == []

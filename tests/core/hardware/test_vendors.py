@@ -50,15 +50,29 @@ def _card(root: Path, n: int, vendor: str, files: dict[str, str]) -> None:
 
 
 def test_sysfs_amd_discrete_and_integrated_and_intel(tmp_path):
-    _card(tmp_path, 0, "0x1002", {
-        "mem_info_vram_total": str(24560 * MIB), "mem_info_vram_used": str(1000 * MIB),
-        "mem_info_gtt_total": str(12000 * MIB), "gpu_busy_percent": "12",
-        "hwmon/hwmon3/temp1_input": "45000", "hwmon/hwmon3/power1_average": "31000000",
-    })
-    _card(tmp_path, 1, "0x1002", {  # an APU: 512 MiB carve-out, 16 GiB GTT
-        "mem_info_vram_total": str(512 * MIB), "mem_info_vram_used": str(100 * MIB),
-        "mem_info_gtt_total": str(16000 * MIB),
-    })
+    _card(
+        tmp_path,
+        0,
+        "0x1002",
+        {
+            "mem_info_vram_total": str(24560 * MIB),
+            "mem_info_vram_used": str(1000 * MIB),
+            "mem_info_gtt_total": str(12000 * MIB),
+            "gpu_busy_percent": "12",
+            "hwmon/hwmon3/temp1_input": "45000",
+            "hwmon/hwmon3/power1_average": "31000000",
+        },
+    )
+    _card(
+        tmp_path,
+        1,
+        "0x1002",
+        {  # an APU: 512 MiB carve-out, 16 GiB GTT
+            "mem_info_vram_total": str(512 * MIB),
+            "mem_info_vram_used": str(100 * MIB),
+            "mem_info_gtt_total": str(16000 * MIB),
+        },
+    )
     _card(tmp_path, 2, "0x8086", {})
     _card(tmp_path, 3, "0x10de", {})  # NVIDIA is NVML's job
     (tmp_path / "drm" / "card0-DP-1").mkdir()  # connectors are not cards
@@ -66,7 +80,11 @@ def test_sysfs_amd_discrete_and_integrated_and_intel(tmp_path):
     assert [g.vendor for g in gpus] == [GpuVendor.AMD, GpuVendor.AMD, GpuVendor.INTEL]
     discrete, apu, intel = gpus
     assert discrete.vram_total_mib == 24560 and discrete.vram_free_mib == 23560
-    assert discrete.utilization_pct == 12.0 and discrete.temperature_c == 45.0 and discrete.power_w == 31.0
+    assert (
+        discrete.utilization_pct == 12.0
+        and discrete.temperature_c == 45.0
+        and discrete.power_w == 31.0
+    )
     assert not discrete.integrated
     assert apu.integrated and apu.vram_total_mib == 512  # GTT is not VRAM
     assert intel.integrated and intel.vram_total_mib is None
@@ -103,20 +121,29 @@ def test_system_profiler_garbage():
 
 def test_windows_registry_uses_qword_not_adapter_ram():
     entries = [
-        {"DriverDesc": "NVIDIA GeForce RTX 4090", "DriverVersion": "32.0.15.6094",
-         "HardwareInformation.qwMemorySize": 24 * 1024 * MIB},  # > 4 GiB: AdapterRAM would cap
-        {"DriverDesc": "AMD Radeon RX 7800 XT",
-         "HardwareInformation.qwMemorySize": (16 * 1024 * MIB).to_bytes(8, "little")},
+        {
+            "DriverDesc": "NVIDIA GeForce RTX 4090",
+            "DriverVersion": "32.0.15.6094",
+            "HardwareInformation.qwMemorySize": 24 * 1024 * MIB,
+        },  # > 4 GiB: AdapterRAM would cap
+        {
+            "DriverDesc": "AMD Radeon RX 7800 XT",
+            "HardwareInformation.qwMemorySize": (16 * 1024 * MIB).to_bytes(8, "little"),
+        },
         {"DriverDesc": "Microsoft Basic Display Adapter"},
         {"DriverVersion": "1"},
     ]
     nv, amd = parse_display_adapters(entries)
     assert nv.vram_total_mib == 24576 and nv.vendor is GpuVendor.NVIDIA
-    assert amd.vram_total_mib == 16384 and amd.vendor is GpuVendor.AMD and amd.driver_version is None
+    assert (
+        amd.vram_total_mib == 16384 and amd.vendor is GpuVendor.AMD and amd.driver_version is None
+    )
 
 
 def test_cpuinfo_x86_and_arm():
-    model, flags = parse_cpuinfo("model name\t: AMD EPYC 9654\nflags\t\t: fpu pni ssse3 avx avx2 fma f16c avx512f avx512bw\n")
+    model, flags = parse_cpuinfo(
+        "model name\t: AMD EPYC 9654\nflags\t\t: fpu pni ssse3 avx avx2 fma f16c avx512f avx512bw\n"
+    )
     assert model == "AMD EPYC 9654"
     assert flags == ("sse3", "ssse3", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw")
     _, arm = parse_cpuinfo("Features\t: fp asimd asimddp sve i8mm\n")

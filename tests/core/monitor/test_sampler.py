@@ -31,7 +31,9 @@ def test_sample_has_cpu_ram_and_recorded_gpu():
     assert len(s.per_core_pct) == psutil.cpu_count()
     assert s.ram_total_mib == psutil.virtual_memory().total // (1024 * 1024)
     (gpu,) = s.gpus
-    assert gpu.name == "NVIDIA H100 80GB HBM3" and gpu.vram_total_mib == 81559 and gpu.power_w == 72.12
+    assert (
+        gpu.name == "NVIDIA H100 80GB HBM3" and gpu.vram_total_mib == 81559 and gpu.power_w == 72.12
+    )
 
 
 def test_gpu_lost_mid_run_gives_none_and_sampling_goes_on():
@@ -47,7 +49,9 @@ def test_gpu_lost_mid_run_gives_none_and_sampling_goes_on():
 def test_no_nvml_means_no_gpus():
     from tests.fakes import NVMLError
 
-    s = Sampler(nvml=Nvml(FakePynvml(init_error=NVMLError("Driver Not Loaded"))), sysfs_gpus=[]).sample()
+    s = Sampler(
+        nvml=Nvml(FakePynvml(init_error=NVMLError("Driver Not Loaded"))), sysfs_gpus=[]
+    ).sample()
     assert s.gpus == ()
 
 

@@ -30,7 +30,12 @@ def test_version_tags_show(fake):
     with OllamaClient(fake.url) as c:
         assert c.version() == "0.33.0"
         (m,) = c.installed_models()
-        assert m.name == MODEL and m.digest == DIGEST and m.size_bytes == 98362432 and m.quantization_level == "Q4_1"
+        assert (
+            m.name == MODEL
+            and m.digest == DIGEST
+            and m.size_bytes == 98362432
+            and m.quantization_level == "Q4_1"
+        )
         show = c.show(MODEL)
         assert show.architecture == "llama" and show.arch_value("block_count") == 30
         assert fake.requests[-1][2] == {"model": MODEL, "verbose": True}
@@ -54,7 +59,9 @@ def test_chat_stream(fake):
 
 
 def test_omitempty_fields_are_none():
-    ch = GenerateChunk.from_json({"model": "m", "response": "", "done": True, "done_reason": "stop"})
+    ch = GenerateChunk.from_json(
+        {"model": "m", "response": "", "done": True, "done_reason": "stop"}
+    )
     assert ch.eval_count is None and ch.eval_duration_ns is None and ch.load_duration_ns is None
 
 
@@ -76,7 +83,10 @@ def test_model_not_found_says_pull(fake):
 
 
 def test_not_running_says_start_command():
-    with OllamaClient(f"http://127.0.0.1:{free_port()}") as c, pytest.raises(ServerNotRunning, match="ollama serve"):
+    with (
+        OllamaClient(f"http://127.0.0.1:{free_port()}") as c,
+        pytest.raises(ServerNotRunning, match="ollama serve"),
+    ):
         c.version()
 
 
@@ -93,11 +103,14 @@ def test_busy_gives_up_clearly(fake):
         list(c.generate(MODEL, "hi"))
 
 
-@pytest.mark.parametrize(("fault", "match"), [
-    ("garbage", "not JSON"),
-    ("error_line", "CUDA error"),
-    ("drop", "dropped|before the final"),
-])
+@pytest.mark.parametrize(
+    ("fault", "match"),
+    [
+        ("garbage", "not JSON"),
+        ("error_line", "CUDA error"),
+        ("drop", "dropped|before the final"),
+    ],
+)
 def test_stream_faults_are_clear_errors(fake, fault, match):
     fake.fault = fault
     got = []
@@ -139,11 +152,18 @@ def test_lightweight_mode_same_answers_and_errors_without_httpx(fake):
     fake.fault, fake.busy_count = "busy", 1
     with OllamaClient(fake.url, lightweight=True, busy_backoff_s=0.01) as c:
         assert c.version() == "0.33.0"
-    with OllamaClient(f"http://127.0.0.1:{free_port()}", lightweight=True) as c, pytest.raises(ServerNotRunning):
+    with (
+        OllamaClient(f"http://127.0.0.1:{free_port()}", lightweight=True) as c,
+        pytest.raises(ServerNotRunning),
+    ):
         c.loaded_models()
-    code = ("import sys; from velollm_desktop.core.ollama.client import OllamaClient; "
-            f"OllamaClient({fake.url!r}, lightweight=True).loaded_models(); print('httpx' in sys.modules or 'http.client' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    code = (
+        "import sys; from velollm_desktop.core.ollama.client import OllamaClient; "
+        f"OllamaClient({fake.url!r}, lightweight=True).loaded_models(); print('httpx' in sys.modules or 'http.client' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "False"
 
 
@@ -151,9 +171,13 @@ def test_lightweight_errors_never_load_httpx():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom velollm_desktop.core.ollama.client import OllamaClient\n"
-            "from velollm_desktop.core.ollama.errors import ServerNotRunning\n"
-            f"try:\n    OllamaClient('http://127.0.0.1:{free_port()}', lightweight=True).loaded_models()\n"
-            "except ServerNotRunning as e:\n    print('not running' in str(e), 'httpx' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import sys\nfrom velollm_desktop.core.ollama.client import OllamaClient\n"
+        "from velollm_desktop.core.ollama.errors import ServerNotRunning\n"
+        f"try:\n    OllamaClient('http://127.0.0.1:{free_port()}', lightweight=True).loaded_models()\n"
+        "except ServerNotRunning as e:\n    print('not running' in str(e), 'httpx' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["True", "False"]

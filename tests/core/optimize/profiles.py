@@ -23,19 +23,45 @@ def model(name: str) -> ModelProfile:
 def nvidia(gib: int, cc: str = "8.6", ram_gib: int = 32, cores: int = 8) -> HardwareSpec:
     mib = gib * 1024 - 400 if gib != 80 else 81559
     gpu = GpuInfo(GpuVendor.NVIDIA, f"NVIDIA {gib} GB", 0, mib, 300, mib - 300, "580.1", cc)
-    return HardwareSpec((gpu,), CpuInfo("x86", cores, cores * 2), MemoryInfo(ram_gib * 1024, ram_gib * 1024 - 2048, 2048),
-                        "Linux", "test", "x86_64")
+    return HardwareSpec(
+        (gpu,),
+        CpuInfo("x86", cores, cores * 2),
+        MemoryInfo(ram_gib * 1024, ram_gib * 1024 - 2048, 2048),
+        "Linux",
+        "test",
+        "x86_64",
+    )
 
 
 def apple(gib: int) -> HardwareSpec:
-    gpu = GpuInfo(GpuVendor.APPLE, "Apple M2", 0, gib * 1024, unified_memory=True, integrated=True, gpu_cores=10)
-    return HardwareSpec((gpu,), CpuInfo("Apple M2", 8, 8), MemoryInfo(gib * 1024, gib * 1024 - 3072, 3072),
-                        "macOS", "15", "arm64")
+    gpu = GpuInfo(
+        GpuVendor.APPLE,
+        "Apple M2",
+        0,
+        gib * 1024,
+        unified_memory=True,
+        integrated=True,
+        gpu_cores=10,
+    )
+    return HardwareSpec(
+        (gpu,),
+        CpuInfo("Apple M2", 8, 8),
+        MemoryInfo(gib * 1024, gib * 1024 - 3072, 3072),
+        "macOS",
+        "15",
+        "arm64",
+    )
 
 
 def cpu_only(cores: int, ram_gib: int) -> HardwareSpec:
-    return HardwareSpec((), CpuInfo("x86", cores, cores * 2), MemoryInfo(ram_gib * 1024, ram_gib * 1024 - 2048, 2048),
-                        "Linux", "test", "x86_64")
+    return HardwareSpec(
+        (),
+        CpuInfo("x86", cores, cores * 2),
+        MemoryInfo(ram_gib * 1024, ram_gib * 1024 - 2048, 2048),
+        "Linux",
+        "test",
+        "x86_64",
+    )
 
 
 PROFILES = {
@@ -51,5 +77,9 @@ PROFILES = {
     "cpu-2-cores": cpu_only(2, 8),
     "cpu-16-cores": cpu_only(16, 64),
 }
-MODEL_SETS = {"1b": ["llama3.2-1b"], "8b": ["llama3.1-8b"], "70b": ["llama3.1-70b"],
-              "1b+8b": ["llama3.2-1b", "llama3.1-8b"]}
+MODEL_SETS = {
+    "1b": ["llama3.2-1b"],
+    "8b": ["llama3.1-8b"],
+    "70b": ["llama3.1-70b"],
+    "1b+8b": ["llama3.2-1b", "llama3.1-8b"],
+}

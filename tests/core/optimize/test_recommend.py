@@ -34,7 +34,9 @@ def test_kv_cache_formula_matches_the_textbook_form():
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_every_fitting_model_fits_its_budget_and_no_fake_vars(profile):
     spec = PROFILES[profile]
-    rec = recommend_fit(spec, [model("llama3.2-1b"), model("llama3.1-8b"), model("llama3.1-70b")], "0.33.0")
+    rec = recommend_fit(
+        spec, [model("llama3.2-1b"), model("llama3.1-8b"), model("llama3.1-70b")], "0.33.0"
+    )
     budget = budget_for(spec).bytes
     for f in rec.fits:
         if f.num_ctx:
@@ -64,8 +66,12 @@ def test_cpu_only_threads_are_physical_cores():
 
 def test_heuristic_uses_only_real_variables():
     rec = recommend_heuristic(PROFILES["nvidia-24gb"], [model("llama3.1-8b")])
-    assert rec.env == {"OLLAMA_NUM_PARALLEL": "4", "OLLAMA_CONTEXT_LENGTH": "8192",
-                       "OLLAMA_MAX_LOADED_MODELS": "3", "OLLAMA_KEEP_ALIVE": "30m"}
+    assert rec.env == {
+        "OLLAMA_NUM_PARALLEL": "4",
+        "OLLAMA_CONTEXT_LENGTH": "8192",
+        "OLLAMA_MAX_LOADED_MODELS": "3",
+        "OLLAMA_KEEP_ALIVE": "30m",
+    }
     assert rec.per_model["llama3.1-8b"] == {"num_batch": 512, "num_gpu": 999}
 
 

@@ -47,12 +47,22 @@ def test_not_gguf_and_truncated(tmp_path, smol_model):
 def test_compatibility(tmp_path, smol_model):
     target = read_gguf(smol_model)
     assert compatibility_problems(target, read_gguf(smol_model)) == []
-    other = read_gguf(write_gguf(tmp_path / "o.gguf", {
-        "general.architecture": "llama", "tokenizer.ggml.model": "llama",
-        "tokenizer.ggml.tokens": ["<unk>", "<s>", "</s>"], "tokenizer.ggml.bos_token_id": 1,
-        "tokenizer.ggml.eos_token_id": 2}))
+    other = read_gguf(
+        write_gguf(
+            tmp_path / "o.gguf",
+            {
+                "general.architecture": "llama",
+                "tokenizer.ggml.model": "llama",
+                "tokenizer.ggml.tokens": ["<unk>", "<s>", "</s>"],
+                "tokenizer.ggml.bos_token_id": 1,
+                "tokenizer.ggml.eos_token_id": 2,
+            },
+        )
+    )
     problems = compatibility_problems(target, other)
-    assert any("tokenizers" in p for p in problems) and any("vocabularies differ" in p for p in problems)
+    assert any("tokenizers" in p for p in problems) and any(
+        "vocabularies differ" in p for p in problems
+    )
 
 
 def _ollama_tree(root, blob_target):
@@ -62,9 +72,22 @@ def _ollama_tree(root, blob_target):
     (blobs / digest).symlink_to(blob_target)
     manifest = root / "manifests" / "registry.ollama.ai" / "library" / "smollm2" / "135m"
     manifest.parent.mkdir(parents=True)
-    manifest.write_text(json.dumps({"layers": [
-        {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:" + "d" * 64},
-        {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:" + "c" * 64}]}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.ollama.image.template",
+                        "digest": "sha256:" + "d" * 64,
+                    },
+                    {
+                        "mediaType": "application/vnd.ollama.image.model",
+                        "digest": "sha256:" + "c" * 64,
+                    },
+                ]
+            }
+        )
+    )
     return blobs / digest
 
 
@@ -83,7 +106,11 @@ def test_parsers_on_recorded_output():
     assert (spec.decoded_tokens, spec.n_drafted, spec.n_accepted) == (57, 64, 48)
     assert spec.decode_tokens_per_s == 54.412 and spec.acceptance == 0.75
     comp = parse_completion((FIXTURES / "llamacpp" / "llama-completion-b11434.txt").read_text())
-    assert comp.decode_tokens_per_s == 47.54 and comp.prompt_tokens_per_s == 174.31 and comp.eval_tokens == 47
+    assert (
+        comp.decode_tokens_per_s == 47.54
+        and comp.prompt_tokens_per_s == 174.31
+        and comp.eval_tokens == 47
+    )
     older = "llama_perf_context_print:        eval time =     500.00 ms /    99 runs   (    5.05 ms per token,   198.00 tokens per second)"
     assert parse_completion(older).decode_tokens_per_s == 198.0
     assert parse_speculative("garbage").n_drafted is None
@@ -111,12 +138,21 @@ def test_cancel_stops_every_server(smol_f32):
             cancel.set()
 
     with pytest.raises(CompareCancelled):
-        run_compare(smol_f32, [SpecMode("vanilla"), ngram_mode("ngram-simple")], runs=2, n_predict=16, threads=2,
-                    progress=progress, cancel=cancel)
+        run_compare(
+            smol_f32,
+            [SpecMode("vanilla"), ngram_mode("ngram-simple")],
+            runs=2,
+            n_predict=16,
+            threads=2,
+            progress=progress,
+            cancel=cancel,
+        )
 
 
 def test_incompatible_pair_is_refused_before_any_server(tmp_path, smol_model):
-    other = write_gguf(tmp_path / "o.gguf", {"general.architecture": "llama", "tokenizer.ggml.model": "llama"})
+    other = write_gguf(
+        tmp_path / "o.gguf", {"general.architecture": "llama", "tokenizer.ggml.model": "llama"}
+    )
     with pytest.raises(ValueError, match="cannot draft"):
         run_compare(smol_model, [SpecMode("vanilla"), draft_mode(other)], draft=other)
 
@@ -137,13 +173,32 @@ def test_cli_compare_with_ollama_blob_and_json(velollm_exe, tmp_path, smol_model
     _ollama_tree(tmp_path / "models", smol_model)
     out = tmp_path / "spec.json"
     env = dict(os.environ, OLLAMA_MODELS=str(tmp_path / "models"))
-    res = run_cli(velollm_exe, "compare", "--target", str(smol_f32), "--draft", "ollama:smollm2:135m",
-                  "--runs", "1", "--n-predict", "16", "--json", str(out), "-q", env=env, timeout=300)
+    res = run_cli(
+        velollm_exe,
+        "compare",
+        "--target",
+        str(smol_f32),
+        "--draft",
+        "ollama:smollm2:135m",
+        "--runs",
+        "1",
+        "--n-predict",
+        "16",
+        "--json",
+        str(out),
+        "-q",
+        env=env,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     data = json.loads(out.read_text())
     assert [m["mode"] for m in data["modes"]] == ["vanilla", "draft"]
     for m in data["modes"]:
-        assert {"mean", "stddev"} <= m["decode_tokens_per_s"].keys() and "speedup" in m and "acceptance" in m
+        assert (
+            {"mean", "stddev"} <= m["decode_tokens_per_s"].keys()
+            and "speedup" in m
+            and "acceptance" in m
+        )
     bad = run_cli(velollm_exe, "compare", "--target", "ollama:nope", env=env)
     assert bad.returncode == 2 and "ollama pull nope" in bad.stderr
     assert "saved in the history as comparison #1" in res.stdout and "llama.cpp: " in res.stdout

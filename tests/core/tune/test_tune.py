@@ -27,7 +27,11 @@ def hardware():
 
 
 def test_decode_tuning_never_picks_a_worse_setting(smol_model, hardware):
-    cands = [Candidate("default (1 slot)"), Candidate("threads=1", threads=1), Candidate("threads=2", threads=2)]
+    cands = [
+        Candidate("default (1 slot)"),
+        Candidate("threads=1", threads=1),
+        Candidate("threads=2", threads=2),
+    ]
     r = tune(smol_model, hardware, objective="decode", budget_s=25, n_predict=32, candidates=cands)
     assert r.baseline.candidate.name == "default (1 slot)"
     assert {m.candidate.name for m in r.candidates} == {c.name for c in cands}
@@ -40,9 +44,22 @@ def test_decode_tuning_never_picks_a_worse_setting(smol_model, hardware):
 
 def test_throughput_tuning_measures_slots_with_latency(smol_model, hardware):
     cands = [Candidate("default (1 slot)", threads=2), Candidate("4 slots", threads=2, parallel=4)]
-    r = tune(smol_model, hardware, objective="throughput", concurrency=4, budget_s=40, n_predict=24, candidates=cands)
+    r = tune(
+        smol_model,
+        hardware,
+        objective="throughput",
+        concurrency=4,
+        budget_s=40,
+        n_predict=24,
+        candidates=cands,
+    )
     one, four = r.candidates
-    assert one.score and four.score and four.latency_p50_ms and four.latency_p95_ms >= four.latency_p50_ms
+    assert (
+        one.score
+        and four.score
+        and four.latency_p50_ms
+        and four.latency_p95_ms >= four.latency_p50_ms
+    )
     assert one.candidate.parallel == 1 and four.candidate.parallel == 4
     # Speeds are measurements (docs/BENCHMARKS.md), not assertions: on 2 shared cores the order of
     # the two can flip. The rule is asserted: a winner only when its interval clears the baseline's.
@@ -55,9 +72,16 @@ def test_throughput_tuning_measures_slots_with_latency(smol_model, hardware):
 def test_cancel_stops_the_server_and_applies_nothing(smol_model, hardware, tmp_path):
     cancel = threading.Event()
     with pytest.raises(TuneCancelled):
-        tune(smol_model, hardware, objective="decode", budget_s=60, n_predict=16,
-             candidates=[Candidate("default"), Candidate("t1", threads=1)],
-             progress=lambda d, t, s: cancel.set() if d >= 1 else None, cancel=cancel)
+        tune(
+            smol_model,
+            hardware,
+            objective="decode",
+            budget_s=60,
+            n_predict=16,
+            candidates=[Candidate("default"), Candidate("t1", threads=1)],
+            progress=lambda d, t, s: cancel.set() if d >= 1 else None,
+            cancel=cancel,
+        )
 
 
 def test_memory_pruning_happens_before_measuring(smol_model, hardware):
@@ -69,10 +93,19 @@ def test_memory_pruning_happens_before_measuring(smol_model, hardware):
 
 
 def test_apply_winner_writes_profile_with_backup(smol_model, hardware, tmp_path):
-    r = tune(smol_model, hardware, objective="prompt", budget_s=4, n_predict=8, candidates=[Candidate("default")])
+    r = tune(
+        smol_model,
+        hardware,
+        objective="prompt",
+        budget_s=4,
+        n_predict=8,
+        candidates=[Candidate("default")],
+    )
     path = tmp_path / "profile.json"
     path.write_text("{}")
     apply_winner(r, smol_model, path)
     data = json.loads(path.read_text())
-    assert data["model"] == str(smol_model) and data["objective"] == "prompt" and "-np" in data["args"]
+    assert (
+        data["model"] == str(smol_model) and data["objective"] == "prompt" and "-np" in data["args"]
+    )
     assert [p.name for p in tmp_path.iterdir() if ".bak-" in p.name]

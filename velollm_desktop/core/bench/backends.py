@@ -23,7 +23,9 @@ class Backend(Protocol):
     def info(self) -> ServerInfo: ...
     def model_name(self) -> str: ...
     def model_digest(self) -> str | None: ...
-    def measure(self, prompt: str, max_tokens: int, cancel: threading.Event | None) -> RunMeasurement: ...
+    def measure(
+        self, prompt: str, max_tokens: int, cancel: threading.Event | None
+    ) -> RunMeasurement: ...
     def close(self) -> None: ...
 
 
@@ -50,7 +52,9 @@ class OllamaBackend:
         if not self.model:
             installed = self.client.installed_models()
             if not installed:
-                raise ModelNotFound("Ollama has no model installed: run `ollama pull llama3.2` first")
+                raise ModelNotFound(
+                    "Ollama has no model installed: run `ollama pull llama3.2` first"
+                )
             self.model = installed[0].name
         return self.model
 
@@ -60,12 +64,16 @@ class OllamaBackend:
                 return m.digest
         return None
 
-    def measure(self, prompt: str, max_tokens: int, cancel: threading.Event | None) -> RunMeasurement:
+    def measure(
+        self, prompt: str, max_tokens: int, cancel: threading.Event | None
+    ) -> RunMeasurement:
         t0 = time.perf_counter()
         times: list[float] = []
         text: list[str] = []
         final = None
-        for chunk in self.client.generate(self.model_name(), prompt, {**self.options, "num_predict": max_tokens}, cancel=cancel):
+        for chunk in self.client.generate(
+            self.model_name(), prompt, {**self.options, "num_predict": max_tokens}, cancel=cancel
+        ):
             if chunk.text:
                 times.append(time.perf_counter())
                 text.append(chunk.text)
@@ -79,11 +87,17 @@ class OllamaBackend:
             ttft_ms=(times[0] - t0) * 1000 if times else None,
             decode_tokens_per_s=client_decode_rate(times, eval_count),
             # one generated token has no decode phase to speak of (Ollama then reports ~1e6 tok/s)
-            server_decode_tokens_per_s=_rate(eval_count, final.eval_duration_ns, minimum=2) if final else None,
-            prompt_tokens_per_s=_rate(final.prompt_eval_count, final.prompt_eval_duration_ns) if final else None,
+            server_decode_tokens_per_s=_rate(eval_count, final.eval_duration_ns, minimum=2)
+            if final
+            else None,
+            prompt_tokens_per_s=_rate(final.prompt_eval_count, final.prompt_eval_duration_ns)
+            if final
+            else None,
             prompt_tokens=final.prompt_eval_count if final else None,
             eval_count=eval_count,
-            load_ms=final.load_duration_ns / NS_PER_MS if final and final.load_duration_ns else None,
+            load_ms=final.load_duration_ns / NS_PER_MS
+            if final and final.load_duration_ns
+            else None,
             total_ms=total_ms,
             text="".join(text),
         )
@@ -115,7 +129,9 @@ class LlamaCppBackend:
     def model_digest(self) -> str | None:
         return None
 
-    def measure(self, prompt: str, max_tokens: int, cancel: threading.Event | None) -> RunMeasurement:
+    def measure(
+        self, prompt: str, max_tokens: int, cancel: threading.Event | None
+    ) -> RunMeasurement:
         return self.client.measure(prompt, max_tokens, self.options, cancel)
 
     def close(self) -> None:
@@ -145,8 +161,12 @@ class OpenAIBackend:
     def model_digest(self) -> str | None:
         return None
 
-    def measure(self, prompt: str, max_tokens: int, cancel: threading.Event | None) -> RunMeasurement:
-        return self.client.measure(prompt, max_tokens, self.options, cancel, model=self.model_name())
+    def measure(
+        self, prompt: str, max_tokens: int, cancel: threading.Event | None
+    ) -> RunMeasurement:
+        return self.client.measure(
+            prompt, max_tokens, self.options, cancel, model=self.model_name()
+        )
 
     def close(self) -> None:
         self.client.close()

@@ -18,7 +18,9 @@ ProgressFn = Callable[[int, int, str], None]
 WARMUP_TOKENS = 8
 
 
-def _summarise(test: BenchTest, runs: Sequence[RunMeasurement], warmup_load_ms: float | None) -> TestResult:
+def _summarise(
+    test: BenchTest, runs: Sequence[RunMeasurement], warmup_load_ms: float | None
+) -> TestResult:
     return TestResult(
         name=test.name,
         max_tokens=test.max_tokens,
@@ -31,10 +33,17 @@ def _summarise(test: BenchTest, runs: Sequence[RunMeasurement], warmup_load_ms: 
     )
 
 
-def run_benchmark(backend: Backend, tests: Sequence[BenchTest], *, suite_name: str = "custom",
-                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-                  hardware: object = None, warmup: bool = True,
-                  on_run: Callable[[str, RunMeasurement], None] | None = None) -> BenchmarkResult:
+def run_benchmark(
+    backend: Backend,
+    tests: Sequence[BenchTest],
+    *,
+    suite_name: str = "custom",
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    hardware: object = None,
+    warmup: bool = True,
+    on_run: Callable[[str, RunMeasurement], None] | None = None,
+) -> BenchmarkResult:
     """Measure every test; returns partial results (cancelled=True) if `cancel` is set.
 
     The warm-up generation loads the model (its load time is recorded on the first test) and is
@@ -53,7 +62,9 @@ def run_benchmark(backend: Backend, tests: Sequence[BenchTest], *, suite_name: s
     warm_load = None
     if warmup and tests:
         report(0, total, "warm-up (loading the model; not counted)")
-        w = backend.measure(varied_prompt(tests[0].prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel)
+        w = backend.measure(
+            varied_prompt(tests[0].prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel
+        )
         warm_load = w.load_ms
         done = 1
     results: list[TestResult] = []
@@ -62,7 +73,9 @@ def run_benchmark(backend: Backend, tests: Sequence[BenchTest], *, suite_name: s
         for i in range(test.runs):
             if cancel.is_set():
                 break
-            m = backend.measure(varied_prompt(test.prompt, i + 1, uuid.uuid4().hex[:8]), test.max_tokens, cancel)
+            m = backend.measure(
+                varied_prompt(test.prompt, i + 1, uuid.uuid4().hex[:8]), test.max_tokens, cancel
+            )
             if cancel.is_set():
                 break
             runs.append(m)
@@ -76,7 +89,15 @@ def run_benchmark(backend: Backend, tests: Sequence[BenchTest], *, suite_name: s
         if cancel.is_set():
             break
     return BenchmarkResult(
-        app_version=__version__, started_at=started, server=info, model=model, model_digest=digest,
-        suite=suite_name, options=dict(getattr(backend, "options", {}) or {}), results=tuple(results),
-        hardware=hardware, wall_s=time.perf_counter() - t_start, cancelled=cancel.is_set(),
+        app_version=__version__,
+        started_at=started,
+        server=info,
+        model=model,
+        model_digest=digest,
+        suite=suite_name,
+        options=dict(getattr(backend, "options", {}) or {}),
+        results=tuple(results),
+        hardware=hardware,
+        wall_s=time.perf_counter() - t_start,
+        cancelled=cancel.is_set(),
     )

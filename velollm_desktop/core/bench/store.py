@@ -46,8 +46,18 @@ CREATE TABLE IF NOT EXISTS comparisons (
     body TEXT NOT NULL
 )
 """
-RUN_FIELDS = ("ttft_ms", "decode_tokens_per_s", "server_decode_tokens_per_s", "prompt_tokens_per_s",
-              "prompt_tokens", "eval_count", "load_ms", "total_ms", "draft_n", "draft_n_accepted")
+RUN_FIELDS = (
+    "ttft_ms",
+    "decode_tokens_per_s",
+    "server_decode_tokens_per_s",
+    "prompt_tokens_per_s",
+    "prompt_tokens",
+    "eval_count",
+    "load_ms",
+    "total_ms",
+    "draft_n",
+    "draft_n_accepted",
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,9 @@ def to_json(result: BenchmarkResult) -> str:
 def _stats(d: Any) -> Stats | None:
     if not isinstance(d, Mapping):
         return None
-    return Stats(**{k: d[k] for k in ("n", "mean", "stddev", "min", "max", "ci95_low", "ci95_high")})
+    return Stats(
+        **{k: d[k] for k in ("n", "mean", "stddev", "min", "max", "ci95_low", "ci95_high")}
+    )
 
 
 def from_json(text: str) -> BenchmarkResult:
@@ -85,22 +97,38 @@ def from_json(text: str) -> BenchmarkResult:
         d = json.loads(text)
         tests = []
         for t in d["results"]:
-            runs = tuple(RunMeasurement(**{k: r.get(k) for k in RunMeasurement.__dataclass_fields__ if k in r})
-                         for r in t["runs"])
-            tests.append(TestResult(
-                name=t["name"], max_tokens=t.get("max_tokens", 0), runs=runs,
-                decode_tokens_per_s=_stats(t.get("decode_tokens_per_s")),
-                server_decode_tokens_per_s=_stats(t.get("server_decode_tokens_per_s")),
-                ttft_ms=_stats(t.get("ttft_ms")), prompt_tokens_per_s=_stats(t.get("prompt_tokens_per_s")),
-                warmup_load_ms=t.get("warmup_load_ms"),
-            ))
+            runs = tuple(
+                RunMeasurement(
+                    **{k: r.get(k) for k in RunMeasurement.__dataclass_fields__ if k in r}
+                )
+                for r in t["runs"]
+            )
+            tests.append(
+                TestResult(
+                    name=t["name"],
+                    max_tokens=t.get("max_tokens", 0),
+                    runs=runs,
+                    decode_tokens_per_s=_stats(t.get("decode_tokens_per_s")),
+                    server_decode_tokens_per_s=_stats(t.get("server_decode_tokens_per_s")),
+                    ttft_ms=_stats(t.get("ttft_ms")),
+                    prompt_tokens_per_s=_stats(t.get("prompt_tokens_per_s")),
+                    warmup_load_ms=t.get("warmup_load_ms"),
+                )
+            )
         s = d["server"]
         return BenchmarkResult(
-            app_version=d.get("app_version", "?"), started_at=d["started_at"],
-            server=ServerInfo(s["kind"], s["url"], s.get("version")), model=d["model"],
-            model_digest=d.get("model_digest"), suite=d.get("suite", "custom"), options=d.get("options") or {},
-            results=tuple(tests), hardware=d.get("hardware"), wall_s=d.get("wall_s", 0.0),
-            cancelled=bool(d.get("cancelled")), notes=tuple(d.get("notes") or ()),
+            app_version=d.get("app_version", "?"),
+            started_at=d["started_at"],
+            server=ServerInfo(s["kind"], s["url"], s.get("version")),
+            model=d["model"],
+            model_digest=d.get("model_digest"),
+            suite=d.get("suite", "custom"),
+            options=d.get("options") or {},
+            results=tuple(tests),
+            hardware=d.get("hardware"),
+            wall_s=d.get("wall_s", 0.0),
+            cancelled=bool(d.get("cancelled")),
+            notes=tuple(d.get("notes") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a VeloLLM benchmark export: {exc}") from exc
@@ -113,8 +141,16 @@ def to_csv(result: BenchmarkResult) -> str:
     w.writerow(["started_at", "server", "model", "test", "run", *RUN_FIELDS])
     for t in result.results:
         for i, r in enumerate(t.runs, 1):
-            w.writerow([result.started_at, result.server.kind, result.model, t.name, i,
-                        *("" if getattr(r, f) is None else getattr(r, f) for f in RUN_FIELDS)])
+            w.writerow(
+                [
+                    result.started_at,
+                    result.server.kind,
+                    result.model,
+                    t.name,
+                    i,
+                    *("" if getattr(r, f) is None else getattr(r, f) for f in RUN_FIELDS),
+                ]
+            )
     return buf.getvalue()
 
 
@@ -163,8 +199,15 @@ class History:
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO results (started_at, kind, server, model, suite, decode_mean, body) VALUES (?,?,?,?,?,?,?)",
-                (result.started_at, result.server.kind, result.server.url, result.model, result.suite,
-                 mean_decode(result), to_json(result)),
+                (
+                    result.started_at,
+                    result.server.kind,
+                    result.server.url,
+                    result.model,
+                    result.suite,
+                    mean_decode(result),
+                    to_json(result),
+                ),
             )
         return int(cur.lastrowid)
 
@@ -173,7 +216,8 @@ class History:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, started_at, kind, model, suite, decode_mean FROM results ORDER BY id DESC LIMIT ?",
-                (limit,)).fetchall()
+                (limit,),
+            ).fetchall()
         return [HistoryEntry(*row) for row in rows]
 
     def load(self, entry_id: int) -> BenchmarkResult:
@@ -187,14 +231,18 @@ class History:
     def add_comparison(self, result: Any) -> int:
         """Store a speculative-decoding comparison (a CompareResult); returns its id."""
         with self._lock, self._db:
-            cur = self._db.execute("INSERT INTO comparisons (started_at, target, draft, body) VALUES (?,?,?,?)",
-                                   (result.started_at, result.target, result.draft, jsonio.dumps(result)))
+            cur = self._db.execute(
+                "INSERT INTO comparisons (started_at, target, draft, body) VALUES (?,?,?,?)",
+                (result.started_at, result.target, result.draft, jsonio.dumps(result)),
+            )
         return int(cur.lastrowid)
 
     def comparisons(self, limit: int = 100) -> list[dict[str, Any]]:
         """Stored comparisons, newest first (their JSON, as exported)."""
         with self._lock:
-            rows = self._db.execute("SELECT id, body FROM comparisons ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT id, body FROM comparisons ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
         return [{"id": i, **json.loads(body)} for i, body in rows]
 
     def delete(self, entry_id: int) -> None:

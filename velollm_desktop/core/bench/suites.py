@@ -16,7 +16,9 @@ class BenchTest:
 
 
 SHORT_PROMPT = "Explain in two sentences what a GPU does."
-MEDIUM_PROMPT = "Write a short story about a robot who learns to paint. Describe the colours it discovers."
+MEDIUM_PROMPT = (
+    "Write a short story about a robot who learns to paint. Describe the colours it discovers."
+)
 CODE_PROMPT = "Write a Python function that returns the n-th Fibonacci number iteratively, with a docstring and tests."
 
 SUITES: dict[str, tuple[BenchTest, ...]] = {
@@ -29,7 +31,9 @@ SUITES: dict[str, tuple[BenchTest, ...]] = {
 }
 
 
-def suite(name: str, runs: int | None = None, max_tokens: int | None = None) -> tuple[BenchTest, ...]:
+def suite(
+    name: str, runs: int | None = None, max_tokens: int | None = None
+) -> tuple[BenchTest, ...]:
     """The named suite, optionally with another run count / token count for every test."""
     try:
         tests = SUITES[name]

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CpuInfo", "GpuInfo", "GpuVendor", "HardwareSpec", "MemoryInfo", "detect_gpus", "detect_hardware"]
+__all__ = [
+    "CpuInfo",
+    "GpuInfo",
+    "GpuVendor",
+    "HardwareSpec",
+    "MemoryInfo",
+    "detect_gpus",
+    "detect_hardware",
+]
 
 
 def __getattr__(name: str) -> Any:

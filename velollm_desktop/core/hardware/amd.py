@@ -14,8 +14,15 @@ from velollm_desktop.core.probe import log_once, run_tool, to_float
 
 MIB = 1024 * 1024
 ROCM_SMI_ARGS = [
-    "rocm-smi", "--showproductname", "--showmeminfo", "vram", "--showuse",
-    "--showtemp", "--showpower", "--showdriverversion", "--json",
+    "rocm-smi",
+    "--showproductname",
+    "--showmeminfo",
+    "vram",
+    "--showuse",
+    "--showtemp",
+    "--showpower",
+    "--showdriverversion",
+    "--json",
 ]
 
 

@@ -22,7 +22,15 @@ from velollm_desktop.core.hardware.nvidia import NVML, Nvml, detect_nvidia_nvml,
 from velollm_desktop.core.hardware.sysfs import detect_sysfs_gpus
 from velollm_desktop.core.hardware.windows import detect_windows_registry
 
-__all__ = ["CpuInfo", "GpuInfo", "GpuVendor", "HardwareSpec", "MemoryInfo", "detect_gpus", "detect_hardware"]
+__all__ = [
+    "CpuInfo",
+    "GpuInfo",
+    "GpuVendor",
+    "HardwareSpec",
+    "MemoryInfo",
+    "detect_gpus",
+    "detect_hardware",
+]
 
 
 def detect_gpus(nvml: Nvml = NVML) -> tuple[list[GpuInfo], list[str]]:

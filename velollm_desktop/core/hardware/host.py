@@ -13,9 +13,25 @@ from velollm_desktop.core.probe import log_once, read_text, run_tool
 
 MIB = 1024 * 1024
 SIMD_OF_INTEREST = (
-    "sse3", "ssse3", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
-    "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "neon", "asimd", "sve", "sve2",
-    "dotprod", "i8mm",
+    "sse3",
+    "ssse3",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_tile",
+    "neon",
+    "asimd",
+    "sve",
+    "sve2",
+    "dotprod",
+    "i8mm",
 )
 """Extensions that change which llama.cpp kernels run (in the order we print them)."""
 
@@ -53,7 +69,10 @@ def _cpu_model_and_flags() -> tuple[str, tuple[str, ...]]:
         if platform.machine() == "arm64":
             flags = ("neon", "dotprod")
         else:
-            feats = (run_tool(["sysctl", "-n", "machdep.cpu.features", "machdep.cpu.leaf7_features"]) or "").lower()
+            feats = (
+                run_tool(["sysctl", "-n", "machdep.cpu.features", "machdep.cpu.leaf7_features"])
+                or ""
+            ).lower()
             flags = tuple(f for f in SIMD_OF_INTEREST if f in feats.replace(".", "_").split())
     if not model:
         model = platform.processor() or platform.machine() or "unknown CPU"

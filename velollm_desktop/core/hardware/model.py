@@ -99,13 +99,28 @@ def hardware_from_json(data: dict) -> HardwareSpec:
         kw["vendor"] = GpuVendor(kw.get("vendor", "other"))
         gpus.append(GpuInfo(**kw))
     c = data["cpu"]
-    cpu = CpuInfo(model=c.get("model", "?"), physical_cores=c.get("physical_cores"), logical_cores=c.get("logical_cores"),
-                  freq_current_mhz=c.get("freq_current_mhz"), freq_max_mhz=c.get("freq_max_mhz"),
-                  simd_flags=tuple(c.get("simd_flags") or ()))
+    cpu = CpuInfo(
+        model=c.get("model", "?"),
+        physical_cores=c.get("physical_cores"),
+        logical_cores=c.get("logical_cores"),
+        freq_current_mhz=c.get("freq_current_mhz"),
+        freq_max_mhz=c.get("freq_max_mhz"),
+        simd_flags=tuple(c.get("simd_flags") or ()),
+    )
     m = data["memory"]
-    mem = MemoryInfo(total_mib=m["total_mib"], available_mib=m.get("available_mib", m["total_mib"]),
-                     used_mib=m.get("used_mib", 0), swap_total_mib=m.get("swap_total_mib"),
-                     swap_used_mib=m.get("swap_used_mib"))
-    return HardwareSpec(gpus=tuple(gpus), cpu=cpu, memory=mem, os=data.get("os", "?"),
-                        os_version=data.get("os_version", ""), arch=data.get("arch", "?"),
-                        notes=tuple(data.get("notes") or ()))
+    mem = MemoryInfo(
+        total_mib=m["total_mib"],
+        available_mib=m.get("available_mib", m["total_mib"]),
+        used_mib=m.get("used_mib", 0),
+        swap_total_mib=m.get("swap_total_mib"),
+        swap_used_mib=m.get("swap_used_mib"),
+    )
+    return HardwareSpec(
+        gpus=tuple(gpus),
+        cpu=cpu,
+        memory=mem,
+        os=data.get("os", "?"),
+        os_version=data.get("os_version", ""),
+        arch=data.get("arch", "?"),
+        notes=tuple(data.get("notes") or ()),
+    )

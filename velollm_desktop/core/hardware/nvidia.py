@@ -60,7 +60,10 @@ def _nvidia_driver_present() -> bool:
     """
     if not sys.platform.startswith("linux"):
         return True
-    return any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
+    return any(
+        os.path.exists(p)
+        for p in ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
+    )
 
 
 class Nvml:
@@ -273,5 +276,7 @@ def parse_nvidia_smi_csv(text: str) -> list[GpuInfo]:
 
 def detect_nvidia_smi() -> list[GpuInfo]:
     """Fallback when NVML is unavailable: one bounded `nvidia-smi` call."""
-    out = run_tool(["nvidia-smi", f"--query-gpu={SMI_QUERY_FIELDS}", "--format=csv,noheader,nounits"])
+    out = run_tool(
+        ["nvidia-smi", f"--query-gpu={SMI_QUERY_FIELDS}", "--format=csv,noheader,nounits"]
+    )
     return parse_nvidia_smi_csv(out) if out else []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from velollm_desktop.core.hardware.model import GpuInfo, HardwareSpec
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: the tray tooltip uses fmt() without loading the model classes
+    from velollm_desktop.core.hardware.model import GpuInfo, HardwareSpec
 
 NA = "n/a"
 
@@ -18,13 +21,17 @@ def fmt(value: object, unit: str = "", digits: int = 0) -> str:
 
 def gpu_lines(gpu: GpuInfo) -> list[str]:
     """Readable lines describing one GPU."""
-    kind = "unified memory" if gpu.unified_memory else ("integrated" if gpu.integrated else "discrete")
+    kind = (
+        "unified memory" if gpu.unified_memory else ("integrated" if gpu.integrated else "discrete")
+    )
     lines = [f"GPU {gpu.index}: {gpu.name} ({gpu.vendor.value}, {kind}, via {gpu.source})"]
     lines.append(
         f"  VRAM     {fmt(gpu.vram_total_mib, 'MiB')} total, {fmt(gpu.vram_used_mib, 'MiB')} used,"
         f" {fmt(gpu.vram_free_mib, 'MiB')} free"
     )
-    lines.append(f"  Driver   {fmt(gpu.driver_version)}   Compute capability {fmt(gpu.compute_capability)}")
+    lines.append(
+        f"  Driver   {fmt(gpu.driver_version)}   Compute capability {fmt(gpu.compute_capability)}"
+    )
     lines.append(
         f"  Load     {fmt(gpu.utilization_pct, '%')}   Temp {fmt(gpu.temperature_c, '°C')}"
         f"   Power {fmt(gpu.power_w, 'W', 1)} / {fmt(gpu.power_limit_w, 'W')}   Fan {fmt(gpu.fan_pct, '%')}"

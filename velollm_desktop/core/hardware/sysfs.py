@@ -65,14 +65,18 @@ def _card_info(card: Path, index: int, vendor: GpuVendor) -> GpuInfo:
     temp_milli = _hwmon_value(device, ("temp1_input",))
     power_micro = _hwmon_value(device, ("power1_average", "power1_input"))
     busy = read_int(device / "gpu_busy_percent")
-    name = _pci_name(device) or f"{vendor.value.upper()} GPU ({read_text(device / 'device') or '?'})"
+    name = (
+        _pci_name(device) or f"{vendor.value.upper()} GPU ({read_text(device / 'device') or '?'})"
+    )
     return GpuInfo(
         vendor=vendor,
         name=name,
         index=index,
         vram_total_mib=total_mib,
         vram_used_mib=used_mib,
-        vram_free_mib=total_mib - used_mib if total_mib is not None and used_mib is not None else None,
+        vram_free_mib=total_mib - used_mib
+        if total_mib is not None and used_mib is not None
+        else None,
         utilization_pct=float(busy) if busy is not None else None,
         temperature_c=temp_milli / 1000.0 if temp_milli is not None else None,
         power_w=power_micro / 1_000_000.0 if power_micro is not None else None,
@@ -83,12 +87,15 @@ def _card_info(card: Path, index: int, vendor: GpuVendor) -> GpuInfo:
 
 
 def detect_sysfs_gpus(
-    drm_root: Path = Path("/sys/class/drm"), vendors: tuple[GpuVendor, ...] = (GpuVendor.AMD, GpuVendor.INTEL)
+    drm_root: Path = Path("/sys/class/drm"),
+    vendors: tuple[GpuVendor, ...] = (GpuVendor.AMD, GpuVendor.INTEL),
 ) -> list[GpuInfo]:
     """Return the AMD / Intel GPUs listed under `drm_root` (empty if absent)."""
     gpus: list[GpuInfo] = []
     try:
-        cards = sorted((p for p in drm_root.iterdir() if _CARD_RE.match(p.name)), key=lambda p: int(p.name[4:]))
+        cards = sorted(
+            (p for p in drm_root.iterdir() if _CARD_RE.match(p.name)), key=lambda p: int(p.name[4:])
+        )
     except OSError:
         return gpus
     for card in cards:

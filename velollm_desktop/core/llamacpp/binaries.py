@@ -66,7 +66,9 @@ def find_program(name: str = "llama-server", configured: str | None = None) -> L
 def program_version(binary: LlamaBinary) -> str | None:
     """The `--version` line of a llama.cpp program ("version: 0.6.0-dev (build 0 …)")."""
     try:
-        out = subprocess.run([str(binary.path), "--version"], capture_output=True, text=True, timeout=10, check=False)
+        out = subprocess.run(
+            [str(binary.path), "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     m = re.search(r"version:\s*(.+)", out.stdout + out.stderr)

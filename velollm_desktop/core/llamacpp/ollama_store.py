@@ -51,8 +51,12 @@ def resolve(name: str, dirs: list[Path] | None = None) -> Path:
                 blob = base / "blobs" / digest
                 if blob.exists():
                     return blob
-                raise OllamaModelNotFound(f"{name}: the manifest points to {blob}, which is missing")
-    raise OllamaModelNotFound(f"{name} is not downloaded (looked for {', '.join(tried)}); run `ollama pull {name}`")
+                raise OllamaModelNotFound(
+                    f"{name}: the manifest points to {blob}, which is missing"
+                )
+    raise OllamaModelNotFound(
+        f"{name} is not downloaded (looked for {', '.join(tried)}); run `ollama pull {name}`"
+    )
 
 
 def list_models(dirs: list[Path] | None = None) -> list[str]:

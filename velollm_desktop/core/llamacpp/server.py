@@ -41,9 +41,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 class LlamaServer:
     """One llama-server process on 127.0.0.1 (`url` once started)."""
 
-    def __init__(self, model: Path | str, args: Sequence[str] = (), *, binary: LlamaBinary | None = None,
-                 port: int | None = None, threads: int | None = None, ctx_size: int = 2048,
-                 start_timeout_s: float = 120.0, cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        model: Path | str,
+        args: Sequence[str] = (),
+        *,
+        binary: LlamaBinary | None = None,
+        port: int | None = None,
+        threads: int | None = None,
+        ctx_size: int = 2048,
+        start_timeout_s: float = 120.0,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.model = Path(model)
         self.binary = binary or find_program("llama-server")
         self.port = port or free_port()
@@ -60,8 +69,18 @@ class LlamaServer:
     @property
     def argv(self) -> list[str]:
         """The exact command line (a list: never passed through a shell)."""
-        argv = [str(self.binary.path), "-m", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
-                "-c", str(self.ctx_size), "--no-webui"]
+        argv = [
+            str(self.binary.path),
+            "-m",
+            str(self.model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "-c",
+            str(self.ctx_size),
+            "--no-webui",
+        ]
         if self.threads:
             argv += ["-t", str(self.threads)]
         return argv + self.args
@@ -80,8 +99,13 @@ class LlamaServer:
         if not self.model.exists():
             raise ServerStartError(f"model file not found: {self.model}")
         self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
-            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, errors="replace", start_new_session=True,
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
         self._reader = threading.Thread(target=self._drain, daemon=True, name="llama-server-stderr")
@@ -103,7 +127,9 @@ class LlamaServer:
                 code = self.proc.poll()
                 if code is not None:
                     self._reader and self._reader.join(1.0)
-                    raise ServerStartError(f"llama-server exited with status {code} at start:\n{self.stderr_tail()}")
+                    raise ServerStartError(
+                        f"llama-server exited with status {code} at start:\n{self.stderr_tail()}"
+                    )
                 try:
                     if http.get(f"{self.url}/health").status_code == 200:
                         return
@@ -111,7 +137,8 @@ class LlamaServer:
                     pass
                 if time.monotonic() > deadline:
                     raise ServerStartError(
-                        f"llama-server did not become ready within {self.start_timeout_s:.0f} s:\n{self.stderr_tail()}")
+                        f"llama-server did not become ready within {self.start_timeout_s:.0f} s:\n{self.stderr_tail()}"
+                    )
                 time.sleep(0.1)
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> int | None:

@@ -40,7 +40,9 @@ class SampleHistory:
         """Number of GPUs in the newest sample."""
         return len(self._samples[-1].gpus) if self._samples else 0
 
-    def series(self, value: Callable[[SystemSample], float | None], window_s: float) -> tuple[list[float], list[float]]:
+    def series(
+        self, value: Callable[[SystemSample], float | None], window_s: float
+    ) -> tuple[list[float], list[float]]:
         """(x, y) over the last `window_s` seconds; x is seconds relative to now (≤ 0).
 
         Samples whose value is `None` are skipped (a gap, not a zero).
@@ -61,7 +63,9 @@ class SampleHistory:
         ys.reverse()
         return xs, ys
 
-    def gpu_series(self, index: int, field: Callable[[GpuSample], float | None], window_s: float) -> tuple[list[float], list[float]]:
+    def gpu_series(
+        self, index: int, field: Callable[[GpuSample], float | None], window_s: float
+    ) -> tuple[list[float], list[float]]:
         """Like `series` for one metric of GPU `index`."""
 
         def pick(s: SystemSample) -> float | None:

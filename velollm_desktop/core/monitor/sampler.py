@@ -71,7 +71,9 @@ class Sampler:
             for i in range(nvml.device_count()):
                 info = nvml.gpu_info(i)
                 self._nvidia_names.append(info.name if info else f"GPU {i}")
-        self._amd = sysfs_gpus if sysfs_gpus is not None else detect_sysfs_gpus(vendors=(GpuVendor.AMD,))
+        self._amd = (
+            sysfs_gpus if sysfs_gpus is not None else detect_sysfs_gpus(vendors=(GpuVendor.AMD,))
+        )
         psutil.cpu_percent(percpu=True)  # prime the counters: the first call always returns 0
 
     def _nvidia(self) -> list[GpuSample]:
@@ -79,8 +81,17 @@ class Sampler:
         for i, name in enumerate(self._nvidia_names):
             s = self._nvml.sample(i)
             out.append(
-                GpuSample(i, name, s.utilization_pct, s.vram_used_mib, s.vram_total_mib,
-                          s.temperature_c, s.power_w, s.sm_clock_mhz, s.mem_clock_mhz)
+                GpuSample(
+                    i,
+                    name,
+                    s.utilization_pct,
+                    s.vram_used_mib,
+                    s.vram_total_mib,
+                    s.temperature_c,
+                    s.power_w,
+                    s.sm_clock_mhz,
+                    s.mem_clock_mhz,
+                )
             )
         return out
 
@@ -93,10 +104,21 @@ class Sampler:
             now = fresh.get(g.pci_bus_id)
             base = len(self._nvidia_names)
             if now is None:
-                out.append(GpuSample(base + g.index, g.name, None, None, g.vram_total_mib, None, None))
+                out.append(
+                    GpuSample(base + g.index, g.name, None, None, g.vram_total_mib, None, None)
+                )
             else:
-                out.append(GpuSample(base + g.index, g.name, now.utilization_pct, now.vram_used_mib,
-                                     now.vram_total_mib, now.temperature_c, now.power_w))
+                out.append(
+                    GpuSample(
+                        base + g.index,
+                        g.name,
+                        now.utilization_pct,
+                        now.vram_used_mib,
+                        now.vram_total_mib,
+                        now.temperature_c,
+                        now.power_w,
+                    )
+                )
         return out
 
     def sample(self) -> SystemSample:
@@ -132,8 +154,13 @@ class SampleLoop:
     (machine suspended, debugger), it skips the missed ticks instead of bursting.
     """
 
-    def __init__(self, sampler: Sampler, on_sample: Callable[[SystemSample], None], interval_s: float = 1.0,
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+    def __init__(
+        self,
+        sampler: Sampler,
+        on_sample: Callable[[SystemSample], None],
+        interval_s: float = 1.0,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self._sampler = sampler
         self._on_sample = on_sample
         self._on_error = on_error

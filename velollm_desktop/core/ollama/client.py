@@ -54,16 +54,22 @@ def _dechunk(body: bytes) -> bytes:
         if size == 0:
             break
         out.append(rest[:size])
-        rest = rest[size + 2:]
+        rest = rest[size + 2 :]
     return b"".join(out)
 
 
 class OllamaClient:
     """A client for one Ollama server (`base_url` like http://127.0.0.1:11434)."""
 
-    def __init__(self, base_url: str, *, read_timeout_s: float = READ_TIMEOUT_S,
-                 stream_stall_timeout_s: float = STREAM_STALL_TIMEOUT_S, busy_backoff_s: float = BUSY_BACKOFF_S,
-                 lightweight: bool = False) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        stream_stall_timeout_s: float = STREAM_STALL_TIMEOUT_S,
+        busy_backoff_s: float = BUSY_BACKOFF_S,
+        lightweight: bool = False,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._read_timeout = read_timeout_s
         self._stall = stream_stall_timeout_s
@@ -112,10 +118,16 @@ class OllamaClient:
         except (ValueError, AttributeError, httpx.HTTPError):
             detail = resp.text[:200] if resp.is_stream_consumed else ""
         if resp.status_code == 404 and model:
-            raise ModelNotFound(f"model '{model}' is not installed in Ollama: run `ollama pull {model}`")
+            raise ModelNotFound(
+                f"model '{model}' is not installed in Ollama: run `ollama pull {model}`"
+            )
         if resp.status_code == 503:
-            raise ServerBusy(f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later")
-        raise OllamaError(f"Ollama answered HTTP {resp.status_code}: {detail or resp.reason_phrase}")
+            raise ServerBusy(
+                f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later"
+            )
+        raise OllamaError(
+            f"Ollama answered HTTP {resp.status_code}: {detail or resp.reason_phrase}"
+        )
 
     def _exchange(self, method: str, path: str, data: bytes | None) -> tuple[int, str, bytes]:
         """One request → (status, reason, body). HTTP/1.0 over a socket for http://."""
@@ -126,13 +138,23 @@ class OllamaClient:
 
             conn = http.client.HTTPSConnection(host, url.port, timeout=self._read_timeout)
             try:
-                conn.request(method, target, body=data, headers={"Content-Type": "application/json"} if data else {})
+                conn.request(
+                    method,
+                    target,
+                    body=data,
+                    headers={"Content-Type": "application/json"} if data else {},
+                )
                 resp = conn.getresponse()
                 return resp.status, resp.reason, resp.read()
             finally:
                 conn.close()
         port = url.port or 80
-        head = [f"{method} {target} HTTP/1.0", f"Host: {host}:{port}", "Accept: application/json", "Connection: close"]
+        head = [
+            f"{method} {target} HTTP/1.0",
+            f"Host: {host}:{port}",
+            "Accept: application/json",
+            "Connection: close",
+        ]
         if data is not None:
             head += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
         with socket.create_connection((host.strip("[]"), port), timeout=CONNECT_TIMEOUT_S) as sock:
@@ -150,13 +172,17 @@ class OllamaClient:
             body = _dechunk(body)
         return int(status_line[1]), status_line[2] if len(status_line) > 2 else "", body
 
-    def _send_stdlib(self, method: str, path: str, body: Mapping[str, Any] | None, model: str | None) -> Any:
+    def _send_stdlib(
+        self, method: str, path: str, body: Mapping[str, Any] | None, model: str | None
+    ) -> Any:
         """The lightweight path: same typed errors as httpx's path."""
         data = json.dumps(body).encode() if body is not None else None
         try:
             status, reason, raw = self._exchange(method, path, data)
         except socket.gaierror as exc:  # unknown host name: nothing to connect to
-            raise ServerNotRunning(f"Ollama is not running at {self.base_url}: {self.START_HINT}") from exc
+            raise ServerNotRunning(
+                f"Ollama is not running at {self.base_url}: {self.START_HINT}"
+            ) from exc
         except OSError as exc:  # refused, timed out, dropped: the shared mapping
             raise self._explain(exc) from exc
         if status >= 400:
@@ -165,16 +191,28 @@ class OllamaClient:
             except (ValueError, AttributeError):
                 detail = raw[:200].decode("utf-8", "replace")
             if status == 404 and model:
-                raise ModelNotFound(f"model '{model}' is not installed in Ollama: run `ollama pull {model}`")
+                raise ModelNotFound(
+                    f"model '{model}' is not installed in Ollama: run `ollama pull {model}`"
+                )
             if status == 503:
-                raise ServerBusy(f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later")
+                raise ServerBusy(
+                    f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later"
+                )
             raise OllamaError(f"Ollama answered HTTP {status}: {detail or reason}")
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise BadResponse(f"Ollama at {self.base_url} sent something that is not JSON: {exc}") from exc
+            raise BadResponse(
+                f"Ollama at {self.base_url} sent something that is not JSON: {exc}"
+            ) from exc
 
-    def _send(self, method: str, path: str, body: Mapping[str, Any] | None = None, model: str | None = None) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        model: str | None = None,
+    ) -> Any:
         """Send one request and return its decoded JSON body (retrying 503 with backoff)."""
         if self._lightweight:
             for attempt in range(BUSY_RETRIES + 1):
@@ -198,13 +236,17 @@ class OllamaClient:
             except OllamaError:
                 raise
             except ValueError as exc:
-                raise BadResponse(f"Ollama at {self.base_url} sent something that is not JSON: {exc}") from exc
+                raise BadResponse(
+                    f"Ollama at {self.base_url} sent something that is not JSON: {exc}"
+                ) from exc
             except httpx.HTTPError as exc:
                 raise self._explain(exc) from exc
         raise AssertionError("unreachable")
 
     @contextmanager
-    def _stream(self, path: str, body: Mapping[str, Any], model: str | None) -> Iterator[httpx.Response]:
+    def _stream(
+        self, path: str, body: Mapping[str, Any], model: str | None
+    ) -> Iterator[httpx.Response]:
         import httpx  # noqa: PLC0415
 
         timeout = httpx.Timeout(self._stall, connect=CONNECT_TIMEOUT_S)
@@ -221,8 +263,9 @@ class OllamaClient:
             except httpx.HTTPError as exc:
                 raise self._explain(exc) from exc
 
-    def _ndjson(self, path: str, body: Mapping[str, Any], model: str | None,
-                cancel: threading.Event | None) -> Iterator[GenerateChunk]:
+    def _ndjson(
+        self, path: str, body: Mapping[str, Any], model: str | None, cancel: threading.Event | None
+    ) -> Iterator[GenerateChunk]:
         import httpx  # noqa: PLC0415
 
         with self._stream(path, body, model) as resp:
@@ -235,7 +278,9 @@ class OllamaClient:
                     try:
                         data = json.loads(line)
                     except ValueError as exc:
-                        raise StreamBroken(f"Ollama sent a line that is not JSON: {line[:80]!r}") from exc
+                        raise StreamBroken(
+                            f"Ollama sent a line that is not JSON: {line[:80]!r}"
+                        ) from exc
                     if not isinstance(data, dict):
                         raise StreamBroken(f"Ollama sent an unexpected line: {line[:80]!r}")
                     if "error" in data:
@@ -255,7 +300,9 @@ class OllamaClient:
 
     def installed_models(self) -> list[InstalledModel]:
         """`GET /api/tags`: models on disk."""
-        return [InstalledModel.from_json(m) for m in self._send("GET", "/api/tags").get("models") or []]
+        return [
+            InstalledModel.from_json(m) for m in self._send("GET", "/api/tags").get("models") or []
+        ]
 
     def loaded_models(self) -> list[LoadedModel]:
         """`GET /api/ps`: models in memory with their CPU/GPU split."""
@@ -263,10 +310,19 @@ class OllamaClient:
 
     def show(self, model: str, verbose: bool = True) -> ModelShow:
         """`POST /api/show` (verbose so arrays such as per-layer head counts are included)."""
-        return ModelShow.from_json(model, self._send("POST", "/api/show", {"model": model, "verbose": verbose}, model))
+        return ModelShow.from_json(
+            model, self._send("POST", "/api/show", {"model": model, "verbose": verbose}, model)
+        )
 
-    def generate(self, model: str, prompt: str, options: Mapping[str, Any] | None = None, *,
-                 keep_alive: str | int | None = None, cancel: threading.Event | None = None) -> Iterator[GenerateChunk]:
+    def generate(
+        self,
+        model: str,
+        prompt: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        keep_alive: str | int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[GenerateChunk]:
         """Stream `POST /api/generate`, one typed chunk per NDJSON line."""
         body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True}
         if options:
@@ -275,8 +331,14 @@ class OllamaClient:
             body["keep_alive"] = keep_alive
         return self._ndjson("/api/generate", body, model, cancel)
 
-    def chat(self, model: str, messages: list[Mapping[str, str]], options: Mapping[str, Any] | None = None, *,
-             cancel: threading.Event | None = None) -> Iterator[GenerateChunk]:
+    def chat(
+        self,
+        model: str,
+        messages: list[Mapping[str, str]],
+        options: Mapping[str, Any] | None = None,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[GenerateChunk]:
         """Stream `POST /api/chat`."""
         body: dict[str, Any] = {"model": model, "messages": list(messages), "stream": True}
         if options:
@@ -292,4 +354,6 @@ class OllamaClient:
 
     def unload(self, model: str) -> None:
         """Unload `model` now (`keep_alive: 0`)."""
-        self._send("POST", "/api/generate", {"model": model, "keep_alive": 0, "stream": False}, model)
+        self._send(
+            "POST", "/api/generate", {"model": model, "keep_alive": 0, "stream": False}, model
+        )

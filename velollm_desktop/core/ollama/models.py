@@ -63,7 +63,7 @@ class LoadedModel:
 
     @property
     def placement(self) -> str:
-        """"100% GPU", "100% CPU" or "41%/59% CPU/GPU", as `ollama ps` shows it."""
+        """ "100% GPU", "100% CPU" or "41%/59% CPU/GPU", as `ollama ps` shows it."""
         gpu = round(self.gpu_fraction * 100)
         if gpu >= 100:
             return "100% GPU"

@@ -66,15 +66,24 @@ def _elevate() -> list[str]:
     for tool in ("pkexec", "sudo"):
         if shutil.which(tool):
             return [tool]
-    raise PermissionError("writing the systemd drop-in needs administrator rights: install pkexec or sudo, "
-                          "or use `velollm optimize --format systemd` and apply it yourself")
+    raise PermissionError(
+        "writing the systemd drop-in needs administrator rights: install pkexec or sudo, "
+        "or use `velollm optimize --format systemd` and apply it yourself"
+    )
 
 
 class Applier:
     """Applies, records and undoes configuration writes. `runner` runs commands (injectable)."""
 
-    def __init__(self, *, runner: Runner = run_command, journal: Path | None = None,
-                 platform: str | None = None, dropin: Path = DROPIN, restart: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        runner: Runner = run_command,
+        journal: Path | None = None,
+        platform: str | None = None,
+        dropin: Path = DROPIN,
+        restart: bool = True,
+    ) -> None:
         self.runner = runner
         self.journal = journal or data_dir() / "optimizer-journal.json"
         self.platform = platform or sys.platform
@@ -91,25 +100,51 @@ class Applier:
             cmds: list[tuple[str, ...]] = []
             if privileged:
                 elevate = _elevate()
-                cmds.append((*elevate, "install", "-D", "-m", "0644", "<staged file>", str(self.dropin)))
+                cmds.append(
+                    (*elevate, "install", "-D", "-m", "0644", "<staged file>", str(self.dropin))
+                )
                 prefix = tuple(elevate)
             else:
                 prefix = ()
             if self.restart:
-                cmds += [(*prefix, "systemctl", "daemon-reload"), (*prefix, "systemctl", "restart", "ollama")]
+                cmds += [
+                    (*prefix, "systemctl", "daemon-reload"),
+                    (*prefix, "systemctl", "restart", "ollama"),
+                ]
             return Plan(self.dropin, content, privileged, tuple(cmds))
         overridden = [k for k in env if k in DESKTOP_APP_OVERRIDES]
-        warning = (f"Warning: the Ollama desktop app sets {', '.join(overridden)} from its own settings when it "
-                   "starts the server, overriding these values; change them in the app's Settings too.",) if overridden else ()
+        warning = (
+            (
+                f"Warning: the Ollama desktop app sets {', '.join(overridden)} from its own settings when it "
+                "starts the server, overriding these values; change them in the app's Settings too.",
+            )
+            if overridden
+            else ()
+        )
         if self.platform == "darwin":
             path = Path.home() / "Library" / "LaunchAgents" / f"{writers.LAUNCH_AGENT_LABEL}.plist"
             cmds = [("launchctl", "setenv", k, v) for k, v in sorted(writers.validate(env).items())]
-            return Plan(path, writers.render_launchd(env), False, tuple(cmds),
-                        ("Quit and reopen the Ollama app so it starts the server with these values.", *warning))
+            return Plan(
+                path,
+                writers.render_launchd(env),
+                False,
+                tuple(cmds),
+                (
+                    "Quit and reopen the Ollama app so it starts the server with these values.",
+                    *warning,
+                ),
+            )
         path = data_dir() / "ollama-env.ps1"
-        return Plan(path, writers.render_windows(env), False,
-                    (("powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", str(path)),),
-                    ("Quit Ollama from the taskbar first, then start it again from the Start menu.", *warning))
+        return Plan(
+            path,
+            writers.render_windows(env),
+            False,
+            (("powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", str(path)),),
+            (
+                "Quit Ollama from the taskbar first, then start it again from the Start menu.",
+                *warning,
+            ),
+        )
 
     # -- applying -------------------------------------------------------------------------
     def apply(self, plan: Plan) -> Path | None:
@@ -130,8 +165,10 @@ class Applier:
             res = self.runner(cmd)
             if res.returncode != 0:
                 self.undo()
-                raise RuntimeError(f"`{' '.join(cmd)}` failed ({res.returncode}): {(res.stderr or res.stdout).strip()[:300]}"
-                                   " — the previous configuration was restored")
+                raise RuntimeError(
+                    f"`{' '.join(cmd)}` failed ({res.returncode}): {(res.stderr or res.stdout).strip()[:300]}"
+                    " — the previous configuration was restored"
+                )
         return backup
 
     def _privileged_write(self, plan: Plan) -> Path | None:
@@ -145,7 +182,9 @@ class Applier:
             staged = fh.name
         try:
             # install(1) writes a temp file in the target dir and renames it: atomic
-            self._check(self.runner([*elevate, "install", "-D", "-m", "0644", staged, str(plan.target)]))
+            self._check(
+                self.runner([*elevate, "install", "-D", "-m", "0644", staged, str(plan.target)])
+            )
         finally:
             os.unlink(staged)
         return backup
@@ -165,8 +204,14 @@ class Applier:
 
     def _record(self, target: Path, backup: Path | None, existed: bool) -> None:
         entries = self._entries()
-        entries.append({"time": time.time(), "target": str(target), "backup": str(backup) if backup else None,
-                        "existed": existed})
+        entries.append(
+            {
+                "time": time.time(),
+                "target": str(target),
+                "backup": str(backup) if backup else None,
+                "existed": existed,
+            }
+        )
         atomic_write_text(self.journal, json.dumps(entries, indent=1))
 
     def can_undo(self) -> bool:
@@ -197,7 +242,10 @@ class Applier:
             done = f"removed {target} (it did not exist before)"
         atomic_write_text(self.journal, json.dumps(entries, indent=1))
         if self.platform.startswith("linux") and self.restart:
-            for cmd in ([*elevate, "systemctl", "daemon-reload"], [*elevate, "systemctl", "restart", "ollama"]):
+            for cmd in (
+                [*elevate, "systemctl", "daemon-reload"],
+                [*elevate, "systemctl", "restart", "ollama"],
+            ):
                 self.runner(cmd)
         return done
 

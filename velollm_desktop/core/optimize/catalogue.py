@@ -38,26 +38,85 @@ class ServerVar:
 
 
 CATALOGUE: tuple[ServerVar, ...] = (
-    ServerVar("OLLAMA_HOST", VarType.STRING, "127.0.0.1:11434", "Address the server binds to (and the client uses)"),
+    ServerVar(
+        "OLLAMA_HOST",
+        VarType.STRING,
+        "127.0.0.1:11434",
+        "Address the server binds to (and the client uses)",
+    ),
     ServerVar("OLLAMA_ORIGINS", VarType.STRING, "", "Extra allowed CORS origins, comma-separated"),
     ServerVar("OLLAMA_MODELS", VarType.STRING, "~/.ollama/models", "Where models are stored"),
-    ServerVar("OLLAMA_KEEP_ALIVE", VarType.DURATION, "5m", "How long a model stays loaded after use (-1 = forever, 0 = unload at once)"),
-    ServerVar("OLLAMA_LOAD_TIMEOUT", VarType.DURATION, "5m", "How long a model load may stall before giving up"),
-    ServerVar("OLLAMA_NUM_PARALLEL", VarType.UINT, "1", "Parallel request slots per model; multiplies KV-cache memory"),
-    ServerVar("OLLAMA_MAX_LOADED_MODELS", VarType.UINT, "0", "Models kept loaded at once (0 = auto: 3 × GPUs, 3 on CPU)"),
+    ServerVar(
+        "OLLAMA_KEEP_ALIVE",
+        VarType.DURATION,
+        "5m",
+        "How long a model stays loaded after use (-1 = forever, 0 = unload at once)",
+    ),
+    ServerVar(
+        "OLLAMA_LOAD_TIMEOUT",
+        VarType.DURATION,
+        "5m",
+        "How long a model load may stall before giving up",
+    ),
+    ServerVar(
+        "OLLAMA_NUM_PARALLEL",
+        VarType.UINT,
+        "1",
+        "Parallel request slots per model; multiplies KV-cache memory",
+    ),
+    ServerVar(
+        "OLLAMA_MAX_LOADED_MODELS",
+        VarType.UINT,
+        "0",
+        "Models kept loaded at once (0 = auto: 3 × GPUs, 3 on CPU)",
+    ),
     ServerVar("OLLAMA_MAX_QUEUE", VarType.UINT, "512", "Queued requests before HTTP 503"),
-    ServerVar("OLLAMA_FLASH_ATTENTION", VarType.TRISTATE, "", "Flash attention: unset = auto where every GPU supports it"),
-    ServerVar("OLLAMA_KV_CACHE_TYPE", VarType.STRING, "", "KV cache type for every model: f16 (default), q8_0, q4_0; quantized needs flash attention"),
-    ServerVar("OLLAMA_CONTEXT_LENGTH", VarType.UINT, "0", "Default num_ctx (0 = from total VRAM: <23 GiB 4096, <47 GiB 32768, else 262144)"),
-    ServerVar("OLLAMA_GPU_OVERHEAD", VarType.BYTES, "0", "VRAM (bytes) to reserve per GPU; since 0.30 it no longer affects GGUF offload"),
+    ServerVar(
+        "OLLAMA_FLASH_ATTENTION",
+        VarType.TRISTATE,
+        "",
+        "Flash attention: unset = auto where every GPU supports it",
+    ),
+    ServerVar(
+        "OLLAMA_KV_CACHE_TYPE",
+        VarType.STRING,
+        "",
+        "KV cache type for every model: f16 (default), q8_0, q4_0; quantized needs flash attention",
+    ),
+    ServerVar(
+        "OLLAMA_CONTEXT_LENGTH",
+        VarType.UINT,
+        "0",
+        "Default num_ctx (0 = from total VRAM: <23 GiB 4096, <47 GiB 32768, else 262144)",
+    ),
+    ServerVar(
+        "OLLAMA_GPU_OVERHEAD",
+        VarType.BYTES,
+        "0",
+        "VRAM (bytes) to reserve per GPU; since 0.30 it no longer affects GGUF offload",
+    ),
     ServerVar("OLLAMA_SCHED_SPREAD", VarType.BOOL, "false", "Always split a model across all GPUs"),
     ServerVar("OLLAMA_NOPRUNE", VarType.BOOL, "false", "Do not prune unused blobs at start"),
     ServerVar("OLLAMA_DEBUG", VarType.STRING, "0", "Log level: 0 INFO, 1 DEBUG, 2 TRACE"),
-    ServerVar("OLLAMA_LLM_LIBRARY", VarType.STRING, "", "Force a backend library (cuda_v13, vulkan, …)"),
+    ServerVar(
+        "OLLAMA_LLM_LIBRARY", VarType.STRING, "", "Force a backend library (cuda_v13, vulkan, …)"
+    ),
     ServerVar("OLLAMA_VULKAN", VarType.BOOL, "", "Vulkan backend (on by default since 0.30)"),
-    ServerVar("LLAMA_ARG_FIT_TARGET", VarType.UINT, "1024", "MiB llama.cpp's fit leaves free per GPU (Ollama ≥ 0.30)", min_version="0.30.0"),
+    ServerVar(
+        "LLAMA_ARG_FIT_TARGET",
+        VarType.UINT,
+        "1024",
+        "MiB llama.cpp's fit leaves free per GPU (Ollama ≥ 0.30)",
+        min_version="0.30.0",
+    ),
     ServerVar("OLLAMA_NEW_ENGINE", VarType.BOOL, "", "Forced the Go engine", max_version="0.30.0"),
-    ServerVar("OLLAMA_MULTIUSER_CACHE", VarType.BOOL, "", "Changed prompt-cache slot selection", max_version="0.30.0"),
+    ServerVar(
+        "OLLAMA_MULTIUSER_CACHE",
+        VarType.BOOL,
+        "",
+        "Changed prompt-cache slot selection",
+        max_version="0.30.0",
+    ),
 )
 BY_NAME = {v.name: v for v in CATALOGUE}
 
@@ -83,7 +142,7 @@ DESKTOP_APP_OVERRIDES = ("OLLAMA_HOST", "OLLAMA_ORIGINS", "OLLAMA_MODELS", "OLLA
 
 
 def version_tuple(version: str | None) -> tuple[int, int, int]:
-    """"0.33.0-rc2" → (0, 33, 0); unknown → (0, 0, 0)."""
+    """ "0.33.0-rc2" → (0, 33, 0); unknown → (0, 0, 0)."""
     parts = []
     for piece in (version or "").split("-")[0].split(".")[:3]:
         digits = "".join(ch for ch in piece if ch.isdigit())

@@ -70,21 +70,37 @@ def budget_for(spec: HardwareSpec) -> Budget:
     """What one model can use: the largest discrete GPU's free VRAM, unified memory's GPU
     share, or available RAM on a CPU-only machine — minus the fit margin."""
     fa = flash_attention_supported(spec)
-    discrete = [g for g in spec.gpus if not g.unified_memory and not g.integrated and g.vram_total_mib]
+    discrete = [
+        g for g in spec.gpus if not g.unified_memory and not g.integrated and g.vram_total_mib
+    ]
     if discrete:
-        best = max(discrete, key=lambda g: g.vram_free_mib if g.vram_free_mib is not None else g.vram_total_mib)
+        best = max(
+            discrete,
+            key=lambda g: g.vram_free_mib if g.vram_free_mib is not None else g.vram_total_mib,
+        )
         free = best.vram_free_mib if best.vram_free_mib is not None else best.vram_total_mib
-        return Budget(int(free) * MIB - FIT_MARGIN, "gpu", False, fa,
-                      f"{best.name}: {free} MiB free of {best.vram_total_mib} MiB, minus {FIT_MARGIN // MIB} MiB margin")
+        return Budget(
+            int(free) * MIB - FIT_MARGIN,
+            "gpu",
+            False,
+            fa,
+            f"{best.name}: {free} MiB free of {best.vram_total_mib} MiB, minus {FIT_MARGIN // MIB} MiB margin",
+        )
     unified = [g for g in spec.gpus if g.unified_memory and g.vram_total_mib]
     if unified:
         share = gpu_working_set_mib(unified[0].vram_total_mib)
-        return Budget(share * MIB - FIT_MARGIN, "unified", True, fa,
-                      f"{unified[0].name}: {share} MiB of {unified[0].vram_total_mib} MiB unified memory usable by the GPU,"
-                      f" minus {FIT_MARGIN // MIB} MiB margin")
+        return Budget(
+            share * MIB - FIT_MARGIN,
+            "unified",
+            True,
+            fa,
+            f"{unified[0].name}: {share} MiB of {unified[0].vram_total_mib} MiB unified memory usable by the GPU,"
+            f" minus {FIT_MARGIN // MIB} MiB margin",
+        )
     avail = spec.memory.available_mib
-    return Budget(int(avail * 0.85) * MIB, "cpu", False, True,
-                  f"CPU only: 85 % of {avail} MiB available RAM")
+    return Budget(
+        int(avail * 0.85) * MIB, "cpu", False, True, f"CPU only: 85 % of {avail} MiB available RAM"
+    )
 
 
 def kv_cache_bytes(m: ModelProfile, ctx: int, parallel: int, kv_type: str = "f16") -> int:
@@ -94,25 +110,42 @@ def kv_cache_bytes(m: ModelProfile, ctx: int, parallel: int, kv_type: str = "f16
     return int(per_token * ctx * parallel)
 
 
-def compute_bytes(m: ModelProfile, ctx: int, parallel: int, flash_attention: bool, batch: int = DEFAULT_BATCH) -> int:
+def compute_bytes(
+    m: ModelProfile, ctx: int, parallel: int, flash_attention: bool, batch: int = DEFAULT_BATCH
+) -> int:
     """Compute (graph) buffer estimate in bytes."""
     ctx_total = ctx * parallel
     b = min(ctx_total, batch)
     attn = 0 if flash_attention else ctx_total * (1 + m.head_count)
-    return max(4 * b * (1 + 4 * m.embedding_length + attn), 4 * b * (m.embedding_length + m.vocab_size))
+    return max(
+        4 * b * (1 + 4 * m.embedding_length + attn), 4 * b * (m.embedding_length + m.vocab_size)
+    )
 
 
-def footprint(m: ModelProfile, ctx: int, parallel: int, kv_type: str, flash_attention: bool, budget: Budget) -> Footprint:
+def footprint(
+    m: ModelProfile, ctx: int, parallel: int, kv_type: str, flash_attention: bool, budget: Budget
+) -> Footprint:
     """Estimated memory of `m` at this setting."""
     overhead = MINIMUM_MEMORY_METAL if budget.metal else MINIMUM_MEMORY
     if budget.device == "cpu":
         overhead = 0
-    return Footprint(m.weights_bytes, kv_cache_bytes(m, ctx, parallel, kv_type),
-                     compute_bytes(m, ctx, parallel, flash_attention), overhead)
+    return Footprint(
+        m.weights_bytes,
+        kv_cache_bytes(m, ctx, parallel, kv_type),
+        compute_bytes(m, ctx, parallel, flash_attention),
+        overhead,
+    )
 
 
-def max_context(m: ModelProfile, budget: Budget, *, parallel: int = 1, kv_type: str = "f16",
-                flash_attention: bool = True, cap: int = 32768) -> int | None:
+def max_context(
+    m: ModelProfile,
+    budget: Budget,
+    *,
+    parallel: int = 1,
+    kv_type: str = "f16",
+    flash_attention: bool = True,
+    cap: int = 32768,
+) -> int | None:
     """The largest candidate context (≤ trained, ≤ cap) that fits entirely; `None` if none does."""
     for ctx in CTX_CANDIDATES:
         if ctx > min(m.context_length, cap):

@@ -39,7 +39,9 @@ def _first_int(v: Any, default: int) -> int:
     return int(v) if isinstance(v, (int, float)) else default
 
 
-def profile_from_show(name: str, show: Mapping[str, Any], size_bytes: int | None = None) -> ModelProfile:
+def profile_from_show(
+    name: str, show: Mapping[str, Any], size_bytes: int | None = None
+) -> ModelProfile:
     """Build a profile from an `/api/show` body (verbose, so per-layer arrays are present).
 
     `size_bytes` is the model's size from `/api/tags`; without it, parameters × bits per
@@ -53,22 +55,34 @@ def profile_from_show(name: str, show: Mapping[str, Any], size_bytes: int | None
 
     blocks = _first_int(key("block_count"), 0)
     if blocks <= 0:
-        raise ValueError(f"{name}: /api/show has no {arch}.block_count (was it saved with verbose: true?)")
+        raise ValueError(
+            f"{name}: /api/show has no {arch}.block_count (was it saved with verbose: true?)"
+        )
     emb = _first_int(key("embedding_length"), 4096)
     heads = _first_int(key("attention.head_count"), 32)
     kv_raw = key("attention.head_count_kv", heads)
-    kv = tuple(int(x) for x in kv_raw) if isinstance(kv_raw, list) and kv_raw else (int(kv_raw),) * blocks
+    kv = (
+        tuple(int(x) for x in kv_raw)
+        if isinstance(kv_raw, list) and kv_raw
+        else (int(kv_raw),) * blocks
+    )
     head_dim = emb // heads if heads else 128
     if size_bytes is None:
         params = int(info.get("general.parameter_count") or 0)
         size_bytes = int(params * 4.85 / 8) if params else 0  # ~Q4_K_M bits per weight
     return ModelProfile(
-        name=name, weights_bytes=int(size_bytes), block_count=blocks, embedding_length=emb, head_count=heads,
+        name=name,
+        weights_bytes=int(size_bytes),
+        block_count=blocks,
+        embedding_length=emb,
+        head_count=heads,
         head_count_kv=kv if len(kv) == blocks else (max(kv),) * blocks,
         key_length=_first_int(key("attention.key_length"), head_dim),
         value_length=_first_int(key("attention.value_length"), head_dim),
         context_length=_first_int(key("context_length"), 4096),
-        vocab_size=_first_int(key("vocab_size"), len(info.get("tokenizer.ggml.tokens") or []) or 32000),
+        vocab_size=_first_int(
+            key("vocab_size"), len(info.get("tokenizer.ggml.tokens") or []) or 32000
+        ),
         architecture=arch,
     )
 

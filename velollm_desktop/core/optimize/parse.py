@@ -46,26 +46,44 @@ def parse_value(name: str, raw: str) -> Parsed:
     """Interpret `raw` for variable `name` as Ollama does (bad values → default + warning)."""
     text = clean(raw)
     if name in NEVER_EXISTED:
-        return Parsed(name, raw, None, f"{name} is not read by Ollama (it never existed); "
-                                       f"use the per-model option {NEVER_EXISTED[name]} in a Modelfile instead")
+        return Parsed(
+            name,
+            raw,
+            None,
+            f"{name} is not read by Ollama (it never existed); "
+            f"use the per-model option {NEVER_EXISTED[name]} in a Modelfile instead",
+        )
     var = BY_NAME.get(name)
     if var is None or text == "":
         return Parsed(name, raw, text or None)
     if var.type in (VarType.UINT, VarType.BYTES):
         if re.fullmatch(r"\d+", text):
             return Parsed(name, raw, int(text))
-        return Parsed(name, raw, int(var.default or 0),
-                      f"{name}={text!r} is not an unsigned integer: Ollama logs a warning and uses {var.default}")
+        return Parsed(
+            name,
+            raw,
+            int(var.default or 0),
+            f"{name}={text!r} is not an unsigned integer: Ollama logs a warning and uses {var.default}",
+        )
     if var.type in (VarType.BOOL, VarType.TRISTATE):
         if text in _GO_TRUE:
             return Parsed(name, raw, True)
         if text in _GO_FALSE:
             return Parsed(name, raw, False)
-        return Parsed(name, raw, True, f"{name}={text!r} is not a Go boolean: Ollama treats a non-empty value as true")
+        return Parsed(
+            name,
+            raw,
+            True,
+            f"{name}={text!r} is not a Go boolean: Ollama treats a non-empty value as true",
+        )
     if var.type is VarType.DURATION:
         seconds = parse_go_duration_s(text)
         if seconds is None:
-            return Parsed(name, raw, parse_go_duration_s(var.default),
-                          f"{name}={text!r} is not a duration (5m, 1h, -1): Ollama uses {var.default}")
+            return Parsed(
+                name,
+                raw,
+                parse_go_duration_s(var.default),
+                f"{name}={text!r} is not a duration (5m, 1h, -1): Ollama uses {var.default}",
+            )
         return Parsed(name, raw, seconds)
     return Parsed(name, raw, text)

@@ -66,8 +66,12 @@ def _gib(n: int) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
-def recommend_fit(spec: HardwareSpec, models: Sequence[ModelProfile], ollama_version: str | None = None,
-                  ctx_cap: int = 32768) -> Recommendation:
+def recommend_fit(
+    spec: HardwareSpec,
+    models: Sequence[ModelProfile],
+    ollama_version: str | None = None,
+    ctx_cap: int = 32768,
+) -> Recommendation:
     """Largest context and parallelism that keep each model entirely on the GPU (or in RAM)."""
     budget = budget_for(spec)
     fa = budget.flash_attention_ok
@@ -80,8 +84,10 @@ def recommend_fit(spec: HardwareSpec, models: Sequence[ModelProfile], ollama_ver
     too_big = [m for m in models if m not in fitting]
     for m in too_big:
         least = footprint(m, 2048, 1, "q8_0" if fa else "f16", fa, budget).total
-        warnings.append(f"{m.name} needs at least {_gib(least)} but {_gib(max(budget.bytes, 0))} is available "
-                        f"({budget.description}): it will be split with the CPU and decode about half as fast or worse")
+        warnings.append(
+            f"{m.name} needs at least {_gib(least)} but {_gib(max(budget.bytes, 0))} is available "
+            f"({budget.description}): it will be split with the CPU and decode about half as fast or worse"
+        )
 
     # KV cache type: quantize only if it buys a longer context for the largest model (needs FA)
     kv_type = "f16"
@@ -92,9 +98,14 @@ def recommend_fit(spec: HardwareSpec, models: Sequence[ModelProfile], ollama_ver
         if q8_ctx > f16_ctx:
             kv_type = "q8_0"
             env["OLLAMA_KV_CACHE_TYPE"] = "q8_0"
-            reasons.append(Reason("OLLAMA_KV_CACHE_TYPE", "q8_0",
-                                  f"{primary.name} fits {f16_ctx} tokens with an f16 cache but {q8_ctx} with q8_0 "
-                                  "(half the KV memory, negligible quality loss); requires flash attention"))
+            reasons.append(
+                Reason(
+                    "OLLAMA_KV_CACHE_TYPE",
+                    "q8_0",
+                    f"{primary.name} fits {f16_ctx} tokens with an f16 cache but {q8_ctx} with q8_0 "
+                    "(half the KV memory, negligible quality loss); requires flash attention",
+                )
+            )
 
     if fa and budget.device != "cpu":
         env["OLLAMA_FLASH_ATTENTION"] = "1"
@@ -103,48 +114,93 @@ def recommend_fit(spec: HardwareSpec, models: Sequence[ModelProfile], ollama_ver
             why += " and a quantized KV cache requires it"
         reasons.append(Reason("OLLAMA_FLASH_ATTENTION", "1", why))
     elif not fa:
-        reasons.append(Reason("OLLAMA_FLASH_ATTENTION", "(unset)", "a GPU here does not support flash attention"))
+        reasons.append(
+            Reason(
+                "OLLAMA_FLASH_ATTENTION", "(unset)", "a GPU here does not support flash attention"
+            )
+        )
 
     fits: list[ModelFit] = []
-    ctx_by_model = {m.name: max_context(m, budget, kv_type=kv_type, flash_attention=fa, cap=ctx_cap) or 0
-                    for m in fitting}
+    ctx_by_model = {
+        m.name: max_context(m, budget, kv_type=kv_type, flash_attention=fa, cap=ctx_cap) or 0
+        for m in fitting
+    }
     server_ctx = min(ctx_by_model.values()) if ctx_by_model else 0
     parallel = 1
     if fitting:
         env["OLLAMA_CONTEXT_LENGTH"] = str(server_ctx)
         smallest = min(fitting, key=lambda m: ctx_by_model[m.name])
-        reasons.append(Reason("OLLAMA_CONTEXT_LENGTH", str(server_ctx),
-                              f"the largest context (≤ {ctx_cap}) at which every model that fits stays entirely in "
-                              f"{budget.device.upper()} memory; {smallest.name} is the limit "
-                              f"({budget.description})"))
+        reasons.append(
+            Reason(
+                "OLLAMA_CONTEXT_LENGTH",
+                str(server_ctx),
+                f"the largest context (≤ {ctx_cap}) at which every model that fits stays entirely in "
+                f"{budget.device.upper()} memory; {smallest.name} is the limit "
+                f"({budget.description})",
+            )
+        )
         for p in (4, 2):
-            if all(footprint(m, server_ctx, p, kv_type, fa, budget).total <= budget.bytes for m in fitting):
+            if all(
+                footprint(m, server_ctx, p, kv_type, fa, budget).total <= budget.bytes
+                for m in fitting
+            ):
                 parallel = p
                 break
         if parallel > 1:
             env["OLLAMA_NUM_PARALLEL"] = str(parallel)
-            reasons.append(Reason("OLLAMA_NUM_PARALLEL", str(parallel),
-                                  f"{parallel} slots × {server_ctx} tokens still fit every model entirely; "
-                                  "concurrent requests then do not queue"))
+            reasons.append(
+                Reason(
+                    "OLLAMA_NUM_PARALLEL",
+                    str(parallel),
+                    f"{parallel} slots × {server_ctx} tokens still fit every model entirely; "
+                    "concurrent requests then do not queue",
+                )
+            )
         else:
-            reasons.append(Reason("OLLAMA_NUM_PARALLEL", "1 (default)",
-                                  "a second slot would double the KV cache and push a model out of memory"))
+            reasons.append(
+                Reason(
+                    "OLLAMA_NUM_PARALLEL",
+                    "1 (default)",
+                    "a second slot would double the KV cache and push a model out of memory",
+                )
+            )
     for m in models:
         ctx = ctx_by_model.get(m.name)
         p = parallel if ctx else 1
         fp = footprint(m, ctx or 2048, p, kv_type, fa, budget)
-        fits.append(ModelFit(m.name, ctx, p, bool(ctx) and budget.device != "cpu", fp.total, fp.weights,
-                             fp.kv_cache, fp.compute, budget.bytes))
+        fits.append(
+            ModelFit(
+                m.name,
+                ctx,
+                p,
+                bool(ctx) and budget.device != "cpu",
+                fp.total,
+                fp.weights,
+                fp.kv_cache,
+                fp.compute,
+                budget.bytes,
+            )
+        )
         if ctx and ctx > server_ctx:
             per_model.setdefault(m.name, {})["num_ctx"] = ctx
-            reasons.append(Reason(f"{m.name}: num_ctx", str(ctx),
-                                  f"this model alone fits {ctx} tokens ({_gib(fp.total)} of {_gib(budget.bytes)}); "
-                                  "set per model in its Modelfile"))
+            reasons.append(
+                Reason(
+                    f"{m.name}: num_ctx",
+                    str(ctx),
+                    f"this model alone fits {ctx} tokens ({_gib(fp.total)} of {_gib(budget.bytes)}); "
+                    "set per model in its Modelfile",
+                )
+            )
     if budget.device == "cpu" and spec.cpu.physical_cores:
         for m in models:
             per_model.setdefault(m.name, {})["num_thread"] = spec.cpu.physical_cores
-        reasons.append(Reason("num_thread (per model)", str(spec.cpu.physical_cores),
-                              "CPU only: one thread per physical core; hyper-threads slow matrix work down"))
+        reasons.append(
+            Reason(
+                "num_thread (per model)",
+                str(spec.cpu.physical_cores),
+                "CPU only: one thread per physical core; hyper-threads slow matrix work down",
+            )
+        )
 
     # How many models can stay loaded together, and for how long
     used, loaded = 0, 0
@@ -155,24 +211,50 @@ def recommend_fit(spec: HardwareSpec, models: Sequence[ModelProfile], ollama_ver
     if fits:
         loaded = max(1, loaded)
         env["OLLAMA_MAX_LOADED_MODELS"] = str(loaded)
-        reasons.append(Reason("OLLAMA_MAX_LOADED_MODELS", str(loaded),
-                              f"{loaded} of the {len(fits)} installed models fit in {_gib(max(budget.bytes, 0))} "
-                              "together; more would evict or spill to the CPU"))
+        reasons.append(
+            Reason(
+                "OLLAMA_MAX_LOADED_MODELS",
+                str(loaded),
+                f"{loaded} of the {len(fits)} installed models fit in {_gib(max(budget.bytes, 0))} "
+                "together; more would evict or spill to the CPU",
+            )
+        )
     ram_gib = spec.memory.total_mib / 1024
     keep = "30m" if loaded >= 2 or ram_gib >= 32 else "10m"
     env["OLLAMA_KEEP_ALIVE"] = keep
-    reasons.append(Reason("OLLAMA_KEEP_ALIVE", keep, f"{ram_gib:.0f} GiB RAM and {loaded} model(s) resident together: "
-                          f"keeping models loaded for {keep} instead of 5m avoids reloads (loading is the slowest "
-                          "part of a request)"))
+    reasons.append(
+        Reason(
+            "OLLAMA_KEEP_ALIVE",
+            keep,
+            f"{ram_gib:.0f} GiB RAM and {loaded} model(s) resident together: "
+            f"keeping models loaded for {keep} instead of 5m avoids reloads (loading is the slowest "
+            "part of a request)",
+        )
+    )
     if not new_engine:
-        reasons.append(Reason("version", ollama_version or "?", "Ollama < 0.30: the Go/llama engine estimates memory "
-                              "itself; quantized KV needs OLLAMA_FLASH_ATTENTION=1 set explicitly (done above)"))
-    return Recommendation("fit", env, per_model, tuple(fits), tuple(reasons), budget.description,
-                          ollama_version, tuple(warnings))
+        reasons.append(
+            Reason(
+                "version",
+                ollama_version or "?",
+                "Ollama < 0.30: the Go/llama engine estimates memory "
+                "itself; quantized KV needs OLLAMA_FLASH_ATTENTION=1 set explicitly (done above)",
+            )
+        )
+    return Recommendation(
+        "fit",
+        env,
+        per_model,
+        tuple(fits),
+        tuple(reasons),
+        budget.description,
+        ollama_version,
+        tuple(warnings),
+    )
 
 
-def recommend_heuristic(spec: HardwareSpec, models: Sequence[ModelProfile] = (),
-                        ollama_version: str | None = None) -> Recommendation:
+def recommend_heuristic(
+    spec: HardwareSpec, models: Sequence[ModelProfile] = (), ollama_version: str | None = None
+) -> Recommendation:
     """The seed's hardware tiers (VRAM → parallel/ctx, RAM → loaded models / keep-alive), expressed
     only through settings Ollama reads. Kept for comparison with the fit."""
     # Tiers are in decimal GB as cards are sold: a "24 GB" RTX 4090 reports 24564 MiB = 23.99 GiB
@@ -192,28 +274,58 @@ def recommend_heuristic(spec: HardwareSpec, models: Sequence[ModelProfile] = (),
         loaded, keep = 2, "10m"
     else:
         loaded, keep = 1, "5m"
-    env = {"OLLAMA_NUM_PARALLEL": str(parallel), "OLLAMA_CONTEXT_LENGTH": str(ctx),
-           "OLLAMA_MAX_LOADED_MODELS": str(loaded), "OLLAMA_KEEP_ALIVE": keep}
+    env = {
+        "OLLAMA_NUM_PARALLEL": str(parallel),
+        "OLLAMA_CONTEXT_LENGTH": str(ctx),
+        "OLLAMA_MAX_LOADED_MODELS": str(loaded),
+        "OLLAMA_KEEP_ALIVE": keep,
+    }
     per_model_opts = {"num_batch": batch}
     if spec.gpus:
         per_model_opts["num_gpu"] = 999
     elif spec.cpu.physical_cores:
         per_model_opts["num_thread"] = spec.cpu.physical_cores
     reasons = (
-        Reason("OLLAMA_NUM_PARALLEL / OLLAMA_CONTEXT_LENGTH", f"{parallel} / {ctx}", f"VRAM tier: {vram_gib:.0f} GB"),
-        Reason("OLLAMA_MAX_LOADED_MODELS / OLLAMA_KEEP_ALIVE", f"{loaded} / {keep}", f"RAM tier: {ram_gib:.0f} GB"),
-        Reason("per-model options", ", ".join(f"{k}={v}" for k, v in per_model_opts.items()),
-               "the seed's num_gpu/num_batch/num_thread, which Ollama reads only per model (not as env vars)"),
+        Reason(
+            "OLLAMA_NUM_PARALLEL / OLLAMA_CONTEXT_LENGTH",
+            f"{parallel} / {ctx}",
+            f"VRAM tier: {vram_gib:.0f} GB",
+        ),
+        Reason(
+            "OLLAMA_MAX_LOADED_MODELS / OLLAMA_KEEP_ALIVE",
+            f"{loaded} / {keep}",
+            f"RAM tier: {ram_gib:.0f} GB",
+        ),
+        Reason(
+            "per-model options",
+            ", ".join(f"{k}={v}" for k, v in per_model_opts.items()),
+            "the seed's num_gpu/num_batch/num_thread, which Ollama reads only per model (not as env vars)",
+        ),
     )
     budget = budget_for(spec)
     fits = tuple(
-        ModelFit(m.name, ctx, parallel, footprint(m, ctx, parallel, "f16", False, budget).total <= budget.bytes,
-                 footprint(m, ctx, parallel, "f16", False, budget).total, m.weights_bytes,
-                 footprint(m, ctx, parallel, "f16", False, budget).kv_cache,
-                 footprint(m, ctx, parallel, "f16", False, budget).compute, budget.bytes)
-        for m in models)
-    return Recommendation("heuristic", env, {m.name: dict(per_model_opts) for m in models}, fits, reasons,
-                          budget.description, ollama_version)
+        ModelFit(
+            m.name,
+            ctx,
+            parallel,
+            footprint(m, ctx, parallel, "f16", False, budget).total <= budget.bytes,
+            footprint(m, ctx, parallel, "f16", False, budget).total,
+            m.weights_bytes,
+            footprint(m, ctx, parallel, "f16", False, budget).kv_cache,
+            footprint(m, ctx, parallel, "f16", False, budget).compute,
+            budget.bytes,
+        )
+        for m in models
+    )
+    return Recommendation(
+        "heuristic",
+        env,
+        {m.name: dict(per_model_opts) for m in models},
+        fits,
+        reasons,
+        budget.description,
+        ollama_version,
+    )
 
 
 def as_json_summary(rec: Recommendation) -> dict:
@@ -221,16 +333,32 @@ def as_json_summary(rec: Recommendation) -> dict:
     return {
         "strategy": rec.strategy,
         "env": dict(rec.env),
-        "models": {f.name: {"num_ctx": f.num_ctx, "parallel": f.parallel, "fits_on_gpu": f.fits_on_gpu,
-                            "vram_bytes": f.vram_bytes, "weights_bytes": f.weights_bytes,
-                            "kv_cache_bytes": f.kv_cache_bytes, "compute_bytes": f.compute_bytes,
-                            **({"options": rec.per_model[f.name]} if f.name in rec.per_model else {})}
-                   for f in rec.fits},
+        "models": {
+            f.name: {
+                "num_ctx": f.num_ctx,
+                "parallel": f.parallel,
+                "fits_on_gpu": f.fits_on_gpu,
+                "vram_bytes": f.vram_bytes,
+                "weights_bytes": f.weights_bytes,
+                "kv_cache_bytes": f.kv_cache_bytes,
+                "compute_bytes": f.compute_bytes,
+                **({"options": rec.per_model[f.name]} if f.name in rec.per_model else {}),
+            }
+            for f in rec.fits
+        },
         "reasons": [f"{r.setting} = {r.value}: {r.why}" for r in rec.reasons],
         "warnings": list(rec.warnings),
         "budget": rec.budget,
     }
 
 
-__all__ = ["MIB", "Budget", "ModelFit", "Reason", "Recommendation", "as_json_summary", "recommend_fit",
-           "recommend_heuristic"]
+__all__ = [
+    "MIB",
+    "Budget",
+    "ModelFit",
+    "Reason",
+    "Recommendation",
+    "as_json_summary",
+    "recommend_fit",
+    "recommend_heuristic",
+]

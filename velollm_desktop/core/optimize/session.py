@@ -33,7 +33,9 @@ class OptimizeState:
     notes: tuple[str, ...]
 
 
-def gather_models(url: str, specs: Sequence[str] = ()) -> tuple[list[ModelProfile], str | None, list[str]]:
+def gather_models(
+    url: str, specs: Sequence[str] = ()
+) -> tuple[list[ModelProfile], str | None, list[str]]:
     """Profiles from `NAME=FILE` specs (saved /api/show), else from the server at `url`.
 
     Returns (models, Ollama version or None, notes). Raises ValueError/OSError for bad files.
@@ -48,17 +50,29 @@ def gather_models(url: str, specs: Sequence[str] = ()) -> tuple[list[ModelProfil
             for m in client.installed_models():
                 try:
                     show = client.show(m.name)
-                    models.append(profile_from_show(m.name, {"model_info": dict(show.model_info)}, m.size_bytes))
+                    models.append(
+                        profile_from_show(
+                            m.name, {"model_info": dict(show.model_info)}, m.size_bytes
+                        )
+                    )
                 except (OllamaError, ValueError) as exc:
                     notes.append(f"skipped {m.name}: {exc}")
             return models, version, notes
     except OllamaError as exc:
-        notes.append(f"{exc} — recommending from the hardware alone (add --model-info NAME=FILE to plan for models)")
+        notes.append(
+            f"{exc} — recommending from the hardware alone (add --model-info NAME=FILE to plan for models)"
+        )
         return [], None, notes
 
 
-def optimize_state(hardware: HardwareSpec, url: str, strategy: str = "fit", specs: Sequence[str] = ()) -> OptimizeState:
+def optimize_state(
+    hardware: HardwareSpec, url: str, strategy: str = "fit", specs: Sequence[str] = ()
+) -> OptimizeState:
     """Gather models and the current configuration, and recommend."""
     models, version, notes = gather_models(url, specs)
-    rec = recommend_fit(hardware, models, version) if strategy == "fit" else recommend_heuristic(hardware, models, version)
+    rec = (
+        recommend_fit(hardware, models, version)
+        if strategy == "fit"
+        else recommend_heuristic(hardware, models, version)
+    )
     return OptimizeState(hardware, tuple(models), version, read_current(), rec, tuple(notes))

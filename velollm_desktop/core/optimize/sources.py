@@ -22,7 +22,11 @@ from velollm_desktop.core.optimize.catalogue import BY_NAME, NEVER_EXISTED
 from velollm_desktop.core.optimize.parse import Parsed, parse_value
 from velollm_desktop.core.probe import run_tool
 
-SYSTEMD_DIRS = (Path("/etc/systemd/system"), Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
+SYSTEMD_DIRS = (
+    Path("/etc/systemd/system"),
+    Path("/usr/lib/systemd/system"),
+    Path("/lib/systemd/system"),
+)
 UNIT = "ollama.service"
 INTERESTING_PREFIXES = ("OLLAMA_", "LLAMA_ARG_")
 
@@ -68,7 +72,7 @@ def parse_environment_lines(text: str) -> dict[str, str]:
             continue
         if not in_service or not line.startswith("Environment="):
             continue
-        value = line[len("Environment="):]
+        value = line[len("Environment=") :]
         if not value.strip():
             env.clear()
             continue
@@ -153,14 +157,26 @@ def find_server_process() -> psutil.Process | None:
     return None
 
 
-def read_current(*, environ: Mapping[str, str] | None = None, systemd_dirs: tuple[Path, ...] = SYSTEMD_DIRS,
-                 server_environ: Mapping[str, str] | None = None, platform: str | None = None) -> CurrentConfig:
+def read_current(
+    *,
+    environ: Mapping[str, str] | None = None,
+    systemd_dirs: tuple[Path, ...] = SYSTEMD_DIRS,
+    server_environ: Mapping[str, str] | None = None,
+    platform: str | None = None,
+) -> CurrentConfig:
     """Merge every source (see module doc). Arguments are injectable for tests."""
     platform = platform or sys.platform
     layers: list[tuple[str, dict[str, tuple[str, str]]]] = []
     env = _interesting(environ if environ is not None else os.environ)
-    layers.append(("environment of this shell", {k: (v, "this shell's environment (manual `ollama serve` only)")
-                                                for k, v in env.items()}))
+    layers.append(
+        (
+            "environment of this shell",
+            {
+                k: (v, "this shell's environment (manual `ollama serve` only)")
+                for k, v in env.items()
+            },
+        )
+    )
     notes: list[str] = []
     if platform.startswith("linux"):
         layers.append(("systemd", read_systemd(systemd_dirs)))
@@ -176,11 +192,20 @@ def read_current(*, environ: Mapping[str, str] | None = None, systemd_dirs: tupl
             try:
                 server_environ = proc.environ()
             except (psutil.AccessDenied, psutil.NoSuchProcess):
-                notes.append(f"the running Ollama server (pid {proc.pid}) belongs to another user: its environment "
-                             "is not readable here, so the service configuration is shown instead")
+                notes.append(
+                    f"the running Ollama server (pid {proc.pid}) belongs to another user: its environment "
+                    "is not readable here, so the service configuration is shown instead"
+                )
     if server_environ is not None:
-        layers.append(("running server", {k: (v, f"the running server's environment{f' (pid {pid})' if pid else ''}")
-                                          for k, v in _interesting(server_environ).items()}))
+        layers.append(
+            (
+                "running server",
+                {
+                    k: (v, f"the running server's environment{f' (pid {pid})' if pid else ''}")
+                    for k, v in _interesting(server_environ).items()
+                },
+            )
+        )
     merged: dict[str, ConfigValue] = {}
     for _label, layer in layers:
         for name, (raw, source) in layer.items():

@@ -26,8 +26,13 @@ class VerifyReport:
         return self.server_up and not self.mismatches
 
 
-def verify(desired: Mapping[str, str], url: str, *, server_environ: Mapping[str, str] | None = None,
-           wait_s: float = 30.0) -> VerifyReport:
+def verify(
+    desired: Mapping[str, str],
+    url: str,
+    *,
+    server_environ: Mapping[str, str] | None = None,
+    wait_s: float = 30.0,
+) -> VerifyReport:
     """Wait for the server, compare its environment with `desired`, and check `/api/ps`."""
     checks: list[str] = []
     mismatches: list[str] = []
@@ -41,7 +46,9 @@ def verify(desired: Mapping[str, str], url: str, *, server_environ: Mapping[str,
             except OllamaError:
                 time.sleep(0.5)
         if version is None:
-            return VerifyReport(False, False, (f"Ollama did not come back at {url} within {wait_s:.0f} s",), ())
+            return VerifyReport(
+                False, False, (f"Ollama did not come back at {url} within {wait_s:.0f} s",), ()
+            )
         checks.append(f"Ollama {version} is up at {url}")
         if server_environ is None:
             proc = find_server_process()
@@ -57,13 +64,19 @@ def verify(desired: Mapping[str, str], url: str, *, server_environ: Mapping[str,
                 else:
                     checks.append(f"{name}={want} is in the server's environment")
         else:
-            checks.append("the server's environment is not readable here (another user); checked /api/ps only")
+            checks.append(
+                "the server's environment is not readable here (another user); checked /api/ps only"
+            )
         want_ctx = desired.get("OLLAMA_CONTEXT_LENGTH")
         for m in client.loaded_models():
             if want_ctx and m.context_length and str(m.context_length) != want_ctx:
-                checks.append(f"{m.name} runs with context {m.context_length} (a per-model num_ctx or a request "
-                              f"option may override {want_ctx})")
+                checks.append(
+                    f"{m.name} runs with context {m.context_length} (a per-model num_ctx or a request "
+                    f"option may override {want_ctx})"
+                )
             checks.append(f"{m.name}: {m.placement}")
             if m.size_vram_bytes < m.size_bytes and m.size_vram_bytes > 0:
-                mismatches.append(f"{m.name} is only {m.gpu_fraction:.0%} on the GPU: reduce its context")
+                mismatches.append(
+                    f"{m.name} is only {m.gpu_fraction:.0%} on the GPU: reduce its context"
+                )
     return VerifyReport(True, server_environ is not None, tuple(mismatches), tuple(checks))

@@ -33,10 +33,14 @@ def validate(env: Mapping[str, str]) -> dict[str, str]:
         if not NAME_RE.match(name):
             raise UnsafeValue(f"{name!r} is not a valid environment variable name")
         if name in NEVER_EXISTED:
-            raise UnsafeValue(f"{name} is not read by Ollama; use the per-model option {NEVER_EXISTED[name]}")
+            raise UnsafeValue(
+                f"{name} is not read by Ollama; use the per-model option {NEVER_EXISTED[name]}"
+            )
         value = str(value)
         if any(ch in value for ch in "\n\r\0"):
-            raise UnsafeValue(f"the value of {name} contains a line break or NUL, which no target format can hold")
+            raise UnsafeValue(
+                f"the value of {name} contains a line break or NUL, which no target format can hold"
+            )
         if len(value) > 4096:
             raise UnsafeValue(f"the value of {name} is {len(value)} characters long (limit 4096)")
         out[name] = value
@@ -51,10 +55,12 @@ def shell_quote(value: str) -> str:
 def render_shell(env: Mapping[str, str]) -> str:
     """`export NAME='value'` lines (the seed's `-o config.sh`): for a manual `ollama serve`."""
     env = validate(env)
-    lines = ["#!/bin/sh",
-             "# shellcheck disable=SC2016  # values are single-quoted on purpose: nothing in them expands",
-             f"{MANAGED_MARK}: source this before a manual `ollama serve`.",
-             "# A systemd service or the desktop app does not read it (see docs/guides/CONFIG_GUIDE.md)."]
+    lines = [
+        "#!/bin/sh",
+        "# shellcheck disable=SC2016  # values are single-quoted on purpose: nothing in them expands",
+        f"{MANAGED_MARK}: source this before a manual `ollama serve`.",
+        "# A systemd service or the desktop app does not read it (see docs/guides/CONFIG_GUIDE.md).",
+    ]
     lines += [f"export {k}={shell_quote(v)}" for k, v in sorted(env.items())]
     return "\n".join(lines) + "\n"
 
@@ -81,7 +87,7 @@ def render_systemd(env: Mapping[str, str], existing: str = "") -> str:
         if s == MANAGED_MARK:
             continue
         if section == "[Service]" and s.startswith("Environment="):
-            body = s[len("Environment="):].strip().strip('"')
+            body = s[len("Environment=") :].strip().strip('"')
             if body.split("=", 1)[0] in env:
                 continue
         kept.append(line)
@@ -89,7 +95,7 @@ def render_systemd(env: Mapping[str, str], existing: str = "") -> str:
         kept += ([""] if kept else []) + ["[Service]"]
     idx = max(i for i, line in enumerate(kept) if line.strip() == "[Service]")
     ours = [MANAGED_MARK] + [systemd_quote(k, v) for k, v in sorted(env.items())]
-    merged = kept[: idx + 1] + ours + kept[idx + 1:]
+    merged = kept[: idx + 1] + ours + kept[idx + 1 :]
     return "\n".join(merged).rstrip("\n") + "\n"
 
 
@@ -112,8 +118,10 @@ def render_windows(env: Mapping[str, str]) -> str:
     """PowerShell that sets the user environment variables (what the Ollama tray app reads)."""
     env = validate(env)
     lines = [f"{MANAGED_MARK}. Quit Ollama from the taskbar first; start it again afterwards."]
-    lines += [f"[Environment]::SetEnvironmentVariable({powershell_quote(k)}, {powershell_quote(v)}, 'User')"
-              for k, v in sorted(env.items())]
+    lines += [
+        f"[Environment]::SetEnvironmentVariable({powershell_quote(k)}, {powershell_quote(v)}, 'User')"
+        for k, v in sorted(env.items())
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -31,7 +31,11 @@ class SpeculativeRun:
     @property
     def acceptance(self) -> float | None:
         """Accepted / drafted, 0–1."""
-        return self.n_accepted / self.n_drafted if self.n_drafted and self.n_accepted is not None else None
+        return (
+            self.n_accepted / self.n_drafted
+            if self.n_drafted and self.n_accepted is not None
+            else None
+        )
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,12 @@ def parse_speculative(text: str) -> SpeculativeRun:
     accepted = _find(rf"n_accept\s*=\s*{_NUM}", text)
     return SpeculativeRun(
         decoded_tokens=int(decoded) if decoded is not None else None,
-        decode_tokens_per_s=_find(rf"decoded\s+\d+\s+tokens in\s+[0-9.]+\s+seconds, speed:\s+{_NUM}", text),
-        prompt_tokens_per_s=_find(rf"encoded\s+\d+\s+tokens in\s+[0-9.]+\s+seconds, speed:\s+{_NUM}", text),
+        decode_tokens_per_s=_find(
+            rf"decoded\s+\d+\s+tokens in\s+[0-9.]+\s+seconds, speed:\s+{_NUM}", text
+        ),
+        prompt_tokens_per_s=_find(
+            rf"encoded\s+\d+\s+tokens in\s+[0-9.]+\s+seconds, speed:\s+{_NUM}", text
+        ),
         n_drafted=int(drafted) if drafted is not None else None,
         n_accepted=int(accepted) if accepted is not None else None,
     )
@@ -59,7 +67,10 @@ def parse_speculative(text: str) -> SpeculativeRun:
 
 def parse_completion(text: str) -> CompletionRun:
     """Parse llama-completion's (or llama-cli's) perf lines."""
-    eval_line = re.search(rf"(?<!prompt )\beval time =\s+[0-9.]+ ms /\s+{_NUM} (?:runs|tokens).*?{_NUM} tokens per second", text)
+    eval_line = re.search(
+        rf"(?<!prompt )\beval time =\s+[0-9.]+ ms /\s+{_NUM} (?:runs|tokens).*?{_NUM} tokens per second",
+        text,
+    )
     return CompletionRun(
         decode_tokens_per_s=float(eval_line.group(2)) if eval_line else None,
         prompt_tokens_per_s=_find(rf"prompt eval time =.*?{_NUM} tokens per second", text),
@@ -67,8 +78,15 @@ def parse_completion(text: str) -> CompletionRun:
     )
 
 
-def run_seed_tools(target: str, draft: str, prompt: str, n_predict: int = 64, threads: int = 2,
-                   bin_dir: str | None = None, timeout_s: float = 600) -> tuple[CompletionRun, SpeculativeRun]:
+def run_seed_tools(
+    target: str,
+    draft: str,
+    prompt: str,
+    n_predict: int = 64,
+    threads: int = 2,
+    bin_dir: str | None = None,
+    timeout_s: float = 600,
+) -> tuple[CompletionRun, SpeculativeRun]:
     """The seed's path: run `llama-completion` (vanilla) and `llama-speculative` directly and parse them.
 
     Both are run with an argv list (no shell) and a timeout; a failure raises RuntimeError with the
@@ -81,11 +99,33 @@ def run_seed_tools(target: str, draft: str, prompt: str, n_predict: int = 64, th
     def exe(name: str) -> str:
         return str(find_program(name, bin_dir).path)
 
-    common = ["-p", prompt, "-n", str(n_predict), "-t", str(threads), "--temp", "0", "--seed", "42", "-c", "2048"]
+    common = [
+        "-p",
+        prompt,
+        "-n",
+        str(n_predict),
+        "-t",
+        str(threads),
+        "--temp",
+        "0",
+        "--seed",
+        "42",
+        "-c",
+        "2048",
+    ]
     runs = []
-    for argv in ([exe("llama-completion"), "-m", target, *common, "-no-cnv"],
-                 [exe("llama-speculative"), "-m", target, "-md", draft, *common, "--spec-draft-n-max", "8"]):
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL, check=False)
+    for argv in (
+        [exe("llama-completion"), "-m", target, *common, "-no-cnv"],
+        [exe("llama-speculative"), "-m", target, "-md", draft, *common, "--spec-draft-n-max", "8"],
+    ):
+        res = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         if res.returncode != 0:
             tail = "\n".join(res.stderr.strip().splitlines()[-8:])
             raise RuntimeError(f"{argv[0]} exited with status {res.returncode}:\n{tail}")

@@ -23,7 +23,10 @@ from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 
 NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
 DEFAULT_PROMPTS = (
-    ("code", "Write a Python function that checks whether a string is a palindrome, then three unit tests for it."),
+    (
+        "code",
+        "Write a Python function that checks whether a string is a palindrome, then three unit tests for it.",
+    ),
     ("prose", "Explain to a new employee, in a few paragraphs, how to write a clear bug report."),
 )
 VOCAB_MAX_DIFFERENCE = 128
@@ -44,8 +47,21 @@ class SpecMode:
 
 def draft_mode(draft: Path, n_max: int = 8, n_min: int = 0, p_min: float = 0.75) -> SpecMode:
     """Draft-model speculation (defaults from the seed's research: n_draft 5–16, p_min 0.75)."""
-    return SpecMode("draft", ("-md", str(draft), "--spec-type", "draft-simple", "--spec-draft-n-max", str(n_max),
-                              "--spec-draft-n-min", str(n_min), "--spec-draft-p-min", str(p_min)))
+    return SpecMode(
+        "draft",
+        (
+            "-md",
+            str(draft),
+            "--spec-type",
+            "draft-simple",
+            "--spec-draft-n-max",
+            str(n_max),
+            "--spec-draft-n-min",
+            str(n_min),
+            "--spec-draft-p-min",
+            str(p_min),
+        ),
+    )
 
 
 def ngram_mode(kind: str) -> SpecMode:
@@ -96,13 +112,19 @@ def compatibility_problems(target: GGUFInfo, draft: GGUFInfo) -> list[str]:
     """Why `draft` cannot speculate for `target` (empty list: compatible)."""
     problems = []
     if target.tokenizer_model != draft.tokenizer_model:
-        problems.append(f"different tokenizers: {target.tokenizer_model} vs {draft.tokenizer_model}")
+        problems.append(
+            f"different tokenizers: {target.tokenizer_model} vs {draft.tokenizer_model}"
+        )
     tv, dv = target.vocab_size or 0, draft.vocab_size or 0
     if abs(tv - dv) > VOCAB_MAX_DIFFERENCE:
-        problems.append(f"vocabularies differ by {abs(tv - dv)} tokens ({tv} vs {dv}; llama.cpp allows {VOCAB_MAX_DIFFERENCE})")
+        problems.append(
+            f"vocabularies differ by {abs(tv - dv)} tokens ({tv} vs {dv}; llama.cpp allows {VOCAB_MAX_DIFFERENCE})"
+        )
     for key in ("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"):
         if target.metadata.get(key) != draft.metadata.get(key):
-            problems.append(f"{key.rsplit('.', 1)[-1]} differs: {target.metadata.get(key)} vs {draft.metadata.get(key)}")
+            problems.append(
+                f"{key.rsplit('.', 1)[-1]} differs: {target.metadata.get(key)} vs {draft.metadata.get(key)}"
+            )
     if target.token_head(200) != draft.token_head(200):
         problems.append("the first 200 vocabulary entries differ")
     return problems
@@ -119,10 +141,19 @@ def _agreement(a: str, b: str) -> float:
     return n / max(len(a), len(b))
 
 
-def run_compare(target: Path, modes: Sequence[SpecMode], *, draft: Path | None = None, runs: int = 3,
-                n_predict: int = 128, threads: int | None = None, prompts: Sequence[tuple[str, str]] = DEFAULT_PROMPTS,
-                binary: LlamaBinary | None = None, progress: Callable[[int, int, str], None] | None = None,
-                cancel: threading.Event | None = None) -> CompareResult:
+def run_compare(
+    target: Path,
+    modes: Sequence[SpecMode],
+    *,
+    draft: Path | None = None,
+    runs: int = 3,
+    n_predict: int = 128,
+    threads: int | None = None,
+    prompts: Sequence[tuple[str, str]] = DEFAULT_PROMPTS,
+    binary: LlamaBinary | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> CompareResult:
     """Measure every mode; the first mode is the baseline (normally vanilla)."""
     cancel = cancel or threading.Event()
     report = progress or (lambda *_: None)
@@ -140,8 +171,12 @@ def run_compare(target: Path, modes: Sequence[SpecMode], *, draft: Path | None =
         report(done, total, f"{mode.name}: starting llama-server")
         measured: list[RunMeasurement] = []
         try:
-            with LlamaServer(target, mode.args, binary=binary, threads=threads, ctx_size=4096,
-                             cancel=cancel) as server, LlamaServerClient(server.url) as client:
+            with (
+                LlamaServer(
+                    target, mode.args, binary=binary, threads=threads, ctx_size=4096, cancel=cancel
+                ) as server,
+                LlamaServerClient(server.url) as client,
+            ):
                 client.measure("warm-up", 8)  # page the weights in; not counted
                 for r in range(runs):
                     for label, prompt in prompts:
@@ -150,8 +185,12 @@ def run_compare(target: Path, modes: Sequence[SpecMode], *, draft: Path | None =
                         m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
                         measured.append(m)
                         done += 1
-                        report(done, total, f"{mode.name} · {label} run {r + 1}/{runs}: "
-                                            f"{m.server_decode_tokens_per_s or 0:.1f} tok/s")
+                        report(
+                            done,
+                            total,
+                            f"{mode.name} · {label} run {r + 1}/{runs}: "
+                            f"{m.server_decode_tokens_per_s or 0:.1f} tok/s",
+                        )
         except ServerStartError:
             if cancel.is_set():
                 raise CompareCancelled("cancelled; every llama-server was stopped") from None
@@ -161,13 +200,19 @@ def run_compare(target: Path, modes: Sequence[SpecMode], *, draft: Path | None =
         drafted = sum(m.draft_n or 0 for m in measured)
         accepted = sum(m.draft_n_accepted or 0 for m in measured)
         texts[mode.name] = [m.text for m in measured]
-        results.append(ModeResult(
-            mode=mode.name, args=mode.args, runs=tuple(measured),
-            decode_tokens_per_s=summarize([m.server_decode_tokens_per_s for m in measured]),
-            ttft_ms=summarize([m.ttft_ms for m in measured]),
-            prompt_tokens_per_s=summarize([m.prompt_tokens_per_s for m in measured]),
-            acceptance=accepted / drafted if drafted else None, drafted=drafted, accepted=accepted,
-        ))
+        results.append(
+            ModeResult(
+                mode=mode.name,
+                args=mode.args,
+                runs=tuple(measured),
+                decode_tokens_per_s=summarize([m.server_decode_tokens_per_s for m in measured]),
+                ttft_ms=summarize([m.ttft_ms for m in measured]),
+                prompt_tokens_per_s=summarize([m.prompt_tokens_per_s for m in measured]),
+                acceptance=accepted / drafted if drafted else None,
+                drafted=drafted,
+                accepted=accepted,
+            )
+        )
     base = results[0]
     final = []
     for res in results:
@@ -176,11 +221,27 @@ def run_compare(target: Path, modes: Sequence[SpecMode], *, draft: Path | None =
             speed, lo, hi = ratio_ci95(res.decode_tokens_per_s, base.decode_tokens_per_s)
             ci = (lo, hi)
         agree = [_agreement(a, b) for a, b in zip(texts[base.mode], texts[res.mode], strict=False)]
-        final.append(replace(res, speedup=speed, speedup_ci95=ci,
-                             agreement_with_vanilla=sum(agree) / len(agree) if agree else None))
+        final.append(
+            replace(
+                res,
+                speedup=speed,
+                speedup_ci95=ci,
+                agreement_with_vanilla=sum(agree) / len(agree) if agree else None,
+            )
+        )
     binary = binary or find_program("llama-server")
-    result = CompareResult(__version__, started, target.name, draft.name if draft else None, n_predict, runs,
-                           tuple(final), (), tuple(problems), f"{binary.path} ({program_version(binary) or 'version n/a'})")
+    result = CompareResult(
+        __version__,
+        started,
+        target.name,
+        draft.name if draft else None,
+        n_predict,
+        runs,
+        tuple(final),
+        (),
+        tuple(problems),
+        f"{binary.path} ({program_version(binary) or 'version n/a'})",
+    )
     return replace(result, advice=tuple(advise(result, target_info, draft_info)))
 
 
@@ -197,7 +258,9 @@ def advise(result: CompareResult, target: GGUFInfo, draft: GGUFInfo | None) -> l
         elif hi < 1.0:
             verdict = f"{m.mode} is slower here: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
         else:
-            verdict = f"{m.mode} makes no clear difference: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
+            verdict = (
+                f"{m.mode} makes no clear difference: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
+            )
         why = []
         if m.acceptance is not None and m.acceptance < 0.5:
             why.append(f"only {m.acceptance:.0%} of drafted tokens were accepted")
@@ -206,9 +269,13 @@ def advise(result: CompareResult, target: GGUFInfo, draft: GGUFInfo | None) -> l
         if m.mode == "draft" and draft is not None:
             ratio = draft.file_size_bytes / max(target.file_size_bytes, 1)
             if ratio > 0.25:
-                why.append(f"the draft is {ratio:.0%} of the target's size: drafting costs almost as much as verifying")
+                why.append(
+                    f"the draft is {ratio:.0%} of the target's size: drafting costs almost as much as verifying"
+                )
         if base.decode_tokens_per_s and base.decode_tokens_per_s.mean > 30 and m.speedup < 1.1:
-            why.append(f"the target already decodes at {base.decode_tokens_per_s.mean:.0f} tok/s; targets above "
-                       "~30 tok/s rarely gain")
+            why.append(
+                f"the target already decodes at {base.decode_tokens_per_s.mean:.0f} tok/s; targets above "
+                "~30 tok/s rarely gain"
+            )
         out.append(verdict + (" — " + "; ".join(why) if why else ""))
     return out

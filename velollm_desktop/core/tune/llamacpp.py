@@ -28,8 +28,12 @@ from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.settings import config_dir
 
 OBJECTIVES = ("decode", "throughput", "prompt")
-PROMPT = "Write a detailed, step by step explanation of how a hash map works, with an example in Python."
-LONG_PROMPT = " ".join(["The quick brown fox jumps over the lazy dog and keeps running through the forest."] * 24)
+PROMPT = (
+    "Write a detailed, step by step explanation of how a hash map works, with an example in Python."
+)
+LONG_PROMPT = " ".join(
+    ["The quick brown fox jumps over the lazy dog and keeps running through the forest."] * 24
+)
 
 
 class TuneCancelled(Exception):
@@ -59,8 +63,13 @@ class Candidate:
 
     @property
     def settings(self) -> dict:
-        return {"threads": self.threads, "parallel": self.parallel, "ctx_per_slot": self.ctx_per_slot,
-                "batch": self.batch, "flash_attn": self.flash_attn}
+        return {
+            "threads": self.threads,
+            "parallel": self.parallel,
+            "ctx_per_slot": self.ctx_per_slot,
+            "batch": self.batch,
+            "flash_attn": self.flash_attn,
+        }
 
 
 @dataclass(frozen=True)
@@ -117,20 +126,30 @@ def candidates_for(hardware: HardwareSpec, objective: str, concurrency: int) -> 
     return out
 
 
-def prune(cands: Sequence[Candidate], model: ModelProfile, hardware: HardwareSpec) -> tuple[list[Candidate], list[Measured]]:
+def prune(
+    cands: Sequence[Candidate], model: ModelProfile, hardware: HardwareSpec
+) -> tuple[list[Candidate], list[Measured]]:
     """Split into (fits, pruned with reasons) using the same memory model as the optimizer."""
     budget = budget_for(hardware)
     keep, pruned = [], []
     for c in cands:
         fp = footprint(model, c.ctx_per_slot, c.parallel, "f16", c.flash_attn == "on", budget)
         if fp.total > budget.bytes:
-            pruned.append(Measured(c, None, pruned=f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB"))
+            pruned.append(
+                Measured(
+                    c,
+                    None,
+                    pruned=f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB",
+                )
+            )
         else:
             keep.append(c)
     return keep, pruned
 
 
-def _one(client: LlamaServerClient, objective: str, n_predict: int, cancel: threading.Event, i: int) -> tuple[float, float, int]:
+def _one(
+    client: LlamaServerClient, objective: str, n_predict: int, cancel: threading.Event, i: int
+) -> tuple[float, float, int]:
     """(tokens/s for the objective, latency ms, generated tokens) of one request."""
     prompt = f"[{i}] " + (LONG_PROMPT if objective == "prompt" else PROMPT)
     m = client.measure(prompt, 8 if objective == "prompt" else n_predict, cancel=cancel)
@@ -138,15 +157,27 @@ def _one(client: LlamaServerClient, objective: str, n_predict: int, cancel: thre
     return float(rate or 0.0), m.total_ms, int(m.eval_count or 0)
 
 
-def measure_candidate(model: Path, c: Candidate, objective: str, concurrency: int, *, n_predict: int = 64,
-                      deadline: float, min_reps: int = 2, max_reps: int = 12, rel_precision: float = 0.05,
-                      cancel: threading.Event) -> Measured:
+def measure_candidate(
+    model: Path,
+    c: Candidate,
+    objective: str,
+    concurrency: int,
+    *,
+    n_predict: int = 64,
+    deadline: float,
+    min_reps: int = 2,
+    max_reps: int = 12,
+    rel_precision: float = 0.05,
+    cancel: threading.Event,
+) -> Measured:
     """Start llama-server with `c`, measure until precise enough or out of time, stop it."""
     samples: list[float] = []
     latencies: list[float] = []
     ctx = c.ctx_per_slot * c.parallel
-    with LlamaServer(model, c.args(), threads=c.threads, ctx_size=ctx, cancel=cancel) as server, \
-            LlamaServerClient(server.url) as client:
+    with (
+        LlamaServer(model, c.args(), threads=c.threads, ctx_size=ctx, cancel=cancel) as server,
+        LlamaServerClient(server.url) as client,
+    ):
         client.measure("warm-up", 4, cancel=cancel)
         i = 0
         while len(samples) < max_reps:
@@ -155,8 +186,11 @@ def measure_candidate(model: Path, c: Candidate, objective: str, concurrency: in
             if cancel.is_set():
                 raise TuneCancelled("cancelled: the server was stopped and nothing was applied")
             if objective == "throughput":
+
                 def request(k: int) -> tuple[float, float, int]:
-                    with LlamaServerClient(server.url) as own:  # one connection per concurrent client
+                    with LlamaServerClient(
+                        server.url
+                    ) as own:  # one connection per concurrent client
                         return _one(own, objective, n_predict, cancel, k)
 
                 t0 = time.perf_counter()
@@ -172,16 +206,35 @@ def measure_candidate(model: Path, c: Candidate, objective: str, concurrency: in
                 latencies.append(lat)
                 i += 1
             s = summarize(samples)
-            if len(samples) >= min_reps and s and s.mean and s.ci95_half_width / s.mean < rel_precision:
+            if (
+                len(samples) >= min_reps
+                and s
+                and s.mean
+                and s.ci95_half_width / s.mean < rel_precision
+            ):
                 break
     lat = sorted(latencies)
-    return Measured(c, summarize(samples), statistics.median(lat) if lat else None,
-                    lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None, tuple(samples))
+    return Measured(
+        c,
+        summarize(samples),
+        statistics.median(lat) if lat else None,
+        lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None,
+        tuple(samples),
+    )
 
 
-def tune(model: Path, hardware: HardwareSpec, *, objective: str = "decode", concurrency: int = 1,
-         budget_s: float = 180.0, n_predict: int = 64, candidates: Sequence[Candidate] | None = None,
-         progress: Callable[[int, int, str], None] | None = None, cancel: threading.Event | None = None) -> TuneResult:
+def tune(
+    model: Path,
+    hardware: HardwareSpec,
+    *,
+    objective: str = "decode",
+    concurrency: int = 1,
+    budget_s: float = 180.0,
+    n_predict: int = 64,
+    candidates: Sequence[Candidate] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> TuneResult:
     """Measure the baseline and each candidate within `budget_s` seconds; return the table and winner."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
@@ -191,7 +244,9 @@ def tune(model: Path, hardware: HardwareSpec, *, objective: str = "decode", conc
     cands = list(candidates or candidates_for(hardware, objective, concurrency))
     keep, pruned = prune(cands, _profile_from_gguf(model), hardware)
     if not keep:
-        raise ValueError("no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned))
+        raise ValueError(
+            "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
+        )
     measured: list[Measured] = []
     notes = [f"pruned {p.candidate.name}: {p.pruned}" for p in pruned]
     for n, c in enumerate(keep):
@@ -202,23 +257,59 @@ def tune(model: Path, hardware: HardwareSpec, *, objective: str = "decode", conc
         share = remaining / (len(keep) - n)
         report(n, len(keep), f"measuring {c.name}")
         try:
-            measured.append(measure_candidate(model, c, objective, concurrency, n_predict=n_predict,
-                                              deadline=time.monotonic() + share, cancel=cancel))
+            measured.append(
+                measure_candidate(
+                    model,
+                    c,
+                    objective,
+                    concurrency,
+                    n_predict=n_predict,
+                    deadline=time.monotonic() + share,
+                    cancel=cancel,
+                )
+            )
         except ServerStartError:
             if cancel.is_set():
-                raise TuneCancelled("cancelled: the server was stopped and nothing was applied") from None
+                raise TuneCancelled(
+                    "cancelled: the server was stopped and nothing was applied"
+                ) from None
             raise
         m = measured[-1]
-        report(n + 1, len(keep), f"{c.name}: {m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s" if m.score else c.name)
+        report(
+            n + 1,
+            len(keep),
+            f"{c.name}: {m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s" if m.score else c.name,
+        )
     base = measured[0]
     best = max(measured, key=lambda m: m.score.mean if m.score else 0.0)
-    significant = bool(best is not base and best.score and base.score and best.score.ci95_low > base.score.ci95_high)
+    significant = bool(
+        best is not base
+        and best.score
+        and base.score
+        and best.score.ci95_low > base.score.ci95_high
+    )
     winner = best if significant else base
-    gain = winner.score.mean / base.score.mean if winner.score and base.score and base.score.mean else 1.0
+    gain = (
+        winner.score.mean / base.score.mean
+        if winner.score and base.score and base.score.mean
+        else 1.0
+    )
     if not significant and best is not base:
-        notes.append(f"{best.candidate.name} measured highest but its interval overlaps the baseline's: keeping the baseline")
-    return TuneResult(model.name, objective, concurrency, base, tuple(measured) + tuple(pruned), winner, gain,
-                      significant, time.monotonic() - t_start, tuple(notes))
+        notes.append(
+            f"{best.candidate.name} measured highest but its interval overlaps the baseline's: keeping the baseline"
+        )
+    return TuneResult(
+        model.name,
+        objective,
+        concurrency,
+        base,
+        tuple(measured) + tuple(pruned),
+        winner,
+        gain,
+        significant,
+        time.monotonic() - t_start,
+        tuple(notes),
+    )
 
 
 def profile_path() -> Path:
@@ -230,22 +321,43 @@ def apply_winner(result: TuneResult, model: Path, path: Path | None = None) -> P
     """Save the winner as the llama-server profile (atomic, with a backup of the previous one)."""
     path = path or profile_path()
     c = result.winner.candidate
-    data = {"model": str(model), "threads": c.threads, "ctx_size": c.ctx_per_slot * c.parallel, "args": c.args(),
-            "objective": result.objective, "measured_tokens_per_s": result.winner.score.mean if result.winner.score else None}
+    data = {
+        "model": str(model),
+        "threads": c.threads,
+        "ctx_size": c.ctx_per_slot * c.parallel,
+        "args": c.args(),
+        "objective": result.objective,
+        "measured_tokens_per_s": result.winner.score.mean if result.winner.score else None,
+    }
     atomic_write_text(path, json.dumps(data, indent=2) + "\n", backup=path.exists())
     return path
 
 
-def remeasure(result: TuneResult, model: Path, *, budget_s: float = 30.0, n_predict: int = 64,
-              progress: Callable[[int, int, str], None] | None = None,
-              cancel: threading.Event | None = None) -> tuple[Measured, Measured]:
+def remeasure(
+    result: TuneResult,
+    model: Path,
+    *,
+    budget_s: float = 30.0,
+    n_predict: int = 64,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[Measured, Measured]:
     """After apply: measure the baseline and the applied winner again → (before, after)."""
     cancel = cancel or threading.Event()
     report = progress or (lambda *_: None)
     out = []
     for n, c in enumerate((result.baseline.candidate, result.winner.candidate)):
         report(n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}")
-        out.append(measure_candidate(model, c, result.objective, result.concurrency, n_predict=n_predict,
-                                     deadline=time.monotonic() + budget_s / 2, cancel=cancel))
+        out.append(
+            measure_candidate(
+                model,
+                c,
+                result.objective,
+                result.concurrency,
+                n_predict=n_predict,
+                deadline=time.monotonic() + budget_s / 2,
+                cancel=cancel,
+            )
+        )
     report(2, 2, "done")
     return out[0], out[1]
