@@ -2,7 +2,7 @@
 
     python bench/tray_overhead.py [--cpu-seconds 60] [--rss-seconds 30] [--growth-minutes 10]
 
-Prints JSON with, for each app: start → tray icon visible (s, median of 3 cold-ish starts),
+Prints JSON with, for each app: start → tray icon visible (s, median of --starts interleaved starts),
 RSS after --rss-seconds (MB), CPU over --cpu-seconds hidden (% of one core); for ours also CPU
 with the dashboard shown, and RSS growth over --growth-minutes at 10 Hz sampling. Then the
 ratios against the reference. Needs Xvfb, trayer, xdotool (bash build_scripts/setup.sh test).
@@ -64,16 +64,19 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(5)
 
 
-def start_time(argv, env, cfg) -> float:
-    times = []
-    for _ in range(3):
-        proc, ready, t0 = _launch(argv, env, cfg)
-        try:
-            times.append(_wait_ready(ready, t0))
-        finally:
-            _stop(proc)
-            ready.unlink(missing_ok=True)
-    return statistics.median(times)
+def start_times(apps: dict[str, list[str]], env, cfg, runs: int) -> dict[str, float]:
+    """Median start → icon visible (s) per app over `runs` starts, the apps interleaved so
+    that a slow moment of the machine hits both alike."""
+    times: dict[str, list[float]] = {name: [] for name in apps}
+    for _ in range(runs):
+        for name, argv in apps.items():
+            proc, ready, t0 = _launch(argv, env, cfg)
+            try:
+                times[name].append(_wait_ready(ready, t0))
+            finally:
+                _stop(proc)
+                ready.unlink(missing_ok=True)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def cpu_pct(p: psutil.Process, seconds: float) -> float:
@@ -88,6 +91,9 @@ def main() -> int:
     ap.add_argument("--cpu-seconds", type=float, default=60)
     ap.add_argument("--rss-seconds", type=float, default=30)
     ap.add_argument("--growth-minutes", type=float, default=10)
+    ap.add_argument(
+        "--starts", type=int, default=9, help="starts of each app for the start-time median"
+    )
     args = ap.parse_args()
     disp = start_display(with_tray=True)
     out: dict = {}
@@ -95,10 +101,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp)
             print(f"logs in {cfg}", file=sys.stderr)
-            out["start_s"] = {
-                "reference": start_time(REFERENCE, disp.env, cfg),
-                "ours": start_time(OURS, disp.env, cfg),
-            }
+            out["start_s"] = start_times(
+                {"reference": REFERENCE, "ours": OURS}, disp.env, cfg, args.starts
+            )
+            out["start_s"]["runs_each"] = args.starts
             ref, r_ready, r0 = _launch(REFERENCE, disp.env, cfg)
             ours, o_ready, o0 = _launch(OURS, disp.env, cfg)
             try:

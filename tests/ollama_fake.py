@@ -7,6 +7,14 @@ bodies with the right status codes. With `upstream` set, generation is forwarded
 llama-server, so every token and every duration in the stream is real; without it, a canned
 answer is streamed (used by the fault tests).
 
+With `runner_model` set, it behaves like Ollama ≥ 0.30's scheduler instead: each model load
+starts a real llama-server with the flags Ollama derives from the load-time options and the
+service environment (`-c num_ctx·np -np OLLAMA_NUM_PARALLEL -b/-ub num_batch -t num_thread
+-fa OLLAMA_FLASH_ATTENTION -ctk/-ctv OLLAMA_KV_CACHE_TYPE`); a request whose load-time options
+differ from the loaded runner's waits for in-flight requests, then reloads it, and its
+`load_duration` is the real restart time. `restart_service(env)` is what `systemctl restart
+ollama` does to it. `/api/create` (from + parameters) and `/api/delete` manage derived models.
+
 `fault` injects one failure: "busy" (503 the next `busy_count` requests), "garbage" (a non-JSON
 line mid-stream), "error_line" (`{"error": …}` mid-stream), "drop" (close the socket
 mid-stream), "stall" (stop sending mid-stream), "huge" (a multi-MB response line).
@@ -18,10 +26,14 @@ import json
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
+
+from velollm_desktop.core.llamacpp.server import LlamaServer
 
 MODEL = "smollm2:135m"
 DIGEST = "sha256:" + "ab" * 32
@@ -45,9 +57,30 @@ def _now() -> str:
 class FakeOllama:
     """Start with `with FakeOllama(upstream=url) as fake:`; `fake.url` is its base URL."""
 
-    def __init__(self, upstream: str | None = None, version: str = "0.33.0") -> None:
+    def __init__(
+        self,
+        upstream: str | None = None,
+        version: str = "0.33.0",
+        *,
+        runner_model: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.upstream = upstream
         self.version = version
+        self.runner_model = runner_model
+        self.env: dict[str, str] = dict(env or {})
+        self.derived: dict[str, dict] = {}
+        """Models made by /api/create: name → Modelfile parameters."""
+        self.loads: list[tuple] = []
+        """Every runner (re)load, as its load key (for assertions)."""
+        self.service_restarts: list[dict[str, str]] = []
+        self._runner: LlamaServer | None = None
+        self._runner_key: tuple | None = None
+        self._inflight = 0
+        self._cond = threading.Condition()
+        # Runners are started and stopped on this one long-lived thread: llama-server is tied to
+        # the thread that started it (PR_SET_PDEATHSIG) and request threads end with the request.
+        self._sched = ThreadPoolExecutor(1, thread_name_prefix="fake-ollama-sched")
         self.fault: str | None = None
         self.busy_count = 0
         self.ps_delay_s = 0.0
@@ -65,6 +98,73 @@ class FakeOllama:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._sched.submit(self._stop_runner).result()
+        self._sched.shutdown()
+
+    # -- the scheduler (runner mode) -------------------------------------------------------
+    def names(self) -> set[str]:
+        """Model names this server knows."""
+        return {MODEL, MODEL.split(":")[0], *self.derived}
+
+    def load_key(self, options: dict) -> tuple:
+        """What a runner is started with: (num_ctx, num_batch, num_thread, parallel, fa, kv)."""
+        ctx_env = int(self.env.get("OLLAMA_CONTEXT_LENGTH") or 0)
+        # CPU only: the VRAM tier is 4096, capped at the model's trained 8192
+        num_ctx = int(
+            options.get("num_ctx") or ctx_env or min(4096, MODEL_INFO["llama.context_length"])
+        )
+        parallel = int(self.env.get("OLLAMA_NUM_PARALLEL") or 1)
+        batch = int(options.get("num_batch") or (512 if num_ctx * parallel <= 4096 else 1024))
+        threads = int(options.get("num_thread") or 0)
+        fa_env = (self.env.get("OLLAMA_FLASH_ATTENTION") or "").lower()
+        fa = "on" if fa_env in ("1", "true") else "off" if fa_env in ("0", "false") else "auto"
+        kv = self.env.get("OLLAMA_KV_CACHE_TYPE") or "f16"
+        return (num_ctx, batch, threads, parallel, fa, kv)
+
+    def _stop_runner(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+        self._runner, self._runner_key = None, None
+
+    def _start_runner(self, key: tuple) -> None:
+        num_ctx, batch, threads, parallel, fa, kv = key
+        args = ["-np", str(parallel), "-b", str(batch), "-ub", str(batch), "-fa", fa]
+        if kv != "f16":
+            args += ["-ctk", kv, "-ctv", kv]
+        server = LlamaServer(
+            self.runner_model, args, threads=threads or None, ctx_size=num_ctx * parallel
+        )
+        server.start()
+        self._runner, self._runner_key = server, key
+        self.loads.append(key)
+
+    def acquire_runner(self, options: dict) -> tuple[str, int]:
+        """(runner URL, load ns): reload when the load key differs, once nothing is in flight."""
+        key = self.load_key(options)
+        with self._cond:
+            load_ns = 0
+            if key != self._runner_key:
+                self._cond.wait_for(lambda: self._inflight == 0, timeout=300)
+                t0 = time.perf_counter_ns()
+                self._sched.submit(self._stop_runner).result()
+                self._sched.submit(self._start_runner, key).result()
+                load_ns = time.perf_counter_ns() - t0
+            self._inflight += 1
+            return self._runner.url, load_ns
+
+    def release_runner(self) -> None:
+        with self._cond:
+            self._inflight -= 1
+            self._cond.notify_all()
+
+    def restart_service(self, env: dict[str, str]) -> None:
+        """What `systemctl restart ollama` does: models unloaded, the new environment read."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._inflight == 0, timeout=300)
+            self._sched.submit(self._stop_runner).result()
+            self.env = dict(env)
+            self.loaded.clear()
+            self.service_restarts.append(dict(env))
 
     # -- handler ---------------------------------------------------------------------------
     def _handler(self):
@@ -108,26 +208,7 @@ class FakeOllama:
                     return self._json(200, {"version": fake.version})
                 if self.path == "/api/tags":
                     return self._json(
-                        200,
-                        {
-                            "models": [
-                                {
-                                    "name": MODEL,
-                                    "model": MODEL,
-                                    "modified_at": _now(),
-                                    "size": 98362432,
-                                    "digest": DIGEST,
-                                    "details": {
-                                        "parent_model": "",
-                                        "format": "gguf",
-                                        "family": "llama",
-                                        "families": ["llama"],
-                                        "parameter_size": "134.52M",
-                                        "quantization_level": "Q4_1",
-                                    },
-                                }
-                            ]
-                        },
+                        200, {"models": [self._tag(name) for name in (MODEL, *fake.derived)]}
                     )
                 if self.path == "/api/ps":
                     time.sleep(fake.ps_delay_s)
@@ -144,11 +225,39 @@ class FakeOllama:
                                     expires, timezone.utc
                                 ).isoformat(),
                                 "size_vram": 0,
-                                "context_length": 4096,
+                                "context_length": fake._runner_key[0] if fake._runner_key else 4096,
                             }
                         )
                     return self._json(200, {"models": models})
                 return self._json(404, {"error": "404 page not found"})
+
+            def _tag(self, name: str) -> dict:
+                return {
+                    "name": name,
+                    "model": name,
+                    "modified_at": _now(),
+                    "size": 98362432,
+                    "digest": DIGEST,
+                    "details": {
+                        "parent_model": "",
+                        "format": "gguf",
+                        "family": "llama",
+                        "families": ["llama"],
+                        "parameter_size": "134.52M",
+                        "quantization_level": "Q4_1",
+                    },
+                }
+
+            def do_DELETE(self):  # noqa: N802
+                body = self._body()
+                fake.requests.append(("DELETE", self.path, body))
+                if self.path != "/api/delete":
+                    return self._json(404, {"error": "404 page not found"})
+                if fake.derived.pop(body.get("model"), None) is None:
+                    return self._json(404, {"error": f"model '{body.get('model')}' not found"})
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_POST(self):  # noqa: N802
                 body = self._body()
@@ -161,8 +270,13 @@ class FakeOllama:
                             "error": "server busy, please try again.  maximum pending requests exceeded"
                         },
                     )
+                if self.path == "/api/create":
+                    if body.get("from") not in fake.names():
+                        return self._json(404, {"error": f"model '{body.get('from')}' not found"})
+                    fake.derived[body["model"]] = dict(body.get("parameters") or {})
+                    return self._json(200, {"status": "success"})
                 if self.path == "/api/show":
-                    if body.get("model") not in (MODEL, MODEL.split(":")[0]):
+                    if body.get("model") not in fake.names():
                         return self._json(404, {"error": f"model '{body.get('model')}' not found"})
                     return self._json(
                         200,
@@ -179,7 +293,7 @@ class FakeOllama:
 
             def _generate(self, body: dict) -> None:
                 model = body.get("model", "")
-                if model not in (MODEL, MODEL.split(":")[0]):
+                if model not in fake.names():
                     return self._json(
                         404, {"error": f"model '{model}' not found, try pulling it first"}
                     )
@@ -201,7 +315,11 @@ class FakeOllama:
                 prompt = body.get("prompt")
                 if prompt is None and body.get("messages"):
                     prompt = body["messages"][-1].get("content", "")
+                opts = {**fake.derived.get(model, {}), **(body.get("options") or {})}
                 if not prompt:
+                    if fake.runner_model is not None:
+                        fake.acquire_runner(opts)
+                        fake.release_runner()
                     return self._json(
                         200,
                         {
@@ -220,12 +338,15 @@ class FakeOllama:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 chat = self.path == "/api/chat"
-                opts = body.get("options") or {}
                 n_predict = int(opts.get("num_predict", 32))
+                runner = fake.runner_model is not None
+                upstream = fake.upstream
+                if runner:
+                    upstream, _ = fake.acquire_runner(opts)
                 load_ns = time.perf_counter_ns() - t0
                 try:
-                    if fake.upstream:
-                        final = self._forward(model, prompt, opts, n_predict, chat)
+                    if upstream:
+                        final = self._forward(upstream, model, prompt, opts, n_predict, chat)
                     else:
                         final = self._canned(model, n_predict, chat)
                     if final is None:
@@ -237,6 +358,9 @@ class FakeOllama:
                     self._end()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+                finally:
+                    if runner:
+                        fake.release_runner()
 
             def _chunk(self, model: str, text: str, chat: bool) -> dict:
                 d = {"model": model, "created_at": _now(), "done": False}
@@ -304,7 +428,7 @@ class FakeOllama:
                 return final
 
             def _forward(
-                self, model: str, prompt: str, opts: dict, n_predict: int, chat: bool
+                self, upstream: str, model: str, prompt: str, opts: dict, n_predict: int, chat: bool
             ) -> dict | None:
                 # Ollama applies the model's chat template (TEMPLATE); SmolLM2's is ChatML.
                 templated = f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
@@ -320,7 +444,7 @@ class FakeOllama:
                 stop_type = "limit"
                 i = 0
                 with httpx.stream(
-                    "POST", f"{fake.upstream}/completion", json=req, timeout=120, trust_env=False
+                    "POST", f"{upstream}/completion", json=req, timeout=120, trust_env=False
                 ) as r:
                     for line in r.iter_lines():
                         if not line.startswith("data:"):

@@ -48,3 +48,57 @@ def test_missing_model_is_explained(qtbot, tmp_path):
     page.model.setCurrentText(str(tmp_path / "nope.gguf"))
     page.start()
     assert "not found" in page.status.text()
+
+
+def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model):
+    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+
+    hw = detect_hardware()
+    with FakeOllama(runner_model=smol_model) as fake:
+        page = TunePage(lambda: hw, lambda: fake.url)
+        qtbot.addWidget(page)
+        page.target.setCurrentIndex(page.target.findData("ollama"))
+        assert page.server_changes.isEnabled() and page.ctx.isEnabled()
+        page.model.setCurrentText(f"ollama:{MODEL}")
+        page.objective.setCurrentText("decode")
+        page.budget.setValue(15)
+        page.start_button.click()
+        qtbot.waitUntil(lambda: page.worker is None, timeout=180000)
+        assert page.result is not None and page.result.backend == "ollama", page.status.text()
+        assert page.table.rowCount() == len(page.result.candidates) >= 2
+        assert "load" in page.table.item(0, 3).text()  # the reload time, shown apart
+        assert fake.service_restarts == []
+        # apply the second candidate whatever won, to exercise the derived model and the chart
+        page.result = page.result.__class__(
+            **{**page.result.__dict__, "winner": page.result.candidates[1]}
+        )
+        page.apply()
+        qtbot.waitUntil(lambda: page.worker is None, timeout=120000)
+        assert (
+            any(n.startswith("smollm2-velollm") for n in fake.derived)
+            or not page.result.winner.candidate.options
+        )
+        assert "Before" in page.status.text() and len(page.chart.bars) == 1
+
+
+def test_ollama_server_changes_need_confirmation(qtbot, smol_model, tmp_path):
+    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
+    from velollm_desktop.core.tune.ollama import ServiceSettings  # noqa: PLC0415
+
+    dropin = tmp_path / "override.conf"
+    asked: list[str] = []
+    with FakeOllama(runner_model=smol_model) as fake:
+        page = TunePage(lambda: detect_hardware(), lambda: fake.url)
+        qtbot.addWidget(page)
+        page.service_factory = lambda url: ServiceSettings(
+            url, Applier(journal=tmp_path / "j.json", platform="linux", dropin=dropin), wait_s=5
+        )
+        page.confirm = lambda text: asked.append(text) or False
+        page.target.setCurrentIndex(page.target.findData("ollama"))
+        page.model.setCurrentText(MODEL)
+        page.server_changes.setChecked(True)
+        page.start()
+        assert page.worker is None and "not allowed" in page.status.text()
+        assert "restart" in asked[0] and str(dropin) in asked[0]
+        assert not dropin.exists() and fake.loads == []

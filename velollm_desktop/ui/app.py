@@ -132,7 +132,7 @@ class Controller(QObject):
         window.add_page(self.speculative_page, "Speculative")
         from velollm_desktop.ui.tune_page import TunePage  # noqa: PLC0415
 
-        self.tune_page = TunePage(lambda: self._hardware)
+        self.tune_page = TunePage(lambda: self._hardware, lambda: self.settings.get("ollama_url"))
         window.add_page(self.tune_page, "Tune")
         if self.tray:
             self.benchmark_page.finished.connect(

@@ -1,5 +1,8 @@
-"""The Tune page: objective and budget, Start/Cancel, the candidates as they are measured,
-Apply winner, then a before/after chart with error bars from a fresh measurement."""
+"""The Tune page: target, objective and budget, Start/Cancel, the candidates as they are measured,
+Apply winner, then a before/after chart with error bars from a fresh measurement.
+
+Targets: a llama-server the app starts itself (one per candidate), or the running Ollama
+(per-request options; server settings only after the user confirms, and always restored)."""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -21,18 +26,50 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.llamacpp import ollama_store
-from velollm_desktop.core.tune.llamacpp import OBJECTIVES, TuneResult, apply_winner, remeasure, tune
+from velollm_desktop.core.tune.common import OBJECTIVES, TuneResult
+from velollm_desktop.core.tune.llamacpp import apply_winner, remeasure, tune
+from velollm_desktop.core.tune.ollama import (
+    SERVER_VARS,
+    ServiceSettings,
+    apply_ollama_winner,
+    remeasure_ollama,
+    tune_ollama,
+)
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
 
+TARGETS = {"llamacpp": "llama-server (started by the app)", "ollama": "Ollama (the running server)"}
+
 
 class TunePage(QWidget):
-    """Tunes a llama-server that the app starts itself (one server per candidate)."""
+    """Tunes a llama-server that the app starts itself, or the running Ollama."""
 
-    def __init__(self, hardware_provider, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        hardware_provider,
+        ollama_url_provider=lambda: "http://127.0.0.1:11434",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.hardware_provider = hardware_provider
+        self.ollama_url_provider = ollama_url_provider
         self.result: TuneResult | None = None
+        self.confirm = self._confirm
+        """Asks the user to allow server changes (replaced in tests)."""
+        self.service_factory = ServiceSettings
+        """Builds the server-settings writer from the URL (the optimizer's; replaced in tests)."""
+        self.target = QComboBox()
+        for key, label in TARGETS.items():
+            self.target.addItem(label, key)
+        self.target.currentIndexChanged.connect(self._on_target)
+        self.server_changes = QCheckBox(
+            "Also try server settings (flash attention, KV cache, parallel): rewrites Ollama's "
+            "service configuration and restarts it; the original is restored afterwards"
+        )
+        self.ctx = QSpinBox()
+        self.ctx.setRange(0, 1048576)
+        self.ctx.setSingleStep(1024)
+        self.ctx.setSpecialValueText("as configured")
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.addItems([f"ollama:{n}" for n in ollama_store.list_models()])
@@ -51,7 +88,10 @@ class TunePage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.model, 1)
         row.addWidget(browse)
-        form.addRow("Model (llama-server)", row)
+        form.addRow("Target", self.target)
+        form.addRow("Model", row)
+        form.addRow("Required context (Ollama)", self.ctx)
+        form.addRow("", self.server_changes)
         form.addRow("Objective", self.objective)
         form.addRow("Concurrent clients (throughput)", self.concurrency)
         form.addRow("Time budget", self.budget)
@@ -80,6 +120,31 @@ class TunePage(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.chart, 1)
+        self._on_target()
+
+    @property
+    def target_key(self) -> str:
+        return self.target.currentData()
+
+    def _on_target(self) -> None:
+        ollama = self.target_key == "ollama"
+        self.server_changes.setEnabled(ollama)
+        self.ctx.setEnabled(ollama)
+        self.status.setText(
+            "Each candidate's options are sent with the requests (Ollama reloads the model; load time "
+            "is measured apart). Nothing changes until you Apply."
+            if ollama
+            else "Each candidate runs its own llama-server; nothing changes until you Apply."
+        )
+
+    def ollama_model(self) -> str:
+        """The Ollama model name (the list shows `ollama:NAME`)."""
+        spec = self.model.currentText().strip()
+        return spec.removeprefix("ollama:")
+
+    def _confirm(self, text: str) -> bool:
+        answer = QMessageBox.question(self, "Change Ollama's server settings?", text)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "GGUF model", str(Path.home()), "GGUF (*.gguf)")
@@ -109,6 +174,9 @@ class TunePage(QWidget):
         if hardware is None:
             self.status.setText("Hardware detection has not finished yet; try again in a second.")
             return
+        if self.target_key == "ollama":
+            self._start_ollama(hardware)
+            return
         try:
             model = self.model_path()
         except LookupError as exc:
@@ -126,6 +194,45 @@ class TunePage(QWidget):
                 objective=self.objective.currentText(),
                 concurrency=self.concurrency.value(),
                 budget_s=float(self.budget.value()),
+            ),
+            self.show_result,
+        )
+
+    def _start_ollama(self, hardware) -> None:
+        model, url = self.ollama_model(), self.ollama_url_provider()
+        if not model or model.endswith(".gguf"):
+            self.status.setText(
+                "Choose an Ollama model (ollama:NAME) or type its name, e.g. llama3.2:3b."
+            )
+            return
+        server = None
+        if self.server_changes.isChecked():
+            try:
+                server = self.service_factory(url)
+                plan = server.describe({name: "…" for name in SERVER_VARS})
+            except (ValueError, OSError, PermissionError) as exc:
+                self.status.setText(f"Server settings cannot be tried here: {exc}")
+                return
+            text = (
+                "To try server settings, VeloLLM will write Ollama's configuration and restart it "
+                f"for each such candidate:\n\n{plan}\n\nRunning chats are interrupted. The original "
+                "configuration is restored at the end, also if you cancel. Continue?"
+            )
+            if not self.confirm(text):
+                self.status.setText("Not started: server changes were not allowed.")
+                return
+        self.table.setRowCount(0)
+        self._run(
+            partial(
+                tune_ollama,
+                url,
+                model,
+                hardware,
+                objective=self.objective.currentText(),
+                concurrency=self.concurrency.value(),
+                budget_s=float(self.budget.value()),
+                ctx=self.ctx.value() or None,
+                server=server,
             ),
             self.show_result,
         )
@@ -154,6 +261,8 @@ class TunePage(QWidget):
         for row, m in enumerate(result.candidates):
             score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f}" if m.score else "pruned"
             note = "winner" if m is result.winner else (m.pruned or "")
+            if m.load_ms:
+                note = f"{note}; load {m.load_ms:.0f} ms".lstrip("; ")
             for col, text in enumerate(
                 (
                     m.candidate.name,
@@ -171,13 +280,34 @@ class TunePage(QWidget):
         self.status.setText(verdict + " " + " ".join(result.notes))
 
     def apply(self) -> None:
-        """Save the winner as the llama-server profile, then re-measure before vs after."""
+        """Save the winner (llama-server profile, or a derived Ollama model), then re-measure."""
         if self.result is None or self.jobs.busy:
+            return
+        if self.result.backend == "ollama":
+            self._apply_ollama()
             return
         model = self.model_path()
         path = apply_winner(self.result, model)
         self.status.setText(f"Saved {path}; re-measuring before and after…")
         self._run(partial(remeasure, self.result, model), self.show_before_after)
+
+    def _apply_ollama(self) -> None:
+        url = self.ollama_url_provider()
+        try:
+            name, server_env = apply_ollama_winner(self.result, url)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, nothing was changed
+            self.status.setText(f"Could not apply: {exc}")
+            return
+        done = (
+            f"Created the model {name} with the winner's options (the original is unchanged)."
+            if name
+            else ""
+        )
+        if server_env:
+            pairs = ", ".join(f"{k}={v}" for k, v in sorted(server_env.items()))
+            done += f" Apply the server settings ({pairs}) on the Optimize page."
+        self.status.setText(done + " Re-measuring before and after…")
+        self._run(partial(remeasure_ollama, self.result, url, name), self.show_before_after)
 
     def show_before_after(self, pair) -> None:
         before, after = pair

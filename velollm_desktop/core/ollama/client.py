@@ -200,7 +200,7 @@ class OllamaClient:
                 )
             raise OllamaError(f"Ollama answered HTTP {status}: {detail or reason}")
         try:
-            return json.loads(raw)
+            return json.loads(raw) if raw.strip() else {}  # DELETE answers 200 with no body
         except ValueError as exc:
             raise BadResponse(
                 f"Ollama at {self.base_url} sent something that is not JSON: {exc}"
@@ -228,7 +228,7 @@ class OllamaClient:
             try:
                 resp = self._http.request(method, path, json=body)
                 self._check_status(resp, model)
-                return resp.json()
+                return resp.json() if resp.content.strip() else {}
             except ServerBusy:
                 if attempt == BUSY_RETRIES:
                     raise
@@ -351,6 +351,19 @@ class OllamaClient:
         if options:
             body["options"] = dict(options)
         return GenerateChunk.from_json(self._send("POST", "/api/generate", body, model))
+
+    def create(self, model: str, base: str, parameters: Mapping[str, Any]) -> None:
+        """`POST /api/create` a model `model` from `base` with Modelfile `parameters`."""
+        self._send(
+            "POST",
+            "/api/create",
+            {"model": model, "from": base, "parameters": dict(parameters), "stream": False},
+            base,
+        )
+
+    def delete(self, model: str) -> None:
+        """`DELETE /api/delete` a model (the derived ones we created)."""
+        self._send("DELETE", "/api/delete", {"model": model}, model)
 
     def unload(self, model: str) -> None:
         """Unload `model` now (`keep_alive: 0`)."""

@@ -9,15 +9,12 @@ called better only when its interval lies entirely above the baseline's.
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from velollm_desktop.core.bench.stats import Stats, summarize
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
@@ -26,18 +23,21 @@ from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.settings import config_dir
-
-OBJECTIVES = ("decode", "throughput", "prompt")
-PROMPT = (
-    "Write a detailed, step by step explanation of how a hash map works, with an example in Python."
+from velollm_desktop.core.tune.common import (
+    LONG_PROMPT,
+    OBJECTIVES,
+    PROMPT,
+    Measured,
+    TuneCancelled,
+    TuneResult,
+    budget_share,
+    measure_rounds,
+    measured_from,
+    verdict,
 )
-LONG_PROMPT = " ".join(
-    ["The quick brown fox jumps over the lazy dog and keeps running through the forest."] * 24
-)
 
-
-class TuneCancelled(Exception):
-    """Cancelled; every server was stopped and nothing was applied."""
+__all__ = ["OBJECTIVES", "Candidate", "Measured", "TuneCancelled", "TuneResult", "tune"]
+CANCELLED = "cancelled: the server was stopped and nothing was applied"
 
 
 @dataclass(frozen=True)
@@ -70,36 +70,6 @@ class Candidate:
             "batch": self.batch,
             "flash_attn": self.flash_attn,
         }
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A candidate's measurements for the objective."""
-
-    candidate: Candidate
-    score: Stats | None
-    """tokens/s: decode (single stream), aggregate (throughput) or prompt."""
-    latency_p50_ms: float | None = None
-    latency_p95_ms: float | None = None
-    samples: tuple[float, ...] = ()
-    pruned: str | None = None
-    """Why it was not measured (memory), if so."""
-
-
-@dataclass(frozen=True)
-class TuneResult:
-    """The table, the winner and its gain (ratio of means, with 95 % intervals)."""
-
-    model: str
-    objective: str
-    concurrency: int
-    baseline: Measured
-    candidates: tuple[Measured, ...]
-    winner: Measured
-    gain: float
-    significant: bool
-    wall_s: float
-    notes: tuple[str, ...] = field(default=())
 
 
 def _profile_from_gguf(path: Path) -> ModelProfile:
@@ -165,62 +135,29 @@ def measure_candidate(
     *,
     n_predict: int = 64,
     deadline: float,
-    min_reps: int = 2,
-    max_reps: int = 12,
-    rel_precision: float = 0.05,
     cancel: threading.Event,
 ) -> Measured:
     """Start llama-server with `c`, measure until precise enough or out of time, stop it."""
-    samples: list[float] = []
-    latencies: list[float] = []
     ctx = c.ctx_per_slot * c.parallel
     with (
         LlamaServer(model, c.args(), threads=c.threads, ctx_size=ctx, cancel=cancel) as server,
         LlamaServerClient(server.url) as client,
     ):
         client.measure("warm-up", 4, cancel=cancel)
-        i = 0
-        while len(samples) < max_reps:
-            if len(samples) >= min_reps and time.monotonic() > deadline:
-                break  # out of this candidate's share of the budget
-            if cancel.is_set():
-                raise TuneCancelled("cancelled: the server was stopped and nothing was applied")
-            if objective == "throughput":
 
-                def request(k: int) -> tuple[float, float, int]:
-                    with LlamaServerClient(
-                        server.url
-                    ) as own:  # one connection per concurrent client
-                        return _one(own, objective, n_predict, cancel, k)
+        def request(k: int) -> tuple[float, float, int]:
+            if objective != "throughput":
+                return _one(client, objective, n_predict, cancel, k)
+            with LlamaServerClient(server.url) as own:  # one connection per concurrent client
+                return _one(own, objective, n_predict, cancel, k)
 
-                t0 = time.perf_counter()
-                with ThreadPoolExecutor(concurrency) as pool:
-                    rows = list(pool.map(request, range(i, i + concurrency)))
-                wall = time.perf_counter() - t0
-                samples.append(sum(r[2] for r in rows) / wall)
-                latencies += [r[1] for r in rows]
-                i += concurrency
-            else:
-                rate, lat, _ = _one(client, objective, n_predict, cancel, i)
-                samples.append(rate)
-                latencies.append(lat)
-                i += 1
-            s = summarize(samples)
-            if (
-                len(samples) >= min_reps
-                and s
-                and s.mean
-                and s.ci95_half_width / s.mean < rel_precision
-            ):
-                break
-    lat = sorted(latencies)
-    return Measured(
-        c,
-        summarize(samples),
-        statistics.median(lat) if lat else None,
-        lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None,
-        tuple(samples),
-    )
+        try:
+            samples, latencies = measure_rounds(
+                request, objective, concurrency, deadline=deadline, cancel=cancel
+            )
+        except TuneCancelled:
+            raise TuneCancelled(CANCELLED) from None
+    return measured_from(c, samples, latencies)
 
 
 def tune(
@@ -250,59 +187,37 @@ def tune(
     measured: list[Measured] = []
     notes = [f"pruned {p.candidate.name}: {p.pruned}" for p in pruned]
     for n, c in enumerate(keep):
-        remaining = budget_s - (time.monotonic() - t_start)
-        if n > 0 and remaining <= 0:
+        share = budget_share(t_start, budget_s, len(keep) - n)
+        if n > 0 and share <= 0:
             notes.append(f"not measured (time budget spent): {c.name}")
             continue
-        share = remaining / (len(keep) - n)
         report(n, len(keep), f"measuring {c.name}")
         try:
-            measured.append(
-                measure_candidate(
-                    model,
-                    c,
-                    objective,
-                    concurrency,
-                    n_predict=n_predict,
-                    deadline=time.monotonic() + share,
-                    cancel=cancel,
-                )
+            m = measure_candidate(
+                model,
+                c,
+                objective,
+                concurrency,
+                n_predict=n_predict,
+                deadline=time.monotonic() + share,
+                cancel=cancel,
             )
         except ServerStartError:
             if cancel.is_set():
-                raise TuneCancelled(
-                    "cancelled: the server was stopped and nothing was applied"
-                ) from None
+                raise TuneCancelled(CANCELLED) from None
             raise
-        m = measured[-1]
+        measured.append(m)
         report(
             n + 1,
             len(keep),
             f"{c.name}: {m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s" if m.score else c.name,
         )
-    base = measured[0]
-    best = max(measured, key=lambda m: m.score.mean if m.score else 0.0)
-    significant = bool(
-        best is not base
-        and best.score
-        and base.score
-        and best.score.ci95_low > base.score.ci95_high
-    )
-    winner = best if significant else base
-    gain = (
-        winner.score.mean / base.score.mean
-        if winner.score and base.score and base.score.mean
-        else 1.0
-    )
-    if not significant and best is not base:
-        notes.append(
-            f"{best.candidate.name} measured highest but its interval overlaps the baseline's: keeping the baseline"
-        )
+    winner, gain, significant = verdict(measured, notes)
     return TuneResult(
         model.name,
         objective,
         concurrency,
-        base,
+        measured[0],
         tuple(measured) + tuple(pruned),
         winner,
         gain,

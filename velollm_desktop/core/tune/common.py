@@ -1,0 +1,168 @@
+"""What both tuning targets (llama-server, Ollama) share: results, the measuring loop, the verdict.
+
+A candidate is measured in rounds until its 95 % interval is narrow enough to rank it
+(half-width < `rel_precision` of the mean) or its share of the time budget is spent. A candidate
+is called better only when its interval lies entirely above the baseline's.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from velollm_desktop.core.bench.stats import Stats, summarize
+
+OBJECTIVES = ("decode", "throughput", "prompt")
+PROMPT = (
+    "Write a detailed, step by step explanation of how a hash map works, with an example in Python."
+)
+LONG_PROMPT = " ".join(
+    ["The quick brown fox jumps over the lazy dog and keeps running through the forest."] * 24
+)
+
+
+class TuneCancelled(Exception):
+    """Cancelled; every server we started was stopped and every setting we changed restored."""
+
+
+class TuneCandidate(Protocol):
+    """A setting to try: a display name and its settings as plain data."""
+
+    name: str
+
+    @property
+    def settings(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A candidate's measurements for the objective."""
+
+    candidate: Any
+    """The `TuneCandidate` measured (a llama-server `Candidate` or an `OllamaCandidate`)."""
+    score: Stats | None
+    """tokens/s: decode (single stream), aggregate (throughput) or prompt."""
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    samples: tuple[float, ...] = ()
+    pruned: str | None = None
+    """Why it was not measured (memory, no consent), if so."""
+    load_ms: float | None = None
+    """Time to load the model with this setting (ms; Ollama's load_duration), if measured."""
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The table, the winner and its gain (ratio of means, with 95 % intervals)."""
+
+    model: str
+    objective: str
+    concurrency: int
+    baseline: Measured
+    candidates: tuple[Measured, ...]
+    winner: Measured
+    gain: float
+    significant: bool
+    wall_s: float
+    notes: tuple[str, ...] = field(default=())
+    backend: str = "llamacpp"
+
+
+Request = Callable[[int], tuple[float, float, int]]
+"""One request numbered i → (tokens/s for the objective, latency ms, generated tokens)."""
+
+
+def measure_rounds(
+    request: Request,
+    objective: str,
+    concurrency: int,
+    *,
+    deadline: float,
+    cancel: threading.Event,
+    min_reps: int = 2,
+    max_reps: int = 12,
+    rel_precision: float = 0.05,
+) -> tuple[list[float], list[float]]:
+    """Rounds of requests until precise enough or past `deadline` → (samples, latencies ms).
+
+    For "throughput" a round is `concurrency` simultaneous requests and its sample is the
+    aggregate generated tokens per wall second; otherwise one request, its own rate.
+    """
+    samples: list[float] = []
+    latencies: list[float] = []
+    i = 0
+    while len(samples) < max_reps:
+        if len(samples) >= min_reps and time.monotonic() > deadline:
+            break  # out of this candidate's share of the budget
+        if cancel.is_set():
+            raise TuneCancelled("cancelled")
+        if objective == "throughput":
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                rows = list(pool.map(request, range(i, i + concurrency)))
+            wall = time.perf_counter() - t0
+            samples.append(sum(r[2] for r in rows) / wall)
+            latencies += [r[1] for r in rows]
+            i += concurrency
+        else:
+            rate, lat, _ = request(i)
+            samples.append(rate)
+            latencies.append(lat)
+            i += 1
+        s = summarize(samples)
+        if len(samples) >= min_reps and s and s.mean and s.ci95_half_width / s.mean < rel_precision:
+            break
+    return samples, latencies
+
+
+def measured_from(
+    candidate: Any,
+    samples: Sequence[float],
+    latencies: Sequence[float],
+    load_ms: float | None = None,
+) -> Measured:
+    """A `Measured` with p50/p95 latency from the raw figures."""
+    lat = sorted(latencies)
+    return Measured(
+        candidate,
+        summarize(list(samples)),
+        statistics.median(lat) if lat else None,
+        lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None,
+        tuple(samples),
+        load_ms=load_ms,
+    )
+
+
+def verdict(measured: Sequence[Measured], notes: list[str]) -> tuple[Measured, float, bool]:
+    """(winner, gain, significant): the best mean wins only if its interval clears the baseline's
+    (measured[0]); otherwise the baseline stays and a note says why."""
+    base = measured[0]
+    best = max(measured, key=lambda m: m.score.mean if m.score else 0.0)
+    significant = bool(
+        best is not base
+        and best.score
+        and base.score
+        and best.score.ci95_low > base.score.ci95_high
+    )
+    winner = best if significant else base
+    gain = (
+        winner.score.mean / base.score.mean
+        if winner.score and base.score and base.score.mean
+        else 1.0
+    )
+    if not significant and best is not base:
+        notes.append(
+            f"{best.candidate.name} measured highest but its interval overlaps the baseline's: keeping the baseline"
+        )
+    return winner, gain, significant
+
+
+def budget_share(t_start: float, budget_s: float, left: int) -> float:
+    """Seconds for the next candidate: what remains of the budget split over the `left` ones."""
+    remaining = budget_s - (time.monotonic() - t_start)
+    return max(0.0, remaining) / max(1, left)

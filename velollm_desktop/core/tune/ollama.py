@@ -1,0 +1,438 @@
+"""Closed-loop tuning of a running Ollama server.
+
+Two kinds of settings (shared/reference/ollama.md §1, §3):
+
+- Per-request load options (`num_ctx`, `num_batch`, `num_thread`, `num_gpu`) are tried without
+  touching the service: each candidate's requests carry its options, and Ollama reloads the
+  model when a load-time option differs from the loaded runner. That reload is measured on its
+  own (a preload; Ollama's `load_duration`) and kept out of the speed figures.
+- Server settings (`OLLAMA_FLASH_ATTENTION`, `OLLAMA_KV_CACHE_TYPE`, `OLLAMA_NUM_PARALLEL`) live
+  in the service's environment. They are tried only with the user's consent, through the
+  optimizer's writer (systemd drop-in + restart, journalled), and the original configuration is
+  always restored at the end — on success, error and cancel. Applying a server-level winner is
+  then a normal optimizer apply, which the optimizer can undo.
+
+Applying a per-request winner creates a derived model `<model>-velollm` (`/api/create` with the
+options as Modelfile parameters); the original model is never changed, and undo deletes it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from velollm_desktop.core.bench.backends import OllamaBackend
+from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.ollama.client import OllamaClient
+from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.fit import budget_for, footprint
+from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
+from velollm_desktop.core.optimize.recommend import recommend_fit, recommend_heuristic
+from velollm_desktop.core.tune.common import (
+    LONG_PROMPT,
+    OBJECTIVES,
+    PROMPT,
+    Measured,
+    TuneCancelled,
+    TuneResult,
+    budget_share,
+    measure_rounds,
+    measured_from,
+    verdict,
+)
+
+SERVER_VARS = ("OLLAMA_FLASH_ATTENTION", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_NUM_PARALLEL")
+"""The server-level settings a tune may try (only with consent)."""
+LOAD_OPTIONS = ("num_ctx", "num_batch", "num_thread", "num_gpu")
+"""The per-request load-time options a tune may try."""
+TUNED_SUFFIX = "-velollm"
+CANCELLED = "cancelled: Ollama's original settings are back and nothing was applied"
+
+
+@dataclass(frozen=True)
+class OllamaCandidate:
+    """Per-request load options and, with consent, server environment variables."""
+
+    name: str
+    options: dict[str, int] = field(default_factory=dict)
+    server_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"options": dict(self.options), "server_env": dict(self.server_env)}
+
+
+class ServerSettings(Protocol):
+    """Changes Ollama's service environment and restores it."""
+
+    def describe(self, env: Mapping[str, str]) -> str: ...
+    def apply(self, env: Mapping[str, str]) -> None: ...
+    def restore(self) -> None: ...
+
+
+class ServiceSettings:
+    """Server settings through the optimizer's writer: a systemd drop-in, daemon-reload and a
+    restart, each write journalled with a backup. Every `apply` starts from the original file
+    (the previous candidate's write is undone first), and `restore` undoes ours and restarts.
+    Only where a restart is automatic (Linux, systemd); elsewhere the Ollama app must be
+    restarted by hand, which a tune cannot do.
+    """
+
+    def __init__(self, url: str, applier: Applier | None = None, wait_s: float = 60.0) -> None:
+        self.url = url
+        self.applier = applier or Applier()
+        if not self.applier.platform.startswith("linux"):
+            raise ValueError(
+                "trying server settings needs an automatic restart of Ollama (Linux, systemd); on "
+                "macOS and Windows use `velollm optimize` and restart the Ollama app yourself"
+            )
+        a = self.applier
+        self._quiet = Applier(
+            runner=a.runner, journal=a.journal, platform=a.platform, dropin=a.dropin, restart=False
+        )
+        self.wait_s = wait_s
+        self._applied = 0
+
+    def describe(self, env: Mapping[str, str]) -> str:
+        return self.applier.plan(env).describe()
+
+    def apply(self, env: Mapping[str, str]) -> None:
+        if self._applied:  # back to the original file first, without a second restart
+            self._quiet.undo()
+            self._applied -= 1
+        self.applier.apply(self.applier.plan(env))
+        self._applied += 1
+        self._wait_up()
+
+    def restore(self) -> None:
+        if not self._applied:
+            return
+        while self._applied > 1:
+            self._quiet.undo()
+            self._applied -= 1
+        self.applier.undo()
+        self._applied = 0
+        self._wait_up()
+
+    def _wait_up(self) -> None:
+        deadline = time.monotonic() + self.wait_s
+        with OllamaClient(self.url, read_timeout_s=5.0) as client:
+            while True:
+                try:
+                    client.version()
+                    return
+                except OllamaError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+
+
+def model_profile(client: OllamaClient, model: str) -> ModelProfile:
+    """The optimizer's profile of `model` from `/api/show` and `/api/tags`."""
+    show = client.show(model)
+    size = next(
+        (m.size_bytes for m in client.installed_models() if m.name in (model, f"{model}:latest")), 0
+    )
+    return profile_from_show(model, {"model_info": dict(show.model_info)}, size)
+
+
+def _default_ctx(hardware: HardwareSpec, profile: ModelProfile) -> int:
+    """Ollama's num_ctx when none is given (VRAM tiers, capped at the trained context)."""
+    total_gib = sum(g.vram_total_mib or 0 for g in hardware.gpus) / 1024
+    tier = 262144 if total_gib >= 47 else 32768 if total_gib >= 23 else 4096
+    return min(tier, profile.context_length)
+
+
+def ollama_candidates(
+    hardware: HardwareSpec,
+    profile: ModelProfile,
+    objective: str,
+    concurrency: int,
+    *,
+    ctx: int | None = None,
+    server_changes: bool = False,
+) -> list[OllamaCandidate]:
+    """Baseline (what runs now), the optimizer's and the seed's picks, and a small search."""
+    base = {"num_ctx": ctx} if ctx else {}
+    out = [OllamaCandidate("current settings", dict(base))]
+    phys = hardware.cpu.physical_cores or 1
+    logical = hardware.cpu.logical_cores or phys
+    out.append(OllamaCandidate(f"num_thread={phys} (physical cores)", {**base, "num_thread": phys}))
+    if logical != phys:
+        out.append(
+            OllamaCandidate(f"num_thread={logical} (logical)", {**base, "num_thread": logical})
+        )
+    if objective == "prompt":
+        for b in (1024, 2048):
+            out.append(OllamaCandidate(f"num_batch={b}", {**base, "num_batch": b}))
+    if any(g.vram_total_mib and not g.integrated for g in hardware.gpus):
+        out.append(
+            OllamaCandidate("num_gpu=999 (every layer on the GPU)", {**base, "num_gpu": 999})
+        )
+    for label, rec in (
+        ("optimizer fit", recommend_fit(hardware, [profile])),
+        ("seed heuristic", recommend_heuristic(hardware, [profile])),
+    ):
+        opts = {
+            k: int(v) for k, v in rec.per_model.get(profile.name, {}).items() if k in LOAD_OPTIONS
+        }
+        if ctx:
+            opts["num_ctx"] = max(ctx, opts.get("num_ctx", 0))
+        env = {k: v for k, v in rec.env.items() if k in SERVER_VARS} if server_changes else {}
+        if (opts or env) and (opts != base or env):
+            out.append(OllamaCandidate(label, opts or dict(base), env))
+    if server_changes:
+        out.append(
+            OllamaCandidate("flash attention on", dict(base), {"OLLAMA_FLASH_ATTENTION": "1"})
+        )
+        out.append(
+            OllamaCandidate(
+                "flash attention + q8_0 KV cache",
+                dict(base),
+                {"OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": "q8_0"},
+            )
+        )
+        if objective == "throughput":
+            for p in (2, 4, 8):
+                if p <= max(2, concurrency):
+                    out.append(
+                        OllamaCandidate(
+                            f"{p} parallel slots", dict(base), {"OLLAMA_NUM_PARALLEL": str(p)}
+                        )
+                    )
+    seen: set[str] = set()
+    unique = []
+    for c in out:  # the fit and the seed may agree with each other or with the search
+        key = repr((sorted(c.options.items()), sorted(c.server_env.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    return unique
+
+
+def prune_ollama(
+    cands: Sequence[OllamaCandidate], profile: ModelProfile, hardware: HardwareSpec
+) -> tuple[list[OllamaCandidate], list[Measured]]:
+    """Split into (fits, pruned with reasons) with the optimizer's memory model."""
+    budget = budget_for(hardware)
+    keep, pruned = [], []
+    for c in cands:
+        ctx = c.options.get("num_ctx") or _default_ctx(hardware, profile)
+        parallel = int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1))
+        kv = c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16")
+        fa = c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1"
+        fp = footprint(profile, ctx, parallel, kv, fa, budget)
+        if fp.total > budget.bytes:
+            why = f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB"
+            pruned.append(Measured(c, None, pruned=why))
+        else:
+            keep.append(c)
+    return keep, pruned
+
+
+def measure_ollama_candidate(
+    url: str,
+    model: str,
+    c: OllamaCandidate,
+    objective: str,
+    concurrency: int,
+    *,
+    n_predict: int = 64,
+    deadline: float,
+    cancel: threading.Event,
+) -> Measured:
+    """Load the model with `c`'s options (timed on its own), then measure until precise enough."""
+    with OllamaClient(url) as client:
+        loaded = client.preload(model, c.options)
+    load_ms = loaded.load_duration_ns / 1e6 if loaded.load_duration_ns else None
+
+    def request(k: int) -> tuple[float, float, int]:
+        backend = OllamaBackend(url, model, c.options)  # one connection per concurrent client
+        try:
+            prompt = f"[{k}] " + (LONG_PROMPT if objective == "prompt" else PROMPT)
+            m = backend.measure(prompt, 8 if objective == "prompt" else n_predict, cancel)
+        finally:
+            backend.close()
+        rate = m.prompt_tokens_per_s if objective == "prompt" else m.server_decode_tokens_per_s
+        return float(rate or 0.0), m.total_ms, int(m.eval_count or 0)
+
+    request(-1)  # warm-up: the first generation after a load
+    samples, latencies = measure_rounds(
+        request, objective, concurrency, deadline=deadline, cancel=cancel
+    )
+    return measured_from(c, samples, latencies, load_ms)
+
+
+def tune_ollama(
+    url: str,
+    model: str,
+    hardware: HardwareSpec,
+    *,
+    objective: str = "decode",
+    concurrency: int = 1,
+    budget_s: float = 180.0,
+    n_predict: int = 64,
+    ctx: int | None = None,
+    server: ServerSettings | None = None,
+    candidates: Sequence[OllamaCandidate] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> TuneResult:
+    """Measure the current settings and each candidate within `budget_s`; restore the server.
+
+    `server` is the user's consent to server-level changes; without it, candidates that need
+    one are listed as not tried.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    cancel = cancel or threading.Event()
+    report = progress or (lambda *_: None)
+    t_start = time.monotonic()
+    with OllamaClient(url) as client:
+        profile = model_profile(client, model)
+    cands = list(
+        candidates
+        or ollama_candidates(
+            hardware, profile, objective, concurrency, ctx=ctx, server_changes=server is not None
+        )
+    )
+    keep, pruned = prune_ollama(cands, profile, hardware)
+    if server is None:
+        needs = [c for c in keep if c.server_env]
+        keep = [c for c in keep if not c.server_env]
+        pruned += [
+            Measured(c, None, pruned="changes the Ollama service: not allowed") for c in needs
+        ]
+    if not keep:
+        raise ValueError(
+            "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
+        )
+    measured: list[Measured] = []
+    notes = [f"not tried {p.candidate.name}: {p.pruned}" for p in pruned]
+    try:
+        for n, c in enumerate(keep):
+            share = budget_share(t_start, budget_s, len(keep) - n)
+            if n > 0 and share <= 0:
+                notes.append(f"not measured (time budget spent): {c.name}")
+                continue
+            if cancel.is_set():
+                raise TuneCancelled(CANCELLED)
+            report(n, len(keep), f"measuring {c.name}")
+            if server is not None:
+                if c.server_env:
+                    report(n, len(keep), f"restarting Ollama with {c.server_env}")
+                    server.apply(c.server_env)
+                else:
+                    server.restore()
+            try:
+                m = measure_ollama_candidate(
+                    url,
+                    model,
+                    c,
+                    objective,
+                    concurrency,
+                    n_predict=n_predict,
+                    deadline=time.monotonic() + share,
+                    cancel=cancel,
+                )
+            except TuneCancelled:
+                raise TuneCancelled(CANCELLED) from None
+            except OllamaError:
+                if cancel.is_set():
+                    raise TuneCancelled(CANCELLED) from None
+                raise
+            measured.append(m)
+            load = f", load {m.load_ms:.0f} ms" if m.load_ms else ""
+            report(
+                n + 1,
+                len(keep),
+                f"{c.name}: {m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s{load}"
+                if m.score
+                else c.name,
+            )
+    finally:
+        if server is not None:
+            server.restore()
+    winner, gain, significant = verdict(measured, notes)
+    return TuneResult(
+        model,
+        objective,
+        concurrency,
+        measured[0],
+        tuple(measured) + tuple(pruned),
+        winner,
+        gain,
+        significant,
+        time.monotonic() - t_start,
+        tuple(notes),
+        backend="ollama",
+    )
+
+
+def tuned_name(model: str) -> str:
+    """The derived model a per-request winner is saved as."""
+    base, _, tag = model.partition(":")
+    return f"{base}{TUNED_SUFFIX}" + (f":{tag}" if tag else "")
+
+
+def apply_ollama_winner(result: TuneResult, url: str) -> tuple[str | None, dict[str, str]]:
+    """Save the winner: its options as a derived model (`/api/create`, the original untouched).
+
+    Returns (the derived model's name or None when there were no options, the server-level
+    variables still to apply with the optimizer — with the user's consent, not here).
+    """
+    c: OllamaCandidate = result.winner.candidate
+    name = None
+    if c.options:
+        name = tuned_name(result.model)
+        with OllamaClient(url) as client:
+            client.create(name, result.model, c.options)
+    return name, dict(c.server_env)
+
+
+def undo_ollama_winner(url: str, name: str) -> None:
+    """Delete the derived model made by `apply_ollama_winner`."""
+    with OllamaClient(url) as client:
+        client.delete(name)
+
+
+def remeasure_ollama(
+    result: TuneResult,
+    url: str,
+    tuned_model: str | None,
+    *,
+    budget_s: float = 30.0,
+    n_predict: int = 64,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[Measured, Measured]:
+    """After apply: the original model as it runs now vs the tuned one, without options
+    (the derived model carries them) → (before, after)."""
+    cancel = cancel or threading.Event()
+    report = progress or (lambda *_: None)
+    runs = (
+        (result.model, result.baseline.candidate),
+        (tuned_model or result.model, result.winner.candidate if not tuned_model else None),
+    )
+    out = []
+    for n, (model, cand) in enumerate(runs):
+        c = cand or OllamaCandidate(f"{model} (applied)")
+        report(n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}")
+        out.append(
+            measure_ollama_candidate(
+                url,
+                model,
+                c,
+                result.objective,
+                result.concurrency,
+                n_predict=n_predict,
+                deadline=time.monotonic() + budget_s / 2,
+                cancel=cancel,
+            )
+        )
+    report(2, 2, "done")
+    return out[0], out[1]
