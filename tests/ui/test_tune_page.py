@@ -74,10 +74,8 @@ def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model
         )
         page.apply()
         qtbot.waitUntil(lambda: page.worker is None, timeout=120000)
-        assert (
-            any(n.startswith("smollm2-velollm") for n in fake.derived)
-            or not page.result.winner.candidate.options
-        )
+        assert page.result.winner.candidate.options
+        assert list(fake.derived) == ["smollm2-velollm:135m"]
         assert "Before" in page.status.text() and len(page.chart.bars) == 1
 
 
