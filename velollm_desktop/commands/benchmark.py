@@ -45,6 +45,61 @@ def render_table(result: BenchmarkResult) -> str:
     return "\n".join(lines)
 
 
+def render_load(r) -> str:
+    """The concurrent benchmark's summary (units in every label)."""
+
+    def ms(v):
+        return f"{v:.0f}" if v is not None else "n/a"
+
+    lines = [
+        f"{r.clients} clients for {r.duration_s:.0f} s: {r.requests_ok} requests, {r.generated_tokens} tokens,"
+        f" {r.tokens_per_s:.1f} tokens/s aggregate",
+        f"latency p50 {ms(r.latency_p50_ms)} ms, p95 {ms(r.latency_p95_ms)} ms;"
+        f" TTFT p50 {ms(r.ttft_p50_ms)} ms, p95 {ms(r.ttft_p95_ms)} ms",
+        f"errors: {len(r.server_errors)} from the server, {len(r.our_errors)} of ours",
+    ]
+    lines += [f"  server: {e}" for e in r.server_errors[:5]]
+    lines += [f"  ours: {e}" for e in r.our_errors[:5]]
+    return "\n".join(lines)
+
+
+def _load(args: argparse.Namespace, url: str) -> int:
+    import json  # noqa: PLC0415
+
+    from velollm_desktop.core import jsonio  # noqa: PLC0415
+    from velollm_desktop.core.bench.concurrent import run_load  # noqa: PLC0415
+    from velollm_desktop.core.fsutil import atomic_write_text  # noqa: PLC0415
+
+    probe = make_backend(args.backend, url, args.model)
+    try:
+        probe.info()  # one clear error when nothing answers, before N clients start
+        model = probe.model_name()
+    except OllamaError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        probe.close()
+
+    def progress(done: int, total: int, text: str) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total} s] {text}", file=sys.stderr, flush=True)
+
+    try:
+        result = run_load(
+            lambda: make_backend(args.backend, url, model),
+            args.concurrency,
+            args.duration,
+            max_tokens=args.max_tokens or 64,
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        raise CliError("cancelled") from None
+    print(render_load(result))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(jsonio.to_plain(result), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 1 if result.our_errors else 0
+
+
 def _cmd(args: argparse.Namespace) -> int:
     from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
 
@@ -53,6 +108,9 @@ def _cmd(args: argparse.Namespace) -> int:
         backend = make_backend(args.backend, url, args.model)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    if args.concurrency > 1:
+        backend.close()
+        return _load(args, url)
     tests = suite(args.suite, runs=args.runs, max_tokens=args.max_tokens)
 
     def progress(done: int, total: int, text: str) -> None:
@@ -102,6 +160,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", type=Path, help="also write one CSV row per run")
     p.add_argument(
         "--no-history", action="store_true", help="do not save the result in the history"
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="N > 1: the concurrent benchmark, N clients sending back to back for --duration",
+    )
+    p.add_argument(
+        "--duration", type=float, default=60.0, help="seconds, with --concurrency (default 60)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd)

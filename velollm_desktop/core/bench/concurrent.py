@@ -1,0 +1,148 @@
+"""The concurrent benchmark: N clients, each sending requests back to back for a fixed time.
+
+Gives aggregate generated tokens per second, request latency and TTFT percentiles, and a
+per-interval throughput series (to see it hold over time). Errors are counted by who caused
+them: the server (HTTP errors, refused or dropped connections, timeouts: `OllamaError`) or us
+(anything else: a bug in our client, which a load test must never see).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from velollm_desktop.core.bench.backends import Backend
+from velollm_desktop.core.ollama.errors import OllamaError
+
+PROMPTS = (
+    "Explain in a few sentences how a hash map works.",
+    "Write a short Python function that reverses a string, with a docstring.",
+    "List five tips for writing clear commit messages.",
+    "Describe the water cycle to a ten-year-old.",
+)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What N clients got over `duration_s` seconds."""
+
+    clients: int
+    duration_s: float
+    """Wall time from the first request to the last answer (s)."""
+    requests_ok: int
+    generated_tokens: int
+    tokens_per_s: float
+    """Aggregate generated tokens per wall second (tokens/s)."""
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    ttft_p50_ms: float | None
+    ttft_p95_ms: float | None
+    server_errors: tuple[str, ...]
+    """Errors the server caused (HTTP status, dropped connection, timeout), one line each."""
+    our_errors: tuple[str, ...]
+    """Errors raised by our own code: must stay empty."""
+    series: tuple[tuple[float, float], ...] = field(default=())
+    """(seconds since start, generated tokens/s in that interval)."""
+    cancelled: bool = False
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def run_load(
+    make_backend: Callable[[], Backend],
+    clients: int,
+    duration_s: float,
+    *,
+    max_tokens: int = 64,
+    interval_s: float = 10.0,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> LoadResult:
+    """Run `clients` threads, each with its own backend (connection), for `duration_s` seconds."""
+    if clients < 1 or duration_s <= 0:
+        raise ValueError("clients must be ≥ 1 and the duration > 0 s")
+    cancel = cancel or threading.Event()
+    report = progress or (lambda *_: None)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    ttfts: list[float] = []
+    done_at: list[tuple[float, int]] = []
+    server_errors: list[str] = []
+    our_errors: list[str] = []
+    t0 = time.monotonic()
+    end = t0 + duration_s
+
+    def client(k: int) -> None:
+        try:
+            backend = make_backend()
+        except Exception as exc:  # noqa: BLE001 - counted, the run goes on
+            with lock:
+                our_errors.append(f"client {k}: could not start: {type(exc).__name__}: {exc}")
+            return
+        i = 0
+        try:
+            while time.monotonic() < end and not cancel.is_set():
+                prompt = f"[{k}.{i}] {PROMPTS[(k + i) % len(PROMPTS)]}"
+                i += 1
+                try:
+                    m = backend.measure(prompt, max_tokens, cancel)
+                except OllamaError as exc:
+                    with lock:
+                        server_errors.append(f"client {k}: {exc}")
+                    time.sleep(0.5)  # a failing server is not hammered
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a bug of ours: counted and reported
+                    with lock:
+                        our_errors.append(f"client {k}: {type(exc).__name__}: {exc}")
+                    continue
+                if cancel.is_set():
+                    break
+                with lock:
+                    latencies.append(m.total_ms)
+                    if m.ttft_ms is not None:
+                        ttfts.append(m.ttft_ms)
+                    done_at.append((time.monotonic() - t0, int(m.eval_count or 0)))
+        finally:
+            backend.close()
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    for t in threads:
+        t.start()
+    total_ticks = max(1, int(duration_s))
+    while alive := [t for t in threads if t.is_alive()]:
+        alive[0].join(timeout=1.0)
+        with lock:
+            n = len(done_at)
+        elapsed = int(time.monotonic() - t0)
+        report(min(total_ticks, elapsed), total_ticks, f"{clients} clients, {n} requests answered")
+    wall = time.monotonic() - t0
+    tokens = sum(n for _, n in done_at)
+    series = []
+    for start in range(0, int(wall) + 1, max(1, int(interval_s))):
+        in_bin = sum(n for t, n in done_at if start <= t < start + interval_s)
+        width = min(interval_s, wall - start)
+        if width > 0:
+            series.append((float(start), in_bin / width))
+    return LoadResult(
+        clients,
+        wall,
+        len(done_at),
+        tokens,
+        tokens / wall if wall else 0.0,
+        statistics.median(latencies) if latencies else None,
+        _pct(latencies, 0.95),
+        statistics.median(ttfts) if ttfts else None,
+        _pct(ttfts, 0.95),
+        tuple(server_errors),
+        tuple(our_errors),
+        tuple(series),
+        cancel.is_set(),
+    )
