@@ -166,3 +166,15 @@ def test_quit_before_the_event_loop_starts_nothing_late(qtbot):
     late = {t.name for t in threading.enumerate()} - before
     assert not any(n.startswith("velollm-") for n in late), late
     controller.window.close()
+
+
+def test_tray_tune_entry_opens_the_tune_page_on_ollama(qtbot):
+    controller = Controller(QApplication.instance(), Settings.load(), force_no_tray=True)
+    qtbot.addWidget(controller.window)
+    try:
+        assert controller.window.tabs.currentWidget() is not controller.tune_page
+        controller._on_tray_action("tune")
+        assert controller.window.tabs.currentWidget() is controller.tune_page
+        assert controller.tune_page.target_key == "ollama" and controller.tune_page.worker is None
+    finally:
+        controller.shutdown()

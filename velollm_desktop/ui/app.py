@@ -79,6 +79,7 @@ class Controller(QObject):
             self.tray.pause_toggled.connect(self._on_pause)
             self.tray.capabilities["quick_optimize"] = "Quick optimize…"
             self.tray.capabilities["quick_benchmark"] = "Run quick benchmark"
+            self.tray.capabilities["tune"] = "Tune Ollama…"
             self.tray.action_requested.connect(self._on_tray_action)
             self.tray.show()
         # Sampling, polling and detection start once the tray icon is embedded (or after
@@ -144,6 +145,7 @@ class Controller(QObject):
             self.speculative_page.finished.connect(
                 lambda text: self.tray.notify("Speculative decoding", text)
             )
+            self.tune_page.finished.connect(lambda text: self.tray.notify("Tuning finished", text))
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
@@ -263,6 +265,11 @@ class Controller(QObject):
             self.benchmark_page.suite.setCurrentText("quick")
             self.benchmark_page.start()
             window.tabs.setCurrentWidget(self.benchmark_page)
+        elif key == "tune":  # a tune takes minutes and needs a model: open the page, don't start
+            window = self.window
+            self.tune_page.target.setCurrentIndex(self.tune_page.target.findData("ollama"))
+            window.tabs.setCurrentWidget(self.tune_page)
+            self.show_dashboard()
 
     # -- actions --------------------------------------------------------------------------
     def show_dashboard(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -42,7 +43,13 @@ TARGETS = {"llamacpp": "llama-server (started by the app)", "ollama": "Ollama (t
 
 
 class TunePage(QWidget):
-    """Tunes a llama-server that the app starts itself, or the running Ollama."""
+    """Tunes a llama-server that the app starts itself, or the running Ollama.
+
+    Signals:
+        finished(str): a tune ended with a result (its verdict, for a tray notification).
+    """
+
+    finished = Signal(str)
 
     def __init__(
         self,
@@ -278,6 +285,7 @@ class TunePage(QWidget):
             else "No candidate is clearly better than the baseline: keep it."
         )
         self.status.setText(verdict + " " + " ".join(result.notes))
+        self.finished.emit(verdict)
 
     def apply(self) -> None:
         """Save the winner (llama-server profile, or a derived Ollama model), then re-measure."""
