@@ -1,6 +1,7 @@
 """Load: the concurrent benchmark at N clients against a real llama-server for a long time.
 
     python bench/load.py [--clients 16] [--minutes 5] [--slots 4] [--model GGUF] [--json FILE]
+                         [--server-arg=-cram --server-arg=0 …]
 
 Starts llama-server (SmolLM2-135M by default, --slots parallel slots), runs
 `velollm_desktop.core.bench.concurrent.run_load` in this process and, every 10 s, records
@@ -37,11 +38,15 @@ def main() -> int:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--server-arg", action="append", default=[], help="extra llama-server flag (repeat)"
+    )
     args = ap.parse_args()
     model = args.model or test_model_path()
     me = psutil.Process()
     memory: list[dict] = []
-    with LlamaServer(model, ["-np", str(args.slots)], ctx_size=1024 * args.slots) as server:
+    server_args = ["-np", str(args.slots), *args.server_arg]
+    with LlamaServer(model, server_args, ctx_size=1024 * args.slots) as server:
         srv = psutil.Process(server.proc.pid)
         stop = threading.Event()
 
@@ -75,6 +80,7 @@ def main() -> int:
         "model": model.name,
         "clients": args.clients,
         "slots": args.slots,
+        "server_args": server_args,
         "result": jsonio.to_plain(result),
         "ours_rss_growth_after_1min_mb": later[-1]["ours_rss_mb"] - later[0]["ours_rss_mb"]
         if later
