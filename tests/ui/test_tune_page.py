@@ -58,7 +58,7 @@ def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model
         page = TunePage(lambda: hw, lambda: fake.url)
         qtbot.addWidget(page)
         page.target.setCurrentIndex(page.target.findData("ollama"))
-        assert page.server_changes.isEnabled() and page.ctx.isEnabled()
+        assert page.server_changes.isEnabled() and page.ctx.specialValueText() == "as configured"
         page.model.setCurrentText(f"ollama:{MODEL}")
         page.objective.setCurrentText("decode")
         page.budget.setValue(15)

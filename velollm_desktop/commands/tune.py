@@ -64,6 +64,7 @@ def _run_llamacpp(args: argparse.Namespace, hardware, progress) -> TuneResult:
         concurrency=args.concurrency,
         budget_s=args.budget,
         n_predict=args.n_predict,
+        ctx=args.ctx or 2048,
         progress=progress,
     )
 
@@ -122,8 +123,8 @@ def _cmd(args: argparse.Namespace) -> int:
 
     if args.backend == "ollama":
         args.url = args.url or ollama_url_from_env()
-    elif args.allow_server_changes or args.ctx:
-        raise CliError("--allow-server-changes and --ctx are for --backend ollama")
+    elif args.allow_server_changes:
+        raise CliError("--allow-server-changes is for --backend ollama")
 
     def progress(done: int, total: int, text: str) -> None:
         if not args.quiet:
@@ -180,7 +181,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--url", help="Ollama's address (default: OLLAMA_HOST or http://127.0.0.1:11434)"
     )
     p.add_argument(
-        "--ctx", type=int, help="ollama: the context length every candidate must keep (num_ctx)"
+        "--ctx",
+        type=int,
+        help="the context every candidate must keep, tokens (ollama: num_ctx; llamacpp: per slot, default 2048)",
     )
     p.add_argument(
         "--allow-server-changes",

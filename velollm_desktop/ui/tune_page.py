@@ -97,7 +97,7 @@ class TunePage(QWidget):
         row.addWidget(browse)
         form.addRow("Target", self.target)
         form.addRow("Model", row)
-        form.addRow("Required context (Ollama)", self.ctx)
+        form.addRow("Required context (tokens)", self.ctx)
         form.addRow("", self.server_changes)
         form.addRow("Objective", self.objective)
         form.addRow("Concurrent clients (throughput)", self.concurrency)
@@ -136,7 +136,7 @@ class TunePage(QWidget):
     def _on_target(self) -> None:
         ollama = self.target_key == "ollama"
         self.server_changes.setEnabled(ollama)
-        self.ctx.setEnabled(ollama)
+        self.ctx.setSpecialValueText("as configured" if ollama else "2048 per slot")
         self.status.setText(
             "Each candidate's options are sent with the requests (Ollama reloads the model; load time "
             "is measured apart). Nothing changes until you Apply."
@@ -201,6 +201,7 @@ class TunePage(QWidget):
                 objective=self.objective.currentText(),
                 concurrency=self.concurrency.value(),
                 budget_s=float(self.budget.value()),
+                ctx=self.ctx.value() or 2048,
             ),
             self.show_result,
         )

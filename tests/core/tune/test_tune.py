@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.tune.llamacpp import (
     Candidate,
     TuneCancelled,
@@ -90,6 +91,32 @@ def test_memory_pruning_happens_before_measuring(smol_model, hardware):
     assert [c.name for c in keep] == ["ok"] and pruned[0].pruned.startswith("needs ")
     names = [c.name for c in candidates_for(hardware, "throughput", 4)]
     assert names[0] == "default (1 slot)" and any("4 slots" in n for n in names)
+
+
+def test_candidates_cover_kv_type_the_fit_and_the_required_context(smol_model, hardware):
+    profile = _profile_from_gguf(smol_model)
+    cands = candidates_for(hardware, "decode", 1, profile, ctx=8192)
+    assert all(c.ctx_per_slot == 8192 for c in cands)
+    kv = next(c for c in cands if c.kv_type == "q8_0")
+    assert kv.flash_attn == "on" and kv.args()[-4:] == ["-ctk", "q8_0", "-ctv", "q8_0"]
+    # the fit's choice is tried unless the search already has the same setting
+    assert any(c.name == "optimizer fit" for c in cands) or len(
+        {repr(c.settings) for c in cands}
+    ) == len(cands)
+    # a context that fits only with a q8_0 cache: the f16 candidate is pruned, the q8_0 one kept
+    budget = budget_for(hardware)
+
+    def total(ctx, kv):
+        return footprint(profile, ctx, 1, kv, True, budget).total
+
+    ctx = next(c for c in (1 << k for k in range(12, 30)) if total(c, "f16") > budget.bytes)
+    assert total(ctx, "q8_0") <= budget.bytes or total(ctx // 2, "q8_0") <= budget.bytes
+    ctx = ctx if total(ctx, "q8_0") <= budget.bytes else ctx // 2
+    if total(ctx, "f16") > budget.bytes:
+        f16 = Candidate("f16", ctx_per_slot=ctx, flash_attn="on")
+        q8 = Candidate("q8", ctx_per_slot=ctx, flash_attn="on", kv_type="q8_0")
+        keep, pruned = prune([f16, q8], profile, hardware)
+        assert keep == [q8] and pruned[0].candidate is f16
 
 
 def test_apply_winner_writes_profile_with_backup(smol_model, hardware, tmp_path):

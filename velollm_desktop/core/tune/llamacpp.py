@@ -22,6 +22,7 @@ from velollm_desktop.core.llamacpp.gguf import read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
+from velollm_desktop.core.optimize.recommend import recommend_fit
 from velollm_desktop.core.settings import config_dir
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
@@ -51,6 +52,8 @@ class Candidate:
     batch: int | None = None
     flash_attn: str | None = None
     """"on", "off" or None (llama.cpp's default, auto)."""
+    kv_type: str = "f16"
+    """KV cache element type ("f16", "q8_0", "q4_0"); a quantized V cache needs flash attention."""
 
     def args(self) -> list[str]:
         """llama-server flags (threads and context are passed separately)."""
@@ -59,6 +62,8 @@ class Candidate:
             out += ["-b", str(self.batch), "-ub", str(min(self.batch, 512))]
         if self.flash_attn:
             out += ["-fa", self.flash_attn]
+        if self.kv_type != "f16":
+            out += ["-ctk", self.kv_type, "-ctv", self.kv_type]
         return out
 
     @property
@@ -69,6 +74,7 @@ class Candidate:
             "ctx_per_slot": self.ctx_per_slot,
             "batch": self.batch,
             "flash_attn": self.flash_attn,
+            "kv_type": self.kv_type,
         }
 
 
@@ -78,21 +84,58 @@ def _profile_from_gguf(path: Path) -> ModelProfile:
     return profile_from_show(path.name, {"model_info": g.metadata}, g.file_size_bytes)
 
 
-def candidates_for(hardware: HardwareSpec, objective: str, concurrency: int) -> list[Candidate]:
-    """Baseline (llama.cpp defaults, one slot), the fit's choice, and a small search around it."""
+def candidates_for(
+    hardware: HardwareSpec,
+    objective: str,
+    concurrency: int,
+    profile: ModelProfile | None = None,
+    ctx: int = 2048,
+) -> list[Candidate]:
+    """Baseline (llama.cpp defaults, one slot), the optimizer fit's choice, and a small search
+    around it (threads, flash attention, KV cache type, batch, slots), all at `ctx` tokens per slot."""
     phys = hardware.cpu.physical_cores or 1
     logical = hardware.cpu.logical_cores or phys
-    base = Candidate("default (1 slot)")
-    out = [base, Candidate(f"threads={phys} (physical cores)", threads=phys)]
+    base = Candidate("default (1 slot)", ctx_per_slot=ctx)
+    out = [base, Candidate(f"threads={phys} (physical cores)", threads=phys, ctx_per_slot=ctx)]
     if logical != phys:
-        out.append(Candidate(f"threads={logical} (logical)", threads=logical))
-    out.append(Candidate(f"threads={phys}, flash-attn on", threads=phys, flash_attn="on"))
+        out.append(Candidate(f"threads={logical} (logical)", threads=logical, ctx_per_slot=ctx))
+    out.append(
+        Candidate(f"threads={phys}, flash-attn on", threads=phys, flash_attn="on", ctx_per_slot=ctx)
+    )
+    out.append(
+        Candidate(
+            f"threads={phys}, flash-attn on, q8_0 KV cache",
+            threads=phys,
+            flash_attn="on",
+            kv_type="q8_0",
+            ctx_per_slot=ctx,
+        )
+    )
     if objective == "prompt":
-        out.append(Candidate(f"threads={phys}, batch 2048", threads=phys, batch=2048))
+        out.append(
+            Candidate(f"threads={phys}, batch 2048", threads=phys, batch=2048, ctx_per_slot=ctx)
+        )
     if objective == "throughput":
         for p in (2, 4, 8):
             if p <= max(2, concurrency * 2):
-                out.append(Candidate(f"{p} slots, threads={phys}", threads=phys, parallel=p))
+                out.append(
+                    Candidate(
+                        f"{p} slots, threads={phys}", threads=phys, parallel=p, ctx_per_slot=ctx
+                    )
+                )
+    if profile is not None:
+        rec = recommend_fit(hardware, [profile])
+        fa = "on" if rec.env.get("OLLAMA_FLASH_ATTENTION") == "1" else None
+        fit = Candidate(
+            "optimizer fit",
+            threads=rec.per_model.get(profile.name, {}).get("num_thread"),
+            parallel=int(rec.env.get("OLLAMA_NUM_PARALLEL", 1)) if objective == "throughput" else 1,
+            ctx_per_slot=ctx,
+            flash_attn=fa,
+            kv_type=rec.env.get("OLLAMA_KV_CACHE_TYPE", "f16") if fa else "f16",
+        )
+        if all(fit.settings != c.settings for c in out):
+            out.insert(1, fit)
     return out
 
 
@@ -103,7 +146,7 @@ def prune(
     budget = budget_for(hardware)
     keep, pruned = [], []
     for c in cands:
-        fp = footprint(model, c.ctx_per_slot, c.parallel, "f16", c.flash_attn == "on", budget)
+        fp = footprint(model, c.ctx_per_slot, c.parallel, c.kv_type, c.flash_attn == "on", budget)
         if fp.total > budget.bytes:
             pruned.append(
                 Measured(
@@ -168,18 +211,21 @@ def tune(
     concurrency: int = 1,
     budget_s: float = 180.0,
     n_predict: int = 64,
+    ctx: int = 2048,
     candidates: Sequence[Candidate] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> TuneResult:
-    """Measure the baseline and each candidate within `budget_s` seconds; return the table and winner."""
+    """Measure the baseline and each candidate within `budget_s` seconds; return the table and
+    winner. `ctx` is the context every candidate must keep, per slot (tokens)."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
     cancel = cancel or threading.Event()
     report = progress or (lambda *_: None)
     t_start = time.monotonic()
-    cands = list(candidates or candidates_for(hardware, objective, concurrency))
-    keep, pruned = prune(cands, _profile_from_gguf(model), hardware)
+    profile = _profile_from_gguf(model)
+    cands = list(candidates or candidates_for(hardware, objective, concurrency, profile, ctx))
+    keep, pruned = prune(cands, profile, hardware)
     if not keep:
         raise ValueError(
             "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
