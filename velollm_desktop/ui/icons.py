@@ -81,21 +81,21 @@ def draw_tray_pixmap(
     return pix
 
 
-def waiting_icon() -> QIcon:
-    """The tray icon before the first sample: the shipped 64 px PNG (else empty bars)."""
-    path = resource_path("icons/velollm-desktop-64.png")
+def _shipped_icon(name: str, fallback_levels: tuple[float | None, float, float]) -> QIcon:
+    """`resources/<name>` as an icon, else the three bars drawn at `fallback_levels`."""
+    path = resource_path(name)
     if path is not None:
         icon = QIcon(str(path))
         if not icon.isNull():
             return icon
-    return QIcon(draw_tray_pixmap((None, 0.0, 0.0)))
+    return QIcon(draw_tray_pixmap(fallback_levels))
+
+
+def waiting_icon() -> QIcon:
+    """The tray icon before the first sample: the shipped 64 px PNG (else empty bars)."""
+    return _shipped_icon("icons/velollm-desktop-64.png", (None, 0.0, 0.0))
 
 
 def app_icon() -> QIcon:
     """The application icon (from resources/, else the three-bar drawing)."""
-    path = resource_path("velollm-desktop.svg")
-    if path is not None:
-        icon = QIcon(str(path))
-        if not icon.isNull():
-            return icon
-    return QIcon(draw_tray_pixmap((60.0, 40.0, 80.0)))
+    return _shipped_icon("velollm-desktop.svg", (60.0, 40.0, 80.0))

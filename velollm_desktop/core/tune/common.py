@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from velollm_desktop.core.bench.stats import Stats, summarize
+from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.optimize.fit import budget_for, footprint
+from velollm_desktop.core.optimize.models import ModelProfile
 
 OBJECTIVES = ("decode", "throughput", "prompt")
 PROMPT = (
@@ -166,3 +169,57 @@ def budget_share(t_start: float, budget_s: float, left: int) -> float:
     """Seconds for the next candidate: what remains of the budget split over the `left` ones."""
     remaining = budget_s - (time.monotonic() - t_start)
     return max(0.0, remaining) / max(1, left)
+
+
+Shape = Callable[[Any], tuple[int, int, str, bool]]
+"""A candidate → (context per slot, parallel slots, KV cache type, flash attention on)."""
+
+
+def prune_by_memory(
+    cands: Sequence[Any], profile: ModelProfile, hardware: HardwareSpec, shape: Shape
+) -> tuple[list[Any], list[Measured]]:
+    """Split into (fits, pruned with reasons) with the optimizer's memory model."""
+    budget = budget_for(hardware)
+    keep, pruned = [], []
+    for c in cands:
+        ctx, parallel, kv, fa = shape(c)
+        fp = footprint(profile, ctx, parallel, kv, fa, budget)
+        if fp.total > budget.bytes:
+            why = f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB"
+            pruned.append(Measured(c, None, pruned=why))
+        else:
+            keep.append(c)
+    return keep, pruned
+
+
+def measure_all(
+    keep: Sequence[Any],
+    measure: Callable[[Any, float], Measured],
+    *,
+    t_start: float,
+    budget_s: float,
+    report: Callable[[int, int, str], None],
+    cancel: threading.Event,
+    before: Callable[[int, int, Any], None] | None = None,
+) -> tuple[list[Measured], list[str]]:
+    """Measure each candidate with its share of what is left of the budget (`measure(c,
+    deadline)`, after `before(index, count, c)`); the first is always measured. Returns
+    (measured, notes on those skipped)."""
+    measured: list[Measured] = []
+    notes: list[str] = []
+    for n, c in enumerate(keep):
+        share = budget_share(t_start, budget_s, len(keep) - n)
+        if n > 0 and share <= 0:
+            notes.append(f"not measured (time budget spent): {c.name}")
+            continue
+        if cancel.is_set():
+            raise TuneCancelled("cancelled")
+        report(n, len(keep), f"measuring {c.name}")
+        if before is not None:
+            before(n, len(keep), c)
+        m = measure(c, time.monotonic() + share)
+        measured.append(m)
+        load = f", load {m.load_ms:.0f} ms" if m.load_ms else ""
+        score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s{load}" if m.score else ""
+        report(n + 1, len(keep), f"{c.name}: {score}" if score else c.name)
+    return measured, notes

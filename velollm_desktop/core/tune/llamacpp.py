@@ -20,7 +20,6 @@ from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
-from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.optimize.recommend import recommend_fit
 from velollm_desktop.core.settings import config_dir
@@ -31,9 +30,10 @@ from velollm_desktop.core.tune.common import (
     Measured,
     TuneCancelled,
     TuneResult,
-    budget_share,
+    measure_all,
     measure_rounds,
     measured_from,
+    prune_by_memory,
     verdict,
 )
 
@@ -143,21 +143,12 @@ def prune(
     cands: Sequence[Candidate], model: ModelProfile, hardware: HardwareSpec
 ) -> tuple[list[Candidate], list[Measured]]:
     """Split into (fits, pruned with reasons) using the same memory model as the optimizer."""
-    budget = budget_for(hardware)
-    keep, pruned = [], []
-    for c in cands:
-        fp = footprint(model, c.ctx_per_slot, c.parallel, c.kv_type, c.flash_attn == "on", budget)
-        if fp.total > budget.bytes:
-            pruned.append(
-                Measured(
-                    c,
-                    None,
-                    pruned=f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB",
-                )
-            )
-        else:
-            keep.append(c)
-    return keep, pruned
+    return prune_by_memory(
+        cands,
+        model,
+        hardware,
+        lambda c: (c.ctx_per_slot, c.parallel, c.kv_type, c.flash_attn == "on"),
+    )
 
 
 def _one(
@@ -230,34 +221,30 @@ def tune(
         raise ValueError(
             "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
         )
-    measured: list[Measured] = []
-    notes = [f"pruned {p.candidate.name}: {p.pruned}" for p in pruned]
-    for n, c in enumerate(keep):
-        share = budget_share(t_start, budget_s, len(keep) - n)
-        if n > 0 and share <= 0:
-            notes.append(f"not measured (time budget spent): {c.name}")
-            continue
-        report(n, len(keep), f"measuring {c.name}")
-        try:
-            m = measure_candidate(
+    try:
+        measured, skipped = measure_all(
+            keep,
+            lambda c, deadline: measure_candidate(
                 model,
                 c,
                 objective,
                 concurrency,
                 n_predict=n_predict,
-                deadline=time.monotonic() + share,
+                deadline=deadline,
                 cancel=cancel,
-            )
-        except ServerStartError:
-            if cancel.is_set():
-                raise TuneCancelled(CANCELLED) from None
-            raise
-        measured.append(m)
-        report(
-            n + 1,
-            len(keep),
-            f"{c.name}: {m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s" if m.score else c.name,
+            ),
+            t_start=t_start,
+            budget_s=budget_s,
+            report=report,
+            cancel=cancel,
         )
+    except TuneCancelled:
+        raise TuneCancelled(CANCELLED) from None
+    except ServerStartError:
+        if cancel.is_set():
+            raise TuneCancelled(CANCELLED) from None
+        raise
+    notes = [f"pruned {p.candidate.name}: {p.pruned}" for p in pruned] + skipped
     winner, gain, significant = verdict(measured, notes)
     return TuneResult(
         model.name,

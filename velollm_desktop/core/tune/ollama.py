@@ -29,7 +29,6 @@ from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize.apply import Applier
-from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.optimize.recommend import recommend_fit, recommend_heuristic
 from velollm_desktop.core.tune.common import (
@@ -39,9 +38,10 @@ from velollm_desktop.core.tune.common import (
     Measured,
     TuneCancelled,
     TuneResult,
-    budget_share,
+    measure_all,
     measure_rounds,
     measured_from,
+    prune_by_memory,
     verdict,
 )
 
@@ -218,20 +218,16 @@ def prune_ollama(
     cands: Sequence[OllamaCandidate], profile: ModelProfile, hardware: HardwareSpec
 ) -> tuple[list[OllamaCandidate], list[Measured]]:
     """Split into (fits, pruned with reasons) with the optimizer's memory model."""
-    budget = budget_for(hardware)
-    keep, pruned = [], []
-    for c in cands:
-        ctx = c.options.get("num_ctx") or _default_ctx(hardware, profile)
-        parallel = int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1))
-        kv = c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16")
-        fa = c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1"
-        fp = footprint(profile, ctx, parallel, kv, fa, budget)
-        if fp.total > budget.bytes:
-            why = f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB"
-            pruned.append(Measured(c, None, pruned=why))
-        else:
-            keep.append(c)
-    return keep, pruned
+
+    def shape(c: OllamaCandidate) -> tuple[int, int, str, bool]:
+        return (
+            c.options.get("num_ctx") or _default_ctx(hardware, profile),
+            int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1)),
+            c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16"),
+            c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1",
+        )
+
+    return prune_by_memory(cands, profile, hardware, shape)
 
 
 def measure_ollama_candidate(
@@ -311,52 +307,45 @@ def tune_ollama(
         raise ValueError(
             "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
         )
-    measured: list[Measured] = []
-    notes = [f"not tried {p.candidate.name}: {p.pruned}" for p in pruned]
+
+    def before(n: int, count: int, c: OllamaCandidate) -> None:
+        if server is None:
+            return
+        if c.server_env:
+            report(n, count, f"restarting Ollama with {c.server_env}")
+            server.apply(c.server_env)
+        else:
+            server.restore()
+
     try:
-        for n, c in enumerate(keep):
-            share = budget_share(t_start, budget_s, len(keep) - n)
-            if n > 0 and share <= 0:
-                notes.append(f"not measured (time budget spent): {c.name}")
-                continue
-            if cancel.is_set():
-                raise TuneCancelled(CANCELLED)
-            report(n, len(keep), f"measuring {c.name}")
-            if server is not None:
-                if c.server_env:
-                    report(n, len(keep), f"restarting Ollama with {c.server_env}")
-                    server.apply(c.server_env)
-                else:
-                    server.restore()
-            try:
-                m = measure_ollama_candidate(
-                    url,
-                    model,
-                    c,
-                    objective,
-                    concurrency,
-                    n_predict=n_predict,
-                    deadline=time.monotonic() + share,
-                    cancel=cancel,
-                )
-            except TuneCancelled:
-                raise TuneCancelled(CANCELLED) from None
-            except OllamaError:
-                if cancel.is_set():
-                    raise TuneCancelled(CANCELLED) from None
-                raise
-            measured.append(m)
-            load = f", load {m.load_ms:.0f} ms" if m.load_ms else ""
-            report(
-                n + 1,
-                len(keep),
-                f"{c.name}: {m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s{load}"
-                if m.score
-                else c.name,
-            )
+        measured, skipped = measure_all(
+            keep,
+            lambda c, deadline: measure_ollama_candidate(
+                url,
+                model,
+                c,
+                objective,
+                concurrency,
+                n_predict=n_predict,
+                deadline=deadline,
+                cancel=cancel,
+            ),
+            t_start=t_start,
+            budget_s=budget_s,
+            report=report,
+            cancel=cancel,
+            before=before,
+        )
+    except TuneCancelled:
+        raise TuneCancelled(CANCELLED) from None
+    except OllamaError:
+        if cancel.is_set():
+            raise TuneCancelled(CANCELLED) from None
+        raise
     finally:
         if server is not None:
             server.restore()
+    notes = [f"not tried {p.candidate.name}: {p.pruned}" for p in pruned] + skipped
     winner, gain, significant = verdict(measured, notes)
     return TuneResult(
         model,
