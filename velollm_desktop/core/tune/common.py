@@ -223,3 +223,30 @@ def measure_all(
         score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s{load}" if m.score else ""
         report(n + 1, len(keep), f"{c.name}: {score}" if score else c.name)
     return measured, notes
+
+
+def tune_result(
+    model: str,
+    objective: str,
+    concurrency: int,
+    measured: list[Measured],
+    pruned: list[Measured],
+    notes: list[str],
+    t_start: float,
+    backend: str,
+) -> TuneResult:
+    """The verdict over `measured` (baseline first) as a `TuneResult`; pruned ones listed last."""
+    winner, gain, significant = verdict(measured, notes)
+    return TuneResult(
+        model,
+        objective,
+        concurrency,
+        measured[0],
+        tuple(measured) + tuple(pruned),
+        winner,
+        gain,
+        significant,
+        time.monotonic() - t_start,
+        tuple(notes),
+        backend,
+    )

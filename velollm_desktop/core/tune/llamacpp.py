@@ -34,7 +34,7 @@ from velollm_desktop.core.tune.common import (
     measure_rounds,
     measured_from,
     prune_by_memory,
-    verdict,
+    tune_result,
 )
 
 __all__ = ["OBJECTIVES", "Candidate", "Measured", "TuneCancelled", "TuneResult", "tune"]
@@ -245,18 +245,8 @@ def tune(
             raise TuneCancelled(CANCELLED) from None
         raise
     notes = [f"pruned {p.candidate.name}: {p.pruned}" for p in pruned] + skipped
-    winner, gain, significant = verdict(measured, notes)
-    return TuneResult(
-        model.name,
-        objective,
-        concurrency,
-        measured[0],
-        tuple(measured) + tuple(pruned),
-        winner,
-        gain,
-        significant,
-        time.monotonic() - t_start,
-        tuple(notes),
+    return tune_result(
+        model.name, objective, concurrency, measured, pruned, notes, t_start, "llamacpp"
     )
 
 

@@ -42,7 +42,7 @@ from velollm_desktop.core.tune.common import (
     measure_rounds,
     measured_from,
     prune_by_memory,
-    verdict,
+    tune_result,
 )
 
 SERVER_VARS = ("OLLAMA_FLASH_ATTENTION", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_NUM_PARALLEL")
@@ -346,20 +346,7 @@ def tune_ollama(
         if server is not None:
             server.restore()
     notes = [f"not tried {p.candidate.name}: {p.pruned}" for p in pruned] + skipped
-    winner, gain, significant = verdict(measured, notes)
-    return TuneResult(
-        model,
-        objective,
-        concurrency,
-        measured[0],
-        tuple(measured) + tuple(pruned),
-        winner,
-        gain,
-        significant,
-        time.monotonic() - t_start,
-        tuple(notes),
-        backend="ollama",
-    )
+    return tune_result(model, objective, concurrency, measured, pruned, notes, t_start, "ollama")
 
 
 def tuned_name(model: str) -> str:
