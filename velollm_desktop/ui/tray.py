@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtGui import QAction, QIcon, QPixmapCache
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from velollm_desktop.core import autostart
@@ -97,6 +97,10 @@ class Tray(QObject):
             self.icon.setIcon(
                 QIcon(draw_tray_pixmap(tray_levels(self._sample), paused=self.paused))
             )
+            # Each new QIcon leaves its rendered pixmap in QPixmapCache under a key nothing will
+            # ask for again: measured +8.5 MB/hour at one icon a second (bounded only by the
+            # cache's 10 MB limit), flat with this. The cache refills with what is still used.
+            QPixmapCache.clear()
         self.icon.setToolTip(tooltip_text(self._sample, self._models, self.paused))
 
     def _rebuild_menu(self) -> None:
