@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tray_overhead import OURS, _launch, _stop, _wait_ready  # noqa: E402
+from tray_overhead import _stop, _wait_ready, launch_10hz_dashboard  # noqa: E402
 
 from tests.xdisplay import start_display  # noqa: E402
 
@@ -52,11 +52,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp)
-            (cfg / "velollm-desktop").mkdir()
-            (cfg / "velollm-desktop" / "settings.json").write_text(
-                json.dumps({"sample_interval_s": 0.1})
-            )
-            proc, ready, t0 = _launch(OURS + ["--show"], disp.env, cfg)
+            proc, ready, t0 = launch_10hz_dashboard(disp.env, cfg)
             try:
                 _wait_ready(ready, t0)
                 p = psutil.Process(proc.pid)

@@ -46,6 +46,13 @@ def _launch(argv, env, cfg: Path, extra_env=None) -> tuple[subprocess.Popen, Pat
     return proc, ready, t0
 
 
+def launch_10hz_dashboard(env, cfg: Path) -> tuple[subprocess.Popen, Path, float]:
+    """Our app with the dashboard shown and sampling at 10 Hz (its settings file in `cfg`)."""
+    (cfg / "velollm-desktop").mkdir(exist_ok=True)
+    (cfg / "velollm-desktop" / "settings.json").write_text(json.dumps({"sample_interval_s": 0.1}))
+    return _launch(OURS + ["--show"], env, cfg)
+
+
 def _wait_ready(ready: Path, t0: float, timeout: float = 30) -> float:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -139,11 +146,7 @@ def main() -> int:
             finally:
                 _stop(shown)
             if args.growth_minutes > 0:
-                (cfg / "velollm-desktop").mkdir(exist_ok=True)
-                (cfg / "velollm-desktop" / "settings.json").write_text(
-                    json.dumps({"sample_interval_s": 0.1})
-                )
-                fast, f_ready, f0 = _launch(OURS + ["--show"], disp.env, cfg)
+                fast, f_ready, f0 = launch_10hz_dashboard(disp.env, cfg)
                 try:
                     _wait_ready(f_ready, f0)
                     p = psutil.Process(fast.pid)

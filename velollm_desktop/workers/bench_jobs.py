@@ -54,26 +54,10 @@ def run_job(
     """Run the benchmark (starting and always stopping the built-in engine if chosen) and save it."""
     tests = suite(job.suite, runs=job.runs)
     hardware = detect_hardware()
-    if job.kind == BUILTIN:
-        model = download_builtin_model(progress, cancel)
-        progress(0, 1, "starting the built-in engine (llama-server)")
-        with LlamaServer(model, cancel=cancel) as server:
-            backend = LlamaCppBackend(server.url)
-            try:
-                result = run_benchmark(
-                    backend,
-                    tests,
-                    suite_name=job.suite,
-                    progress=progress,
-                    cancel=cancel,
-                    hardware=hardware,
-                )
-            finally:
-                backend.close()
-    else:
-        backend = make_backend(job.kind, job.url, job.model)
+
+    def run(backend) -> BenchmarkResult:
         try:
-            result = run_benchmark(
+            return run_benchmark(
                 backend,
                 tests,
                 suite_name=job.suite,
@@ -83,6 +67,14 @@ def run_job(
             )
         finally:
             backend.close()
+
+    if job.kind == BUILTIN:
+        model = download_builtin_model(progress, cancel)
+        progress(0, 1, "starting the built-in engine (llama-server)")
+        with LlamaServer(model, cancel=cancel) as server:
+            result = run(LlamaCppBackend(server.url))
+    else:
+        result = run(make_backend(job.kind, job.url, job.model))
     if history is not None and result.results:
         history.add(result)
     return result
