@@ -201,10 +201,24 @@ def measure_all(
     report: Callable[[int, int, str], None],
     cancel: threading.Event,
     before: Callable[[int, int, Any], None] | None = None,
+    cancelled: str = "cancelled",
+    cancel_shows_as: tuple[type[BaseException], ...] = (),
 ) -> tuple[list[Measured], list[str]]:
     """Measure each candidate with its share of what is left of the budget (`measure(c,
     deadline)`, after `before(index, count, c)`); the first is always measured. Returns
-    (measured, notes on those skipped)."""
+    (measured, notes on those skipped). A cancel raises `TuneCancelled(cancelled)`, also when it
+    surfaces as one of `cancel_shows_as` (a server stopped under a request)."""
+    try:
+        return _measure_all(keep, measure, t_start, budget_s, report, cancel, before)
+    except TuneCancelled:
+        raise TuneCancelled(cancelled) from None
+    except cancel_shows_as:
+        if cancel.is_set():
+            raise TuneCancelled(cancelled) from None
+        raise
+
+
+def _measure_all(keep, measure, t_start, budget_s, report, cancel, before):
     measured: list[Measured] = []
     notes: list[str] = []
     for n, c in enumerate(keep):

@@ -221,29 +221,24 @@ def tune(
         raise ValueError(
             "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
         )
-    try:
-        measured, skipped = measure_all(
-            keep,
-            lambda c, deadline: measure_candidate(
-                model,
-                c,
-                objective,
-                concurrency,
-                n_predict=n_predict,
-                deadline=deadline,
-                cancel=cancel,
-            ),
-            t_start=t_start,
-            budget_s=budget_s,
-            report=report,
+    measured, skipped = measure_all(
+        keep,
+        lambda c, deadline: measure_candidate(
+            model,
+            c,
+            objective,
+            concurrency,
+            n_predict=n_predict,
+            deadline=deadline,
             cancel=cancel,
-        )
-    except TuneCancelled:
-        raise TuneCancelled(CANCELLED) from None
-    except ServerStartError:
-        if cancel.is_set():
-            raise TuneCancelled(CANCELLED) from None
-        raise
+        ),
+        t_start=t_start,
+        budget_s=budget_s,
+        report=report,
+        cancel=cancel,
+        cancelled=CANCELLED,
+        cancel_shows_as=(ServerStartError,),
+    )
     notes = [f"pruned {p.candidate.name}: {p.pruned}" for p in pruned] + skipped
     return tune_result(
         model.name, objective, concurrency, measured, pruned, notes, t_start, "llamacpp"

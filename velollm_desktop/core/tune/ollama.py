@@ -45,6 +45,8 @@ from velollm_desktop.core.tune.common import (
     tune_result,
 )
 
+__all__ = ["OllamaCandidate", "ServiceSettings", "TuneCancelled", "tune_ollama"]
+
 SERVER_VARS = ("OLLAMA_FLASH_ATTENTION", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_NUM_PARALLEL")
 """The server-level settings a tune may try (only with consent)."""
 LOAD_OPTIONS = ("num_ctx", "num_batch", "num_thread", "num_gpu")
@@ -335,13 +337,9 @@ def tune_ollama(
             report=report,
             cancel=cancel,
             before=before,
+            cancelled=CANCELLED,
+            cancel_shows_as=(OllamaError,),
         )
-    except TuneCancelled:
-        raise TuneCancelled(CANCELLED) from None
-    except OllamaError:
-        if cancel.is_set():
-            raise TuneCancelled(CANCELLED) from None
-        raise
     finally:
         if server is not None:
             server.restore()
