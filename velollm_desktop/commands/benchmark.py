@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.bench.backends import make_backend
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.runner import run_benchmark

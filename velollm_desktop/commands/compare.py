@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
 from velollm_desktop.core.optimize import writers

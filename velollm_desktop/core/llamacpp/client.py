@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 
-from velollm_desktop.core.bench.model import RunMeasurement
+from velollm_desktop.core.measurement import RunMeasurement
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
     ModelNotFound,
     OllamaError,
     ServerBusy,
     StreamBroken,
+    from_status,
     from_transport,
 )
 
@@ -72,13 +73,9 @@ class _SseClient:
         if resp.status_code < 400:
             return
         resp.read()
-        if resp.status_code == 404 and model:
-            raise ModelNotFound(f"{self.product} has no model '{model}'")
-        if resp.status_code == 503:
-            raise ServerBusy(
-                f"{self.product} is busy or still loading (HTTP 503); try again in a moment"
-            )
-        raise OllamaError(f"{self.product} answered HTTP {resp.status_code}: {resp.text[:200]}")
+        error = from_status(resp.status_code, self.product, resp.text[:200], model=model)
+        if error is not None:
+            raise error
 
     def _post_stream(
         self, path: str, body: Mapping[str, Any], model: str | None, cancel: threading.Event | None

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -106,7 +106,7 @@ class LlamaServer:
             text=True,
             errors="replace",
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if _PRCTL is not None else None,  # noqa: PLW1509
         )
         self._reader = threading.Thread(target=self._drain, daemon=True, name="llama-server-stderr")
         self._reader.start()
@@ -166,19 +166,36 @@ class LlamaServer:
         self.stop()
 
 
+def _resolve_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once in the parent (Linux), or None elsewhere or if missing.
+
+    The child of a threaded process may only call async-signal-safe code between fork and
+    exec: importing a module or loading a library there can deadlock on a lock another
+    thread held at fork time. So the lookup happens here, and the child only calls it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # noqa: PLC0415 - only on Linux, in the parent
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _resolve_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: get SIGTERM if the thread that started us dies.
 
     Without it, a crash of the app (or a killed test run) left llama-server running: seen here
     after four crashed test runs. The starting thread lives as long as the server it owns.
+    Only calls the `prctl` resolved in the parent (no import, no dlopen after fork).
     """
-    import ctypes  # noqa: PLC0415 - runs in the forked child only
-
-    pr_set_pdeathsig = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

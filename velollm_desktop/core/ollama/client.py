@@ -27,6 +27,7 @@ from velollm_desktop.core.ollama.errors import (
     ServerBusy,
     ServerNotRunning,
     StreamBroken,
+    from_status,
     from_transport,
 )
 from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
@@ -117,17 +118,11 @@ class OllamaClient:
             detail = resp.json().get("error", "")
         except (ValueError, AttributeError, httpx.HTTPError):
             detail = resp.text[:200] if resp.is_stream_consumed else ""
-        if resp.status_code == 404 and model:
-            raise ModelNotFound(
-                f"model '{model}' is not installed in Ollama: run `ollama pull {model}`"
-            )
-        if resp.status_code == 503:
-            raise ServerBusy(
-                f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later"
-            )
-        raise OllamaError(
-            f"Ollama answered HTTP {resp.status_code}: {detail or resp.reason_phrase}"
+        error = from_status(
+            resp.status_code, self.PRODUCT, detail or resp.reason_phrase, model=model, pull="ollama pull"
         )
+        if error is not None:
+            raise error
 
     def _exchange(self, method: str, path: str, data: bytes | None) -> tuple[int, str, bytes]:
         """One request → (status, reason, body). HTTP/1.0 over a socket for http://."""
@@ -190,15 +185,9 @@ class OllamaClient:
                 detail = json.loads(raw).get("error", "")
             except (ValueError, AttributeError):
                 detail = raw[:200].decode("utf-8", "replace")
-            if status == 404 and model:
-                raise ModelNotFound(
-                    f"model '{model}' is not installed in Ollama: run `ollama pull {model}`"
-                )
-            if status == 503:
-                raise ServerBusy(
-                    f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later"
-                )
-            raise OllamaError(f"Ollama answered HTTP {status}: {detail or reason}")
+            error = from_status(status, self.PRODUCT, detail or reason, model=model, pull="ollama pull")
+            if error is not None:
+                raise error
         try:
             return json.loads(raw) if raw.strip() else {}  # DELETE answers 200 with no body
         except ValueError as exc:
