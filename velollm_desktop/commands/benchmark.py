@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.bench.backends import make_backend
+from velollm_desktop.core.bench.flow import BenchRequest, run_benchmark_flow
 from velollm_desktop.core.bench.model import BenchmarkResult
-from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.store import History, export_file
-from velollm_desktop.core.bench.suites import SUITES, suite
+from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.ollama.errors import OllamaError
-from velollm_desktop.core.settings import ollama_url_from_env
+from velollm_desktop.core.progress import as_event
 
-DEFAULT_URLS = {
-    "ollama": None,
-    "llamacpp": "http://127.0.0.1:8080",
-    "openai": "http://127.0.0.1:8080",
-}
+CLI_KINDS = (BackendKind.LLAMACPP.value, BackendKind.OLLAMA.value, BackendKind.OPENAI.value)
 
 
 def render_table(result: BenchmarkResult) -> str:
@@ -79,17 +78,13 @@ def _load(args: argparse.Namespace, url: str) -> int:
     finally:
         probe.close()
 
-    def progress(done: int, total: int, text: str) -> None:
-        if not args.quiet:
-            print(f"[{done}/{total} s] {text}", file=sys.stderr, flush=True)
-
     try:
         result = run_load(
             lambda: make_backend(args.backend, url, model),
             args.concurrency,
             args.duration,
             max_tokens=args.max_tokens or 64,
-            progress=progress,
+            progress=_printer(args, " s"),
         )
     except KeyboardInterrupt:
         raise CliError("cancelled") from None
@@ -100,42 +95,40 @@ def _load(args: argparse.Namespace, url: str) -> int:
     return 1 if result.our_errors else 0
 
 
-def _cmd(args: argparse.Namespace) -> int:
-    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+def _printer(args: argparse.Namespace, unit: str = "") -> Callable[..., None]:
+    """A progress callback printing `[done/total] text` on stderr (nothing with --quiet)."""
 
-    url = args.url or DEFAULT_URLS[args.backend] or ollama_url_from_env()
-    try:
-        backend = make_backend(args.backend, url, args.model)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    if args.concurrency > 1:
-        backend.close()
-        return _load(args, url)
-    tests = suite(args.suite, runs=args.runs, max_tokens=args.max_tokens)
-
-    def progress(done: int, total: int, text: str) -> None:
+    def progress(*call: Any) -> None:
+        event = as_event(*call)
         if not args.quiet:
-            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+            print(f"[{event.done}/{event.total}{unit}] {event.text}", file=sys.stderr, flush=True)
 
+    return progress
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    url = args.url or default_url(args.backend)
+    if args.concurrency > 1:
+        return _load(args, url)
+    request = BenchRequest(
+        BackendKind(args.backend), url, args.model, args.suite, args.runs, args.max_tokens
+    )
+    history = None if args.no_history else History()
     try:
-        result = run_benchmark(
-            backend, tests, suite_name=args.suite, progress=progress, hardware=detect_hardware()
-        )
-    except OllamaError as exc:
+        run = run_benchmark_flow(request, progress=_printer(args), history=history)
+    except (OllamaError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     finally:
-        backend.close()
-    print(render_table(result))
-    if not args.no_history:
-        history = History()
-        entry = history.add(result)
-        history.close()
-        print(f"saved in the history as #{entry}")
+        if history is not None:
+            history.close()
+    print(render_table(run.result))
+    if run.history_id is not None:
+        print(f"saved in the history as #{run.history_id}")
     for path in (args.json, args.csv):
         if path:
             if args.csv == path and not str(path).lower().endswith(".csv"):
                 path = Path(str(path) + ".csv")
-            export_file(result, Path(path))
+            export_file(run.result, Path(path))
             print(f"wrote {path}")
     return 0
 
@@ -144,7 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "benchmark", help="benchmark a model (Ollama, llama-server, OpenAI-compatible)"
     )
-    p.add_argument("--backend", choices=sorted(DEFAULT_URLS), default="ollama")
+    p.add_argument("--backend", choices=CLI_KINDS, default="ollama")
     p.add_argument(
         "--url", help="server URL (Ollama: OLLAMA_HOST or http://127.0.0.1:11434; others :8080)"
     )

@@ -11,7 +11,8 @@ from velollm_desktop.core import jsonio
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
-from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, resolve
+from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.spec.compare import (
     NGRAM_TYPES,
@@ -25,12 +26,10 @@ from velollm_desktop.core.spec.compare import (
 
 def model_path(spec: str) -> Path:
     """A .gguf path, or `ollama:NAME[:TAG]` resolved to Ollama's downloaded blob."""
-    if spec.startswith("ollama:"):
-        try:
-            return resolve(spec)
-        except OllamaModelNotFound as exc:
-            raise CliError(str(exc)) from exc
-    path = Path(spec).expanduser()
+    try:
+        path = ollama_store.model_path(spec)
+    except OllamaModelNotFound as exc:
+        raise CliError(str(exc)) from exc
     if not path.exists():
         raise CliError(f"model file not found: {path}")
     return path

@@ -13,7 +13,8 @@ from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.settings import ollama_url_from_env
-from velollm_desktop.core.tune.common import OBJECTIVES, TuneCancelled, TuneResult
+from velollm_desktop.core.progress import ProgressEvent
+from velollm_desktop.core.tune.common import OBJECTIVES, TuneCancelled, TuneResult, verdict_text
 
 
 def summary(result: TuneResult) -> dict:
@@ -126,9 +127,9 @@ def _cmd(args: argparse.Namespace) -> int:
     elif args.allow_server_changes:
         raise CliError("--allow-server-changes is for --backend ollama")
 
-    def progress(done: int, total: int, text: str) -> None:
+    def progress(event: ProgressEvent) -> None:
         if not args.quiet:
-            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+            print(f"[{event.done}/{event.total}] {event.text}", file=sys.stderr, flush=True)
 
     try:
         run = _run_ollama if args.backend == "ollama" else _run_llamacpp
@@ -148,12 +149,7 @@ def _cmd(args: argparse.Namespace) -> int:
         mark = "  ← winner" if m is result.winner else ""
         load = f"  load {m.load_ms:.0f} ms" if m.load_ms else ""
         print(f"{m.candidate.name:<36}{score}{load}{mark}")
-    verdict = (
-        f"gain {result.gain:.2f}× over the baseline (intervals do not overlap)"
-        if result.significant
-        else "no candidate is clearly better than the baseline: keep it"
-    )
-    print(verdict)
+    print(verdict_text(result))
     for n in result.notes:
         print(f"note: {n}")
     if args.apply:

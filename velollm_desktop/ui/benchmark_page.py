@@ -34,6 +34,7 @@ from velollm_desktop.core.bench.suites import SUITES
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.charts import BarChart
+from velollm_desktop.core.kinds import default_url
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -44,7 +45,7 @@ KINDS = (
     ("OpenAI-compatible", "openai"),
     ("Built-in engine (llama-server + SmolLM2-135M)", BUILTIN),
 )
-DEFAULT_URLS = {"llamacpp": "http://127.0.0.1:8080", "openai": "http://127.0.0.1:8080", BUILTIN: ""}
+DEFAULT_URLS = {k: default_url(k) for k in ("llamacpp", "openai", BUILTIN)}
 
 
 def pm(s: Stats | None, digits: int = 1) -> str:

@@ -118,7 +118,7 @@ class SpeculativePage(QWidget):
     @staticmethod
     def resolve(spec: str) -> Path:
         """A path from a .gguf path or an `ollama:NAME` entry."""
-        return ollama_store.resolve(spec) if spec.startswith("ollama:") else Path(spec).expanduser()
+        return ollama_store.model_path(spec)
 
     def _filter_drafts(self) -> None:
         """Keep only drafts whose tokenizer matches the target (llama.cpp's own rule)."""

@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.llamacpp import ollama_store
-from velollm_desktop.core.tune.common import OBJECTIVES, TuneResult
+from velollm_desktop.core.progress import ProgressEvent
+from velollm_desktop.core.settings import DEFAULT_OLLAMA_URL
+from velollm_desktop.core.tune.common import OBJECTIVES, Measured, TuneResult, verdict_text
 from velollm_desktop.core.tune.llamacpp import apply_winner, remeasure, tune
 from velollm_desktop.core.tune.ollama import (
     SERVER_VARS,
@@ -54,7 +56,7 @@ class TunePage(QWidget):
     def __init__(
         self,
         hardware_provider,
-        ollama_url_provider=lambda: "http://127.0.0.1:11434",
+        ollama_url_provider=lambda: DEFAULT_OLLAMA_URL,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -146,8 +148,7 @@ class TunePage(QWidget):
 
     def ollama_model(self) -> str:
         """The Ollama model name (the list shows `ollama:NAME`)."""
-        spec = self.model.currentText().strip()
-        return spec.removeprefix("ollama:")
+        return ollama_store.ollama_name(self.model.currentText())
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "Change Ollama's server settings?", text)
@@ -160,8 +161,7 @@ class TunePage(QWidget):
             self.model.setCurrentText(path)
 
     def model_path(self) -> Path:
-        spec = self.model.currentText().strip()
-        return ollama_store.resolve(spec) if spec.startswith("ollama:") else Path(spec).expanduser()
+        return ollama_store.model_path(self.model.currentText())
 
     @property
     def worker(self):
@@ -171,7 +171,7 @@ class TunePage(QWidget):
     def _run(self, fn, on_result) -> None:
         if self.jobs.run(fn, on_result, failed_prefix="Stopped", on_done=self._on_done):
             self.apply_button.setEnabled(False)
-            self.jobs.worker.progress.connect(self._on_progress)
+            self.jobs.worker.event.connect(self._on_progress)
 
     def start(self) -> None:
         """Tune in a worker thread."""
@@ -251,12 +251,13 @@ class TunePage(QWidget):
     def join(self, timeout_s: float) -> bool:
         return self.jobs.join(timeout_s)
 
-    def _on_progress(self, done: int, total: int, text: str) -> None:
-        if " tok/s" in text and ":" in text:  # a candidate finished: show it now
-            name, _, score = text.rpartition(": ")
+    def _on_progress(self, event: ProgressEvent) -> None:
+        m = event.measurement
+        if isinstance(m, Measured):  # a candidate finished: show it now
+            score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s" if m.score else "n/a"
             row = self.table.rowCount()
             self.table.insertRow(row)
-            self.table.setItem(row, 0, QTableWidgetItem(name))
+            self.table.setItem(row, 0, QTableWidgetItem(m.candidate.name))
             self.table.setItem(row, 1, QTableWidgetItem(score))
 
     def _on_done(self) -> None:
@@ -280,11 +281,7 @@ class TunePage(QWidget):
                 )
             ):
                 self.table.setItem(row, col, QTableWidgetItem(text))
-        verdict = (
-            f"{result.winner.candidate.name}: {result.gain:.2f}× the baseline (intervals do not overlap)."
-            if result.significant
-            else "No candidate is clearly better than the baseline: keep it."
-        )
+        verdict = verdict_text(result)
         self.status.setText(verdict + " " + " ".join(result.notes))
         self.finished.emit(verdict)
 

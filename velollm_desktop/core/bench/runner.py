@@ -13,8 +13,8 @@ from velollm_desktop.core.bench.backends import Backend
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, TestResult
 from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.bench.suites import BenchTest, varied_prompt
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 
-ProgressFn = Callable[[int, int, str], None]
 WARMUP_TOKENS = 8
 
 
@@ -51,7 +51,7 @@ def run_benchmark(
     prompt speed.
     """
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    report = progress or silent
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     info = backend.info()
@@ -61,7 +61,7 @@ def run_benchmark(
     done = 0
     warm_load = None
     if warmup and tests:
-        report(0, total, "warm-up (loading the model; not counted)")
+        report(ProgressEvent(0, total, "warm-up (loading the model; not counted)", Phase.WARMUP))
         w = backend.measure(
             varied_prompt(tests[0].prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel
         )
@@ -81,7 +81,8 @@ def run_benchmark(
             runs.append(m)
             done += 1
             rate = f"{m.decode_tokens_per_s:.1f} tok/s" if m.decode_tokens_per_s else "n/a"
-            report(done, total, f"{test.name} run {i + 1}/{test.runs}: {rate}")
+            text = f"{test.name} run {i + 1}/{test.runs}: {rate}"
+            report(ProgressEvent(done, total, text, Phase.MEASURING, m))
             if on_run:
                 on_run(test.name, m)
         if runs:

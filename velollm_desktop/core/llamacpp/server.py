@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program
 from velollm_desktop.core.ollama.errors import OllamaError
 
@@ -29,6 +30,10 @@ STOP_GRACE_S = 5.0
 
 class ServerStartError(OllamaError):
     """llama-server exited or never became healthy; the message has its last stderr lines."""
+
+
+class ServerStartCancelled(ServerStartError, Cancelled):
+    """Cancelled while llama-server was starting (the process is stopped)."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -123,7 +128,7 @@ class LlamaServer:
         with httpx.Client(timeout=2.0, trust_env=False) as http:
             while True:
                 if self.cancel is not None and self.cancel.is_set():
-                    raise ServerStartError("cancelled while llama-server was starting")
+                    raise ServerStartCancelled("cancelled while llama-server was starting")
                 code = self.proc.poll()
                 if code is not None:
                     self._reader and self._reader.join(1.0)

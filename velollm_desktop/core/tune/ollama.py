@@ -31,6 +31,7 @@ from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.optimize.recommend import recommend_fit, recommend_heuristic
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
     OBJECTIVES,
@@ -277,7 +278,7 @@ def tune_ollama(
     ctx: int | None = None,
     server: ServerSettings | None = None,
     candidates: Sequence[OllamaCandidate] | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> TuneResult:
     """Measure the current settings and each candidate within `budget_s`; restore the server.
@@ -288,7 +289,7 @@ def tune_ollama(
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    report = progress or silent
     t_start = time.monotonic()
     with OllamaClient(url) as client:
         profile = model_profile(client, model)
@@ -314,7 +315,9 @@ def tune_ollama(
         if server is None:
             return
         if c.server_env:
-            report(n, count, f"restarting Ollama with {c.server_env}")
+            report(
+                ProgressEvent(n, count, f"restarting Ollama with {c.server_env}", Phase.STARTING)
+            )
             server.apply(c.server_env)
         else:
             server.restore()
@@ -381,13 +384,13 @@ def remeasure_ollama(
     *,
     budget_s: float = 30.0,
     n_predict: int = 64,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[Measured, Measured]:
     """After apply: the original model as it runs now vs the tuned one, without options
     (the derived model carries them) → (before, after)."""
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    report = progress or silent
     runs = (
         (result.model, result.baseline.candidate),
         (tuned_model or result.model, result.winner.candidate if not tuned_model else None),
@@ -395,7 +398,11 @@ def remeasure_ollama(
     out = []
     for n, (model, cand) in enumerate(runs):
         c = cand or OllamaCandidate(f"{model} (applied)")
-        report(n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}")
+        report(
+            ProgressEvent(
+                n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}", Phase.MEASURING
+            )
+        )
         out.append(
             measure_ollama_candidate(
                 url,
@@ -408,5 +415,5 @@ def remeasure_ollama(
                 cancel=cancel,
             )
         )
-    report(2, 2, "done")
+    report(ProgressEvent(2, 2, "done", Phase.DONE))
     return out[0], out[1]
