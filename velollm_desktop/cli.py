@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from velollm_desktop import __version__
-from velollm_desktop.core import jsonio
 from velollm_desktop.cli_errors import CliError
+from velollm_desktop.core import jsonio
 
 __all__ = ["CliError", "build_parser", "main"]
 

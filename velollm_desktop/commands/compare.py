@@ -9,9 +9,9 @@ from pathlib import Path
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
-from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.spec.compare import (

@@ -12,8 +12,8 @@ from velollm_desktop.core import jsonio
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.ollama.errors import OllamaError
-from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.progress import ProgressEvent
+from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.tune.common import OBJECTIVES, TuneCancelled, TuneResult, verdict_text
 
 

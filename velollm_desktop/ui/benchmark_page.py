@@ -31,10 +31,10 @@ from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.stats import Stats
 from velollm_desktop.core.bench.store import History, export_file, from_json
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.kinds import default_url
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.charts import BarChart
-from velollm_desktop.core.kinds import default_url
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
 from velollm_desktop.workers.task import TaskWorker, start_task

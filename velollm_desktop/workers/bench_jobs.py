@@ -42,4 +42,6 @@ def run_job(
     history: History | None = None,
 ) -> BenchmarkResult:
     """Run the benchmark flow (it saves the result in `history`); returns the result."""
-    return run_benchmark_flow(job.request(), progress=progress, cancel=cancel, history=history).result
+    return run_benchmark_flow(
+        job.request(), progress=progress, cancel=cancel, history=history
+    ).result

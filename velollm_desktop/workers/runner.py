@@ -227,7 +227,9 @@ class JobRunner(QObject):
         for job in list(self._running):
             if not job.join(max(0.0, end - time.monotonic())):
                 late.append(job.label)
-                log.warning("the %s job did not stop within %.0f s of quitting", job.label, deadline_s)
+                log.warning(
+                    "the %s job did not stop within %.0f s of quitting", job.label, deadline_s
+                )
         return late
 
 

@@ -94,7 +94,8 @@ def run_benchmark_flow(
 
 
 def _run_builtin(
-    measure: Callable[[Backend], BenchmarkResult], report: ProgressFn, cancel: threading.Event) -> BenchmarkResult:
+    measure: Callable[[Backend], BenchmarkResult], report: ProgressFn, cancel: threading.Event
+) -> BenchmarkResult:
     model = download_builtin_model(legacy(report), cancel)
     report(ProgressEvent(0, 1, "starting the built-in engine (llama-server)", Phase.STARTING))
     with LlamaServer(model, cancel=cancel) as server:

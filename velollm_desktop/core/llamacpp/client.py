@@ -17,9 +17,7 @@ import httpx
 from velollm_desktop.core.measurement import RunMeasurement
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
-    ModelNotFound,
     OllamaError,
-    ServerBusy,
     StreamBroken,
     from_status,
     from_transport,

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
-    ModelNotFound,
     OllamaError,
     ServerBusy,
     ServerNotRunning,

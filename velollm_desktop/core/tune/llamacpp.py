@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +22,8 @@ from velollm_desktop.core.llamacpp.gguf import read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.optimize.recommend import recommend_fit
-from velollm_desktop.core.settings import config_dir
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
+from velollm_desktop.core.settings import config_dir
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
     OBJECTIVES,
