@@ -104,7 +104,7 @@ class _PyPI:
             def log_message(self, *a):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 if self.path == "/json":
                     body = json.dumps(
                         {

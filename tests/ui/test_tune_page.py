@@ -51,7 +51,7 @@ def test_missing_model_is_explained(qtbot, tmp_path):
 
 
 def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model):
-    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+    from tests.ollama_fake import MODEL, FakeOllama
 
     hw = detect_hardware()
     with FakeOllama(runner_model=smol_model) as fake:
@@ -80,9 +80,9 @@ def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model
 
 
 def test_ollama_server_changes_need_confirmation(qtbot, smol_model, tmp_path):
-    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
-    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
-    from velollm_desktop.core.tune.ollama import ServiceSettings  # noqa: PLC0415
+    from tests.ollama_fake import MODEL, FakeOllama
+    from velollm_desktop.core.optimize.apply import Applier
+    from velollm_desktop.core.tune.ollama import ServiceSettings
 
     dropin = tmp_path / "override.conf"
     asked: list[str] = []

@@ -85,7 +85,7 @@ def render_report(current: CurrentConfig, rec: Recommendation) -> str:
     return "\n".join(lines)
 
 
-def _cmd(args: argparse.Namespace) -> int:
+def _cmd(args: argparse.Namespace) -> int:  # noqa: C901 - flag dispatch (dry-run/apply/undo/verify); split pending the lead's file split
     from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
 
     if args.undo:

@@ -233,6 +233,35 @@ class JobRunner(QObject):
         return late
 
 
+JOB_MODULES = (
+    "httpx",
+    "velollm_desktop.core.hardware",
+    "velollm_desktop.core.bench.flow",
+    "velollm_desktop.core.bench.concurrent",
+    "velollm_desktop.core.llamacpp.gguf",
+    "velollm_desktop.core.llamacpp.server",
+    "velollm_desktop.core.optimize.apply",
+    "velollm_desktop.core.optimize.recommend",
+    "velollm_desktop.core.spec.compare",
+    "velollm_desktop.core.tune.llamacpp",
+    "velollm_desktop.core.tune.ollama",
+)
+"""What jobs import: loaded by `preload()` in the GUI thread before any job starts."""
+
+
+def preload(modules: tuple[str, ...] = JOB_MODULES) -> None:
+    """Import the jobs' modules now, in the calling (GUI) thread.
+
+    A first import on a job's thread runs beside the GUI thread's own imports; with PySide6's
+    import hook in `builtins.__import__` that is where the old start-up crash lived (see
+    docs/ARCHITECTURE.md). Idempotent and cheap once done.
+    """
+    import importlib  # noqa: PLC0415 - stdlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
 _RUNNER: JobRunner | None = None
 
 
@@ -240,12 +269,13 @@ def runner() -> JobRunner:
     """The app's job runner (made on first use, in the GUI thread)."""
     global _RUNNER  # noqa: PLW0603 - one runner per process, like QApplication
     if _RUNNER is None:
+        preload()
         _RUNNER = JobRunner()
     return _RUNNER
 
 
 def reset_runner() -> JobRunner | None:
     """Forget the runner (tests: each gets a fresh one); returns the old one."""
-    global _RUNNER  # noqa: PLW0603
+    global _RUNNER
     old, _RUNNER = _RUNNER, None
     return old

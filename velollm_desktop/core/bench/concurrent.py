@@ -56,7 +56,7 @@ def _pct(values: list[float], q: float) -> float | None:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def run_load(
+def run_load(  # noqa: C901 - start, tick, stop and collect N clients in one place; to split
     make_backend: Callable[[], Backend],
     clients: int,
     duration_s: float,

@@ -103,7 +103,7 @@ class LlamaServer:
         """Start the process and wait until /health answers 200; raises ServerStartError."""
         if not self.model.exists():
             raise ServerStartError(f"model file not found: {self.model}")
-        self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        self.proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

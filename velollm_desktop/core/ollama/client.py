@@ -118,7 +118,11 @@ class OllamaClient:
         except (ValueError, AttributeError, httpx.HTTPError):
             detail = resp.text[:200] if resp.is_stream_consumed else ""
         error = from_status(
-            resp.status_code, self.PRODUCT, detail or resp.reason_phrase, model=model, pull="ollama pull"
+            resp.status_code,
+            self.PRODUCT,
+            detail or resp.reason_phrase,
+            model=model,
+            pull="ollama pull",
         )
         if error is not None:
             raise error
@@ -184,7 +188,9 @@ class OllamaClient:
                 detail = json.loads(raw).get("error", "")
             except (ValueError, AttributeError):
                 detail = raw[:200].decode("utf-8", "replace")
-            error = from_status(status, self.PRODUCT, detail or reason, model=model, pull="ollama pull")
+            error = from_status(
+                status, self.PRODUCT, detail or reason, model=model, pull="ollama pull"
+            )
             if error is not None:
                 raise error
         try:

@@ -71,7 +71,9 @@ def from_status(
         return None
     if status == 404 and model:
         if pull:
-            return ModelNotFound(f"model '{model}' is not installed in {product}: run `{pull} {model}`")
+            return ModelNotFound(
+                f"model '{model}' is not installed in {product}: run `{pull} {model}`"
+            )
         return ModelNotFound(f"{product} has no model '{model}'")
     if status == 503:
         why = f": {detail}" if detail else ""

@@ -35,7 +35,7 @@ Runner = Callable[[Sequence[str]], subprocess.CompletedProcess]
 
 def run_command(argv: Sequence[str]) -> subprocess.CompletedProcess:
     """Run argv (never through a shell), capturing output; 120 s cap."""
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False)
 
 
 @dataclass(frozen=True)

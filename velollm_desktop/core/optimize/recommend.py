@@ -66,7 +66,7 @@ def _gib(n: int) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
-def recommend_fit(
+def recommend_fit(  # noqa: C901 - 184-line function under edit by two helpers: split after their merge
     spec: HardwareSpec,
     models: Sequence[ModelProfile],
     ollama_version: str | None = None,

@@ -150,7 +150,7 @@ def _default_ctx(hardware: HardwareSpec, profile: ModelProfile) -> int:
     return min(tier, profile.context_length)
 
 
-def ollama_candidates(
+def ollama_candidates(  # noqa: C901 - one branch per candidate family (options, server settings)
     hardware: HardwareSpec,
     profile: ModelProfile,
     objective: str,
