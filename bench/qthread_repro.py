@@ -55,7 +55,60 @@ def _gui_imports(app) -> None:
     label.deleteLater()
 
 
-def child(mode: str, jobs: int) -> int:
+def _hook_race(app, orig_import: bool) -> list[str]:
+    """Four QThreads import every not-yet-loaded stdlib module (through PySide6's
+    `builtins.__import__` hook, or past it with `orig_import`) while the GUI thread paints."""
+    import builtins
+    import warnings
+
+    import pyqtgraph
+    from PySide6.QtCore import QThread
+
+    warnings.simplefilter("ignore")  # deprecated stdlib modules
+    if orig_import:
+        builtins.__import__ = builtins.__orig_import__
+    names = sorted(
+        n
+        for n in sys.stdlib_module_names
+        if n not in sys.modules
+        and not n.startswith(("_", "distutils", "idle", "tkinter", "turtle", "antigravity", "this"))
+    )
+    errors: list[str] = []
+
+    class Importer(QThread):
+        def __init__(self, part: list[str]) -> None:
+            super().__init__()
+            self.part = part
+
+        def run(self) -> None:
+            for name in self.part:
+                try:
+                    __import__(name)  # the statement form goes through builtins.__import__
+                except Exception as exc:  # noqa: BLE001 - some stdlib modules need a platform
+                    errors.append(f"{name}: {type(exc).__name__}")
+
+    threads = [Importer(names[i::4]) for i in range(4)]
+    plot = pyqtgraph.PlotWidget()
+    curve = plot.plot([0, 1, 2])
+    plot.show()
+    for t in threads:
+        t.start()
+    n = 0
+    while any(t.isRunning() for t in threads):
+        n += 1
+        curve.setData([(i * n) % 7 for i in range(50)])
+        plot.repaint()
+        app.processEvents()
+    for t in threads:
+        t.wait()
+    return [f"{len(names)} modules, {n} paints"]
+
+
+def child(mode: str, jobs: int) -> int:  # noqa: C901 - one branch per mode, kept side by side
+    import faulthandler
+
+    faulthandler.enable()  # a crash prints every thread's stack on stderr
+    faulthandler.dump_traceback_later(HANG_S, exit=True)  # so does a hang, then it exits
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QObject, QThread, QTimer, Signal
     from PySide6.QtWidgets import QApplication
@@ -119,10 +172,13 @@ def child(mode: str, jobs: int) -> int:
             job.result.connect(done.append)
             runner().submit(job)
         jobs = total
+    elif mode.startswith("hookrace"):
+        done.extend(_hook_race(app, orig_import=mode.endswith("-orig")))
+        expected = 0
     else:
         raise SystemExit(f"unknown mode {mode}")
 
-    expected = jobs if mode.startswith("runner") else 1
+    expected = jobs if mode.startswith("runner") else (0 if mode.startswith("hookrace") else 1)
     _gui_imports(app)
 
     def check() -> None:
@@ -144,16 +200,34 @@ def child(mode: str, jobs: int) -> int:
     return 0 if len(done) >= expected else 3
 
 
+HANG = 999
+HANG_S = 40
+"""A start still running after this many seconds dumps its threads' stacks (faulthandler)."""
+
+
+def _keep_log(mode: str, what: str, stderr: str | bytes | None) -> None:
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr or ""
+    name = f"repro-{mode}-{what}-{os.getpid()}-{time.monotonic_ns()}.log"
+    with open(os.path.join(os.environ.get("REPRO_LOGS", "/tmp"), name), "w") as fh:
+        fh.write(text)
+
+
 def one_start(mode: str, jobs: int) -> tuple[int, int]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=ROOT)
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--jobs", str(jobs)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", mode, "--jobs", str(jobs)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=HANG_S + 15,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        _keep_log(mode, "hang", exc.stderr)
+        return HANG, 0
+    if proc.returncode != 0:
+        _keep_log(mode, str(proc.returncode), proc.stderr)
     try:
         ran = json.loads(proc.stdout.strip().splitlines()[-1])["done"] if proc.stdout else 0
     except (ValueError, KeyError, IndexError):
@@ -176,19 +250,21 @@ def main() -> int:
         outcomes = list(pool.map(lambda _: one_start(args.mode, args.jobs), range(args.starts)))
     codes = Counter(code for code, _ in outcomes)
     crashes = sum(n for code, n in codes.items() if code < 0)
+    hangs = codes.get(HANG, 0) + codes.get(1, 0)  # 1: faulthandler's exit after a dump
     print(
         json.dumps(
             {
                 "mode": args.mode,
                 "starts": args.starts,
                 "crashes": crashes,
+                "hangs": hangs,
                 "exit_codes": {str(k): v for k, v in sorted(codes.items())},
                 "jobs_done": sum(ran for _, ran in outcomes),
                 "wall_s": round(time.monotonic() - t0, 1),
             }
         )
     )
-    return 1 if crashes else 0
+    return 1 if crashes or hangs else 0
 
 
 if __name__ == "__main__":

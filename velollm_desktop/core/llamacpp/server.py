@@ -131,7 +131,8 @@ class LlamaServer:
                     raise ServerStartCancelled("cancelled while llama-server was starting")
                 code = self.proc.poll()
                 if code is not None:
-                    self._reader and self._reader.join(1.0)
+                    if self._reader is not None:
+                        self._reader.join(1.0)
                     raise ServerStartError(
                         f"llama-server exited with status {code} at start:\n{self.stderr_tail()}"
                     )

@@ -162,7 +162,8 @@ def run_compare(
     draft_info = read_gguf(draft) if draft else None
     problems = compatibility_problems(target_info, draft_info) if draft_info else []
     if problems and any(m.name == "draft" for m in modes):
-        raise ValueError(f"{draft.name} cannot draft for {target.name}: " + "; ".join(problems))
+        name = draft.name if draft else "the draft"
+        raise ValueError(f"{name} cannot draft for {target.name}: " + "; ".join(problems))
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     total = len(modes) * runs * len(prompts)
     done = 0

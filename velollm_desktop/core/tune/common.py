@@ -230,7 +230,15 @@ def measure_all(
         raise
 
 
-def _measure_all(keep, measure, t_start, budget_s, report, cancel, before):
+def _measure_all(
+    keep: Sequence[Any],
+    measure: Callable[[Any, float], Measured],
+    t_start: float,
+    budget_s: float,
+    report: ProgressFn,
+    cancel: threading.Event,
+    before: Callable[[int, int, Any], None] | None,
+) -> tuple[list[Measured], list[str]]:
     measured: list[Measured] = []
     notes: list[str] = []
     for n, c in enumerate(keep):
