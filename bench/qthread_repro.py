@@ -11,6 +11,10 @@ imports pyqtgraph/numpy and builds a widget; then it quits. A start that dies by
   qthread-run    a QThread subclass whose run() imports (no moveToThread)
   runner         the app's JobRunner (QThread subclass, heavy imports before the job)
   runner-jobs    the app's JobRunner running --jobs jobs per start (mixed light/measuring)
+  hookrace       four QThreads import every unloaded stdlib module while the GUI paints
+  hookrace-orig  the same with PySide6's __feature_import__ hook removed first
+  app            the real app (`python -m velollm_desktop --no-tray --quit-after 2`):
+                 the window is built while the hardware-detection job runs, then it quits
 
 Usage: nice python bench/qthread_repro.py MODE [--starts N] [--parallel P] [--jobs J]
 Prints one JSON line: {"mode", "starts", "crashes", "signals", "wall_s", "jobs"}.
@@ -200,6 +204,8 @@ def child(mode: str, jobs: int) -> int:  # noqa: C901 - one branch per mode, kep
     return 0 if len(done) >= expected else 3
 
 
+APP_QUIT_AFTER_S = 2.0
+APP_HOME = os.path.join(os.environ.get("REPRO_LOGS", "/tmp"), "app-home")
 HANG = 999
 HANG_S = 40
 """A start still running after this many seconds dumps its threads' stacks (faulthandler)."""
@@ -214,9 +220,14 @@ def _keep_log(mode: str, what: str, stderr: str | bytes | None) -> None:
 
 def one_start(mode: str, jobs: int) -> tuple[int, int]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=ROOT)
+    argv = [sys.executable, __file__, "--child", mode, "--jobs", str(jobs)]
+    if mode == "app":  # the real app: window at start (no tray offscreen), detection job, quit
+        argv = [sys.executable, "-X", "faulthandler", "-m", "velollm_desktop", "--no-tray"]
+        argv += ["--quit-after", str(APP_QUIT_AFTER_S)]
+        env["XDG_CONFIG_HOME"] = env["XDG_DATA_HOME"] = env["XDG_STATE_HOME"] = APP_HOME
     try:
         proc = subprocess.run(
-            [sys.executable, __file__, "--child", mode, "--jobs", str(jobs)],
+            argv,
             capture_output=True,
             text=True,
             env=env,
@@ -229,9 +240,9 @@ def one_start(mode: str, jobs: int) -> tuple[int, int]:
     if proc.returncode != 0:
         _keep_log(mode, str(proc.returncode), proc.stderr)
     try:
-        ran = json.loads(proc.stdout.strip().splitlines()[-1])["done"] if proc.stdout else 0
+        ran = json.loads(proc.stdout.strip().splitlines()[-1])["done"]
     except (ValueError, KeyError, IndexError):
-        ran = 0
+        ran = 1 if mode == "app" and proc.returncode == 0 else 0
     return proc.returncode, ran
 
 

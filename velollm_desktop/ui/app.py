@@ -24,7 +24,7 @@ from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.tray import Tray
 from velollm_desktop.workers import logfile
-from velollm_desktop.workers.runner import runner
+from velollm_desktop.workers.runner import drop_feature_import_hook, runner
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 if TYPE_CHECKING:
@@ -365,6 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logfile.install()
+    drop_feature_import_hook()  # before any thread starts: see workers/runner.py
     app = QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_ID)
     app.setApplicationDisplayName(APP_NAME)

@@ -262,6 +262,27 @@ def preload(modules: tuple[str, ...] = JOB_MODULES) -> None:
         importlib.import_module(name)
 
 
+def drop_feature_import_hook() -> bool:
+    """Put back the `builtins.__import__` that PySide6 replaced; returns whether it did.
+
+    PySide6 routes every import through `__feature_import__`, which after each import
+    rebinds `builtins.__import__` (process-wide, without a lock) and runs
+    `inspect.getsource()` on the new module to see whether it mentions PySide6 — only to
+    support `from __feature__ import snake_case, true_property`, which this app never uses
+    (ruff bans `__feature__`). With imports on several threads that global swap is the race
+    the old start-up crash was traced to; PySide6 documents `__orig_import__` as the one to
+    restore. Leaves any other replacement (a debugger's, coverage's) alone.
+    """
+    import builtins  # noqa: PLC0415 - stdlib
+
+    original = getattr(builtins, "__orig_import__", None)
+    feature = getattr(builtins, "__feature_import__", None)
+    if original is None or feature is None or builtins.__import__ is not feature:
+        return False
+    builtins.__import__ = original
+    return True
+
+
 _RUNNER: JobRunner | None = None
 
 
@@ -269,6 +290,7 @@ def runner() -> JobRunner:
     """The app's job runner (made on first use, in the GUI thread)."""
     global _RUNNER  # noqa: PLW0603 - one runner per process, like QApplication
     if _RUNNER is None:
+        drop_feature_import_hook()
         preload()
         _RUNNER = JobRunner()
     return _RUNNER
