@@ -155,3 +155,28 @@ def test_a_job_is_submitted_once(jobs, qtbot):
     with pytest.raises(ValueError, match="once"):
         jobs.submit(job)
     qtbot.waitUntil(lambda: _done(job), timeout=WAIT_MS)
+
+
+def test_jobs_run_on_qthreads_and_results_arrive_in_the_gui_thread(jobs, qtbot):
+    from PySide6.QtCore import QThread
+
+    from velollm_desktop.workers.runner import JobThread
+
+    seen: dict[str, object] = {}
+
+    def where() -> str:
+        seen["job_thread"] = QThread.currentThread()
+        return "ok"
+
+    job = Job(where, pass_control=False)
+    job.result.connect(lambda _: seen.update(slot_thread=QThread.currentThread()))
+    jobs.submit(job)
+    qtbot.waitUntil(lambda: _done(job), timeout=WAIT_MS)
+    assert isinstance(seen["job_thread"], JobThread)
+    assert seen["slot_thread"] is qtbot_main_thread()
+
+
+def qtbot_main_thread():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance().thread()
