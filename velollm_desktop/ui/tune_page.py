@@ -30,14 +30,9 @@ from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.settings import DEFAULT_OLLAMA_URL
 from velollm_desktop.core.tune.common import OBJECTIVES, Measured, TuneResult, verdict_text
-from velollm_desktop.core.tune.llamacpp import apply_winner, remeasure, tune
-from velollm_desktop.core.tune.ollama import (
-    SERVER_VARS,
-    ServiceSettings,
-    apply_ollama_winner,
-    remeasure_ollama,
-    tune_ollama,
-)
+from velollm_desktop.core.tune.llamacpp import tune
+from velollm_desktop.core.tune.ollama import SERVER_VARS, ServiceSettings, tune_ollama
+from velollm_desktop.core.tune.target import apply_and_remeasure, target_for
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
 
@@ -286,34 +281,19 @@ class TunePage(QWidget):
         self.finished.emit(verdict)
 
     def apply(self) -> None:
-        """Save the winner (llama-server profile, or a derived Ollama model), then re-measure."""
+        """Save the winner (llama-server profile, or a derived Ollama model), then re-measure
+        (one job: neither the write nor Ollama's /api/create runs on the GUI thread)."""
         if self.result is None or self.jobs.busy:
             return
-        if self.result.backend == "ollama":
-            self._apply_ollama()
-            return
-        model = self.model_path()
-        path = apply_winner(self.result, model)
-        self.status.setText(f"Saved {path}; re-measuring before and after…")
-        self._run(partial(remeasure, self.result, model), self.show_before_after)
+        spec = self.result.model if self.result.backend == "ollama" else str(self.model_path())
+        target = target_for(self.result.backend, spec, url=self.ollama_url_provider())
+        self.status.setText("Applying the winner, then re-measuring before and after…")
+        self._run(partial(apply_and_remeasure, target, self.result), self._show_applied)
 
-    def _apply_ollama(self) -> None:
-        url = self.ollama_url_provider()
-        try:
-            name, server_env = apply_ollama_winner(self.result, url)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, nothing was changed
-            self.status.setText(f"Could not apply: {exc}")
-            return
-        done = (
-            f"Created the model {name} with the winner's options (the original is unchanged)."
-            if name
-            else ""
-        )
-        if server_env:
-            pairs = ", ".join(f"{k}={v}" for k, v in sorted(server_env.items()))
-            done += f" Apply the server settings ({pairs}) on the Optimize page."
-        self.status.setText(done + " Re-measuring before and after…")
-        self._run(partial(remeasure_ollama, self.result, url, name), self.show_before_after)
+    def _show_applied(self, outcome) -> None:
+        applied, pair = outcome
+        self.show_before_after(pair)
+        self.status.setText(f"{applied.message} {self.status.text()}")
 
     def show_before_after(self, pair) -> None:
         before, after = pair

@@ -184,3 +184,16 @@ def target_for(
     if kind is BackendKind.LLAMACPP:
         return LlamaCppTarget(Path(model).expanduser())
     raise ValueError(f"{kind.value} cannot be tuned: choose llamacpp or ollama")
+
+
+def apply_and_remeasure(
+    target: TuneTarget,
+    result: TuneResult,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[Applied, tuple[Measured, Measured]]:
+    """Apply the winner, then measure the baseline and the winner again (one job: the write,
+    `/api/create` and the measurements all stay off the GUI thread)."""
+    applied = target.apply(result)
+    return applied, target.remeasure(result, applied, progress=progress, cancel=cancel)
