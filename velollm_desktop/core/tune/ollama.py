@@ -21,8 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from velollm_desktop.core.bench.backends import OllamaBackend
 from velollm_desktop.core.hardware.model import HardwareSpec
@@ -30,7 +29,6 @@ from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
-from velollm_desktop.core.optimize.recommend import recommend_fit, recommend_heuristic
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
@@ -45,28 +43,25 @@ from velollm_desktop.core.tune.common import (
     prune_by_memory,
     tune_result,
 )
+from velollm_desktop.core.tune.ollama_candidates import (
+    LOAD_OPTIONS,
+    SERVER_VARS,
+    OllamaCandidate,
+    ollama_candidates,
+)
 
-__all__ = ["OllamaCandidate", "ServiceSettings", "TuneCancelled", "tune_ollama"]
+__all__ = [
+    "LOAD_OPTIONS",
+    "SERVER_VARS",
+    "OllamaCandidate",
+    "ServiceSettings",
+    "TuneCancelled",
+    "ollama_candidates",
+    "tune_ollama",
+]
 
-SERVER_VARS = ("OLLAMA_FLASH_ATTENTION", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_NUM_PARALLEL")
-"""The server-level settings a tune may try (only with consent)."""
-LOAD_OPTIONS = ("num_ctx", "num_batch", "num_thread", "num_gpu")
-"""The per-request load-time options a tune may try."""
 TUNED_SUFFIX = "-velollm"
 CANCELLED = "cancelled: Ollama's original settings are back and nothing was applied"
-
-
-@dataclass(frozen=True)
-class OllamaCandidate:
-    """Per-request load options and, with consent, server environment variables."""
-
-    name: str
-    options: dict[str, int] = field(default_factory=dict)
-    server_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return {"options": dict(self.options), "server_env": dict(self.server_env)}
 
 
 class ServerSettings(Protocol):
@@ -148,73 +143,6 @@ def _default_ctx(hardware: HardwareSpec, profile: ModelProfile) -> int:
     total_gib = sum(g.vram_total_mib or 0 for g in hardware.gpus) / 1024
     tier = 262144 if total_gib >= 47 else 32768 if total_gib >= 23 else 4096
     return min(tier, profile.context_length)
-
-
-def ollama_candidates(  # noqa: C901 - one branch per candidate family (options, server settings)
-    hardware: HardwareSpec,
-    profile: ModelProfile,
-    objective: str,
-    concurrency: int,
-    *,
-    ctx: int | None = None,
-    server_changes: bool = False,
-) -> list[OllamaCandidate]:
-    """Baseline (what runs now), the optimizer's and the seed's picks, and a small search."""
-    base = {"num_ctx": ctx} if ctx else {}
-    out = [OllamaCandidate("current settings", dict(base))]
-    phys = hardware.cpu.physical_cores or 1
-    logical = hardware.cpu.logical_cores or phys
-    out.append(OllamaCandidate(f"num_thread={phys} (physical cores)", {**base, "num_thread": phys}))
-    if logical != phys:
-        out.append(
-            OllamaCandidate(f"num_thread={logical} (logical)", {**base, "num_thread": logical})
-        )
-    if objective == "prompt":
-        for b in (1024, 2048):
-            out.append(OllamaCandidate(f"num_batch={b}", {**base, "num_batch": b}))
-    if any(g.vram_total_mib and not g.integrated for g in hardware.gpus):
-        out.append(
-            OllamaCandidate("num_gpu=999 (every layer on the GPU)", {**base, "num_gpu": 999})
-        )
-    for label, rec in (
-        ("optimizer fit", recommend_fit(hardware, [profile])),
-        ("seed heuristic", recommend_heuristic(hardware, [profile])),
-    ):
-        opts = {
-            k: int(v) for k, v in rec.per_model.get(profile.name, {}).items() if k in LOAD_OPTIONS
-        }
-        if ctx:
-            opts["num_ctx"] = max(ctx, opts.get("num_ctx", 0))
-        env = {k: v for k, v in rec.env.items() if k in SERVER_VARS} if server_changes else {}
-        if (opts or env) and (opts != base or env):
-            out.append(OllamaCandidate(label, opts or dict(base), env))
-    if server_changes:
-        out.append(
-            OllamaCandidate("flash attention on", dict(base), {"OLLAMA_FLASH_ATTENTION": "1"})
-        )
-        out.append(
-            OllamaCandidate(
-                "flash attention + q8_0 KV cache",
-                dict(base),
-                {"OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": "q8_0"},
-            )
-        )
-        if objective == "throughput":
-            for p in (2, 4, 8):
-                if p <= max(2, concurrency):
-                    out.append(
-                        OllamaCandidate(
-                            f"{p} parallel slots", dict(base), {"OLLAMA_NUM_PARALLEL": str(p)}
-                        )
-                    )
-    seen: set[str] = set()
-    unique = []
-    for c in out:  # the fit and the seed may agree with each other or with the search
-        key = repr((sorted(c.options.items()), sorted(c.server_env.items())))
-        if key not in seen:
-            seen.add(key)
-            unique.append(c)
-    return unique
 
 
 def prune_ollama(
