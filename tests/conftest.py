@@ -77,6 +77,7 @@ def _isolated_user_dirs(tmp_path, monkeypatch):
         ("XDG_CONFIG_HOME", "config"),
         ("XDG_DATA_HOME", "data"),
         ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),  # platformdirs' user_log_dir: the app's log file
     ):
         monkeypatch.setenv(var, str(home / sub))
     yield

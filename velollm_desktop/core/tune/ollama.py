@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from velollm_desktop.core.bench.backends import OllamaBackend
@@ -227,29 +227,8 @@ def tune_ollama(
             hardware, profile, objective, concurrency, ctx=ctx, server_changes=server is not None
         )
     )
-    keep, pruned = prune_ollama(cands, profile, hardware)
-    if server is None:
-        needs = [c for c in keep if c.server_env]
-        keep = [c for c in keep if not c.server_env]
-        pruned += [
-            Measured(c, None, pruned="changes the Ollama service: not allowed") for c in needs
-        ]
-    if not keep:
-        raise ValueError(
-            "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
-        )
-
-    def before(n: int, count: int, c: OllamaCandidate) -> None:
-        if server is None:
-            return
-        if c.server_env:
-            report(
-                ProgressEvent(n, count, f"restarting Ollama with {c.server_env}", Phase.STARTING)
-            )
-            server.apply(c.server_env)
-        else:
-            server.restore()
-
+    keep, pruned = _allowed(cands, profile, hardware, server)
+    before = _switch_server(server, report)
     try:
         measured, skipped = measure_all(
             keep,
@@ -276,6 +255,46 @@ def tune_ollama(
             server.restore()
     notes = [f"not tried {p.candidate.name}: {p.pruned}" for p in pruned] + skipped
     return tune_result(model, objective, concurrency, measured, pruned, notes, t_start, "ollama")
+
+
+def _allowed(
+    cands: Sequence[OllamaCandidate],
+    profile: ModelProfile,
+    hardware: HardwareSpec,
+    server: ServerSettings | None,
+) -> tuple[list[OllamaCandidate], list[Measured]]:
+    """(to measure, not tried with why): memory first, then consent for server changes."""
+    keep, pruned = prune_ollama(cands, profile, hardware)
+    if server is None:
+        needs = [c for c in keep if c.server_env]
+        keep = [c for c in keep if not c.server_env]
+        pruned += [
+            Measured(c, None, pruned="changes the Ollama service: not allowed") for c in needs
+        ]
+    if not keep:
+        raise ValueError(
+            "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
+        )
+    return keep, pruned
+
+
+def _switch_server(
+    server: ServerSettings | None, report: ProgressFn
+) -> Callable[[int, int, OllamaCandidate], None]:
+    """Before each candidate: its server settings (restart), or the original ones back."""
+
+    def before(n: int, count: int, c: OllamaCandidate) -> None:
+        if server is None:
+            return
+        if c.server_env:
+            report(
+                ProgressEvent(n, count, f"restarting Ollama with {c.server_env}", Phase.STARTING)
+            )
+            server.apply(c.server_env)
+        else:
+            server.restore()
+
+    return before
 
 
 def tuned_name(model: str) -> str:
