@@ -100,6 +100,18 @@ def no_orphans():
     assert not alive, f"test left processes running: {alive}"
 
 
+@pytest.fixture(autouse=True)
+def jobs_end_with_the_test(no_orphans):
+    """After each test, cancel what the app's job runner still runs (so its servers stop
+    before `no_orphans` looks) and fail the test if a job ignores the cancel for 30 s."""
+    yield
+    module = sys.modules.get("velollm_desktop.workers.runner")
+    runner = getattr(module, "_RUNNER", None) if module else None
+    if runner is not None and (runner.running or runner.queued):
+        late = runner.shutdown(30.0)
+        assert not late, f"jobs still running 30 s after cancel: {late}"
+
+
 @pytest.fixture(scope="session")
 def velollm_exe() -> str:
     """Path of the installed `velollm` console script (the one a user runs)."""

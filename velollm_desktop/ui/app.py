@@ -384,7 +384,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report_ready_when_visible(controller, ready_file)
     if args.quit_after > 0:
         QTimer.singleShot(int(args.quit_after * 1000), controller.quit)
-    return app.exec()
+    code = app.exec()
+    if runner().running:  # a job ignored its cancel past the deadline (logged in shutdown)
+        # Destroying a running QThread at interpreter exit aborts; the OS ends the thread
+        # instead, and our llama-servers get SIGTERM from PR_SET_PDEATHSIG.
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
