@@ -8,6 +8,7 @@ from pathlib import Path
 
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core import jsonio
+from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
@@ -20,8 +21,8 @@ from velollm_desktop.core.spec.compare import (
     SpecMode,
     draft_mode,
     ngram_mode,
-    run_compare,
 )
+from velollm_desktop.core.spec.flow import compare_and_save
 
 
 def model_path(spec: str) -> Path:
@@ -84,8 +85,9 @@ def _cmd(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
 
+    history = History()
     try:
-        result = run_compare(
+        run = compare_and_save(
             target,
             modes,
             draft=draft,
@@ -93,16 +95,15 @@ def _cmd(args: argparse.Namespace) -> int:
             n_predict=args.n_predict,
             threads=args.threads,
             progress=progress,
+            history=history,
         )
     except (NotGGUF, ValueError, BinaryNotFound, OllamaError, CompareCancelled) as exc:
         raise CliError(str(exc)) from exc
+    finally:
+        history.close()
+    result = run.result
     print(render(result))
-    from velollm_desktop.core.bench.store import History  # noqa: PLC0415
-
-    history = History()
-    entry = history.add_comparison(result)
-    history.close()
-    print(f"saved in the history as comparison #{entry}")
+    print(f"saved in the history as comparison #{run.history_id}")
     if args.json:
         import json  # noqa: PLC0415
 

@@ -29,8 +29,8 @@ from velollm_desktop.core.spec.compare import (
     compatibility_problems,
     draft_mode,
     ngram_mode,
-    run_compare,
 )
+from velollm_desktop.core.spec.flow import compare_and_save
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
 
@@ -171,14 +171,15 @@ class SpeculativePage(QWidget):
             return
         self.jobs.run(
             partial(
-                run_compare,
+                compare_and_save,
                 target,
                 modes,
                 draft=draft,
                 runs=self.runs.value(),
                 n_predict=self.n_predict.value(),
+                history=self.history,
             ),
-            self.show_result,
+            lambda run: self.show_result(run.result),
             failed_prefix="Comparison stopped",
         )
 
@@ -216,6 +217,4 @@ class SpeculativePage(QWidget):
             parts.append(f"{m.mode}: {sp}{acc}")
         self.status.setText("Done. " + "; ".join(parts))
         self.verdict.setText("\n".join(result.advice) or "No verdict.")
-        if self.history is not None and not self.history.closed:
-            self.history.add_comparison(result)
         self.finished.emit(result.advice[0] if result.advice else "comparison done")
