@@ -173,6 +173,7 @@ def test_jobs_run_on_qthreads_and_results_arrive_in_the_gui_thread(jobs, qtbot):
     jobs.submit(job)
     qtbot.waitUntil(lambda: _done(job), timeout=WAIT_MS)
     assert isinstance(seen["job_thread"], JobThread)
+    assert not seen["job_thread"].is_alive()
     assert seen["slot_thread"] is qtbot_main_thread()
 
 

@@ -55,6 +55,10 @@ class JobThread(QThread):
     def run(self) -> None:
         self._job._execute()
 
+    def is_alive(self, grace_s: float = 0.1) -> bool:
+        """`threading.Thread`-style check (older callers): still running after `grace_s`?"""
+        return not self.wait(int(grace_s * 1000))
+
 
 class Job(QObject):
     """One submitted function and its outcome, as signals delivered in the GUI thread.
