@@ -228,7 +228,6 @@ def tune_ollama(
         )
     )
     keep, pruned = _allowed(cands, profile, hardware, server)
-    before = _switch_server(server, report)
     try:
         measured, skipped = measure_all(
             keep,
@@ -246,7 +245,7 @@ def tune_ollama(
             budget_s=budget_s,
             report=report,
             cancel=cancel,
-            before=before,
+            before=_switch_server(server, report),
             cancelled=CANCELLED,
             cancel_shows_as=(OllamaError,),
         )
