@@ -79,6 +79,10 @@ def render_report(current: CurrentConfig, rec: Recommendation) -> str:
             f"(weights {f.weights_bytes / 2**30:.1f} + KV {f.kv_cache_bytes / 2**30:.2f} + compute "
             f"{f.compute_bytes / 2**30:.2f}) of {max(f.budget_bytes, 0) / 2**30:.1f} GiB — {where}"
         )
+        lines.append(
+            f"  bytes: weights {f.weights_bytes:,} / KV {f.kv_cache_bytes:,} / compute "
+            f"{f.compute_bytes:,} — by {f.method}"
+        )
     lines.append("")
     lines += [f"- {r.setting} = {r.value}: {r.why}" for r in rec.reasons]
     lines += [f"! {w}" for w in (*rec.warnings, *current.warnings, *current.notes)]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from velollm_desktop.core.optimize.footprint import ModelShape, shape_from_metadata
+
 
 @dataclass(frozen=True)
 class ModelProfile:
@@ -26,6 +28,10 @@ class ModelProfile:
     """The context it was trained for (`<arch>.context_length`)."""
     vocab_size: int
     architecture: str = "llama"
+    shape: ModelShape | None = None
+    """Everything the corrected formula reads (sliding windows, experts, embeddings)."""
+    model_path: Path | None = None
+    """The GGUF on this machine, when known (llama.cpp's own projection needs it)."""
 
     @property
     def kv_bytes_per_token_f16(self) -> int:
@@ -70,6 +76,10 @@ def profile_from_show(
     if size_bytes is None:
         params = int(info.get("general.parameter_count") or 0)
         size_bytes = int(params * 4.85 / 8) if params else 0  # ~Q4_K_M bits per weight
+    try:
+        shape = shape_from_metadata(info, int(size_bytes), show.get("tensors"))
+    except ValueError:
+        shape = None
     return ModelProfile(
         name=name,
         weights_bytes=int(size_bytes),
@@ -84,6 +94,7 @@ def profile_from_show(
             key("vocab_size"), len(info.get("tokenizer.ggml.tokens") or []) or 32000
         ),
         architecture=arch,
+        shape=shape,
     )
 
 
