@@ -149,6 +149,8 @@ def swa_layers_for(
         return 0, ()
     n_pattern, dense_first, default_window, needs_key = rule
     window = _int(meta.get(f"{arch}.attention.sliding_window"), default_window)
+    if arch == "llama4" and window:
+        window = default_window  # src/models/llama4.cpp: any non-zero key means 8192 chunks
     if window <= 0 or (needs_key and f"{arch}.attention.sliding_window" not in meta):
         return 0, ()
     pattern = meta.get(f"{arch}.attention.sliding_window_pattern")

@@ -98,7 +98,7 @@ def parse_breakdown(text: str) -> tuple[DeviceMemory, ...]:
 
 def _row(m: re.Match[str]) -> DeviceMemory:
     model, context, compute = (int(m.group(k)) for k in ("model", "context", "compute"))
-    if int(m.group("self")) != model + context + compute:
+    if abs(int(m.group("self")) - (model + context + compute)) > 3:  # each is rounded
         raise FitParamsError(f"inconsistent breakdown row for {m.group('name')!r}")
     if max(model, context, compute) > MAX_MIB:
         raise FitParamsError(f"implausible size in the breakdown row for {m.group('name')!r}")
