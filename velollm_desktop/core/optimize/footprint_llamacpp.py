@@ -220,7 +220,11 @@ class Projector:
             except TypeError:
                 pass
         text = run_bounded(fit_params_argv(self.binary.path, model, s), self.timeout_s)
-        rows = parse_breakdown(text)
+        try:
+            rows = parse_breakdown(text)
+        except FitParamsError as exc:
+            errors = [ln.strip() for ln in text.splitlines()[-200:] if "error" in ln.lower()]
+            raise FitParamsError(f"{exc}: {errors[-1][:300]}" if errors else str(exc)) from None
         with self._lock:
             self.runs += 1
             self._cache[key] = [list(astuple(r)) for r in rows]
