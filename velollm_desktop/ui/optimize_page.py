@@ -29,6 +29,16 @@ from velollm_desktop.workers.task import TaskWorker, start_task
 GIB = 1024**3
 
 
+def breakdown_text(fit: ModelFit) -> str:
+    """ "name: weights … / KV … / compute … MiB (by llama.cpp projection)"."""
+    mib = 1024 * 1024
+    return (
+        f"{fit.name}: weights {fit.weights_bytes / mib:,.0f} MiB / KV cache "
+        f"{fit.kv_cache_bytes / mib:,.0f} MiB / compute {fit.compute_bytes / mib:,.0f} MiB"
+        f" — computed by {fit.method}"
+    )
+
+
 class MemoryBar(QWidget):
     """Weights | KV cache | compute | free, against the memory budget of one model."""
 
@@ -129,6 +139,9 @@ class OptimizePage(QWidget):
             )
         )
         layout.addLayout(self.bars)
+        self.breakdowns = QVBoxLayout()
+        """Per model: bytes of weights / KV / compute and the method that computed them."""
+        layout.addLayout(self.breakdowns)
 
     def compute(self) -> None:
         """Recommend in a worker thread."""
@@ -182,6 +195,12 @@ class OptimizePage(QWidget):
                 w.deleteLater()
         for fit in rec.fits:
             self.bars.addWidget(MemoryBar(fit))
+        while self.breakdowns.count():
+            w = self.breakdowns.takeAt(0).widget()
+            if w:
+                w.deleteLater()
+        for fit in rec.fits:
+            self.breakdowns.addWidget(QLabel(breakdown_text(fit)))
         messages = (
             [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes) + list(cur.notes)
         )
