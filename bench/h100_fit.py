@@ -340,6 +340,8 @@ def bench(args, rec: Recorder, model: Path) -> None:
                 "3",
                 "-ngl",
                 "99" if args.ngl != "0" else "0",
+                "-fa",
+                "on",  # as our server below
                 "-o",
                 "json",
             ],

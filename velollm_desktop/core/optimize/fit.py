@@ -33,6 +33,7 @@ from velollm_desktop.core.optimize.footprint_llamacpp import (
     find_projector,
 )
 from velollm_desktop.core.optimize.models import ModelProfile
+from velollm_desktop.core.settings import data_dir
 
 MINIMUM_MEMORY = 457 * MIB
 MINIMUM_MEMORY_METAL = 512 * MIB
@@ -153,6 +154,7 @@ def compute_bytes(
     return fp.compute_bytes(shape_of(m), FitSettings(ctx, parallel, "f16", flash_attention, batch))
 
 
+PROJECTION_CACHE = "fit-projection-cache.json"
 _AUTO = object()
 _projector_lock = threading.Lock()
 _projector: object = _AUTO
@@ -171,7 +173,7 @@ def current_projector() -> Projector | None:
     global _projector
     with _projector_lock:
         if _projector is _AUTO:
-            _projector = find_projector()
+            _projector = find_projector(cache_path=data_dir() / PROJECTION_CACHE)
         return _projector if isinstance(_projector, Projector) else None
 
 

@@ -43,6 +43,7 @@ MAX_LINE_CHARS = 2000
 MAX_MIB = 1 << 26
 """64 TiB: a larger figure for one buffer is not a measurement, it is garbage."""
 DEFAULT_TIMEOUT_S = 60.0
+MAX_CACHE_ENTRIES = 2000
 _ROW = re.compile(
     r"\|\s+-\s+(?P<name>[^|]{1,200}?)\s+\|\s+"
     r"(?:(?P<total>\d{1,12})\s+=\s+(?P<free>\d{1,12})\s+\+\s+\(\s*)?"
@@ -228,6 +229,8 @@ class Projector:
         with self._lock:
             self.runs += 1
             self._cache[key] = [list(astuple(r)) for r in rows]
+            while len(self._cache) > MAX_CACHE_ENTRIES:
+                self._cache.pop(next(iter(self._cache)))
             self._save()
         return rows
 
