@@ -1,0 +1,171 @@
+"""Fleet probes against real servers on loopback: the node exporter, llama-server --metrics
+under load, the stand-in Ollama, a recorded dcgm-exporter body, and targets that die, answer
+garbage, drip, send too much or hang."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import psutil
+import pytest
+
+from velollm_desktop.core.fleet.monitor import FleetMonitor, host_statuses, worst_level
+from velollm_desktop.core.fleet.targets import parse_target, parse_targets
+from velollm_desktop.core.llamacpp.server import LlamaServer
+
+from .servers import FIXTURES, NodeExporter, ScriptedServer, closed_port_url
+
+
+@pytest.fixture
+def node_exporter():
+    with NodeExporter() as ne:
+        yield ne
+
+
+def test_node_exporter_agrees_with_psutil(node_exporter):
+    with FleetMonitor(parse_targets([node_exporter.url])) as mon:
+        psutil.cpu_percent(None)
+        (first,) = mon.poll()
+        time.sleep(2.0)
+        (status,) = mon.poll()
+        ps_cpu = psutil.cpu_percent(None)
+        vm = psutil.virtual_memory()
+    assert first.up and first.kind == "node" and first.cpu_pct is None  # no rate yet
+    assert status.up and status.error is None and status.host == "localhost"
+    assert status.cpu_pct is not None and abs(status.cpu_pct - ps_cpu) <= 5.0, (
+        status.cpu_pct,
+        ps_cpu,
+    )
+    assert status.ram_total_bytes == vm.total
+    assert abs(status.ram_used_bytes - (vm.total - vm.available)) <= 0.03 * vm.total
+    assert status.probe_ms is not None and 0 < status.probe_ms < 3000
+
+
+def test_full_default_node_exporter_body_parses():
+    with NodeExporter(collectors=None) as ne, FleetMonitor(parse_targets([ne.url])) as mon:
+        (status,) = mon.poll()
+    assert status.up, status.error
+    assert status.ram_total_bytes == psutil.virtual_memory().total
+
+
+def test_dcgm_recorded_body_served():
+    body = (FIXTURES / "dcgm" / "metrics-2xh100.txt").read_bytes()
+    with ScriptedServer(body=body) as srv, FleetMonitor(parse_targets([srv.url])) as mon:
+        (status,) = mon.poll()
+    assert status.up and status.kind == "dcgm"
+    assert [g.load_pct for g in status.gpus] == [87.0, 0.0]
+    assert status.gpus[0].temperature_c == 71.0
+    js = status.to_json()
+    assert js["gpus"][0]["vram_used_bytes"] == 61440 * 1024 * 1024
+    assert js["cpu_pct"] is None and js["models"] == [] and js["tokens_per_s"] is None
+
+
+def test_stand_in_ollama():
+    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+
+    with FakeOllama() as fake, FleetMonitor(parse_targets([fake.url])) as mon:
+        (idle,) = mon.poll()
+        fake.loaded[MODEL] = time.time() + 300
+        (busy,) = mon.poll()
+    assert idle.up and idle.kind == "ollama" and idle.models == [] and idle.version == "0.33.0"
+    assert busy.up and busy.models == [MODEL]
+    assert busy.requests_running is None and busy.tokens_per_s is None  # not exposed
+
+
+@pytest.fixture(scope="module")
+def metrics_server(smol_model):
+    server = LlamaServer(smol_model, ["--metrics", "-np", "1"], threads=2, ctx_size=1024)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_llama_server_metrics_under_load(metrics_server):
+    target = parse_target(metrics_server.url)
+    done: dict = {}
+
+    def generate():
+        r = httpx.post(
+            metrics_server.url + "/completion",
+            json={"prompt": "Count from one to one hundred:", "n_predict": 96, "ignore_eos": True},
+            timeout=120,
+            trust_env=False,
+        )
+        done["timings"] = r.json()["timings"]
+
+    with FleetMonitor([target]) as mon:
+        (before,) = mon.poll()
+        c0 = mon._prev[target.url]
+        worker = threading.Thread(target=generate)
+        worker.start()
+        seen_running = 0
+        while worker.is_alive():
+            (mid,) = mon.poll()
+            seen_running = max(seen_running, mid.requests_running or 0)
+            time.sleep(0.05)
+        worker.join()
+        mon._prev[target.url] = c0  # the rate over the whole run, from the first reading
+        (after,) = mon.poll()
+        c1 = mon._prev[target.url]
+    assert before.up and before.kind == "llamacpp" and before.models
+    assert seen_running == 1
+    assert after.requests_running == 0 and after.requests_waiting == 0
+    generated = after.tokens_per_s * (c1.monotonic_s - c0.monotonic_s)
+    assert generated == pytest.approx(done["timings"]["predicted_n"], rel=1e-6)
+
+
+def test_llama_server_without_metrics_is_up_with_a_hint(llama_server):
+    with FleetMonitor(parse_targets([f"llamacpp={llama_server.url}"])) as mon:
+        (status,) = mon.poll()
+    assert status.up and status.models and status.requests_running is None
+    assert "--metrics" in status.note
+
+
+def test_target_that_dies_mid_run(node_exporter):
+    with ScriptedServer(body=b"node_load1 0.5\n") as other:
+        targets = parse_targets([node_exporter.url, f"node={other.url}"])
+        with FleetMonitor(targets) as mon:
+            first = mon.poll()
+            node_exporter.stop()
+            second = mon.poll()
+    assert [s.up for s in first] == [True, True]
+    assert [s.up for s in second] == [False, True]
+    assert "cannot connect" in second[0].error
+    (host,) = host_statuses(second)
+    assert host.level == "down" and node_exporter.url in host.reasons[0]
+
+
+def test_garbage_hang_drip_huge_and_closed_never_stall_the_others(node_exporter):
+    servers = [
+        ScriptedServer("garbage"),
+        ScriptedServer("hang"),
+        ScriptedServer("drip", body=b"node_load1 1\n" * 50),
+        ScriptedServer("huge"),
+    ]
+    for s in servers:
+        s.start()
+    try:
+        specs = [node_exporter.url] + [s.url for s in servers] + [f"node={servers[0].url}/x"]
+        specs.append(closed_port_url())
+        with FleetMonitor(parse_targets(specs), deadline_s=1.5) as mon:
+            start = time.monotonic()
+            statuses = mon.poll()
+            took = time.monotonic() - start
+    finally:
+        for s in servers:
+            s.stop()
+    assert took < 1.5 + 0.7
+    ok, garbage, hang, drip, huge, garbage_node, closed = statuses
+    assert ok.up
+    assert not garbage.up and "not as Ollama" in garbage.error
+    assert not hang.up and "no answer within" in hang.error
+    assert not drip.up and ("deadline" in drip.error or "no answer" in drip.error)
+    assert not huge.up and "larger than 4 MiB" in huge.error
+    assert not garbage_node.up and "/metrics answered HTTP 200" not in garbage_node.error
+    assert "not Prometheus text" in garbage_node.error
+    assert not closed.up and "cannot connect" in closed.error
+    assert worst_level(host_statuses(statuses)) == "down"
