@@ -6,12 +6,16 @@ import argparse
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from velollm_desktop.cli import CliError
 from velollm_desktop.core.fleet.model import TargetStatus
-from velollm_desktop.core.fleet.monitor import FleetMonitor, host_statuses, sleep_until
-from velollm_desktop.core.fleet.probe import PROBE_DEADLINE_S
 from velollm_desktop.core.fleet.targets import TargetError, parse_targets
+
+if TYPE_CHECKING:  # httpx and prometheus-client load only when `fleet` runs
+    from velollm_desktop.core.fleet.monitor import FleetMonitor
+
+PROBE_DEADLINE_S = 3.0
 
 GIB = 1024**3
 CLEAR = "\x1b[H\x1b[2J"
@@ -61,6 +65,8 @@ def _row(status: TargetStatus) -> str:
 
 def render_table(statuses: list[TargetStatus]) -> str:
     """One line per host (its level and why), then one line per target."""
+    from velollm_desktop.core.fleet.monitor import host_statuses  # noqa: PLC0415
+
     lines = [
         f"  {'KIND':<9}{'URL':<39}{'PROBE':>7} {'CPU':>5} {'RAM':>12} {'RUN/WT':>7}"
         f" {'TOK/S':>8}  MODELS  GPUS (load vram temp power)"
@@ -84,6 +90,8 @@ def _once(monitor: FleetMonitor, args: argparse.Namespace) -> int:
 
 
 def _watch(monitor: FleetMonitor, args: argparse.Namespace) -> int:
+    from velollm_desktop.core.fleet.monitor import sleep_until  # noqa: PLC0415
+
     tty = sys.stdout.isatty()
     count = 0
     next_at = time.monotonic()
@@ -101,6 +109,8 @@ def _watch(monitor: FleetMonitor, args: argparse.Namespace) -> int:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    from velollm_desktop.core.fleet.monitor import FleetMonitor  # noqa: PLC0415
+
     if not args.target:
         raise CliError("give at least one --target URL (or KIND=URL)")
     try:
@@ -140,3 +150,75 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--count", type=int, help="stop after N tables (default: until Ctrl-C)")
     p.set_defaults(func=_cmd)
+
+
+def render_comparison(comparison) -> str:
+    """Side by side: one row per test, one column per endpoint (decode tok/s, TTFT ms)."""
+    eps = comparison.endpoints
+    names = [r.name for r in eps]
+    lines = [f"suite {comparison.suite}: " + ", ".join(f"{r.name} = {r.url}" for r in eps)]
+    lines.append(f"{'decode tok/s':<20}" + "".join(f"{n[:18]:>20}" for n in names))
+    tests = next((r.result.results for r in eps if r.result), ())
+    for metric, label, digits in (("decode_tokens_per_s", "", 1), ("ttft_ms", "TTFT ms ", 0)):
+        if label:
+            lines.append(f"{label:<20}" + "".join(f"{n[:18]:>20}" for n in names))
+        for i, test in enumerate(tests):
+            cells = []
+            for r in eps:
+                stats = (
+                    getattr(r.result.results[i], metric)
+                    if r.result and i < len(r.result.results)
+                    else None
+                )
+                cells.append(
+                    f"{stats.mean:.{digits}f} ± {stats.stddev:.{digits}f}" if stats else "n/a"
+                )
+            lines.append(f"  {test.name:<18}" + "".join(f"{c:>20}" for c in cells))
+    lines += [f"{r.name}: failed: {r.error}" for r in eps if r.error]
+    return "\n".join(lines)
+
+
+def run_endpoints(args: argparse.Namespace) -> int:
+    """`velollm benchmark --endpoint a=URL --endpoint b=URL …` (commands/benchmark.py calls it)."""
+    from velollm_desktop.core import jsonio  # noqa: PLC0415
+    from velollm_desktop.core.bench.store import History  # noqa: PLC0415
+    from velollm_desktop.core.fleet.bench import benchmark_endpoints, parse_endpoints  # noqa: PLC0415
+    from velollm_desktop.core.fsutil import atomic_write_text  # noqa: PLC0415
+    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+
+    try:
+        endpoints = parse_endpoints(args.endpoint)
+    except TargetError as exc:
+        raise CliError(str(exc)) from exc
+
+    def progress(done: int, total: int, text: str) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+
+    try:
+        comparison = benchmark_endpoints(
+            endpoints,
+            args.suite,
+            runs=args.runs,
+            max_tokens=args.max_tokens,
+            model=args.model,
+            progress=progress,
+            hardware=detect_hardware(),
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    print(render_comparison(comparison))
+    if not args.no_history:
+        history = History()
+        try:
+            for item in comparison.endpoints:
+                if item.result is not None:
+                    print(f"{item.name}: saved in the history as #{history.add(item.result)}")
+        finally:
+            history.close()
+    if args.json:
+        atomic_write_text(args.json, json.dumps(jsonio.to_plain(comparison), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if all(item.error for item in comparison.endpoints):
+        raise CliError("no endpoint could be benchmarked")
+    return 1 if any(item.error for item in comparison.endpoints) else 0

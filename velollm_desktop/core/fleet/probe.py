@@ -18,7 +18,7 @@ from velollm_desktop.core.fleet.model import Counters, TargetStatus
 from velollm_desktop.core.fleet.targets import Target
 
 BODY_CAP_BYTES = 4 * 1024 * 1024
-PROBE_DEADLINE_S = 3.0
+PROBE_DEADLINE_S = 3.0  # commands/fleet.py repeats it (lazy import)
 MAX_MODELS = 64
 
 
