@@ -66,7 +66,9 @@ class NodeExporter:
 class ScriptedServer:
     """Answers every GET per `mode`: "body" (200 + `body`), "garbage", "huge", "drip", "hang"."""
 
-    def __init__(self, mode: str = "body", body: bytes = b"", status: int = 200) -> None:
+    def __init__(
+        self, mode: str = "body", body: bytes = b"", status: int = 200, host: str = "127.0.0.1"
+    ) -> None:
         self.mode, self.body, self.status = mode, body, status
         self.stop_event = threading.Event()
         self.hits = 0
@@ -80,9 +82,9 @@ class ScriptedServer:
                 server.hits += 1
                 server.answer(self)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer((host, 0), Handler)
         self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self.url = f"http://{host}:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def answer(self, h: BaseHTTPRequestHandler) -> None:

@@ -82,6 +82,7 @@ def test_group_by_host_keeps_order():
     assert list(groups) == ["b", "a", "localhost"]
     assert [t.url for t in groups["b"]] == ["http://b:1", "http://b:3"]
     assert len(groups["localhost"]) == 2
+    assert parse_target("127.0.0.2:9400").host == "127.0.0.2"  # another address: as typed
 
 
 @settings(max_examples=400, deadline=None)

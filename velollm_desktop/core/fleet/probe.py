@@ -56,7 +56,7 @@ def fetch(http: httpx.Client, url: str, deadline: float, cap: int = BODY_CAP_BYT
                     raise ProbeError(f"answer larger than {cap // (1024 * 1024)} MiB")
                 chunks.append(chunk)
                 if time.monotonic() > deadline:
-                    raise ProbeError("answer too slow: the probe deadline passed")
+                    raise ProbeError("answer too slow: not complete within the probe deadline")
             return Answer(resp.status_code, b"".join(chunks))
     except httpx.TimeoutException:
         raise ProbeError("no answer within the probe deadline") from None
@@ -198,7 +198,7 @@ def probe(
             if kind == "llamacpp" and not status.models:
                 status.models = openai_models(http, target.base_url, deadline)
     except ProbeError as exc:
-        status.error = str(exc)
+        status.error = str(exc).replace("the probe deadline", f"{deadline_s:g} s")
         status.probe_ms = round((time.monotonic() - start) * 1000.0, 1)
         return status, None
     status.up = True

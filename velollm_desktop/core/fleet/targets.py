@@ -2,7 +2,8 @@
 
 A target is `URL` or `KIND=URL`. Only what the user typed is ever contacted: no discovery,
 no port or address ranges. Several targets on one machine (a node exporter next to a
-llama-server) share a host and are shown together; loopback names all count as one host.
+llama-server) share a host and are shown together; `localhost`, 127.0.0.1 and ::1 count as
+one host ("localhost"); other addresses and names are grouped as typed.
 """
 
 from __future__ import annotations
@@ -75,12 +76,15 @@ def normalize_kind(text: str) -> str:
 
 
 def host_key(hostname: str) -> str:
-    """The host a target is grouped under: loopback names and addresses become 'localhost'."""
+    """The host a target is grouped under: localhost, 127.0.0.1 and ::1 become 'localhost'."""
     name = hostname.strip("[]").lower()
     if name in ("localhost", "localhost.localdomain") or name.endswith(".localhost"):
         return LOOPBACK_HOST
     try:
-        if ipaddress.ip_address(name).is_loopback:
+        if ipaddress.ip_address(name) in (
+            ipaddress.ip_address("127.0.0.1"),
+            ipaddress.ip_address("::1"),
+        ):
             return LOOPBACK_HOST
     except ValueError:
         pass
