@@ -84,7 +84,7 @@ class Sparkline(QWidget):
 
 def _target_line(s: TargetStatus) -> str:
     if not s.up:
-        return f"{s.kind or '?'} {s.url}: DOWN — {s.error}"
+        return f"{s.kind or '?'} {s.url}: DOWN"  # the reason is on the row's last line
     bits = [f"{s.kind} {s.url}", f"{s.probe_ms:.0f} ms" if s.probe_ms is not None else ""]
     if s.cpu_pct is not None:
         bits.append(f"CPU {s.cpu_pct:.0f} %")
@@ -104,7 +104,7 @@ def _target_line(s: TargetStatus) -> str:
     if s.tokens_per_s is not None:
         bits.append(f"{s.tokens_per_s:.1f} tok/s")
     if s.models:
-        bits.append("models: " + ", ".join(s.models[:4]))
+        bits.append("models: " + ", ".join(m.rsplit("/", 1)[-1] for m in s.models[:4]))
     if s.note:
         bits.append(s.note)
     return " · ".join(b for b in bits if b)
