@@ -43,6 +43,25 @@ def test_node_exporter_agrees_with_psutil(node_exporter):
     assert status.probe_ms is not None and 0 < status.probe_ms < 3000
 
 
+def test_node_exporter_cpu_counters_match_proc_stat(node_exporter):
+    """The cumulative counters behind cpu_pct (meaningful even when the box is pinned at 100 %)."""
+    target = parse_targets([node_exporter.url])[0]
+    with FleetMonitor([target]) as mon:
+        before = psutil.cpu_times()
+        mon.poll()
+        after = psutil.cpu_times()
+        counters = mon._prev[target.url]
+
+    def idle_total(t):
+        total = sum(t) - t.guest - t.guest_nice  # guest time is already in user (psutil's rule)
+        return t.idle + t.iowait, total
+
+    (idle0, total0), (idle1, total1) = idle_total(before), idle_total(after)
+    slack = 0.05 * psutil.cpu_count() + (total1 - total0)  # /proc/stat ticks + the probe's time
+    assert total0 - slack <= counters.cpu_total_s <= total1 + slack
+    assert idle0 - slack <= counters.cpu_idle_s <= idle1 + slack
+
+
 def test_full_default_node_exporter_body_parses():
     with NodeExporter(collectors=None) as ne, FleetMonitor(parse_targets([ne.url])) as mon:
         (status,) = mon.poll()
