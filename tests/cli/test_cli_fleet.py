@@ -72,6 +72,20 @@ def test_watch_redraws_and_ctrl_c_exits_cleanly(velollm_exe, node_exporter):
     )
     assert res.returncode == 0
     assert res.stdout.count("localhost [") == 3 and res.stdout.count("# ") == 3
+    res = run_cli(
+        velollm_exe,
+        "fleet",
+        "--target",
+        node_exporter.url,
+        "--json",
+        "--interval",
+        "0.5",
+        "--count",
+        "2",
+    )
+    lines = res.stdout.splitlines()
+    assert res.returncode == 0 and len(lines) == 2
+    assert all(json.loads(line)["targets"][0]["kind"] == "node" for line in lines)
     proc = subprocess.Popen(
         [velollm_exe, "fleet", "--target", node_exporter.url, "--interval", "0.5"],
         stdout=subprocess.PIPE,

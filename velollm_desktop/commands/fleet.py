@@ -98,12 +98,12 @@ def _watch(monitor: FleetMonitor, args: argparse.Namespace) -> int:
     while args.count is None or count < args.count:
         statuses = monitor.poll()
         count += 1
-        stamp = time.strftime("%H:%M:%S")
-        out = render_table(statuses)
-        if args.json:
-            out = json.dumps({"targets": [s.to_json() for s in statuses]})
-        print((CLEAR if tty and not args.json else "") + f"# {stamp}\n{out}", flush=True)
-        next_at += args.interval
+        if args.json:  # one object per line (JSON lines)
+            print(json.dumps({"targets": [s.to_json() for s in statuses]}), flush=True)
+        else:
+            stamp = time.strftime("%H:%M:%S")
+            print(f"{CLEAR if tty else ''}# {stamp}\n{render_table(statuses)}", flush=True)
+        next_at = max(next_at + args.interval, time.monotonic())  # a slow poll: no catch-up burst
         sleep_until(next_at)
     return 0
 
@@ -119,7 +119,9 @@ def _cmd(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if not 0.2 <= args.interval <= 3600:
         raise CliError("--interval must be between 0.2 and 3600 seconds")
-    with FleetMonitor(targets, deadline_s=min(args.deadline, args.interval + 10)) as monitor:
+    if not 0.2 <= args.deadline <= 60:
+        raise CliError("--deadline must be between 0.2 and 60 seconds")
+    with FleetMonitor(targets, deadline_s=args.deadline) as monitor:
         try:
             return _once(monitor, args) if args.once else _watch(monitor, args)
         except KeyboardInterrupt:

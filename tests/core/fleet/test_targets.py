@@ -115,3 +115,28 @@ def test_kind_url_round_trip(kind, host, port, scheme, path):
     assert t.kind == kind
     assert t.host == host.lower()
     assert t.url == f"{scheme}://{host.lower()}:{port}{path.rstrip('/')}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_endpoint_text_parses_or_says_why(text):
+    from velollm_desktop.core.fleet.bench import parse_endpoint  # noqa: PLC0415
+
+    try:
+        ep = parse_endpoint(text)
+    except TargetError as exc:
+        assert str(exc)
+        return
+    assert ep.name and "=" not in ep.name and ep.target.url.startswith(("http://", "https://"))
+
+
+def test_endpoint_examples():
+    from velollm_desktop.core.fleet.bench import parse_endpoint, parse_endpoints  # noqa: PLC0415
+
+    ep = parse_endpoint("gpu=llamacpp=http://gpu-box:8080")
+    assert (ep.name, ep.target.kind, ep.target.url) == ("gpu", "llamacpp", "http://gpu-box:8080")
+    assert parse_endpoint("a=localhost:11434").target.kind is None
+    with pytest.raises(TargetError, match="NAME=URL"):
+        parse_endpoint("http://h:1")
+    with pytest.raises(TargetError, match="must differ"):
+        parse_endpoints(["a=h:1", "a=h:2"])
