@@ -180,3 +180,21 @@ def test_any_body_parses_or_fails_clearly_and_fast(text):
         mapping.cpu_counters(metrics)
         mapping.server_fields("vllm", metrics)
     assert time.monotonic() - start < 2.0
+
+
+def test_terminal_escapes_from_a_server_are_removed():
+    body = 'DCGM_FI_DEV_GPU_UTIL{gpu="0",modelName="H\x1b[2J\x07100"} 5\n'
+    (gpu,) = mapping.dcgm_gpus(parse_exposition(body))
+    assert gpu.name == "GPU 0 H[2J100" and "\x1b" not in gpu.name
+    with pytest.raises(MetricsError) as info:
+        parse_exposition("\x1b]0;pwned\x07 1 2\n<html>")
+    assert "\x1b" not in str(info.value) and "\x07" not in str(info.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_clean_text_has_no_control_characters(text):
+    from velollm_desktop.core.fleet.expo import clean_text  # noqa: PLC0415
+
+    out = clean_text(text)
+    assert len(out) <= 200 and not any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in out)

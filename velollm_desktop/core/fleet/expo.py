@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -35,9 +36,18 @@ def parse_exposition(text: str) -> Metrics:
         raise
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, UnicodeError) as exc:
         raise MetricsError(
-            f"not Prometheus text ({type(exc).__name__}: {str(exc)[:120]})"
+            f"not Prometheus text ({type(exc).__name__}: {clean_text(exc, 120)})"
         ) from None
     return out
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_text(value: object, limit: int = 200) -> str:
+    """A server-supplied string made safe to print: control characters (terminal escapes)
+    removed, at most `limit` characters."""
+    return _CONTROL.sub("", str(value))[:limit]
 
 
 def finite(value: float | None) -> float | None:

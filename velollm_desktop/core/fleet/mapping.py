@@ -16,7 +16,7 @@ A value outside what the hardware can produce (a DCGM blank sentinel of 9.2e18 Â
 
 from __future__ import annotations
 
-from velollm_desktop.core.fleet.expo import Metrics, finite, label_values, total
+from velollm_desktop.core.fleet.expo import Metrics, clean_text, finite, label_values, total
 from velollm_desktop.core.fleet.model import Counters, GpuStatus
 
 MIB = 1024 * 1024
@@ -100,7 +100,7 @@ def _one_gpu(metrics: Metrics, gpu: str) -> GpuStatus:
     if used is not None and free is not None:
         vram_total = int((used + free + (reserved or 0.0)) * MIB)
     return GpuStatus(
-        name=f"GPU {gpu}" + (f" {model[:80]}" if model else ""),
+        name=clean_text(f"GPU {gpu}" + (f" {model}" if model else ""), 100),
         load_pct=bounded(_gpu_value(metrics, "DCGM_FI_DEV_GPU_UTIL", gpu), 0, 100),
         vram_used_bytes=int(used * MIB) if used is not None else None,
         vram_total_bytes=vram_total,

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import httpx
 
 from velollm_desktop.core.fleet import mapping
-from velollm_desktop.core.fleet.expo import Metrics, MetricsError, label_values, parse_exposition
+from velollm_desktop.core.fleet.expo import (
+    Metrics,
+    MetricsError,
+    clean_text,
+    label_values,
+    parse_exposition,
+)
 from velollm_desktop.core.fleet.model import Counters, TargetStatus
 from velollm_desktop.core.fleet.targets import Target
 
@@ -70,7 +76,7 @@ def fetch(http: httpx.Client, url: str, deadline: float, cap: int = BODY_CAP_BYT
 
 def _short(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:160]
+    return clean_text(text.splitlines()[0], 160)
 
 
 def _metrics(answer: Answer) -> Metrics:
@@ -127,7 +133,7 @@ def openai_models(http: httpx.Client, base_url: str, deadline: float) -> list[st
     body = answer.json()
     if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise ProbeError(f"/v1/models answered HTTP {answer.status} without a model list")
-    return [str(m["id"])[:200] for m in body["data"] if isinstance(m, dict) and "id" in m][
+    return [clean_text(m["id"]) for m in body["data"] if isinstance(m, dict) and "id" in m][
         :MAX_MODELS
     ]
 
@@ -137,13 +143,13 @@ def _ollama(http: httpx.Client, target: Target, deadline: float, status: TargetS
     body = version.json()
     if version.status != 200 or not isinstance(body, dict) or "version" not in body:
         raise ProbeError(f"/api/version answered HTTP {version.status}, not Ollama's answer")
-    status.version = str(body["version"])[:40]
+    status.version = clean_text(body["version"], 40)
     ps = fetch(http, target.base_url + "/api/ps", deadline)
     body = ps.json()
     if ps.status != 200 or not isinstance(body, dict) or not isinstance(body.get("models"), list):
         raise ProbeError(f"/api/ps answered HTTP {ps.status} without a model list")
     status.models = [
-        str(m.get("name") or m.get("model"))[:200] for m in body["models"] if isinstance(m, dict)
+        clean_text(m.get("name") or m.get("model")) for m in body["models"] if isinstance(m, dict)
     ][:MAX_MODELS]
 
 
@@ -169,9 +175,8 @@ def _exporter(
         return Counters(now)
     status.requests_running, status.requests_waiting, tokens = mapping.server_fields(kind, metrics)
     if kind == "vllm":
-        status.models = label_values(metrics, "vllm:num_requests_running", "model_name")[
-            :MAX_MODELS
-        ]
+        names = label_values(metrics, "vllm:num_requests_running", "model_name")
+        status.models = [clean_text(n) for n in names[:MAX_MODELS]]
     return Counters(now, tokens=tokens)
 
 
