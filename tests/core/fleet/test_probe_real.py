@@ -191,3 +191,40 @@ def test_garbage_hang_drip_huge_and_closed_never_stall_the_others(node_exporter)
     assert "not Prometheus text" in garbage_node.error
     assert not closed.up and "cannot connect" in closed.error
     assert worst_level(host_statuses(statuses)) == "down"
+
+
+VLLM_BODY = b"""# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{engine="0",model_name="Qwen/Qwen3-8B"} 3.0
+# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{engine="0",model_name="Qwen/Qwen3-8B"} 2.0
+# HELP vllm:generation_tokens_total Number of generation tokens processed.
+# TYPE vllm:generation_tokens_total counter
+vllm:generation_tokens_total{engine="0",model_name="Qwen/Qwen3-8B"} 51200.0
+"""
+
+
+def test_vllm_body_rates_and_reset():
+    with ScriptedServer(body=VLLM_BODY) as srv, FleetMonitor(parse_targets([srv.url])) as mon:
+        (first,) = mon.poll()
+        time.sleep(0.5)
+        srv.body = VLLM_BODY.replace(b"51200.0", b"51300.0")
+        (second,) = mon.poll()
+        srv.body = VLLM_BODY.replace(b"51200.0", b"40.0")  # vLLM restarted
+        time.sleep(0.5)
+        (third,) = mon.poll()
+    assert first.kind == "vllm" and first.models == ["Qwen/Qwen3-8B"]
+    assert (first.requests_running, first.requests_waiting, first.tokens_per_s) == (3, 2, None)
+    assert 0 < second.tokens_per_s <= 100 / 0.5
+    assert third.up and 0 < third.tokens_per_s <= 40 / 0.5  # counted from zero, not negative
+    (host,) = host_statuses([third])
+    assert host.level == "warn" and "2 requests waiting" in host.reasons
+
+
+def test_openai_compatible_server_detected_from_v1_models():
+    body = b'{"object": "list", "data": [{"id": "my-model", "owned_by": "someone"}]}'
+    with ScriptedServer(body=body) as srv, FleetMonitor(parse_targets([srv.url])) as mon:
+        (status,) = mon.poll()
+    assert status.up and status.kind == "openai" and status.models == ["my-model"]
+    assert status.requests_running is None and status.tokens_per_s is None
