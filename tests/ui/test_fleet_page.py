@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPoint, Qt, QTimer
 
 from tests.core.fleet.servers import FIXTURES, NodeExporter, ScriptedServer, closed_port_url
 from velollm_desktop.core.monitor.history import SampleHistory
@@ -109,3 +109,35 @@ def test_tray_icon_shows_the_fleets_worst_host(qtbot):
     assert "Fleet" not in tray.icon.toolTip()
     assert tray.icon.icon().pixmap(64, 64).toImage().pixelColor(56, 8) == plain.pixelColor(56, 8)
     tray.hide()
+
+
+def test_tray_setting_follows_the_fleet_and_unticking_it_hides_the_dot(qtbot, monkeypatch):
+    """The app's wiring: with "Tray icon shows the fleet's worst host" on, the Fleet page polls
+    from the start and the tray tooltip names the worst host; unticking the box in Settings
+    (a real click) removes it."""
+    from PySide6.QtWidgets import QApplication, QSystemTrayIcon  # noqa: PLC0415
+
+    from velollm_desktop.ui import app as app_module  # noqa: PLC0415
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    dead = closed_port_url()
+    settings = Settings.load()
+    settings.set("fleet_targets", f"node={dead}")
+    settings.set("fleet_tray_worst", True)
+    settings.save()
+    controller = app_module.Controller(QApplication.instance(), Settings.load())
+    try:
+        assert controller.tray is not None
+        qtbot.waitUntil(lambda: "Fleet: DOWN" in controller.tray.icon.toolTip(), timeout=15_000)
+        assert "cannot connect" in controller.tray.icon.toolTip()
+        window = controller.window
+        qtbot.addWidget(window)
+        controller.show_dashboard()
+        window.tabs.setCurrentWidget(window.settings_page)
+        box = window.settings_page.editors["fleet_tray_worst"]
+        # the box has no text of its own (the label is beside it): click its indicator
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(6, box.height() // 2))
+        assert not box.isChecked() and Settings.load().get("fleet_tray_worst") is False
+        qtbot.waitUntil(lambda: "Fleet" not in controller.tray.icon.toolTip(), timeout=5_000)
+    finally:
+        controller.shutdown()
