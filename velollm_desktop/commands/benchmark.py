@@ -103,6 +103,10 @@ def _load(args: argparse.Namespace, url: str) -> int:
 def _cmd(args: argparse.Namespace) -> int:
     from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
 
+    if args.endpoint:  # several servers, one at a time, compared side by side
+        from velollm_desktop.commands.fleet import run_endpoints  # noqa: PLC0415
+
+        return run_endpoints(args)
     url = args.url or DEFAULT_URLS[args.backend] or ollama_url_from_env()
     try:
         backend = make_backend(args.backend, url, args.model)
@@ -169,6 +173,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--duration", type=float, default=60.0, help="seconds, with --concurrency (default 60)"
+    )
+    p.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="NAME=[KIND=]URL",
+        help="benchmark several servers with the same suite, one at a time, side by side (repeat)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd)

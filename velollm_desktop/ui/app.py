@@ -146,6 +146,7 @@ class Controller(QObject):
                 lambda text: self.tray.notify("Speculative decoding", text)
             )
             self.tune_page.finished.connect(lambda text: self.tray.notify("Tuning finished", text))
+            window.fleet.worst_changed.connect(self._on_fleet_worst)
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
@@ -183,6 +184,12 @@ class Controller(QObject):
         self._monitor = monitor
         self._start_sampler()
         self._start_ollama_poller()
+        if (
+            self.tray
+            and self.settings.get("fleet_tray_worst")
+            and self.settings.get("fleet_targets")
+        ):
+            self.window  # noqa: B018 - builds the dashboard, whose Fleet page polls
         self._detect = TaskWorker(detect_hardware, pass_control=False)
         self._detect.result.connect(self._on_hardware)
         self._detect.failed.connect(self._on_hardware_failed)
@@ -239,7 +246,13 @@ class Controller(QObject):
         if self.sampler is not None:
             self.sampler.set_paused(paused)
 
+    def _on_fleet_worst(self, level: str, why: str) -> None:
+        if self.tray:
+            self.tray.update_fleet(level if self.settings.get("fleet_tray_worst") else None, why)
+
     def _on_setting_changed(self, name: str) -> None:
+        if name == "fleet_tray_worst" and self.tray and self._window is not None:
+            self._window.fleet.worst_changed.emit(*self._window.fleet.worst())
         if name == "sample_interval_s" and self.sampler is not None:
             self.sampler.set_interval(self.settings.get(name))
         elif name == "ollama_url":
@@ -287,6 +300,7 @@ class Controller(QObject):
         if self.poller is not None:
             self.poller.stop()
         if self._window is not None:
+            self._window.fleet.shutdown()
             self.benchmark_page.cancel()
             self.speculative_page.cancel()
             self.tune_page.cancel()

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWid
 from velollm_desktop import APP_NAME, __version__
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.fleet_page import FleetPage
 from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.monitor_page import MonitorPage
 from velollm_desktop.ui.settings_page import SettingsPage
@@ -32,7 +33,12 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.monitor = MonitorPage(history)
         self.settings_page = SettingsPage(settings)
+        self.fleet = FleetPage(settings)
+        self.settings_page.changed.connect(
+            lambda name: self.fleet.apply_settings() if name.startswith("fleet_") else None
+        )
         self.tabs.addTab(self.monitor, "Monitor")
+        self.tabs.addTab(self.fleet, "Fleet")
         self.tabs.addTab(self.settings_page, "Settings")
         layout.addWidget(self.tabs)
         self.setCentralWidget(central)
