@@ -247,6 +247,9 @@ def one_case(args, rec: Recorder, name: str, path: Path, shape, case: tuple) -> 
         "kv_type": kv,
         "flash_attention": fa,
     }
+    meta = read_gguf(path).metadata
+    meta_only = formula_estimate(shape_from_metadata(meta, shape.weights_bytes), st)
+    row["formula_metadata_only_mib"] = meta_only.total_bytes / MIB  # as for a remote Ollama
     f = formula_estimate(shape, st)
     row["formula_mib"] = {
         "weights": f.weights_bytes / MIB,

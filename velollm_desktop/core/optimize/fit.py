@@ -179,8 +179,8 @@ def current_projector() -> Projector | None:
 
 def local_model_file(m: ModelProfile) -> Path | None:
     """The model's GGUF on this machine: its own path, else the Ollama blob of that name
-    (only when its size matches the size Ollama reported, so a remote server's model of the
-    same name is not mistaken for it)."""
+    (only when its size fits the size Ollama reported, so a remote server's different model
+    of the same name is not mistaken for it)."""
     path = getattr(m, "model_path", None)
     if path is not None and Path(path).is_file():
         return Path(path)
@@ -189,9 +189,8 @@ def local_model_file(m: ModelProfile) -> Path | None:
         size = blob.stat().st_size
     except (ollama_store.OllamaModelNotFound, OSError):
         return None
-    return (
-        blob if m.weights_bytes and abs(size - m.weights_bytes) <= 0.02 * m.weights_bytes else None
-    )
+    # Ollama's size counts every layer (a vision projector too): the weights blob is ≤ it
+    return blob if m.weights_bytes and 0.7 <= size / m.weights_bytes <= 1.02 else None
 
 
 def estimate(m: ModelProfile, s: FitSettings) -> MemoryEstimate:
