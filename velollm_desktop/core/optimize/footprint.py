@@ -18,8 +18,8 @@ Everything here follows what llama.cpp allocates (paths are in ggml-org/llama.cp
   allocator reuses memory, so the peak is the larger of two phases):
   output `4·ub·(n_vocab + n_embd + n_ff_active)` (f32 logits of every token in the ubatch)
   plus the masks; attention without flash attention `4·ub·(n_head + 1)·n_kv + 28·ub·n_embd`
-  (the f32 KQ scores of the largest layer's window). Fitted within 5 % to `llama-fit-params`
-  on 6 real shapes; see docs/BENCHMARKS.md.
+  (the f32 KQ scores of the largest layer's window). Within 7 % of `llama-fit-params`' compute
+  buffer (0.2 % of the total) on 6 real shapes; see docs/BENCHMARKS.md.
 - **Weights on the GPU** (`-ngl 999`): every tensor except `token_embd`, which stays in host
   memory; a model with tied embeddings gets a GPU copy of it as its output matrix.
 """
@@ -32,7 +32,11 @@ from dataclasses import dataclass
 from typing import Any
 
 MIB = 1024 * 1024
-KV_BYTES_PER_ELEMENT = {"f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32, "f32": 4.0}
+KV_BYTES_PER_ELEMENT = {
+    "f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q5_1": 24 / 32, "q5_0": 22 / 32,
+    "q4_1": 20 / 32, "q4_0": 18 / 32, "iq4_nl": 18 / 32,
+}  # fmt: skip
+"""Bytes per element of the cache types llama.cpp accepts for -ctk/-ctv (ggml block sizes)."""
 METHOD_LLAMACPP = "llama.cpp projection"
 METHOD_FORMULA = "formula"
 # arch → (n_pattern, dense_first, default window, needs a sliding_window key > 0)
