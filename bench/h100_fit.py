@@ -382,6 +382,39 @@ def bench(args, rec: Recorder, model: Path) -> None:
     )
 
 
+def _cell(x: float | None, used: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.0f}" + (f" ({100 * (x / used - 1):+.1f} %)" if used else "")
+
+
+def summarize(path: Path) -> str:
+    """A markdown table: measured process VRAM (minus the CUDA context) vs both predictions."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    ctx_mib = next((r.get("process_vram_mib") for r in rows if r["kind"] == "cuda_context"), None)
+    out = [
+        f"CUDA context (tiny model's process VRAM): {ctx_mib} MiB",
+        "",
+        "| shape | ctx × slots, KV, FA | NVML − context (MiB) | llama.cpp (MiB) | formula (MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["kind"] != "case":
+            continue
+        vram = (r.get("server") or {}).get("process_vram_mib")
+        used = vram - ctx_mib if vram is not None and ctx_mib is not None else None
+        lc = (r.get("llamacpp_mib") or {}).get("total")
+        fo = r["formula_mib"]["total"]
+
+        setting = f"{r['ctx_per_slot']} × {r['slots']}, {r['kv_type']}, "
+        setting += "on" if r["flash_attention"] else "off"
+        out.append(
+            f"| {r['shape']} | {setting} | {used if used is not None else 'n/a'} "
+            f"| {_cell(lc, used)} | {_cell(fo, used)} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", type=Path, required=True, help="llama.cpp build/bin directory")
@@ -443,6 +476,10 @@ def main() -> int:
         target = args.models / ("tiny-llama.gguf" if args.quick else "llama31-8b.gguf")
         if target.exists():
             bench(args, rec, target)
+    table = guarded(rec, "summary", lambda: summarize(rec.path))
+    if table:
+        (args.out / "summary.md").write_text(table)
+        print(table)
     print(f"results: {rec.path}")
     return 0
 

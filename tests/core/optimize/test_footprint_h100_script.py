@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -42,3 +43,23 @@ def test_quick_run_records_every_case_and_stops_every_server(tmp_path):
         if models in " ".join(p.info["cmdline"] or [])
     ]
     assert not left, f"llama-server left running: {left}"
+
+
+def test_summary_compares_both_predictions_with_vram_minus_the_cuda_context(tmp_path):
+    spec = importlib.util.spec_from_file_location("h100_fit", ROOT / "bench" / "h100_fit.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [
+        {"kind": "cuda_context", "process_vram_mib": 400},
+        {"kind": "case", "shape": "llama31-8b", "ctx_per_slot": 8192, "slots": 1,
+         "kv_type": "f16", "flash_attention": True, "formula_mib": {"total": 5720.0},
+         "llamacpp_mib": {"total": 5718.0}, "server": {"process_vram_mib": 6118}},
+        {"kind": "case", "shape": "gemma3-27b", "ctx_per_slot": 8192, "slots": 4,
+         "kv_type": "q8_0", "flash_attention": False, "formula_mib": {"total": 100.0},
+         "llamacpp_mib": None, "server": None},
+    ]  # fmt: skip
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    table = mod.summarize(path)
+    assert "| llama31-8b | 8192 × 1, f16, on | 5718 | 5718 (+0.0 %) | 5720 (+0.0 %) |" in table
+    assert "| gemma3-27b | 8192 × 4, q8_0, off | n/a | n/a | 100 |" in table
