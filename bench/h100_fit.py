@@ -14,6 +14,14 @@ Then on the 8B shape: `llama-bench -p 0 -n 128` vs our llama-server decode measu
 (core's LlamaServerClient when httpx is importable, else the same request with urllib).
 Every step is in try/except; a failure is recorded and the run goes on.
 `--quick` runs tiny shapes and small settings (a CPU check of this script).
+Output: OUT/results.jsonl (raw, one object per step), OUT/summary.md (the table), and the logs
+of every llama-fit-params and llama-server run. Needs only Python ≥ 3.10's standard library
+(httpx, when present, lets our decode figure come from the app's own client).
+
+The llama.cpp build dir must hold llama-server, llama-bench and llama-fit-params (CUDA build:
+`--target llama-server llama-bench llama-fit-params`). Each shape × 6 settings takes a few
+minutes on an H100 (writing a 16 GB zero file, 6 server loads); run one shape per call to stay
+under a 10-minute limit, e.g. `--shapes llama31-8b` then `--shapes gemma3-27b --no-bench`.
 """
 
 from __future__ import annotations
