@@ -14,6 +14,14 @@ Then on the 8B shape: `llama-bench -p 0 -n 128` vs our llama-server decode measu
 (core's LlamaServerClient when httpx is importable, else the same request with urllib).
 Every step is in try/except; a failure is recorded and the run goes on.
 `--quick` runs tiny shapes and small settings (a CPU check of this script).
+Output: OUT/results.jsonl (raw, one object per step), OUT/summary.md (the table), and the logs
+of every llama-fit-params and llama-server run. Needs only Python ≥ 3.10's standard library
+(httpx, when present, lets our decode figure come from the app's own client).
+
+The llama.cpp build dir must hold llama-server, llama-bench and llama-fit-params (CUDA build:
+`--target llama-server llama-bench llama-fit-params`). Each shape × 6 settings takes a few
+minutes on an H100 (writing a 16 GB zero file, 6 server loads); run one shape per call to stay
+under a 10-minute limit, e.g. `--shapes llama31-8b` then `--shapes gemma3-27b --no-bench`.
 """
 
 from __future__ import annotations
@@ -247,6 +255,9 @@ def one_case(args, rec: Recorder, name: str, path: Path, shape, case: tuple) -> 
         "kv_type": kv,
         "flash_attention": fa,
     }
+    meta = read_gguf(path).metadata
+    meta_only = formula_estimate(shape_from_metadata(meta, shape.weights_bytes), st)
+    row["formula_metadata_only_mib"] = meta_only.total_bytes / MIB  # as for a remote Ollama
     f = formula_estimate(shape, st)
     row["formula_mib"] = {
         "weights": f.weights_bytes / MIB,
@@ -379,6 +390,39 @@ def bench(args, rec: Recorder, model: Path) -> None:
     )
 
 
+def _cell(x: float | None, used: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.0f}" + (f" ({100 * (x / used - 1):+.1f} %)" if used else "")
+
+
+def summarize(path: Path) -> str:
+    """A markdown table: measured process VRAM (minus the CUDA context) vs both predictions."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    ctx_mib = next((r.get("process_vram_mib") for r in rows if r["kind"] == "cuda_context"), None)
+    out = [
+        f"CUDA context (tiny model's process VRAM): {ctx_mib} MiB",
+        "",
+        "| shape | ctx × slots, KV, FA | NVML − context (MiB) | llama.cpp (MiB) | formula (MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["kind"] != "case":
+            continue
+        vram = (r.get("server") or {}).get("process_vram_mib")
+        used = vram - ctx_mib if vram is not None and ctx_mib is not None else None
+        lc = (r.get("llamacpp_mib") or {}).get("total")
+        fo = r["formula_mib"]["total"]
+
+        setting = f"{r['ctx_per_slot']} × {r['slots']}, {r['kv_type']}, "
+        setting += "on" if r["flash_attention"] else "off"
+        out.append(
+            f"| {r['shape']} | {setting} | {used if used is not None else 'n/a'} "
+            f"| {_cell(lc, used)} | {_cell(fo, used)} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", type=Path, required=True, help="llama.cpp build/bin directory")
@@ -440,6 +484,10 @@ def main() -> int:
         target = args.models / ("tiny-llama.gguf" if args.quick else "llama31-8b.gguf")
         if target.exists():
             bench(args, rec, target)
+    table = guarded(rec, "summary", lambda: summarize(rec.path))
+    if table:
+        (args.out / "summary.md").write_text(table)
+        print(table)
     print(f"results: {rec.path}")
     return 0
 

@@ -8,6 +8,7 @@ of llama.cpp's total, the llama.cpp path within ±2 % of the tensors' real bytes
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -219,3 +220,48 @@ def test_formula_on_gpu_leaves_untied_token_embeddings_in_ram():
 def test_metadata_without_layers_is_a_clear_error():
     with pytest.raises(ValueError, match="block_count"):
         shape_from_metadata({"general.architecture": "llama"}, 1)
+
+
+def _ollama_store(root, name: str, tag: str, blob_src) -> None:
+    digest = "sha256-" + "ab" * 32
+    (root / "blobs").mkdir(parents=True)
+    (root / "blobs" / digest).symlink_to(blob_src)
+    manifest = root / "manifests" / "registry.ollama.ai" / "library" / name / tag
+    manifest.parent.mkdir(parents=True)
+    layer = {"mediaType": "application/vnd.ollama.image.model", "digest": digest.replace("-", ":")}
+    manifest.write_text(json.dumps({"layers": [layer]}))
+
+
+def test_an_ollama_models_blob_is_projected_by_llamacpp(shapes, projector, tmp_path, monkeypatch):
+    w = shapes["llama31-8b"]
+    _ollama_store(tmp_path / "models", "llama3.1", "8b", w.path)
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
+    g = read_gguf(w.path)
+    size = w.path.stat().st_size + 12_000  # /api/tags counts the template and params layers too
+    m = profile_from_show("llama3.1:8b", {"model_info": g.metadata}, size)
+    previous = fit.use_projector(projector)
+    try:
+        assert fit.local_model_file(m) == tmp_path / "models" / "blobs" / ("sha256-" + "ab" * 32)
+        est = fit.estimate(m, FitSettings(8192, device="cpu"))
+        assert est.method == METHOD_LLAMACPP and est.kv_bytes == 1024 * MIB
+        other = dataclasses.replace(m, weights_bytes=size * 3)  # same name, another model
+        assert fit.local_model_file(other) is None
+        assert fit.estimate(other, FitSettings(8192, device="cpu")).method == METHOD_FORMULA
+    finally:
+        fit.use_projector(previous)
+
+
+def test_llamacpp_is_not_asked_about_settings_far_over_the_budget(shapes):
+    w = shapes["qwen3-30b-a3b"]  # ~18 GiB of weights on an 8 GB card: nothing fits
+    g = read_gguf(w.path)
+    m = profile_from_show("qwen3:30b", {"model_info": g.metadata}, g.file_size_bytes)
+    m = dataclasses.replace(m, model_path=w.path)
+    counting = Projector(find_program("llama-fit-params"))
+    previous = fit.use_projector(counting)
+    try:
+        rec = recommend_fit(nvidia(8), [m], "0.33.0")
+    finally:
+        fit.use_projector(previous)
+    assert counting.runs == 0 and rec.fits[0].fits_on_gpu is False
+    assert rec.fits[0].method == METHOD_FORMULA
+    assert any("split with the CPU" in x for x in rec.warnings)

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary
 from velollm_desktop.core.optimize import fit
-from velollm_desktop.core.optimize.footprint import METHOD_FORMULA, MIB, FitSettings
+from velollm_desktop.core.optimize.footprint import (
+    METHOD_FORMULA,
+    MIB,
+    FitSettings,
+    formula_estimate,
+    shape_from_metadata,
+)
 from velollm_desktop.core.optimize.footprint_llamacpp import (
     MAX_MIB,
     FitParamsError,
@@ -161,3 +167,57 @@ def test_the_settings_reach_llama_fit_params(tmp_path):
     assert argv[argv.index("-fa") + 1] == "off" and argv[argv.index("-ctk") + 1] == "q8_0"
     assert argv[argv.index("-ngl") + 1] == "999" and "-v" in argv
     assert est.weights_bytes == 58259 * MIB
+
+
+meta_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.lists(st.one_of(st.integers(-(2**40), 2**40), st.booleans(), st.floats()), max_size=70),
+)
+META_KEYS = [
+    "block_count",
+    "embedding_length",
+    "attention.head_count",
+    "attention.head_count_kv",
+    "attention.key_length",
+    "attention.value_length",
+    "vocab_size",
+    "feed_forward_length",
+    "expert_used_count",
+    "expert_feed_forward_length",
+    "attention.sliding_window",
+    "attention.sliding_window_pattern",
+    "attention.key_length_swa",
+]
+
+
+@settings(max_examples=300, deadline=2000)
+@given(
+    st.sampled_from(["llama", "gemma3", "gpt-oss", "llama4", "cohere2moe", "qwen3moe"]),
+    st.dictionaries(st.sampled_from(META_KEYS), meta_values, max_size=len(META_KEYS)),
+    st.integers(-(2**60), 2**60),
+    st.one_of(
+        st.none(),
+        st.lists(
+            st.dictionaries(
+                st.sampled_from(["name", "type", "shape"]),
+                st.one_of(
+                    st.just("token_embd.weight"), st.just("Q4_K"), st.lists(st.integers(-5, 2**40))
+                ),
+            ),
+            max_size=3,
+        ),
+    ),
+)
+def test_any_metadata_gives_a_shape_or_a_clear_error(arch, values, size, tensors):
+    meta = {"general.architecture": arch, **{f"{arch}.{k}": v for k, v in values.items()}}
+    try:
+        shape = shape_from_metadata(meta, size, tensors)
+    except ValueError:
+        return
+    for st_ in (FitSettings(4096), FitSettings(32768, 4, "q8_0", False, device="cpu")):
+        est = formula_estimate(shape, st_)
+        assert est.weights_bytes >= 0 and est.kv_bytes >= 0 and est.compute_bytes >= 0

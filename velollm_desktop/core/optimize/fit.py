@@ -21,6 +21,7 @@ from velollm_desktop.core.hardware.model import GpuVendor, HardwareSpec
 from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.optimize import footprint as fp
 from velollm_desktop.core.optimize.footprint import (
+    KV_BYTES_PER_ELEMENT,  # noqa: F401 - re-exported: callers import it from here
     METHOD_FORMULA,
     MIB,
     FitSettings,
@@ -179,8 +180,8 @@ def current_projector() -> Projector | None:
 
 def local_model_file(m: ModelProfile) -> Path | None:
     """The model's GGUF on this machine: its own path, else the Ollama blob of that name
-    (only when its size matches the size Ollama reported, so a remote server's model of the
-    same name is not mistaken for it)."""
+    (only when its size fits the size Ollama reported, so a remote server's different model
+    of the same name is not mistaken for it)."""
     path = getattr(m, "model_path", None)
     if path is not None and Path(path).is_file():
         return Path(path)
@@ -189,22 +190,27 @@ def local_model_file(m: ModelProfile) -> Path | None:
         size = blob.stat().st_size
     except (ollama_store.OllamaModelNotFound, OSError):
         return None
-    return (
-        blob if m.weights_bytes and abs(size - m.weights_bytes) <= 0.02 * m.weights_bytes else None
-    )
+    # Ollama's size counts every layer (a vision projector too): the weights blob is ≤ it
+    return blob if m.weights_bytes and 0.7 <= size / m.weights_bytes <= 1.02 else None
 
 
-def estimate(m: ModelProfile, s: FitSettings) -> MemoryEstimate:
-    """llama.cpp's projection when it can be had, else the formula (whose detail says why)."""
+def estimate(m: ModelProfile, s: FitSettings, over_bytes: int | None = None) -> MemoryEstimate:
+    """llama.cpp's projection when it can be had, else the formula (whose detail says why).
+
+    With `over_bytes`, llama.cpp is not asked when the formula already exceeds it by more than
+    15 % (the formula is within 1 % of llama.cpp on real shapes): a clear "does not fit" costs
+    no llama-fit-params run."""
+    est = fp.formula_estimate(shape_of(m), s)
     path = local_model_file(m)
     projector = current_projector() if path else None
     why = "no local model file" if path is None else "llama-fit-params not installed"
-    if path is not None and projector is not None:
+    if over_bytes is not None and est.total_bytes > over_bytes * 1.15:
+        why = "clearly over the budget, llama.cpp not asked" if projector else why
+    elif path is not None and projector is not None:
         try:
             return projector.estimate(path, s)
         except FitParamsError as exc:
             why = str(exc)
-    est = fp.formula_estimate(shape_of(m), s)
     detail = "; ".join(x for x in (est.detail, why) if x)
     return MemoryEstimate(est.weights_bytes, est.kv_bytes, est.compute_bytes, est.method, detail)
 
@@ -216,7 +222,8 @@ def footprint(
     overhead = MINIMUM_MEMORY_METAL if budget.metal else MINIMUM_MEMORY
     if budget.device == "cpu":
         overhead = 0
-    est = estimate(m, FitSettings(ctx, parallel, kv_type, flash_attention, device=budget.device))
+    settings = FitSettings(ctx, parallel, kv_type, flash_attention, device=budget.device)
+    est = estimate(m, settings, over_bytes=budget.bytes - overhead)
     return Footprint(
         est.weights_bytes,
         est.kv_bytes,

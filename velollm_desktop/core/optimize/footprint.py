@@ -18,20 +18,25 @@ Everything here follows what llama.cpp allocates (paths are in ggml-org/llama.cp
   allocator reuses memory, so the peak is the larger of two phases):
   output `4·ub·(n_vocab + n_embd + n_ff_active)` (f32 logits of every token in the ubatch)
   plus the masks; attention without flash attention `4·ub·(n_head + 1)·n_kv + 28·ub·n_embd`
-  (the f32 KQ scores of the largest layer's window). Fitted within 5 % to `llama-fit-params`
-  on 6 real shapes; see docs/BENCHMARKS.md.
+  (the f32 KQ scores of the largest layer's window). Within 7 % of `llama-fit-params`' compute
+  buffer (0.2 % of the total) on 6 real shapes; see docs/BENCHMARKS.md.
 - **Weights on the GPU** (`-ngl 999`): every tensor except `token_embd`, which stays in host
   memory; a model with tied embeddings gets a GPU copy of it as its output matrix.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 MIB = 1024 * 1024
-KV_BYTES_PER_ELEMENT = {"f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32, "f32": 4.0}
+KV_BYTES_PER_ELEMENT = {
+    "f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q5_1": 24 / 32, "q5_0": 22 / 32,
+    "q4_1": 20 / 32, "q4_0": 18 / 32, "iq4_nl": 18 / 32,
+}  # fmt: skip
+"""Bytes per element of the cache types llama.cpp accepts for -ctk/-ctv (ggml block sizes)."""
 METHOD_LLAMACPP = "llama.cpp projection"
 METHOD_FORMULA = "formula"
 # arch → (n_pattern, dense_first, default window, needs a sliding_window key > 0)
@@ -124,13 +129,16 @@ class ModelShape:
 
 
 def _int(v: Any, default: int = 0) -> int:
+    """A metadata number as a non-negative int (max of an array); `default` when it is none."""
     if isinstance(v, bool):
         return int(v)
-    if isinstance(v, (int, float)):
-        return int(v)
+    if isinstance(v, int):
+        return max(v, 0)
+    if isinstance(v, float):
+        return max(int(v), 0) if math.isfinite(v) else default
     if isinstance(v, Sequence) and not isinstance(v, str) and len(v):
-        items = [x for x in v if isinstance(x, (int, float))]
-        return int(max(items)) if items else default
+        items = [_int(x, -1) for x in v if isinstance(x, (int, float))]
+        return max(items) if items and max(items) >= 0 else default
     return default
 
 
@@ -183,30 +191,53 @@ def shape_from_metadata(
     if n_layer <= 0 or n_embd <= 0 or n_layer > 4096 or n_embd > 1 << 20:
         raise ValueError(f"{arch}: block_count / embedding_length missing or implausible")
     n_head = max(1, _int(key("attention.head_count"), 32))
+    if n_head > 1 << 14:
+        raise ValueError(f"{arch}: implausible attention.head_count {n_head}")
     head_dim = n_embd // n_head
     n_vocab = _int(key("vocab_size")) or _vocab_len(meta.get("tokenizer.ggml.tokens")) or 32000
     window, swa = swa_layers_for(arch, n_layer, meta)
     embd, tied = _token_embd(tensors, meta, n_vocab * n_embd, weights_bytes)
-    return ModelShape(
-        architecture=arch,
-        n_layer=n_layer,
-        n_embd=n_embd,
-        n_head=n_head,
-        head_count_kv=_per_layer(key("attention.head_count_kv", n_head), n_layer, n_head),
-        key_length=_int(key("attention.key_length"), head_dim),
-        value_length=_int(key("attention.value_length"), head_dim),
-        n_vocab=n_vocab,
-        n_ff=_int(key("feed_forward_length")),
-        weights_bytes=int(weights_bytes),
-        token_embd_bytes=embd,
-        tied_output=tied,
-        n_expert_used=_int(key("expert_used_count")),
-        n_ff_exp=_int(key("expert_feed_forward_length")),
-        sliding_window=window,
-        swa_layers=swa,
-        key_length_swa=_int(key("attention.key_length_swa")),
-        value_length_swa=_int(key("attention.value_length_swa")),
+    return _checked(
+        ModelShape(
+            architecture=arch,
+            n_layer=n_layer,
+            n_embd=n_embd,
+            n_head=n_head,
+            head_count_kv=_per_layer(key("attention.head_count_kv", n_head), n_layer, n_head),
+            key_length=_int(key("attention.key_length"), head_dim),
+            value_length=_int(key("attention.value_length"), head_dim),
+            n_vocab=n_vocab,
+            n_ff=_int(key("feed_forward_length")),
+            weights_bytes=int(weights_bytes),
+            token_embd_bytes=embd,
+            tied_output=tied,
+            n_expert_used=_int(key("expert_used_count")),
+            n_ff_exp=_int(key("expert_feed_forward_length")),
+            sliding_window=window,
+            swa_layers=swa,
+            key_length_swa=_int(key("attention.key_length_swa")),
+            value_length_swa=_int(key("attention.value_length_swa")),
+        )
     )
+
+
+def _checked(shape: ModelShape) -> ModelShape:
+    """Reject sizes no model has (a corrupt or hostile header), instead of computing with them."""
+    sizes = {
+        "head_count_kv": max(shape.head_count_kv),
+        "key_length": max(shape.key_length, shape.key_length_swa),
+        "value_length": max(shape.value_length, shape.value_length_swa),
+        "vocab_size": shape.n_vocab,
+        "feed_forward_length": max(shape.n_ff, shape.n_ff_exp),
+        "expert_used_count": shape.n_expert_used,
+        "sliding_window": shape.sliding_window,
+    }
+    for name, value in sizes.items():
+        if value > 1 << 24:
+            raise ValueError(f"{shape.architecture}: implausible {name} {value}")
+    if shape.weights_bytes < 0 or shape.weights_bytes > 1 << 50:
+        raise ValueError(f"implausible model size {shape.weights_bytes} bytes")
+    return shape
 
 
 def _vocab_len(tokens: Any) -> int:
@@ -229,15 +260,16 @@ def _token_embd(
     if not tensors:
         return estimate, str(meta.get("general.architecture", "")).startswith(TIED_BY_DEFAULT)
     by_name = {str(t.get("name")): t for t in tensors if isinstance(t, Mapping)}
-    embd = by_name.get("token_embd.weight")
-    block = GGML_BLOCKS.get(str(embd.get("type", "")).upper()) if embd else None
+    embd: Mapping[str, Any] = by_name.get("token_embd.weight") or {}
+    block = GGML_BLOCKS.get(str(embd.get("type", "")).upper())
+    dims = embd.get("shape")
     exact = estimate
-    if block and isinstance(embd.get("shape"), Sequence):
+    if block and isinstance(dims, Sequence) and not isinstance(dims, str) and len(dims) <= 4:
         n = 1
-        for d in embd["shape"]:
-            n *= _int(d, 1)
+        for d in dims:
+            n *= min(_int(d, 1), 1 << 32)
         exact = n // block[0] * block[1]
-    return exact, "output.weight" not in by_name
+    return min(exact, max(weights_bytes, 0)), "output.weight" not in by_name
 
 
 def _cells(ctx_per_slot: int) -> int:
