@@ -297,6 +297,7 @@ class Controller(QObject):
             ("benchmark", self._window is None or self.benchmark_page.join(15.0)),
             ("comparison", self._window is None or self.speculative_page.join(15.0)),
             ("tuning", self._window is None or self.tune_page.join(15.0)),
+            ("model unload", self._window is None or self._window.monitor.join(5.0)),
         ):
             if not done:
                 log.warning("the %s thread did not stop in time", name)
@@ -354,7 +355,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)
+    from velollm_desktop.ui.single_instance import (  # noqa: PLC0415
+        InstanceServer,
+        ask_running_instance_to_show,
+    )
+
+    if ask_running_instance_to_show():  # already running: its dashboard comes forward
+        print(f"{APP_NAME} is already running: showing its dashboard.", file=sys.stderr)
+        return 0
+    instance = InstanceServer(parent=app)
+    instance.listen()
     controller = Controller(app, Settings.load(), force_no_tray=args.no_tray)
+    instance.show_requested.connect(controller.show_dashboard)
+    app.aboutToQuit.connect(instance.close)
     if not controller.has_tray:
         # Without a tray the window is the app: closing it must quit.
         app.setQuitOnLastWindowClosed(True)
