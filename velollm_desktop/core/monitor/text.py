@@ -58,9 +58,10 @@ def tooltip_text(
         lines.append("Ollama: no model loaded")
     else:
         for m in models:
+            when = unloads_in(m.expires_at)
             lines.append(
-                f"{m.name}: {gib(m.size_bytes)}, {m.placement}, ctx {fmt(m.context_length)},"
-                f" {unloads_in(m.expires_at).lower()}"
+                f"{m.name}: {gib(m.size_bytes)}, {m.placement}, ctx {fmt(m.context_length)}"
+                + ("" if when == "n/a" else f", {when.lower()}")
             )
     return "\n".join(lines)
 
@@ -91,10 +92,10 @@ def unloads_in(expires_at: str | None, now: datetime | None = None) -> str:
     if left_s < 1:
         return "Unloading now"
     if left_s < 60:
-        return f"Unloads in {left_s:.0f} s"
-    if left_s < 5400:
-        return f"Unloads in {round(left_s / 60)} min"
-    return f"Unloads in {round(left_s / 3600)} h"
+        return f"Unloads in {int(left_s)} s"
+    if left_s < 5400:  # whole minutes left, as `ollama ps` counts them
+        return f"Unloads in {int(left_s // 60)} min"
+    return f"Unloads in {int(left_s // 3600)} h"
 
 
 def gib(size_bytes: int | None) -> str:
