@@ -67,7 +67,7 @@ def spec_noise_notes(result: CompareResult) -> list[str]:
     for m in result.modes:
         stats = m.decode_tokens_per_s
         if m.mode == "vanilla":
-            note = noise_warning(stats, asked)
+            note = noise_warning(stats, asked, runs_done=len(m.runs))
         else:
             note = noise_warning(None, asked, runs_done=len(m.runs))
         if note:
