@@ -6,6 +6,7 @@ import argparse
 import os
 
 from tests.conftest import run_cli
+from tests.ollama_fake import MODEL, FakeOllama
 from velollm_desktop.cli import build_parser, cli_message
 from velollm_desktop.commands.benchmark import render_table
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, ServerInfo
@@ -100,3 +101,26 @@ def test_benchmark_table_header_and_noise_warning():
     ]
     warning = next(line for line in lines if line.startswith("warning:"))
     assert "only 3 of 5 runs; noisy: ±20 %" in warning and "more runs" in warning
+
+
+def test_benchmark_progress_counts_every_step_and_table_has_a_header(velollm_exe):
+    with FakeOllama() as fake:
+        res = run_cli(
+            velollm_exe,
+            "benchmark",
+            "--url",
+            fake.url,
+            "--suite",
+            "quick",
+            "--runs",
+            "3",
+            "--no-history",
+        )
+    assert res.returncode == 0, res.stderr
+    steps = [line.split("]")[0] + "]" for line in res.stderr.splitlines() if line.startswith("[")]
+    assert steps == ["[0/4]", "[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert "warm-up done" in res.stderr
+    out = res.stdout.splitlines()
+    assert out[0] == f"backend   ollama at {fake.url}"
+    assert out[1] == f"server    version {fake.version}"
+    assert out[2] == f"model     {MODEL}" and out[3].startswith("hardware  ")
