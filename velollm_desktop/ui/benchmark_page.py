@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -116,6 +117,7 @@ class BenchmarkPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
         self.warning = QLabel()
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color:#8a5a00;")
@@ -126,16 +128,18 @@ class BenchmarkPage(QWidget):
         self.history_list = QListWidget()
         self.compare_button = QPushButton("Compare checked runs")
         self.compare_button.clicked.connect(self.compare_checked)
-        export_row = QHBoxLayout()
-        for text, slot in (
-            ("Export JSON…", partial(self._export, "json")),
-            ("Export CSV…", partial(self._export, "csv")),
-            ("Import JSON…", self._import),
-            ("Save chart PNG…", self._export_png),
+        export_row = QGridLayout()  # 2 × 2: the left pane stays narrow at 800×600
+        for n, (text, slot) in enumerate(
+            (
+                ("Export JSON…", partial(self._export, "json")),
+                ("Export CSV…", partial(self._export, "csv")),
+                ("Import JSON…", self._import),
+                ("Save chart PNG…", self._export_png),
+            )
         ):
             b = QPushButton(text)
             b.clicked.connect(slot)
-            export_row.addWidget(b)
+            export_row.addWidget(b, n // 2, n % 2)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addLayout(form)
@@ -153,7 +157,8 @@ class BenchmarkPage(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
-        split.setSizes([380, 720])
+        split.setStretchFactor(0, 1)  # the results get most of the room, also at 800×600
+        split.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(split)
         self.reload_history()
 

@@ -32,6 +32,19 @@ class BarChart(pg.PlotWidget):
         self.hideButtons()
         self.legend = self.addLegend(offset=(10, 10))
         self.bars: list[pg.BarGraphItem] = []
+        self.empty_text = "No results yet"
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """Before any data: one line of text, no dummy 0–1 axes."""
+        for side in ("left", "bottom"):
+            self.getPlotItem().hideAxis(side)
+        self.showGrid(y=False)
+        self._empty = pg.TextItem(self.empty_text, color="#aaaaaa", anchor=(0.5, 0.5))
+        self.addItem(self._empty)
+        self._empty.setPos(0.5, 0.5)
+        self.setXRange(0, 1, padding=0)
+        self.setYRange(0, 1, padding=0)
 
     def set_data(
         self,
@@ -40,6 +53,9 @@ class BarChart(pg.PlotWidget):
     ) -> None:
         """`series` = [(name, means per category, errors per category)]; `None` draws no bar."""
         self.clear()
+        for side in ("left", "bottom"):
+            self.getPlotItem().showAxis(side)
+        self.showGrid(y=True, alpha=0.2)
         self.legend.clear()
         self.bars = []
         n = max(1, len(series))
@@ -76,7 +92,10 @@ class BarChart(pg.PlotWidget):
         # headroom above the tallest bar for the legend (one line per series)
         self.setYRange(0, (max(tops) if tops else 1.0) * (1.15 + 0.08 * n), padding=0)
         axis = self.getAxis("bottom")
-        axis.setTicks([list(enumerate(categories))])
+        # "short_completion" → "short\ncompletion": names stay readable side by side when narrow
+        labels = [str(c).replace("_", "\n", 1) for c in categories]
+        axis.setTicks([list(enumerate(labels))])
+        axis.setHeight(None if all("\n" not in t for t in labels) else 58)
         self.setXRange(-0.6, len(categories) - 0.4, padding=0)
 
     def export_png(self, path: Path) -> None:

@@ -34,6 +34,28 @@ def first_size(available: QSize, preferred: QSize = PREFERRED_SIZE) -> QSize:
     )
 
 
+class _PageHolder(QWidget):
+    """Holds a page in a scroll area: the page fills the viewport, and the scroll bars appear
+    only below the page's minimum size. (Given the page directly, QScrollArea sizes it by
+    its word-wrapped labels' height-for-width, built from size *hints*, and scrolled pages
+    that fit.)"""
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__()
+        self.page = page
+        page.setParent(self)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self.page.minimumSizeHint().expandedTo(self.page.minimumSize())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self.page.sizeHint()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.page.setGeometry(self.rect())
+        super().resizeEvent(event)
+
+
 class PageTabs(QTabWidget):
     """Tabs whose pages sit in scroll areas: every page stays usable in a small window.
 
@@ -42,14 +64,12 @@ class PageTabs(QTabWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._pages: list[QWidget] = []
 
     def _wrap(self, page: QWidget) -> QScrollArea:
         area = QScrollArea()
         area.setWidgetResizable(True)
         area.setFrameShape(QFrame.Shape.NoFrame)
-        area.setWidget(page)
-        self._pages.append(page)
+        area.setWidget(_PageHolder(page))
         return area
 
     def addTab(self, page: QWidget, title: str) -> int:  # noqa: N802 - Qt override
@@ -61,7 +81,8 @@ class PageTabs(QTabWidget):
     def page(self, index: int) -> QWidget | None:
         """The page (not its scroll area) at `index`."""
         area = self.widget(index)
-        return area.widget() if isinstance(area, QScrollArea) else area
+        holder = area.widget() if isinstance(area, QScrollArea) else None
+        return holder.page if isinstance(holder, _PageHolder) else area
 
     def currentWidget(self) -> QWidget | None:  # noqa: N802 - Qt override
         return self.page(self.currentIndex())
