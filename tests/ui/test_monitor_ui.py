@@ -141,7 +141,7 @@ def test_ollama_panel(qtbot):
 
 def test_unload_button_unloads_the_model_in_ollama(qtbot):
     with FakeOllama() as fake:
-        fake.loaded[MODEL] = time.time() + 240
+        fake.loaded[MODEL] = time.time() + 270
         page = MonitorPage(SampleHistory(), ollama_url=lambda: fake.url)
         qtbot.addWidget(page)
         page.show()

@@ -19,6 +19,8 @@ SERIES_COLOURS = (
     "#d4e157",
     "#8d6e63",
 )
+MIN_HEIGHT = 220
+"""Logical pixels: a bar chart is never squeezed below this (legend and bars stay apart)."""
 
 
 class BarChart(pg.PlotWidget):
@@ -30,6 +32,7 @@ class BarChart(pg.PlotWidget):
         self.showGrid(y=True, alpha=0.2)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
+        self.setMinimumHeight(MIN_HEIGHT)  # below it the page scrolls; the legend keeps its room
         self.legend = self.addLegend(offset=(10, 10))
         self.bars: list[pg.BarGraphItem] = []
         self.empty_text = "No results yet"
@@ -82,7 +85,8 @@ class BarChart(pg.PlotWidget):
                         pen=pg.mkPen("#eeeeee", width=1.5),
                     )
                 )
-            self.legend.addItem(bar, name)
+            if len(series) > 1:  # one series: the title says what it is
+                self.legend.addItem(bar, name)
         tops = [
             m + (e or 0.0)
             for _, means, errs in series
@@ -90,7 +94,8 @@ class BarChart(pg.PlotWidget):
             if m is not None
         ]
         # headroom above the tallest bar for the legend (one line per series)
-        self.setYRange(0, (max(tops) if tops else 1.0) * (1.15 + 0.08 * n), padding=0)
+        room = 1.1 if n == 1 else 1.15 + 0.08 * n
+        self.setYRange(0, (max(tops) if tops else 1.0) * room, padding=0)
         axis = self.getAxis("bottom")
         # "short_completion" → "short\ncompletion": names stay readable side by side when narrow
         labels = [str(c).replace("_", "\n", 1) for c in categories]
