@@ -215,6 +215,11 @@ def child(name: str) -> int:
     c.benchmark_page.reload_history()
     c.benchmark_page.show_result(noisy)
     c.speculative_page.show_result(_compare_result())
+    c.optimize_page.compute()  # the real recommendation for the fixed hardware (no Ollama)
+    for _ in range(100):
+        if c.optimize_page.worker is None:
+            break
+        pump(0.2)
     for i, title in enumerate(PAGES):
         w.tabs.setCurrentIndex(next(j for j in range(w.tabs.count()) if w.tabs.tabText(j) == title))
         if title == "Monitor":
