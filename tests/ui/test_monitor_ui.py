@@ -101,9 +101,9 @@ def test_monitor_with_gpu_shows_values_and_vram_axis_to_total(qtbot):
     qtbot.waitUntil(lambda: "GPU load:" in page.title_of("GPU load"), timeout=3000)
     assert not page.no_gpu_label.isVisible()
     assert page.title_of("GPU load") == "GPU load: 73 %"
-    assert page.title_of("GPU memory") == "GPU memory: 1000 / 81559 MiB"
+    assert page.title_of("GPU memory") == "GPU memory: 1.0 of 79.6 GiB"
     assert page.title_of("GPU power") == "GPU power: 100 W"
-    assert 81559 <= page.plots["GPU memory"].getViewBox().viewRange()[1][1] < 84000
+    assert 79.6 <= page.plots["GPU memory"].getViewBox().viewRange()[1][1] < 82.0
 
 
 def test_hardware_header_memory_line_is_live(qtbot):

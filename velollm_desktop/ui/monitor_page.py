@@ -36,7 +36,11 @@ WINDOWS_S = {"Last 60 s": 60.0, "Last 10 min": 600.0}
 GPU_PENS = ("#4caf50", "#ff7043", "#29b6f6", "#ab47bc", "#ffca28", "#8d6e63", "#26a69a", "#ec407a")
 GPU_PLOTS = (  # title, unit, field
     ("GPU load", "%", lambda g: g.utilization_pct),
-    ("GPU memory", "MiB", lambda g: g.vram_used_mib),
+    (
+        "GPU memory",
+        "GiB",
+        lambda g: g.vram_used_mib / 1024 if g.vram_used_mib is not None else None,
+    ),
     ("GPU temperature", "°C", lambda g: g.temperature_c),
     ("GPU power", "W", lambda g: g.power_w),
 )
@@ -51,7 +55,9 @@ def _gpu_value(title: str, g: GpuSample) -> str:
     if title == "GPU load":
         return fmt(g.utilization_pct, "%")
     if title == "GPU memory":
-        return f"{fmt(g.vram_used_mib)} / {fmt(g.vram_total_mib, 'MiB')}"
+        if g.vram_used_mib is None or not g.vram_total_mib:
+            return fmt(None)
+        return f"{g.vram_used_mib / 1024:.1f} of {g.vram_total_mib / 1024:.1f} GiB"
     if title == "GPU temperature":
         return fmt(g.temperature_c, "°C")
     return fmt(g.power_w, "W")
@@ -291,4 +297,4 @@ class MonitorPage(QWidget):
             self.plots[title].setTitle(f"{title}: {values}")
         totals = [g.vram_total_mib for g in s.gpus if g.vram_total_mib]
         if totals:
-            self.plots["GPU memory"].setYRange(0, max(totals), padding=0.02)
+            self.plots["GPU memory"].setYRange(0, max(totals) / 1024, padding=0.02)
