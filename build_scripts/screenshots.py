@@ -4,7 +4,8 @@
 
 Every page of the dashboard at 800×600, at 1600×1000, and as first opened with
 QT_SCALE_FACTOR=2 on a 1600×1000 screen (the window clamps itself to the screen), written as
-`<page>-800x600.png`, `<page>-1600x1000.png` and `<page>-scale2.png`; plus `tray.png`.
+`<page>-800x600.png`, `<page>-1600x1000.png` and `<page>-scale2.png`; plus `tray.png` and
+`monitor-gpu-synthetic-1600x1000.png` (the GPU layout, from made-up samples: no GPU here).
 
 Deterministic: each configuration runs in its own process on a private Xvfb, with empty
 settings and history in a temporary directory, the live sampler and Ollama poller never
@@ -226,9 +227,33 @@ def child(name: str) -> int:
             w.monitor.mark_dirty()
         pump(1.2 if i == 0 else 0.6)  # layout settles; the monitor's redraw timer fires
         w.grab().save(str(OUT / f"{title.lower()}-{name}.png"))
+    if name == "1600x1000":  # the GPU layout, from synthetic samples (this box has no GPU)
+        _show_synthetic_gpu(c)
+        pump(1.2)
+        w.grab().save(str(OUT / "monitor-gpu-synthetic-1600x1000.png"))
     print(f"{name}: window {w.width()}×{w.height()} (logical px)")
     c.shutdown()
     return 0
+
+
+def _show_synthetic_gpu(c) -> None:
+    """One made-up 24 GiB GPU under a steady load, to show the monitor's GPU layout."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from velollm_desktop.core.hardware.model import GpuInfo, GpuVendor  # noqa: PLC0415
+    from velollm_desktop.core.monitor.sampler import GpuSample  # noqa: PLC0415
+
+    for s in _samples():
+        load = 85.0 + 8.0 * math.sin(s.monotonic_s / 4.0) if s.cpu_pct > 50 else 3.0
+        gpu = GpuSample(0, "Synthetic GPU 24 GB", load, 4000 + int(60 * load), 24564,
+                        45.0 + load / 3, 60.0 + 2.5 * load)  # fmt: skip
+        c.history.add(replace(s, monotonic_s=s.monotonic_s + 200, gpus=(gpu,)))
+    spec = _hardware()
+    gpu_info = GpuInfo(GpuVendor.NVIDIA, "Synthetic GPU 24 GB", 0, 24564, 4180, 20384,
+                       source="synthetic")  # fmt: skip
+    c._on_hardware(replace(spec, gpus=(gpu_info,)))
+    c.window.tabs.setCurrentIndex(0)
+    c.window.monitor.mark_dirty()
 
 
 def _in_seconds(seconds: float) -> str:

@@ -151,6 +151,10 @@ class MonitorPage(QWidget):
         names = [t for t, _, _ in GPU_PLOTS] + ["CPU", "RAM"] if has_gpu else ["CPU", "RAM"]
         for title, _u, _f in GPU_PLOTS:
             self.plots[title].setVisible(has_gpu)
+        columns, rows = (3, 2) if has_gpu else (2, 1)
+        for i in range(3):  # equal cells: the plots line up whatever their labels' widths
+            self.grid.setColumnStretch(i, 1 if i < columns else 0)
+            self.grid.setRowStretch(i, 1 if i < rows else 0)
         for n, name in enumerate(names):
             if has_gpu:
                 self.grid.addWidget(self.plots[name], n // 3, n % 3)
