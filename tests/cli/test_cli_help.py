@@ -124,3 +124,15 @@ def test_benchmark_progress_counts_every_step_and_table_has_a_header(velollm_exe
     assert out[0] == f"backend   ollama at {fake.url}"
     assert out[1] == f"server    version {fake.version}"
     assert out[2] == f"model     {MODEL}" and out[3].startswith("hardware  ")
+
+
+def test_missing_llama_server_message_has_no_gui_fix_in_the_cli():
+    import pytest
+
+    from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
+
+    with pytest.raises(BinaryNotFound) as info:
+        find_program("llama-no-such-tool")
+    assert "in Settings" in str(info.value)  # the app's message names its setting
+    cli = cli_message(str(info.value))
+    assert "Settings" not in cli and cli.endswith("or put llama.cpp's binaries on PATH")
