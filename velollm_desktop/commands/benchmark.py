@@ -23,22 +23,34 @@ DEFAULT_URLS = {
 
 
 def render_table(result: BenchmarkResult) -> str:
-    """A readable summary: one line per test, mean ± stddev with units."""
+    """A readable summary: what was measured, then one line per test, mean ± stddev with units,
+    then a warning (with what to do) for each noisy test."""
+    from velollm_desktop.core.bench.stats import noise_warning  # noqa: PLC0415
+    from velollm_desktop.core.hardware.report import one_line  # noqa: PLC0415
+
     lines = [
-        f"{result.server.kind} {result.server.version or ''} at {result.server.url} — model {result.model}".strip()
+        f"backend   {result.server.kind} at {result.server.url}",
+        f"server    version {result.server.version or 'n/a'}",
+        f"model     {result.model}",
+        f"hardware  {one_line(result.hardware)}",
+        f"suite     {result.suite}",
+        "",
+        f"{'test':<20}{'runs':>5}{'decode tok/s':>22}{'server tok/s':>16}{'TTFT ms':>16}{'prompt tok/s':>15}",
     ]
-    lines.append(
-        f"{'test':<20}{'runs':>5}{'decode tok/s':>22}{'server tok/s':>16}{'TTFT ms':>16}{'prompt tok/s':>15}"
-    )
 
     def pm(s, digits=1):
         return f"{s.mean:.{digits}f} ± {s.stddev:.{digits}f}" if s else "n/a"
 
+    warnings = []
     for t in result.results:
         lines.append(
             f"{t.name:<20}{len(t.runs):>5}{pm(t.decode_tokens_per_s):>22}"
             f"{pm(t.server_decode_tokens_per_s):>16}{pm(t.ttft_ms, 0):>16}{pm(t.prompt_tokens_per_s, 0):>15}"
         )
+        note = noise_warning(t.decode_tokens_per_s, t.runs_requested)
+        if note:
+            warnings.append(f"warning: {t.name}: {note} (--runs N)")
+    lines += warnings
     if result.results and result.results[0].warmup_load_ms is not None:
         lines.append(f"model load (warm-up): {result.results[0].warmup_load_ms:.0f} ms")
     lines.append(f"wall time {result.wall_s:.1f} s" + (" (cancelled)" if result.cancelled else ""))

@@ -311,6 +311,7 @@ class Controller(QObject):
             ("benchmark", self._window is None or self.benchmark_page.join(15.0)),
             ("comparison", self._window is None or self.speculative_page.join(15.0)),
             ("tuning", self._window is None or self.tune_page.join(15.0)),
+            ("model unload", self._window is None or self._window.monitor.join(5.0)),
         ):
             if not done:
                 log.warning("the %s thread did not stop in time", name)
@@ -345,6 +346,21 @@ def _report_ready_when_visible(controller: Controller, path: str) -> None:
     timer.start(10)
 
 
+def _single_instance(app: QApplication):
+    """The listening InstanceServer; `None` when another instance answered (it shows its
+    dashboard); `False` when QtNetwork is missing (a stripped bundle): run without it."""
+    try:
+        from velollm_desktop.ui import single_instance  # noqa: PLC0415 - QtNetwork, after the app
+    except ImportError as exc:
+        log.warning("single instance check unavailable: %s", exc)
+        return False
+    if single_instance.ask_running_instance_to_show():
+        return None
+    server = single_instance.InstanceServer(parent=app)
+    server.listen()
+    return server
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `velollm-desktop` and `python -m velollm_desktop`."""
     parser = argparse.ArgumentParser(
@@ -368,7 +384,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)
+    instance = _single_instance(app)
+    if instance is None:  # already running: its dashboard came forward
+        print(f"{APP_NAME} is already running: showing its dashboard.", file=sys.stderr)
+        return 0
     controller = Controller(app, Settings.load(), force_no_tray=args.no_tray)
+    if instance is not False:
+        instance.show_requested.connect(controller.show_dashboard)
+        app.aboutToQuit.connect(instance.close)
     if not controller.has_tray:
         # Without a tray the window is the app: closing it must quit.
         app.setQuitOnLastWindowClosed(True)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -28,7 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.bench.model import BenchmarkResult
-from velollm_desktop.core.bench.stats import Stats
+from velollm_desktop.core.bench.stats import (
+    Stats,
+    compared_differences,
+    comparison_warning,
+    noise_warning,
+)
 from velollm_desktop.core.bench.store import History, export_file, from_json
 from velollm_desktop.core.bench.suites import SUITES
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
@@ -95,7 +101,7 @@ class BenchmarkPage(QWidget):
         self.run_button.clicked.connect(self.start)
         buttons = self.jobs.row()
 
-        self.table = QTableWidget(0, 6)
+        self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(
             [
                 "Test",
@@ -104,25 +110,36 @@ class BenchmarkPage(QWidget):
                 "Server decode (tok/s)",
                 "TTFT (ms)",
                 "Prompt (tok/s)",
+                "Note",
             ]
         )
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color:#8a5a00;")
+        self.warning.setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart("Decode speed (mean ± stddev)", "tokens/s")
 
         self.history_list = QListWidget()
         self.compare_button = QPushButton("Compare checked runs")
         self.compare_button.clicked.connect(self.compare_checked)
-        export_row = QHBoxLayout()
-        for text, slot in (
-            ("Export JSON…", partial(self._export, "json")),
-            ("Export CSV…", partial(self._export, "csv")),
-            ("Import JSON…", self._import),
-            ("Save chart PNG…", self._export_png),
+        export_row = QGridLayout()  # 2 × 2: the left pane stays narrow at 800×600
+        for n, (text, slot) in enumerate(
+            (
+                ("Export JSON…", partial(self._export, "json")),
+                ("Export CSV…", partial(self._export, "csv")),
+                ("Import JSON…", self._import),
+                ("Save chart PNG…", self._export_png),
+            )
         ):
             b = QPushButton(text)
             b.clicked.connect(slot)
-            export_row.addWidget(b)
+            export_row.addWidget(b, n // 2, n % 2)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addLayout(form)
@@ -135,11 +152,13 @@ class BenchmarkPage(QWidget):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.addWidget(self.table)
+        rv.addWidget(self.warning)
         rv.addWidget(self.chart, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
-        split.setSizes([380, 720])
+        split.setStretchFactor(0, 1)  # the results get most of the room, also at 800×600
+        split.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(split)
         self.reload_history()
 
@@ -233,10 +252,12 @@ class BenchmarkPage(QWidget):
 
     # -- showing --------------------------------------------------------------------------
     def show_result(self, result: BenchmarkResult) -> None:
-        """Fill the table and chart with one result."""
+        """Fill the table and chart with one result (noisy tests flagged in the Note column)."""
         self.result = result
         self.table.setRowCount(len(result.results))
+        noisy = []
         for row, t in enumerate(result.results):
+            note = noise_warning(t.decode_tokens_per_s, t.runs_requested)
             cells = (
                 t.name,
                 str(len(t.runs)),
@@ -244,12 +265,22 @@ class BenchmarkPage(QWidget):
                 pm(t.server_decode_tokens_per_s),
                 pm(t.ttft_ms, 0),
                 pm(t.prompt_tokens_per_s, 0),
+                f"⚠ {note}" if note else "ok",
             )
             for col, text in enumerate(cells):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, col, item)
+            if note:
+                noisy.append(f"{t.name}: {note}")
+        self._show_warning("\n".join(noisy))
         self._chart([(f"{result.model}", result)])
 
-    def _chart(self, labelled: list[tuple[str, BenchmarkResult]]) -> None:
+    def _show_warning(self, text: str) -> None:
+        self.warning.setText(f"⚠ {text}" if text else "")
+        self.warning.setVisible(bool(text))
+
+    def _chart(self, labelled: list[tuple[str, BenchmarkResult]], note: str = "") -> None:
         tests: list[str] = []
         for _, r in labelled:
             tests += [t.name for t in r.results if t.name not in tests]
@@ -264,6 +295,7 @@ class BenchmarkPage(QWidget):
                 )
             )
         self.chart.set_data(tests, series)
+        self.chart.setLabel("bottom", f"test — {note}" if note else "test")
 
     def reload_history(self) -> None:
         """Refresh the history list (newest first)."""
@@ -287,7 +319,11 @@ class BenchmarkPage(QWidget):
         if len(chosen) < 2:
             self.status.setText("Check at least two runs in the history to compare them.")
             return
-        self._chart(chosen)
+        results = [r for _, r in chosen]
+        warning = comparison_warning(results)
+        differ = compared_differences(results)
+        self._chart(chosen, f"different {', '.join(differ)} per bar" if differ else "")
+        self._show_warning(warning or "")
         self.status.setText(f"Comparing {len(chosen)} runs.")
 
     # -- files ----------------------------------------------------------------------------

@@ -20,9 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from velollm_desktop.core.bench.stats import noise_warning
 from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
 from velollm_desktop.core.spec.compare import (
+    DEFAULT_PROMPTS,
     NGRAM_TYPES,
     CompareResult,
     SpecMode,
@@ -33,6 +36,43 @@ from velollm_desktop.core.spec.compare import (
 )
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
+
+INTRO = (
+    "Speculative decoding: a small draft model (or a look-up of repeated text, the n-gram "
+    "modes) guesses the next few tokens and the target model checks them all in one pass. "
+    "The text is exactly what the target alone would write; it is only faster when most "
+    "guesses are accepted: a draft of the same family, ten or more times smaller, on "
+    "predictable text (code, edits, summaries). Otherwise it can be slower, so measure it here."
+)
+
+
+def models_folder() -> Path:
+    """The app's models folder (where the built-in model goes), else the home folder."""
+    folder = builtin_model_path().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path.home()
+    return folder
+
+
+def spec_noise_notes(result: CompareResult) -> list[str]:
+    """Noise warnings: every mode that finished fewer runs than asked, and a noisy baseline.
+
+    Only vanilla gets the 10 % spread rule: with a draft, speed rightly differs between the
+    prompts (code is guessed better than prose), and each speedup is relative to vanilla.
+    """
+    asked = result.runs_per_prompt * len(DEFAULT_PROMPTS)
+    notes = []
+    for m in result.modes:
+        stats = m.decode_tokens_per_s
+        if m.mode == "vanilla":
+            note = noise_warning(stats, asked, runs_done=len(m.runs))
+        else:
+            note = noise_warning(None, asked, runs_done=len(m.runs))
+        if note:
+            notes.append(f"{m.mode}: {note}")
+    return notes
 
 
 class SpeculativePage(QWidget):
@@ -51,14 +91,15 @@ class SpeculativePage(QWidget):
         self.draft = QComboBox()
         self.draft.setEditable(True)
         self.target.currentTextChanged.connect(self._filter_drafts)
-        browse = QPushButton("Add .gguf…")
+        browse = self.browse_button = QPushButton("Add .gguf…")
         browse.clicked.connect(self._browse)
         self.ngram = QComboBox()
         self.ngram.addItem("(none)", None)
         for t in NGRAM_TYPES:
             self.ngram.addItem(t, t)
         self.ngram.setCurrentIndex(1)
-        self.use_draft = QCheckBox("Draft model")
+        self.use_draft = QCheckBox("use")
+        self.use_draft.setToolTip("Compare with a draft model (unchecked: n-gram mode only)")
         self.use_draft.setChecked(True)
         self.runs = QSpinBox()
         self.runs.setRange(1, 20)
@@ -74,7 +115,7 @@ class SpeculativePage(QWidget):
         drow = QHBoxLayout()
         drow.addWidget(self.use_draft)
         drow.addWidget(self.draft, 1)
-        form.addRow("Draft", drow)
+        form.addRow("Draft model", drow)
         form.addRow("N-gram mode", self.ngram)
         form.addRow("Runs per prompt", self.runs)
         form.addRow("Tokens per run", self.n_predict)
@@ -88,7 +129,10 @@ class SpeculativePage(QWidget):
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.chart = BarChart("Decode speed per mode (mean ± stddev)", "tokens/s")
+        self.intro = QLabel(INTRO)
+        self.intro.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
@@ -108,8 +152,9 @@ class SpeculativePage(QWidget):
                 combo.setCurrentText(current)
 
     def _browse(self) -> None:
+        folder = models_folder()
         path, _ = QFileDialog.getOpenFileName(
-            self, "GGUF model", str(Path.home()), "GGUF (*.gguf);;All files (*)"
+            self, "GGUF model", str(folder), "GGUF (*.gguf);;All files (*)"
         )
         if path:
             self.refresh_models([path])
@@ -215,7 +260,9 @@ class SpeculativePage(QWidget):
             sp = f"{m.speedup:.2f}×" if m.speedup is not None else "n/a"
             parts.append(f"{m.mode}: {sp}{acc}")
         self.status.setText("Done. " + "; ".join(parts))
-        self.verdict.setText("\n".join(result.advice) or "No verdict.")
+        verdict = list(result.advice) or ["No verdict."]
+        verdict += [f"⚠ {note}" for note in spec_noise_notes(result)]
+        self.verdict.setText("\n".join(verdict))
         if self.history is not None and not self.history.closed:
             self.history.add_comparison(result)
         self.finished.emit(result.advice[0] if result.advice else "comparison done")

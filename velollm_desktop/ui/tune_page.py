@@ -70,7 +70,10 @@ class TunePage(QWidget):
             self.target.addItem(label, key)
         self.target.currentIndexChanged.connect(self._on_target)
         self.server_changes = QCheckBox(
-            "Also try server settings (flash attention, KV cache, parallel): rewrites Ollama's "
+            "Also try server settings (restarts Ollama; restored afterwards)"
+        )
+        self.server_changes.setToolTip(
+            "Also try flash attention, KV cache type and parallel slots: rewrites Ollama's "
             "service configuration and restarts it; the original is restored afterwards"
         )
         self.ctx = QSpinBox()

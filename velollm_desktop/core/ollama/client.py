@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from velollm_desktop.core.ollama.errors import (
+    GUI_ADDRESS_FIX,
     BadResponse,
     ModelNotFound,
     OllamaError,
@@ -102,7 +103,7 @@ class OllamaClient:
 
     # -- the choke point ------------------------------------------------------------------
     PRODUCT = "Ollama"
-    START_HINT = "start it with `ollama serve` (or open the Ollama app), or set the right address in Settings"
+    START_HINT = f"start it with `ollama serve` (or open the Ollama app), or {GUI_ADDRESS_FIX}"
 
     def _explain(self, exc: Exception) -> OllamaError:
         return from_transport(exc, self.PRODUCT, self.base_url, self.START_HINT)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+GUI_ADDRESS_FIX = "set the right address in Settings"
+"""How a message tells the app's user to fix a wrong address; the CLI swaps in `--url`."""
+
 
 class OllamaError(Exception):
     """Base of every error a server client raises (the message is shown to the user)."""
