@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
@@ -26,6 +27,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages may quote server text
         self.banner.setStyleSheet("background:#fff3cd;color:#5c4400;padding:8px;border-radius:4px;")
         self.banner.setVisible(False)
         layout.addWidget(self.banner)

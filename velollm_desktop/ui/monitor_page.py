@@ -81,6 +81,8 @@ class MonitorPage(QWidget):
         self._ram_curve = self.plots["RAM"].plot(pen=pg.mkPen("#2196f3", width=2))
 
         self.ollama_status = QLabel("Ollama: checking…")
+        # server-provided text (error bodies, model names) is never rendered as HTML
+        self.ollama_status.setTextFormat(Qt.TextFormat.PlainText)
         self.ollama_table = QTableWidget(0, 5)
         self.ollama_table.setHorizontalHeaderLabels(
             ["Model", "Size (GiB)", "Placement", "Context (tokens)", "Unloads at"]
