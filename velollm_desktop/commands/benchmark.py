@@ -151,9 +151,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="model name (default: the server's first model)")
     p.add_argument("--suite", choices=sorted(SUITES), default="standard")
-    p.add_argument("--runs", type=int_range(1, 10_000), help="runs per test (default: the suite's: 5/3/3)")
     p.add_argument(
-        "--max-tokens", type=int_range(1, 1_000_000), help="tokens per run (default: the suite's: 50/150/200)"
+        "--runs", type=int_range(1, 10_000), help="runs per test (default: the suite's: 5/3/3)"
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int_range(1, 1_000_000),
+        help="tokens per run (default: the suite's: 50/150/200)",
     )
     p.add_argument(
         "--json", type=Path, help="also write the result as JSON (docs/BENCHMARK_FORMAT.md)"
@@ -169,7 +173,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="N > 1: the concurrent benchmark, N clients sending back to back for --duration",
     )
     p.add_argument(
-        "--duration", type=float_range(0, 7 * 24 * 3600, low_open=True), default=60.0, help="seconds, with --concurrency (default 60)"
+        "--duration",
+        type=float_range(0, 7 * 24 * 3600, low_open=True),
+        default=60.0,
+        help="seconds, with --concurrency (default 60)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd)

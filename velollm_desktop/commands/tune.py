@@ -193,9 +193,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "service's drop-in and restarting it (Linux/systemd; restored at the end)",
     )
     p.add_argument("--objective", choices=OBJECTIVES, default="decode")
-    p.add_argument("--concurrency", type=int_range(1, 1024), default=4, help="clients for --objective throughput")
     p.add_argument(
-        "--budget", type=float_range(0, 7 * 24 * 3600, low_open=True), default=180.0, help="time budget in seconds (default 180)"
+        "--concurrency",
+        type=int_range(1, 1024),
+        default=4,
+        help="clients for --objective throughput",
+    )
+    p.add_argument(
+        "--budget",
+        type=float_range(0, 7 * 24 * 3600, low_open=True),
+        default=180.0,
+        help="time budget in seconds (default 180)",
     )
     p.add_argument("--n-predict", type=int_range(1, 1_000_000), default=64)
     p.add_argument(

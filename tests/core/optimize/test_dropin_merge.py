@@ -65,9 +65,7 @@ def test_merge_twice_is_stable_and_drops_only_whole_lines_of_ours():
 
 
 NAMES = st.sampled_from(["A", "B_2", "OLLAMA_KEEP_ALIVE", "OLLAMA_FLASH_ATTENTION", "OLLAMA_HOST"])
-VALUES = st.text(
-    st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=8
-)
+VALUES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=8)
 
 
 def _word(name: str, value: str, style: int) -> str:
@@ -103,7 +101,10 @@ def dropins(draw) -> str:
 
 
 @settings(max_examples=300, deadline=None)
-@given(existing=dropins(), ours=st.dictionaries(NAMES, VALUES.filter(lambda v: "\n" not in v), max_size=3))
+@given(
+    existing=dropins(),
+    ours=st.dictionaries(NAMES, VALUES.filter(lambda v: "\n" not in v), max_size=3),
+)
 def test_merge_property_parse_of_merge_is_existing_updated_with_ours(existing, ours):
     merged = render_systemd(ours, existing)
     assert unit_environment(merged) == {**unit_environment(existing), **ours}

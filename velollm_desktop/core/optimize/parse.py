@@ -204,3 +204,35 @@ def unit_environment(text: str) -> dict[str, str]:
             continue
         env.update(environment_assignments(line.value))
     return env
+
+
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+def exposure_warnings(env: dict[str, str]) -> list[str]:
+    """Warnings for settings that expose Ollama to the network (raw values, by name).
+
+    `OLLAMA_HOST` bound to all interfaces (0.0.0.0, ::, an empty host) or to a non-loopback
+    address lets anyone who can reach the machine use its models; `OLLAMA_ORIGINS=*` lets any
+    web page the user visits call the API.
+    """
+    out = []
+    host = clean(env.get("OLLAMA_HOST", "") or "")
+    if host:
+        hostport = host.split("://", 1)[-1].split("/", 1)[0]
+        name = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
+        if hostport.startswith("["):
+            name = hostport.split("]", 1)[0] + "]"
+        if not name.startswith(_LOOPBACK):
+            out.append(
+                f"OLLAMA_HOST={host} exposes Ollama to the network: anyone who can reach this "
+                "machine can use (and pull, and delete) its models; use 127.0.0.1 unless you "
+                "mean it and have a firewall"
+            )
+    origins = clean(env.get("OLLAMA_ORIGINS", "") or "")
+    if any(o.strip() in ("*", "http://*", "https://*") for o in origins.split(",")):
+        out.append(
+            f"OLLAMA_ORIGINS={origins} lets any web page you open call Ollama's API; "
+            "list the origins you need instead"
+        )
+    return out

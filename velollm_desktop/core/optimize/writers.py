@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import plistlib
 import re
+import stat
 from collections.abc import Mapping
+from pathlib import Path
 
 from velollm_desktop.core.optimize.catalogue import NEVER_EXISTED
 from velollm_desktop.core.optimize.parse import environment_assignments, unit_lines
@@ -46,6 +48,25 @@ def validate(env: Mapping[str, str]) -> dict[str, str]:
             raise UnsafeValue(f"the value of {name} is {len(value)} characters long (limit 4096)")
         out[name] = value
     return out
+
+
+def check_output_path(path: Path) -> None:
+    """`-o FILE` must be a regular file or a new one in an existing directory.
+
+    Refused with UnsafeValue: devices (/dev/null, /dev/full), directories, FIFOs, sockets,
+    symbolic links (we never write through one) and a missing parent directory (we do not
+    create directories the user did not ask for).
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise UnsafeValue(f"{path} is a symbolic link: write to the real file instead")
+    if path.exists():
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise UnsafeValue(f"{path} is {kind}: -o needs a regular file (or a new one)")
+    elif not path.parent.is_dir():
+        raise UnsafeValue(f"the directory {path.parent} does not exist: create it first")
 
 
 def shell_quote(value: str) -> str:
