@@ -128,10 +128,7 @@ def _cmd(args: argparse.Namespace) -> int:
         backend.close()
     print(render_table(result))
     if not args.no_history:
-        history = History()
-        entry = history.add(result)
-        history.close()
-        print(f"saved in the history as #{entry}")
+        _save_in_history(result)
     for path in (args.json, args.csv):
         if path:
             if args.csv == path and not str(path).lower().endswith(".csv"):
@@ -139,6 +136,23 @@ def _cmd(args: argparse.Namespace) -> int:
             export_file(result, Path(path))
             print(f"wrote {path}")
     return 0
+
+
+def _save_in_history(result: BenchmarkResult) -> None:
+    """Store the run; when the history is busy, keep it in a JSON file instead (never lost)."""
+    from velollm_desktop.core.bench.store import HistoryBusy  # noqa: PLC0415
+    from velollm_desktop.core.settings import data_dir  # noqa: PLC0415
+
+    history = History()
+    try:
+        print(f"saved in the history as #{history.add(result)}")
+    except HistoryBusy as exc:
+        stamp = result.started_at.replace(":", "").replace("-", "")[:15]
+        path = data_dir() / f"unsaved-result-{stamp}.json"
+        export_file(result, path)
+        print(f"{exc}; this run was saved to {path} instead", file=sys.stderr)
+    finally:
+        history.close()
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -163,7 +163,7 @@ class _Reader:
         n = self.read("<Q")
         least = struct.calcsize(_SCALARS[itype]) if itype in _SCALARS else 8
         if n * least > self.left():  # checked before any item is read: no huge loop, no huge list
-            raise NotGGUF(f"an array declares {n} items, more than the metadata can hold")
+            raise NotGGUF(f"an array declares {n} items, more than is left: {self._ends()}")
         head = [self.value(itype, depth) for _ in range(min(n, KEEP_ARRAY_ITEMS))]
         if n <= KEEP_ARRAY_ITEMS:
             return head
