@@ -108,6 +108,11 @@ def _cmd(args: argparse.Namespace) -> int:
 
     if args.undo:
         return _undo(Applier(), args.yes)
+    if args.output:  # before any work: a bad target is one line, at once
+        try:
+            writers.check_output_path(args.output)
+        except writers.UnsafeValue as exc:
+            raise CliError(f"-o: {exc}") from exc
     url = args.url or ollama_url_from_env()
     spec = _hardware(args.hardware)
     try:
@@ -125,10 +130,6 @@ def _cmd(args: argparse.Namespace) -> int:
     except writers.UnsafeValue as exc:
         raise CliError(str(exc)) from exc
     if args.output:
-        try:
-            writers.check_output_path(args.output)
-        except writers.UnsafeValue as exc:
-            raise CliError(f"-o: {exc}") from exc
         atomic_write_text(args.output, text, backup=args.output.exists())
         print(f"wrote {args.output} ({fmt})")
         return 0
