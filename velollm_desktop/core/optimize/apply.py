@@ -18,6 +18,7 @@ did not record for this applier, a symlink, and a file edited since we wrote it 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -57,10 +58,7 @@ def run_command(argv: Sequence[str]) -> subprocess.CompletedProcess:
 
 
 def sha256_file(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def refuse_symlinks(target: Path) -> None:
@@ -147,15 +145,13 @@ class Applier:
                     (*prefix, "systemctl", "restart", "ollama"),
                 ]
             return Plan(self.dropin, content, privileged, tuple(cmds))
-        overridden = [k for k in env if k in DESKTOP_APP_OVERRIDES]
-        warning = (
-            (
-                f"Warning: the Ollama desktop app sets {', '.join(overridden)} from its own settings when it "
+        overridden = ", ".join(k for k in env if k in DESKTOP_APP_OVERRIDES)
+        warning: tuple[str, ...] = ()
+        if overridden:
+            warning = (
+                f"Warning: the Ollama desktop app sets {overridden} from its own settings when it "
                 "starts the server, overriding these values; change them in the app's Settings too.",
             )
-            if overridden
-            else ()
-        )
         if self.platform == "darwin":
             path = Path.home() / "Library" / "LaunchAgents" / f"{writers.LAUNCH_AGENT_LABEL}.plist"
             cmds = [("launchctl", "setenv", k, v) for k, v in sorted(writers.validate(env).items())]
@@ -377,11 +373,8 @@ class Applier:
 
 def _chown(path: Path, uid: int, gid: int) -> None:
     """Give `path` back its owner (only root can; others keep their own files anyway)."""
-    if hasattr(os, "chown"):
-        try:
-            os.chown(path, uid, gid)
-        except PermissionError:
-            pass
+    with contextlib.suppress(PermissionError, AttributeError):
+        os.chown(path, uid, gid)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
