@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -108,6 +109,16 @@ def _extra_commands() -> list:
     return commands.REGISTRARS
 
 
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f\x9b]"
+)
+
+
+def plain(text: str) -> str:
+    """`text` without terminal escape sequences or control characters (newlines and tabs kept)."""
+    return _CONTROL.sub("", text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `velollm` console script; returns the exit status."""
     parser = build_parser()
@@ -119,14 +130,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from velollm_desktop.core.ollama.errors import OllamaError  # noqa: PLC0415
+
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"velollm: error: {cli_message(str(exc))}", file=sys.stderr)
-        return exc.code
+    except (CliError, OllamaError) as exc:
+        print(f"velollm: error: {plain(cli_message(str(exc)))}", file=sys.stderr)
+        return exc.code if isinstance(exc, CliError) else 2
     except KeyboardInterrupt:
         print("velollm: interrupted", file=sys.stderr)
         return 130
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+        # bad input that no command turned into a CliError: still one line (-v: the traceback)
+        logging.getLogger("velollm").debug("unexpected failure", exc_info=True)
+        print(f"velollm: error: {plain(str(exc))[:500]}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from velollm_desktop.cli import CliError
+from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.runner import run_benchmark
@@ -143,10 +144,7 @@ def _cmd(args: argparse.Namespace) -> int:
         backend.close()
     print(render_table(result))
     if not args.no_history:
-        history = History()
-        entry = history.add(result)
-        history.close()
-        print(f"saved in the history as #{entry}")
+        _save_in_history(result)
     for path in (args.json, args.csv):
         if path:
             if args.csv == path and not str(path).lower().endswith(".csv"):
@@ -154,6 +152,23 @@ def _cmd(args: argparse.Namespace) -> int:
             export_file(result, Path(path))
             print(f"wrote {path}")
     return 0
+
+
+def _save_in_history(result: BenchmarkResult) -> None:
+    """Store the run; when the history is busy, keep it in a JSON file instead (never lost)."""
+    from velollm_desktop.core.bench.store import HistoryBusy  # noqa: PLC0415
+    from velollm_desktop.core.settings import data_dir  # noqa: PLC0415
+
+    history = History()
+    try:
+        print(f"saved in the history as #{history.add(result)}")
+    except HistoryBusy as exc:
+        stamp = result.started_at.replace(":", "").replace("-", "")[:15]
+        path = data_dir() / f"unsaved-result-{stamp}.json"
+        export_file(result, path)
+        print(f"{exc}; this run was saved to {path} instead", file=sys.stderr)
+    finally:
+        history.close()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -166,9 +181,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="model name (default: the server's first model)")
     p.add_argument("--suite", choices=sorted(SUITES), default="standard")
-    p.add_argument("--runs", type=int, help="runs per test (default: the suite's: 5/3/3)")
     p.add_argument(
-        "--max-tokens", type=int, help="tokens per run (default: the suite's: 50/150/200)"
+        "--runs", type=int_range(1, 10_000), help="runs per test (default: the suite's: 5/3/3)"
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int_range(1, 1_000_000),
+        help="tokens per run (default: the suite's: 50/150/200)",
     )
     p.add_argument(
         "--json", type=Path, help="also write the result as JSON (docs/BENCHMARK_FORMAT.md)"
@@ -179,12 +198,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--concurrency",
-        type=int,
+        type=int_range(1, 1024),
         default=1,
         help="N > 1: the concurrent benchmark, N clients sending back to back for --duration",
     )
     p.add_argument(
-        "--duration", type=float, default=60.0, help="seconds, with --concurrency (default 60)"
+        "--duration",
+        type=float_range(0, 7 * 24 * 3600, low_open=True),
+        default=60.0,
+        help="seconds, with --concurrency (default 60)",
     )
     p.add_argument(
         "--endpoint",

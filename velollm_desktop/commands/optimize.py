@@ -10,7 +10,9 @@ from pathlib import Path
 from velollm_desktop.cli import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
+from velollm_desktop.core.jsonio import read_json_object
 from velollm_desktop.core.optimize import writers
+from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.recommend import (
     Recommendation,
     as_json_summary,
@@ -28,8 +30,8 @@ def _hardware(path: Path | None) -> HardwareSpec:
 
         return detect_hardware()
     try:
-        return hardware_from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return hardware_from_json(read_json_object(path, "--hardware"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CliError(f"--hardware {path}: not a `velollm detect --json` file ({exc})") from exc
 
 
@@ -89,21 +91,43 @@ def render_report(current: CurrentConfig, rec: Recommendation) -> str:
     return "\n".join(lines)
 
 
+def _undo(applier, yes: bool) -> int:
+    """`--undo`: a file edited since we wrote it is only discarded when the user says so."""
+    from velollm_desktop.core.optimize.apply import ApplyError, UserEdited  # noqa: PLC0415
+
+    try:
+        print(applier.undo())
+    except UserEdited as exc:
+        ask = not yes and sys.stdin.isatty()
+        if not (yes or (ask and input(f"{exc}. Discard them? [y/N] ").strip().lower() == "y")):
+            raise CliError(f"{exc}; nothing changed (--undo --yes discards them)") from exc
+        print(applier.undo(force=True))
+    except (ApplyError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
 def _cmd(args: argparse.Namespace) -> int:
     from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
 
     if args.undo:
-        print(Applier().undo())
-        return 0
+        return _undo(Applier(), args.yes)
+    if args.output:  # before any work: a bad target is one line, at once
+        try:
+            writers.check_output_path(args.output)
+        except writers.UnsafeValue as exc:
+            raise CliError(f"-o: {exc}") from exc
     url = args.url or ollama_url_from_env()
     spec = _hardware(args.hardware)
     try:
         state = optimize_state(spec, url, args.strategy, args.model_info or [])
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CliError(f"--model-info: {exc}") from exc
     rec, current, notes = state.recommendation, state.current, state.notes
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
+    for w in exposure_warnings({k: v.parsed.raw for k, v in current.values.items()}):
+        print(f"WARNING: {w}", file=sys.stderr)
     fmt = args.format or "shell"
     try:
         text = render(rec, fmt)

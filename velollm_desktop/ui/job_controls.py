@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -27,6 +28,7 @@ class JobControls:
         self.progress = QProgressBar()
         self.status = QLabel(status_text)
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # server text is never HTML
         self._on_done: Callable[[], None] | None = None
 
     def row(self, *extra: QWidget) -> QHBoxLayout:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages may quote server text
         self.banner.setStyleSheet("background:#fff3cd;color:#5c4400;padding:8px;border-radius:4px;")
         self.banner.setVisible(False)
         layout.addWidget(self.banner)

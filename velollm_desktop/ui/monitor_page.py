@@ -108,6 +108,8 @@ class MonitorPage(QWidget):
 
         self.ollama_status = QLabel("Ollama: checking…")
         self.ollama_status.setWordWrap(True)
+        # server-provided text (error bodies, model names) is never rendered as HTML
+        self.ollama_status.setTextFormat(Qt.TextFormat.PlainText)
         self.ollama_table = QTableWidget(0, len(OLLAMA_COLUMNS))
         self.ollama_table.setHorizontalHeaderLabels(list(OLLAMA_COLUMNS))
         header = self.ollama_table.horizontalHeader()

@@ -123,6 +123,7 @@ class OptimizePage(QWidget):
             "Press Recommend: reads the hardware, Ollama's models and where its settings live."
         )
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # server text is never HTML
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Setting", "Current (source)", "Recommended", "Why"])
         self.table.horizontalHeader().setSectionResizeMode(

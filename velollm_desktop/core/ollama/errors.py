@@ -38,6 +38,14 @@ class BadResponse(OllamaError):
     """The server answered with something that is not the documented format."""
 
 
+class TooLarge(BadResponse):
+    """A reply went past a size cap (body, line, stream length); reading stopped."""
+
+
+class BadURL(OllamaError):
+    """The server address is not a usable http(s) URL."""
+
+
 def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> OllamaError:
     """The one mapping from a transport failure (httpx or socket) to a typed, actionable error.
 

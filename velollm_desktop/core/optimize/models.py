@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from velollm_desktop.core.jsonio import read_json_object
 from velollm_desktop.core.optimize.footprint import ModelShape, shape_from_metadata
 
 
@@ -103,5 +103,5 @@ def load_model_info_file(spec: str) -> ModelProfile:
     name, sep, path = spec.partition("=")
     if not sep:
         raise ValueError(f"--model-info expects NAME=FILE, got {spec!r}")
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = read_json_object(Path(path), "--model-info")
     return profile_from_show(name, data, data.get("size"))

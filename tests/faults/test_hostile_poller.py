@@ -1,0 +1,84 @@
+"""The tray's /api/ps poller and the dashboard against hostile replies and URLs (offscreen Qt)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.faults.hostile_server import HostileServer, head
+from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.app import Controller
+from velollm_desktop.workers.monitor import OllamaPoller
+
+
+class _Reply:
+    def __init__(self, body: bytes, status: int = 200) -> None:
+        self.body, self.status = body, status
+
+    def __call__(self, srv, sock, method, path):
+        srv.send_all(sock, head(self.status, length=len(self.body)) + self.body)
+
+
+GOOD = json.dumps({"models": [{"name": "qwen3:8b", "size": 10, "size_vram": 10}]}).encode()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"[1, 2]", b'{"models": "abc"}', b'{"models": [{"size": NaN}]}', b"\x00\xff garbage"],
+)
+def test_poller_survives_a_bad_reply_says_so_and_keeps_polling(qtbot, bad):
+    """Before: one bad /api/ps reply raised in the thread and the poller was gone for good."""
+    reply = _Reply(bad)
+    with HostileServer(reply) as srv:
+        poller = OllamaPoller(srv.url, period_s=0.1)
+        try:
+            with qtbot.waitSignal(poller.unavailable, timeout=5000) as blocker:
+                poller.start()
+            assert "unreadable reply" in blocker.args[0]
+            reply.body = GOOD
+            with qtbot.waitSignal(poller.loaded, timeout=5000) as blocker:
+                pass
+            assert blocker.args[0][0].name == "qwen3:8b"
+        finally:
+            poller.stop()
+            assert poller.join()
+
+
+@pytest.mark.parametrize("url", ["http://[::1]:99999", "http://[::1", "http://:::", "not a url"])
+def test_poller_survives_a_bad_url_and_recovers_when_it_is_fixed(qtbot, url):
+    with HostileServer(_Reply(GOOD)) as srv:
+        poller = OllamaPoller(url, period_s=0.1)
+        try:
+            with qtbot.waitSignal(poller.unavailable, timeout=5000) as blocker:
+                poller.start()
+            assert url.split("//")[-1][:4] in blocker.args[0] or "URL" in blocker.args[0]
+            with qtbot.waitSignal(poller.unavailable, timeout=5000):
+                pass  # still polling
+            with qtbot.waitSignal(poller.loaded, timeout=5000):
+                poller.set_url(srv.url)
+        finally:
+            poller.stop()
+            assert poller.join()
+
+
+def test_dashboard_shows_a_hostile_error_body_as_plain_text(qtbot):
+    """Before: an HTML error body painted a fake 'SECURITY UPDATE' in the dashboard."""
+    evil = '<h1 style="color:red">SECURITY UPDATE</h1><a href="x">curl x | sudo sh</a>'
+    body = json.dumps({"error": evil}).encode()
+    with HostileServer(_Reply(body, status=500)) as srv:
+        settings = Settings.load()
+        settings.set("ollama_url", srv.url)
+        settings.set("ollama_poll_s", 0.2)
+        c = Controller(QApplication.instance(), settings, force_no_tray=True)
+        qtbot.addWidget(c.window)
+        try:
+            c.window.show()
+            label = c.window.monitor.ollama_status
+            qtbot.waitUntil(lambda: "SECURITY" in label.text(), timeout=8000)
+            assert label.textFormat() == Qt.TextFormat.PlainText
+            assert "<h1" in label.text()  # shown literally, never rendered
+        finally:
+            c.shutdown()
