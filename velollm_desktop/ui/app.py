@@ -253,13 +253,15 @@ class Controller(QObject):
             window.tabs.setCurrentWidget(page)
 
             def offer(_state) -> None:  # after the page has shown the recommendation
-                self.tray.notify("Quick optimize", page.summary())
                 self.show_dashboard()
-                page.apply(confirm=True)
+                if not page.apply_button.isEnabled():  # nothing to apply here: the page says why
+                    self.tray.notify("Quick optimize", page.status.text()[:300])
+                    return
+                self.tray.notify("Quick optimize", page.summary())
+                page.apply()  # shows the confirmation; nothing changes unless it is accepted
 
-            page.compute()
-            if page.worker is not None:
-                page.worker.result.connect(offer)
+            if not page.compute(then=offer):  # `then` is connected before the worker starts
+                self.show_dashboard()
         elif key == "quick_benchmark":
             window = self.window
             self.benchmark_page.suite.setCurrentText("quick")
