@@ -113,7 +113,8 @@ def test_apply_declined_then_accepted_then_undo(qtbot, sandbox):
             assert f"{name}={value}" in written
             assert _current(page)[name].startswith(f"{value} (systemd ")
         assert "Applied to" in page.status.text() and page.undo_button.isEnabled()
-        assert not page.apply_button.isEnabled()  # nothing left to change
+        assert not page.apply_button.isEnabled()  # nothing left to change, and it says so
+        assert "already runs with the recommended settings" in page.status.text()
 
         # Undo declined: nothing changes; accepted: the user's file is back, byte for byte
         answers = answer_dialogs(qtbot, "Cancel")

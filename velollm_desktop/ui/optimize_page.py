@@ -214,6 +214,8 @@ class OptimizePage(QWidget):
         messages = [after] if after else []
         messages += [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes)
         messages += list(cur.notes) + ([runtime.explanation] if runtime else [])
+        if rec.env and not self._changes():
+            messages.append("Ollama already runs with the recommended settings: nothing to apply.")
         self.status.setText(" ".join(m for m in messages if m))
         can_apply = runtime is None or runtime.can_apply
         self.apply_button.setEnabled(bool(rec.env) and can_apply and bool(self._changes()))
