@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 
@@ -44,6 +44,29 @@ def answer_dialogs(qtbot: QtBot, *choices: str) -> DialogAnswers:
             qtbot.mouseClick(match[0], Qt.MouseButton.LeftButton)
         if pending:
             QTimer.singleShot(10, poll)
+
+    QTimer.singleShot(0, poll)
+    return seen
+
+
+def answer_file_dialog(qtbot: QtBot, path: str | None) -> DialogAnswers:
+    """Wait for the next (Qt, non-native) file dialog; choose `path`, or cancel with None."""
+    seen = DialogAnswers()
+
+    def poll(tries: int = 0) -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog) or not dialog.isVisible():
+            if tries < 500:
+                QTimer.singleShot(10, lambda: poll(tries + 1))
+            else:
+                seen.errors.append("no file dialog appeared")
+            return
+        seen.texts.append(dialog.windowTitle())
+        if path is None:
+            dialog.reject()
+        else:
+            dialog.selectFile(path)
+            dialog.accept()
 
     QTimer.singleShot(0, poll)
     return seen

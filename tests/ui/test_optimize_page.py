@@ -169,3 +169,29 @@ def test_no_hardware_yet_is_explained(qtbot):
     qtbot.addWidget(page)
     qtbot.mouseClick(page.compute_button, Qt.MouseButton.LeftButton)
     assert "Hardware detection has not finished" in page.status.text()
+
+
+def test_no_model_uses_the_tiers_and_a_picked_file_is_planned_for(qtbot, sandbox, smol_model):
+    from tests.fakes import FIXTURES  # noqa: PLC0415
+    from tests.ui.dialogs import answer_file_dialog  # noqa: PLC0415
+    from velollm_desktop.core.llamacpp.server import free_port  # noqa: PLC0415
+
+    root, _, _ = sandbox
+    page = _page(qtbot, f"http://127.0.0.1:{free_port()}", root)
+    _recommend(qtbot, page)
+    assert "hardware tiers are used" in page.status.text() and page.bars.count() == 0
+    assert "--model-info" not in page.status.text()  # no CLI flag told to a GUI user
+    for path, name in (
+        (FIXTURES / "ollama_show" / "llama3.1-8b.json", "llama3.1-8b"),
+        (smol_model, None),
+    ):
+        answers = answer_file_dialog(qtbot, str(path))
+        qtbot.mouseClick(page.add_model_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
+        qtbot.waitUntil(lambda: page.worker is None, timeout=15000)
+        names = [page.bars.itemAt(i).widget().fit.name for i in range(page.bars.count())]
+        assert (name or names[-1]) in names and "hardware tiers are used" not in page.status.text()
+    assert len(names) == 2
+    answers = answer_file_dialog(qtbot, None)  # cancelled: nothing is added
+    qtbot.mouseClick(page.add_model_button, Qt.MouseButton.LeftButton)
+    assert not answers.errors and len(page.model_files) == 2

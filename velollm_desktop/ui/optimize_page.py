@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -111,11 +113,17 @@ class OptimizePage(QWidget):
         self.undo_button.setEnabled(self.applier.can_undo())
         self.copy_button = QPushButton("Copy commands")
         self.copy_button.setEnabled(False)
+        self.add_model_button = QPushButton("Add model file…")
+        self.add_model_button.setToolTip(
+            "Plan for a model Ollama does not serve here: a .gguf file or a saved /api/show JSON"
+        )
+        self.model_files: list[Path] = []
         # Slots take no argument: `clicked` passes `checked`, which must never become a parameter.
         self.compute_button.clicked.connect(lambda: self.compute())
         self.apply_button.clicked.connect(lambda: self.apply())
         self.undo_button.clicked.connect(lambda: self.undo())
         self.copy_button.clicked.connect(lambda: self.copy_commands())
+        self.add_model_button.clicked.connect(lambda: self.add_model_file())
         top = QHBoxLayout()
         for w in (
             self.strategy,
@@ -123,6 +131,7 @@ class OptimizePage(QWidget):
             self.apply_button,
             self.undo_button,
             self.copy_button,
+            self.add_model_button,
         ):
             top.addWidget(w)
         top.addStretch(1)
@@ -165,6 +174,7 @@ class OptimizePage(QWidget):
                 self.strategy.currentData(),
                 root=self.system_root,
                 processes=self.processes,
+                files=tuple(self.model_files),
             ),
             pass_control=False,
         )
@@ -298,6 +308,19 @@ class OptimizePage(QWidget):
         if self.state is not None:
             self.compute(after=done[:1].upper() + done[1:] + ".")
         return True
+
+    def add_model_file(self) -> None:
+        """Pick a GGUF file or a saved /api/show JSON to plan for, then recommend again."""
+        dialog = QFileDialog(self, "Model to plan for", str(Path.home()))
+        dialog.setNameFilters(["Models (*.gguf *.json)", "All files (*)"])
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        if not dialog.exec() or not dialog.selectedFiles():
+            return
+        path = Path(dialog.selectedFiles()[0])
+        if path not in self.model_files:
+            self.model_files.append(path)
+        self.compute(after=f"Planning also for {path.name}.")
 
     def copy_commands(self) -> None:
         """Put a shell script with the exports (and how to make them permanent) on the clipboard."""

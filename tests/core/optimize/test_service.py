@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.models import load_model_file
 from velollm_desktop.core.optimize.preview import build_preview, current_text
 from velollm_desktop.core.optimize.service import (
     ProcInfo,
@@ -117,3 +119,48 @@ def test_preview_lists_current_to_new_file_commands_and_consequence(tmp_path):
         )
         == "5m (default)"
     )
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=30), inner, max_size=6)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.builds(lambda d: json.dumps(d).encode(), _json),
+        st.builds(
+            lambda info: json.dumps({"model_info": info}).encode(),
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "general.architecture",
+                        "llama.block_count",
+                        "llama.embedding_length",
+                        "llama.attention.head_count",
+                        "llama.attention.head_count_kv",
+                        "llama.context_length",
+                    ]
+                ),
+                _json,
+            ),
+        ),
+    )
+)
+def test_a_picked_model_file_is_a_profile_or_a_clear_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("m") / "model.json"
+    path.write_bytes(data)
+    start = time.monotonic()
+    try:
+        profile = load_model_file(path)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert profile.block_count > 0
+    assert time.monotonic() - start < 2.0

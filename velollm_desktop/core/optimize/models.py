@@ -94,3 +94,46 @@ def load_model_info_file(spec: str) -> ModelProfile:
         raise ValueError(f"--model-info expects NAME=FILE, got {spec!r}")
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return profile_from_show(name, data, data.get("size"))
+
+
+def load_model_file(path: Path) -> ModelProfile:
+    """A profile from a model file the user picked: a GGUF file (its header is read) or a
+    saved `/api/show` response (JSON). Raises ValueError with what is wrong."""
+    from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf  # noqa: PLC0415
+
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    if magic == b"GGUF":
+        try:
+            info = read_gguf(path)
+        except (NotGGUF, OSError) as exc:
+            raise ValueError(f"{path.name} is not a readable GGUF model: {exc}") from exc
+        name, show, size = info.name, {"model_info": info.metadata}, info.file_size_bytes
+    else:
+        try:
+            show = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(
+                f"{path.name} is neither a GGUF model nor a saved /api/show JSON response"
+            ) from exc
+        if not isinstance(show, dict) or not isinstance(show.get("model_info"), dict):
+            raise ValueError(f"{path.name} is not a saved /api/show JSON response (no model_info)")
+        name, size = path.stem, show.get("size")
+        if isinstance(size, int) and size < 0:
+            raise ValueError(f"{path.name}: a negative size ({size}) is not a model's size")
+    try:
+        return profile_from_show(name, show, size if isinstance(size, int) else None)
+    except (
+        TypeError,
+        ValueError,
+        AttributeError,
+        KeyError,
+        OverflowError,
+        ZeroDivisionError,
+    ) as exc:
+        raise ValueError(
+            f"{path.name} does not describe a model VeloLLM can plan for: {exc}"
+        ) from exc

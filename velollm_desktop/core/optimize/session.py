@@ -11,6 +11,7 @@ from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize.models import (
     ModelProfile,
+    load_model_file,
     load_model_info_file,
     profile_from_show,
 )
@@ -81,12 +82,19 @@ def optimize_state(
     *,
     root: Path = Path("/"),
     processes: Callable[[], list[ProcInfo]] = list_processes,
+    files: Sequence[Path] = (),
 ) -> OptimizeState:
     """Gather models, the current configuration and how Ollama runs, and recommend.
 
     `root` and `processes` are where systemd files and Ollama processes are looked for
-    (a sandboxed root and a fake process list in tests)."""
+    (a sandboxed root and a fake process list in tests). `files` are model files the user
+    picked (GGUF or saved /api/show JSON), planned for besides the server's models. With no
+    model at all, the hardware tiers answer instead of an almost empty fit."""
     models, version, notes = gather_models(url, specs)
+    models += [load_model_file(Path(f)) for f in files]
+    if not models and strategy == "fit":
+        strategy = "heuristic"
+        notes.append("no model to plan for: the hardware tiers are used instead")
     rec = (
         recommend_fit(hardware, models, version)
         if strategy == "fit"
