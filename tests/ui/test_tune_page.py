@@ -108,6 +108,13 @@ def test_ollama_server_changes_need_confirmation(qtbot, smol_model, tmp_path):
         page.target.setCurrentIndex(page.target.findData("ollama"))
         page.model.setCurrentText(MODEL)
         page.server_changes.setChecked(True)
+        page.system_root = tmp_path / "root"  # no ollama.service there: refused, no dialog
+        page.processes = list
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        assert page.worker is None and "cannot be tried here" in page.status.text()
+        unit = page.system_root / "etc/systemd/system/ollama.service"
+        unit.parent.mkdir(parents=True)
+        unit.write_text("[Service]\nExecStart=/x serve\n")
         answers = answer_dialogs(qtbot, "Cancel")
         qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
         assert not answers.errors, answers.errors

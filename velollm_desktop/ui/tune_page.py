@@ -26,6 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.service import (
+    Runtime,
+    detect_runtime,
+    dropin_path,
+    list_processes,
+    system_root,
+)
 from velollm_desktop.core.tune.common import OBJECTIVES, TuneResult
 from velollm_desktop.core.tune.llamacpp import apply_winner, remeasure, tune
 from velollm_desktop.core.tune.ollama import (
@@ -36,11 +44,11 @@ from velollm_desktop.core.tune.ollama import (
     tune_ollama,
     tuned_name,
 )
+from velollm_desktop.ui.background import BackgroundCall
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import list_models
-from velollm_desktop.workers.task import TaskWorker, start_task
 
 TARGETS = {"llamacpp": "llama-server (started by the app)", "ollama": "Ollama (the running server)"}
 
@@ -64,7 +72,12 @@ class TunePage(QWidget):
         self.hardware_provider = hardware_provider
         self.ollama_url_provider = ollama_url_provider
         self.result: TuneResult | None = None
-        self.service_factory = ServiceSettings
+        self.system_root = system_root()
+        """Where systemd's files are looked for (a sandbox in tests)."""
+        self.processes = list_processes
+        self.service_factory = lambda url: ServiceSettings(
+            url, Applier(dropin=dropin_path(self.system_root))
+        )
         """Builds the server-settings writer from the URL (the optimizer's; replaced in tests)."""
         self.target = QComboBox()
         for key, label in TARGETS.items():
@@ -81,7 +94,11 @@ class TunePage(QWidget):
         self.model = QComboBox()
         self.model.setEditable(True)
         self._local = [f"ollama:{n}" for n in ollama_store.list_models()]
-        self._list_worker: TaskWorker | None = None
+        self._lister = BackgroundCall(
+            self,
+            self._on_ollama_models,
+            lambda m: self.status.setText(f"Ollama's model list is not available: {m}"),
+        )
         self.model.addItems(self._local)
         self.model.currentTextChanged.connect(lambda: self._update_start_enabled())
         browse = QPushButton("Add .gguf…")
@@ -158,20 +175,7 @@ class TunePage(QWidget):
             self._list_ollama_models()
 
     def _list_ollama_models(self) -> None:
-        if self._list_worker is not None:
-            return
-        self._list_worker = TaskWorker(
-            list_models, "ollama", self.ollama_url_provider(), pass_control=False
-        )
-        self._list_worker.result.connect(self._on_ollama_models)
-        self._list_worker.failed.connect(
-            lambda m: self.status.setText(f"Ollama's model list is not available: {m}")
-        )
-        self._list_worker.finished.connect(self._on_list_finished)
-        start_task(self, self._list_worker)
-
-    def _on_list_finished(self) -> None:
-        self._list_worker = None
+        self._lister.start(list_models, "ollama", self.ollama_url_provider())
 
     def _on_ollama_models(self, names: list[str]) -> None:
         typed = self.model.currentText()
@@ -258,6 +262,10 @@ class TunePage(QWidget):
             return
         server = None
         if self.server_changes.isChecked():
+            runtime = detect_runtime(url, root=self.system_root, processes=self.processes)
+            if runtime.runtime is not Runtime.SYSTEMD:  # only a service can be restarted for us
+                self.status.setText(f"Server settings cannot be tried here: {runtime.explanation}")
+                return
             try:
                 server = self.service_factory(url)
                 plan = server.describe({name: "…" for name in SERVER_VARS})
@@ -377,21 +385,11 @@ class TunePage(QWidget):
 
     def show_before_after(self, pair) -> None:
         before, after = pair
+        scores = [m.score for m in (before, after)]
+        label = self.result.objective if self.result else "tokens/s"
+        means = [sc.mean if sc else None for sc in scores]
         self.chart.set_data(
-            ["before", "after"],
-            [
-                (
-                    self.result.objective if self.result else "tokens/s",
-                    [
-                        before.score.mean if before.score else None,
-                        after.score.mean if after.score else None,
-                    ],
-                    [
-                        before.score.stddev if before.score else None,
-                        after.score.stddev if after.score else None,
-                    ],
-                )
-            ],
+            ["before", "after"], [(label, means, [sc.stddev if sc else None for sc in scores])]
         )
         if before.score and after.score:
             self.status.setText(
