@@ -127,3 +127,15 @@ def test_cancel_ends_the_servers(qtbot, smol_f32):
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
     assert "cancelled" in page.status.text()
+
+
+def test_a_failed_comparison_looks_failed(qtbot, tmp_path):
+    broken = write_gguf(tmp_path / "broken.gguf", {"general.architecture": "llama"})
+    page = SpeculativePage()
+    qtbot.addWidget(page)
+    page.target.setEditText(str(broken))
+    page.use_draft.setChecked(False)  # n-gram mode only
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
+    assert "Comparison stopped" in page.status.text() and "Errno" not in page.status.text()
+    assert page.progress.value() == 0 and page.result is None

@@ -43,3 +43,20 @@ class BackgroundCall:
 
     def _on_finished(self) -> None:
         self.worker = None
+
+
+def show_failure(jobs) -> None:
+    """After `jobs.run(...)` started: if the job fails, its progress bar ends empty (not at
+    100 %), so a failure never looks like a finished run. `jobs` is a JobControls."""
+    worker = jobs.worker
+    if worker is None:
+        return
+    failed: list[str] = []
+    worker.failed.connect(failed.append)
+
+    def done() -> None:  # connected after JobControls' own handler: runs after it
+        if failed:
+            jobs.progress.setRange(0, 1)
+            jobs.progress.setValue(0)
+
+    worker.finished.connect(done)

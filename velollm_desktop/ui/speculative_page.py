@@ -32,6 +32,7 @@ from velollm_desktop.core.spec.compare import (
     ngram_mode,
     run_compare,
 )
+from velollm_desktop.ui.background import show_failure
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -240,7 +241,7 @@ class SpeculativePage(QWidget):
         if len(modes) < 2:
             self.status.setText("Choose a draft model or an n-gram mode to compare with vanilla.")
             return
-        self.jobs.run(
+        started = self.jobs.run(
             partial(
                 run_compare,
                 target,
@@ -253,6 +254,8 @@ class SpeculativePage(QWidget):
             failed_prefix="Comparison stopped",
             on_done=self._update_run_enabled,
         )
+        if started:
+            show_failure(self.jobs)
 
     def cancel(self) -> None:
         """Stop at once: the running llama-server is ended."""

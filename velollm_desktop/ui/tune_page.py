@@ -44,7 +44,7 @@ from velollm_desktop.core.tune.ollama import (
     tune_ollama,
     tuned_name,
 )
-from velollm_desktop.ui.background import BackgroundCall
+from velollm_desktop.ui.background import BackgroundCall, show_failure
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
@@ -219,6 +219,7 @@ class TunePage(QWidget):
         if self.jobs.run(fn, on_result, failed_prefix="Stopped", on_done=self._on_done):
             self.apply_button.setEnabled(False)
             self.jobs.worker.progress.connect(self._on_progress)
+            show_failure(self.jobs)
 
     def start(self) -> None:
         """Tune in a worker thread."""
