@@ -1,8 +1,7 @@
 """The Tune page: target, objective and budget, Start/Cancel, the candidates as they are measured,
-Apply winner, then a before/after chart with error bars from a fresh measurement.
-
-Targets: a llama-server the app starts itself (one per candidate), or the running Ollama
-(per-request options; server settings only after the user confirms, and always restored)."""
+Apply winner, then a before/after chart with error bars from a fresh measurement. Targets: a
+llama-server the app starts itself (one per candidate), or the running Ollama (per-request
+options; server settings only after the user confirms, and always restored)."""
 
 from __future__ import annotations
 
