@@ -49,9 +49,11 @@ def test_missing_model_is_explained(qtbot, tmp_path):
     qtbot.addWidget(page)
     page.model.setEditText("")
     assert not page.start_button.isEnabled()  # no model: nothing to press
-    page.model.setEditText(str(tmp_path / "nope.gguf"))
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    assert "not found" in page.status.text() and "Errno" not in page.status.text()
+    for typed in (str(tmp_path / "nope.gguf"), str(tmp_path), "."):  # a folder is no model
+        page.model.setEditText(typed)
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        assert "not found" in page.status.text() and "Errno" not in page.status.text()
+        assert page.worker is None
 
 
 def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model):

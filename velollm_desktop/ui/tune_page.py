@@ -236,7 +236,7 @@ class TunePage(QWidget):
         except LookupError as exc:
             self.status.setText(str(exc))
             return
-        if not model.exists():
+        if not model.is_file():  # a folder (or ".") is not a model either
             self.status.setText(f"Model file not found: {model}")
             return
         self.table.setRowCount(0)
