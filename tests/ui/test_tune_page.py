@@ -9,9 +9,8 @@ from tests.ui.dialogs import answer_dialogs
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.ui.tune_page import TunePage
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_tune_then_before_after(qtbot, smol_model, monkeypatch):
     hw = detect_hardware()
     page = TunePage(lambda: hw)
@@ -31,6 +30,7 @@ def test_tune_then_before_after(qtbot, smol_model, monkeypatch):
         assert "Before" in page.status.text() and len(page.chart.bars) == 1
 
 
+@pytest.mark.slow
 def test_cancel(qtbot, smol_model):
     hw = detect_hardware()
     page = TunePage(lambda: hw)
@@ -56,6 +56,7 @@ def test_missing_model_is_explained(qtbot, tmp_path):
         assert page.worker is None
 
 
+@pytest.mark.slow
 def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model):
     from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
 
@@ -70,7 +71,7 @@ def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model
         qtbot.waitUntil(lambda: page.model.findText(f"ollama:{MODEL}") >= 0, timeout=10000)
         page.model.setCurrentText(f"ollama:{MODEL}")
         page.objective.setCurrentText("decode")
-        page.budget.setValue(60)  # 2 shared cores: the baseline alone can take 30 s
+        page.budget.setValue(15)
         qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: page.worker is None, timeout=180000)
         assert page.result is not None and page.result.backend == "ollama", page.status.text()
@@ -95,6 +96,7 @@ def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model
         assert "Before" in page.status.text() and len(page.chart.bars) == 1
 
 
+@pytest.mark.slow
 def test_ollama_server_changes_need_confirmation(qtbot, smol_model, tmp_path):
     from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
     from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
@@ -124,3 +126,32 @@ def test_ollama_server_changes_need_confirmation(qtbot, smol_model, tmp_path):
         assert "restart" in answers.texts[0] and str(dropin) in answers.texts[0]
         assert answers.buttons[0] == ["Allow and start", "Cancel"]
         assert not dropin.exists() and fake.loads == []
+
+
+def test_derived_model_is_created_only_after_consent(qtbot):
+    """Apply winner (Ollama) creates a model through /api/create: declined → none; accepted →
+    exactly the one named in the dialog. The tune result is given (a real tune is the slow
+    test above); the click and the dialog are real."""
+    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+    from velollm_desktop.core.bench.stats import summarize  # noqa: PLC0415
+    from velollm_desktop.core.tune.common import Measured, TuneResult  # noqa: PLC0415
+    from velollm_desktop.core.tune.ollama import OllamaCandidate  # noqa: PLC0415
+
+    base = Measured(OllamaCandidate("current settings"), summarize([10.0, 10.2, 10.1]))
+    best = Measured(OllamaCandidate("num_batch=1024", {"num_batch": 1024}), summarize([14.0, 14.1]))
+    result = TuneResult(MODEL, "decode", 1, base, (base, best), best, 1.4, True, 5.0, (), "ollama")
+    with FakeOllama() as fake:
+        page = TunePage(lambda: None, lambda: fake.url)
+        qtbot.addWidget(page)
+        page.show_result(result)
+        page.apply_button.setEnabled(True)  # as after a tune with a significant winner
+        answers = answer_dialogs(qtbot, "Cancel")
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
+        assert "smollm2-velollm:135m" in answers.texts[0] and "num_batch = 1024" in answers.texts[0]
+        assert fake.derived == {} and "no model was created" in page.status.text()
+        answers = answer_dialogs(qtbot, "Create model")
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
+        assert list(fake.derived) == ["smollm2-velollm:135m"]
+        qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
