@@ -33,6 +33,10 @@ class ModelProfile:
         return sum((self.key_length + self.value_length) * kv * 2 for kv in self.head_count_kv)
 
 
+MAX_BLOCKS = 4096
+"""More layers than any model has: a larger block_count is a broken or hostile file."""
+
+
 def _first_int(v: Any, default: int) -> int:
     if isinstance(v, list):
         return int(max(v)) if v else default
@@ -58,6 +62,8 @@ def profile_from_show(
         raise ValueError(
             f"{name}: /api/show has no {arch}.block_count (was it saved with verbose: true?)"
         )
+    if blocks > MAX_BLOCKS:  # the largest models have a few hundred layers
+        raise ValueError(f"{name}: {arch}.block_count = {blocks} is not a real model's layer count")
     emb = _first_int(key("embedding_length"), 4096)
     heads = _first_int(key("attention.head_count"), 32)
     kv_raw = key("attention.head_count_kv", heads)
