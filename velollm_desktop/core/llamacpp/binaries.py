@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.settings import Settings
+
 
 class BinaryNotFound(Exception):
     """No usable llama.cpp program was found; the message says how to get one."""
@@ -46,12 +48,21 @@ GUI_BIN_FIX = "; or set their folder in Settings"
 """The app's extra way to point at llama.cpp (the CLI drops it: it has no such setting)."""
 
 
+def configured_path() -> str | None:
+    """The "llama-server binary" the user set in Settings (None when empty)."""
+    return Settings.load().get("llama_server_path") or None
+
+
 def find_program(name: str = "llama-server", configured: str | None = None) -> LlamaBinary:
-    """Locate `name`; raises BinaryNotFound with what to do."""
+    """Locate `name`: `configured` (default: the Settings path), then PATH, then the engine
+    extra. Raises BinaryNotFound with what to do."""
+    configured = configured if configured is not None else configured_path()
     if configured:
         p = Path(configured).expanduser()
         if p.is_dir():
             p = p / name
+        elif name != "llama-server" and p.name != name:
+            p = p.with_name(name)  # a sibling program (llama-quantize, …) of the chosen binary
         if p.exists():
             return LlamaBinary(p, "settings")
         raise BinaryNotFound(f"the configured llama.cpp path {configured} does not contain {name}")

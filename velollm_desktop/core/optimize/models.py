@@ -39,6 +39,10 @@ class ModelProfile:
         return sum((self.key_length + self.value_length) * kv * 2 for kv in self.head_count_kv)
 
 
+MAX_BLOCKS = 4096
+"""More layers than any model has: a larger block_count is a broken or hostile file."""
+
+
 def _first_int(v: Any, default: int) -> int:
     if isinstance(v, list):
         return int(max(v)) if v else default
@@ -64,6 +68,8 @@ def profile_from_show(
         raise ValueError(
             f"{name}: /api/show has no {arch}.block_count (was it saved with verbose: true?)"
         )
+    if blocks > MAX_BLOCKS:  # the largest models have a few hundred layers
+        raise ValueError(f"{name}: {arch}.block_count = {blocks} is not a real model's layer count")
     emb = _first_int(key("embedding_length"), 4096)
     heads = _first_int(key("attention.head_count"), 32)
     kv_raw = key("attention.head_count_kv", heads)
@@ -105,3 +111,46 @@ def load_model_info_file(spec: str) -> ModelProfile:
         raise ValueError(f"--model-info expects NAME=FILE, got {spec!r}")
     data = read_json_object(Path(path), "--model-info")
     return profile_from_show(name, data, data.get("size"))
+
+
+def load_model_file(path: Path) -> ModelProfile:
+    """A profile from a model file the user picked: a GGUF file (its header is read) or a
+    saved `/api/show` response (JSON). Raises ValueError with what is wrong."""
+    from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf  # noqa: PLC0415
+
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    if magic == b"GGUF":
+        try:
+            info = read_gguf(path)
+        except (NotGGUF, OSError) as exc:
+            raise ValueError(f"{path.name} is not a readable GGUF model: {exc}") from exc
+        name, show, size = info.name, {"model_info": info.metadata}, info.file_size_bytes
+    else:
+        try:
+            show = read_json_object(path, "model file")
+        except ValueError as exc:
+            raise ValueError(
+                f"{path.name} is neither a GGUF model nor a saved /api/show JSON response"
+            ) from exc
+        if not isinstance(show.get("model_info"), dict):
+            raise ValueError(f"{path.name} is not a saved /api/show JSON response (no model_info)")
+        name, size = path.stem, show.get("size")
+        if isinstance(size, int) and size < 0:
+            raise ValueError(f"{path.name}: a negative size ({size}) is not a model's size")
+    try:
+        return profile_from_show(name, show, size if isinstance(size, int) else None)
+    except (
+        TypeError,
+        ValueError,
+        AttributeError,
+        KeyError,
+        OverflowError,
+        ZeroDivisionError,
+    ) as exc:
+        raise ValueError(
+            f"{path.name} does not describe a model VeloLLM can plan for: {exc}"
+        ) from exc
