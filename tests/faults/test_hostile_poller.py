@@ -82,3 +82,68 @@ def test_dashboard_shows_a_hostile_error_body_as_plain_text(qtbot):
             assert "<h1" in label.text()  # shown literally, never rendered
         finally:
             c.shutdown()
+
+
+def _answer_dialog(qtbot, button) -> list[bool]:
+    """Click `button` of the next modal question when it shows; returns a stop flag."""
+    from PySide6.QtCore import QTimer  # noqa: PLC0415
+    from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
+
+    stop = [False]
+
+    def click():
+        if stop[0]:
+            return
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
+        else:
+            QTimer.singleShot(50, click)
+
+    QTimer.singleShot(50, click)
+    return stop
+
+
+@pytest.mark.parametrize("accept", [False, True], ids=["decline", "accept"])
+def test_undo_after_user_edits_asks_and_a_no_keeps_them(qtbot, tmp_path, accept):
+    import subprocess  # noqa: PLC0415
+
+    from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
+
+    from tests.ollama_fake import FakeOllama  # noqa: PLC0415
+    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
+    from velollm_desktop.ui.optimize_page import OptimizePage  # noqa: PLC0415
+
+    settings = Settings.load()
+    hw = detect_hardware()
+    dropin = tmp_path / "ollama.service.d" / "override.conf"
+    dropin.parent.mkdir()
+    dropin.write_text("[Service]\nEnvironment=MINE=1\n")
+    with FakeOllama() as fake:
+        settings.set("ollama_url", fake.url)
+        page = OptimizePage(settings, lambda: hw)
+        qtbot.addWidget(page)
+        page.applier = Applier(
+            runner=lambda a: subprocess.CompletedProcess(a, 0, "", ""),
+            journal=tmp_path / "j.json",
+            platform="linux",
+            dropin=dropin,
+        )
+        qtbot.mouseClick(page.compute_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.state is not None, timeout=10000)
+    stop = _answer_dialog(qtbot, QMessageBox.StandardButton.Yes)  # if Apply asks first
+    qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+    stop[0] = True
+    assert "Applied" in page.status.text()
+    edited = dropin.read_text() + "Environment=EDITED_LATER=1\n"
+    dropin.write_text(edited)
+    button = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
+    _answer_dialog(qtbot, button)
+    qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+    if accept:
+        assert dropin.read_text() == "[Service]\nEnvironment=MINE=1\n"
+        assert "restored" in page.status.text()
+    else:
+        assert dropin.read_text() == edited and "Not undone" in page.status.text()
+        assert page.undo_button.isEnabled()

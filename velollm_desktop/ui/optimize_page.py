@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.apply import Applier, UserEdited
 from velollm_desktop.core.optimize.recommend import ModelFit
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.writers import render_shell
@@ -234,7 +234,14 @@ class OptimizePage(QWidget):
     def undo(self) -> None:
         """Restore the configuration from before the last apply."""
         try:
-            text = self.applier.undo()
+            try:
+                text = self.applier.undo()
+            except UserEdited as exc:  # never discard the user's edits without asking
+                answer = QMessageBox.question(
+                    self, "Discard your edits?", f"{exc}.\n\nDiscard them and restore the file?"
+                )
+                yes = answer == QMessageBox.StandardButton.Yes
+                text = self.applier.undo(force=True) if yes else f"Not undone: {exc}"
         except (RuntimeError, OSError) as exc:
             text = f"Undo failed: {exc}"
         self.status.setText(text)
