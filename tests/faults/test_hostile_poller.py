@@ -147,3 +147,20 @@ def test_undo_after_user_edits_asks_and_a_no_keeps_them(qtbot, tmp_path, accept)
     else:
         assert dropin.read_text() == edited and "Not undone" in page.status.text()
         assert page.undo_button.isEnabled()
+
+
+def test_optimize_page_warns_when_ollama_is_exposed(qtbot, monkeypatch):
+    from tests.ollama_fake import FakeOllama  # noqa: PLC0415
+    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+    from velollm_desktop.ui.optimize_page import OptimizePage  # noqa: PLC0415
+
+    monkeypatch.setenv("OLLAMA_ORIGINS", "*")
+    hw = detect_hardware()
+    with FakeOllama() as fake:
+        settings = Settings.load()
+        settings.set("ollama_url", fake.url)
+        page = OptimizePage(settings, lambda: hw)
+        qtbot.addWidget(page)
+        qtbot.mouseClick(page.compute_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.state is not None, timeout=10000)
+    assert "WARNING: OLLAMA_ORIGINS=* lets any web page" in page.status.text()

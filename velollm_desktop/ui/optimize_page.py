@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.optimize.apply import Applier, UserEdited
+from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.recommend import ModelFit
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.writers import render_shell
@@ -183,8 +184,13 @@ class OptimizePage(QWidget):
                 w.deleteLater()
         for fit in rec.fits:
             self.bars.addWidget(MemoryBar(fit))
+        exposed = exposure_warnings({k: v.parsed.raw for k, v in cur.values.items()})
         messages = (
-            [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes) + list(cur.notes)
+            [f"WARNING: {w}." for w in exposed]
+            + [f"Budget: {rec.budget}."]
+            + list(rec.warnings)
+            + list(state.notes)
+            + list(cur.notes)
         )
         self.status.setText(" ".join(messages))
         self.apply_button.setEnabled(bool(rec.env))
