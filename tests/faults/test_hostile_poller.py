@@ -84,8 +84,9 @@ def test_dashboard_shows_a_hostile_error_body_as_plain_text(qtbot):
             c.shutdown()
 
 
-def _answer_dialog(qtbot, button) -> list[bool]:
-    """Click `button` of the next modal question when it shows; returns a stop flag."""
+def _answer_dialogs(qtbot, edits_answer) -> list[bool]:
+    """Answer every modal question until stopped: `edits_answer` to "Discard your edits?",
+    Yes to any other (an "Apply?" / "Undo?" confirmation); returns the stop flag."""
     from PySide6.QtCore import QTimer  # noqa: PLC0415
     from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
 
@@ -96,9 +97,11 @@ def _answer_dialog(qtbot, button) -> list[bool]:
             return
         box = QApplication.activeModalWidget()
         if isinstance(box, QMessageBox):
-            qtbot.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
-        else:
-            QTimer.singleShot(50, click)
+            yes = QMessageBox.StandardButton.Yes
+            choice = edits_answer if box.windowTitle() == "Discard your edits?" else yes
+            button = box.button(choice) or box.button(QMessageBox.StandardButton.Ok)
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        QTimer.singleShot(50, click)
 
     QTimer.singleShot(50, click)
     return stop
@@ -132,15 +135,16 @@ def test_undo_after_user_edits_asks_and_a_no_keeps_them(qtbot, tmp_path, accept)
         )
         qtbot.mouseClick(page.compute_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: page.state is not None, timeout=10000)
-    stop = _answer_dialog(qtbot, QMessageBox.StandardButton.Yes)  # if Apply asks first
+    stop = _answer_dialogs(qtbot, QMessageBox.StandardButton.Yes)  # if Apply asks first
     qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
     stop[0] = True
     assert "Applied" in page.status.text()
     edited = dropin.read_text() + "Environment=EDITED_LATER=1\n"
     dropin.write_text(edited)
     button = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
-    _answer_dialog(qtbot, button)
+    stop = _answer_dialogs(qtbot, button)
     qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+    stop[0] = True
     if accept:
         assert dropin.read_text() == "[Service]\nEnvironment=MINE=1\n"
         assert "restored" in page.status.text()
