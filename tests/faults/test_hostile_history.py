@@ -88,3 +88,25 @@ def test_any_results_layout_keeps_old_rows_and_stores_the_new_run(tmp_path, colu
     )
     db.close()
     assert total == rows + 1
+
+
+def test_the_cli_keeps_a_run_it_cannot_store_while_the_history_is_locked(velollm_exe):
+    from tests.conftest import run_cli  # noqa: PLC0415
+    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+    from velollm_desktop.core.settings import data_dir  # noqa: PLC0415
+
+    History(data_dir() / "history.sqlite3").close()
+    other = sqlite3.connect(data_dir() / "history.sqlite3")
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with FakeOllama() as fake:
+            args = ("benchmark", "--url", fake.url, "--model", MODEL, "--suite", "quick", "-q")
+            res = run_cli(velollm_exe, *args)
+    finally:
+        other.rollback()
+        other.close()
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "busy" in res.stderr and "saved to" in res.stderr
+    (saved,) = data_dir().glob("unsaved-result-*.json")
+    assert store.from_json(saved.read_text()).model == MODEL
+    assert not list(data_dir().glob("history.sqlite3.corrupt-*"))

@@ -82,3 +82,100 @@ def test_dashboard_shows_a_hostile_error_body_as_plain_text(qtbot):
             assert "<h1" in label.text()  # shown literally, never rendered
         finally:
             c.shutdown()
+
+
+def _answer_dialogs(qtbot, edits_answer) -> list[bool]:
+    """Answer every modal question until stopped: `edits_answer` to "Discard your edits?",
+    Yes to any other (an "Apply?" / "Undo?" confirmation); returns the stop flag."""
+    from PySide6.QtCore import QTimer  # noqa: PLC0415
+    from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
+
+    stop = [False]
+
+    def click():
+        if stop[0]:
+            return
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            yes = QMessageBox.StandardButton.Yes
+            choice = edits_answer if box.windowTitle() == "Discard your edits?" else yes
+            button = box.button(choice) or box.button(QMessageBox.StandardButton.Ok)
+            if button is None:  # the app's confirmation: an action button and Cancel
+                accept = QMessageBox.ButtonRole.AcceptRole
+                button = next(b for b in box.buttons() if box.buttonRole(b) == accept)
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        QTimer.singleShot(50, click)
+
+    QTimer.singleShot(50, click)
+    return stop
+
+
+@pytest.mark.parametrize("accept", [False, True], ids=["decline", "accept"])
+def test_undo_after_user_edits_asks_and_a_no_keeps_them(qtbot, tmp_path, accept):
+    import subprocess  # noqa: PLC0415
+
+    from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
+
+    from tests.ollama_fake import FakeOllama  # noqa: PLC0415
+    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
+    from velollm_desktop.ui.optimize_page import OptimizePage  # noqa: PLC0415
+
+    settings = Settings.load()
+    hw = detect_hardware()
+    from velollm_desktop.core.optimize.service import dropin_path  # noqa: PLC0415
+
+    root = tmp_path / "root"  # a sandboxed system: Ollama runs as a systemd service there
+    (root / "etc/systemd/system").mkdir(parents=True)
+    (root / "etc/systemd/system/ollama.service").write_text("[Service]\nExecStart=/x serve\n")
+    dropin = dropin_path(root)
+    dropin.parent.mkdir()
+    dropin.write_text("[Service]\nEnvironment=MINE=1\n")
+    with FakeOllama() as fake:
+        settings.set("ollama_url", fake.url)
+        page = OptimizePage(settings, lambda: hw)
+        page.system_root, page.processes = root, list
+        page.system_root, page.processes = root, list
+        qtbot.addWidget(page)
+        page.applier = Applier(
+            runner=lambda a: subprocess.CompletedProcess(a, 0, "", ""),
+            journal=tmp_path / "j.json",
+            platform="linux",
+            dropin=dropin,
+        )
+        qtbot.mouseClick(page.compute_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.state is not None, timeout=10000)
+    stop = _answer_dialogs(qtbot, QMessageBox.StandardButton.Yes)  # if Apply asks first
+    qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+    stop[0] = True
+    assert "Applied" in page.status.text()
+    qtbot.waitUntil(lambda: page.worker is None, timeout=15000)  # the table re-read after Apply
+    edited = dropin.read_text() + "Environment=EDITED_LATER=1\n"
+    dropin.write_text(edited)
+    button = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
+    stop = _answer_dialogs(qtbot, button)
+    qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+    stop[0] = True
+    if accept:
+        assert dropin.read_text() == "[Service]\nEnvironment=MINE=1\n"
+        assert "restored" in page.status.text().lower()
+    else:
+        assert dropin.read_text() == edited and "Not undone" in page.status.text()
+        assert page.undo_button.isEnabled()
+
+
+def test_optimize_page_warns_when_ollama_is_exposed(qtbot, monkeypatch):
+    from tests.ollama_fake import FakeOllama  # noqa: PLC0415
+    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+    from velollm_desktop.ui.optimize_page import OptimizePage  # noqa: PLC0415
+
+    monkeypatch.setenv("OLLAMA_ORIGINS", "*")
+    hw = detect_hardware()
+    with FakeOllama() as fake:
+        settings = Settings.load()
+        settings.set("ollama_url", fake.url)
+        page = OptimizePage(settings, lambda: hw)
+        qtbot.addWidget(page)
+        qtbot.mouseClick(page.compute_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.state is not None, timeout=10000)
+    assert "WARNING: OLLAMA_ORIGINS=* lets any web page" in page.status.text()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.optimize.apply import Applier, Plan
+from velollm_desktop.core.optimize.apply import Applier, Plan, UserEdited
 from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.preview import (
     RESTART_CONSEQUENCE,
@@ -249,7 +250,7 @@ class OptimizePage(QWidget):
         messages += [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes)
         messages += list(cur.notes) + ([runtime.explanation] if runtime else [])
         raw = {k: v.parsed.raw for k, v in cur.values.items()}
-        messages += [f"Warning: {w}" for w in exposure_warnings(raw)]
+        messages = [f"WARNING: {w}." for w in exposure_warnings(raw)] + messages
         if rec.env and not self._changes():
             messages.append("Ollama already runs with the recommended settings: nothing to apply.")
         self.status.setText(" ".join(m for m in messages if m))
@@ -325,7 +326,16 @@ class OptimizePage(QWidget):
             self.status.setText("Cancelled: nothing was changed.")
             return False
         try:
-            done = self.applier.undo()
+            try:
+                done = self.applier.undo()
+            except UserEdited as exc:  # never discard the user's edits without asking
+                answer = QMessageBox.question(
+                    self, "Discard your edits?", f"{exc}.\n\nDiscard them and restore the file?"
+                )
+                if answer != QMessageBox.StandardButton.Yes:
+                    self.status.setText(f"Not undone: {exc}. Your edits are kept.")
+                    return False
+                done = self.applier.undo(force=True)
         except (RuntimeError, OSError) as exc:
             done = f"Undo failed: {exc}"
         self.undo_button.setEnabled(self.applier.can_undo())
