@@ -34,7 +34,6 @@ CONFIGS = {  # name → (window size or None for the app's own first size, QT_SC
     "1600x1000": ((1600, 1000), "1"),
     "scale2": (None, "2"),
 }
-PAGES = ("Monitor", "Benchmark", "Optimize", "Speculative", "Tune", "Settings")
 
 
 # -- the parent: one child process per configuration, each on its own Xvfb -----------------
@@ -221,8 +220,9 @@ def child(name: str) -> int:
         if c.optimize_page.worker is None:
             break
         pump(0.2)
-    for i, title in enumerate(PAGES):
-        w.tabs.setCurrentIndex(next(j for j in range(w.tabs.count()) if w.tabs.tabText(j) == title))
+    for i in range(w.tabs.count()):  # every page the window has, in tab order
+        title = w.tabs.tabText(i)
+        w.tabs.setCurrentIndex(i)
         if title == "Monitor":
             w.monitor.mark_dirty()
         pump(1.2 if i == 0 else 0.6)  # layout settles; the monitor's redraw timer fires

@@ -27,7 +27,8 @@ def test_every_page_fits_800x600_without_sideways_scrolling(qtbot):
         window.resize(800, 600)
         tabs = window.tabs
         titles = [tabs.tabText(i) for i in range(tabs.count())]
-        assert titles == ["Monitor", "Benchmark", "Optimize", "Speculative", "Tune", "Settings"]
+        expected = {"Monitor", "Benchmark", "Optimize", "Speculative", "Tune", "Settings"}
+        assert expected <= set(titles)  # every page is checked, also ones added later
         for i in range(tabs.count()):
             tabs.setCurrentIndex(i)
             qtbot.wait(50)

@@ -9,7 +9,13 @@ from PySide6.QtWidgets import QApplication
 
 from tests.fakes import FakePynvml
 from tests.ollama_fake import MODEL, FakeOllama, expires_in
-from velollm_desktop.core.hardware.model import CpuInfo, HardwareSpec, MemoryInfo
+from velollm_desktop.core.hardware.model import (
+    CpuInfo,
+    GpuInfo,
+    GpuVendor,
+    HardwareSpec,
+    MemoryInfo,
+)
 from velollm_desktop.core.hardware.nvidia import Nvml
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.monitor.sampler import GpuSample, Sampler, SystemSample
@@ -100,9 +106,23 @@ def test_monitor_with_gpu_shows_values_and_vram_axis_to_total(qtbot):
     page.mark_dirty()
     qtbot.waitUntil(lambda: "GPU load:" in page.title_of("GPU load"), timeout=3000)
     assert not page.no_gpu_label.isVisible()
-    assert page.title_of("GPU load") == "GPU load: 73 %"
+    assert page.title_of("GPU load") == "GPU load: 73 % (peak 73 %)"
     assert page.title_of("GPU memory") == "GPU memory: 1.0 of 79.6 GiB"
-    assert page.title_of("GPU power") == "GPU power: 100 W"
+    assert page.title_of("GPU power") == "GPU power: 100 W"  # no limit known yet
+    page.set_hardware(
+        HardwareSpec(
+            (GpuInfo(GpuVendor.NVIDIA, "H100", 0, 81559, power_limit_w=700.0),),
+            SPEC.cpu,
+            SPEC.memory,
+            "Linux",
+            "6.1",
+            "x86_64",
+        )
+    )
+    history.add(_sample(1.0, util=20.0))
+    page.mark_dirty()
+    qtbot.waitUntil(lambda: page.title_of("GPU power") == "GPU power: 100 W of 700 W", timeout=3000)
+    assert page.title_of("GPU load") == "GPU load: 20 % (peak 73 %)"
     assert 79.6 <= page.plots["GPU memory"].getViewBox().viewRange()[1][1] < 82.0
 
 

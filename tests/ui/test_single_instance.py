@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,10 +26,19 @@ def test_second_launch_reaches_the_first_and_stale_socket_is_replaced(qtbot, tmp
     assert first.listen()
     with qtbot.waitSignal(first.show_requested, timeout=3000):
         assert ask_running_instance_to_show(name)
+    path = first._server.fullServerName()
     first.close()
     assert not ask_running_instance_to_show(name)  # closed: a later launch starts fresh
+    # A killed instance leaves its socket file behind: nobody answers on it
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)
+    stale.close()
+    assert os.path.exists(path)
+    assert not ask_running_instance_to_show(name)
     again = InstanceServer(name)
-    assert again.listen()
+    assert again.listen()  # the stale file was removed and replaced
+    with qtbot.waitSignal(again.show_requested, timeout=3000):
+        assert ask_running_instance_to_show(name)
     again.close()
 
 

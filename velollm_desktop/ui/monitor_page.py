@@ -110,15 +110,7 @@ class MonitorPage(QWidget):
         self.ollama_status.setWordWrap(True)
         # server-provided text (error bodies, model names) is never rendered as HTML
         self.ollama_status.setTextFormat(Qt.TextFormat.PlainText)
-        self.ollama_table = QTableWidget(0, len(OLLAMA_COLUMNS))
-        self.ollama_table.setHorizontalHeaderLabels(list(OLLAMA_COLUMNS))
-        header = self.ollama_table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.ollama_table.verticalHeader().setVisible(False)
-        self.ollama_table.setMinimumHeight(90)
-        self.ollama_table.setMaximumHeight(160)
-        self.ollama_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.ollama_table = self._make_ollama_table()
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -130,6 +122,19 @@ class MonitorPage(QWidget):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.redraw)
         self._timer.start(REDRAW_MS)
+
+    @staticmethod
+    def _make_ollama_table() -> QTableWidget:
+        table = QTableWidget(0, len(OLLAMA_COLUMNS))
+        table.setHorizontalHeaderLabels(list(OLLAMA_COLUMNS))
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        table.verticalHeader().setVisible(False)
+        table.setMinimumHeight(90)
+        table.setMaximumHeight(160)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        return table
 
     def _make_plot(self, title: str, unit: str) -> pg.PlotWidget:
         w = pg.PlotWidget(title=f"{title} ({unit})")
@@ -288,6 +293,11 @@ class MonitorPage(QWidget):
                 if text != self.hardware_label.text():
                     self.hardware_label.setText(text)
 
+    def _power_limit_w(self, index: int) -> float | None:
+        """The GPU's power limit from the hardware detection, when it reported one."""
+        gpus = self._spec.gpus if self._spec is not None else ()
+        return next((g.power_limit_w for g in gpus if g.index == index), None)
+
     def _show_values(self, s: SystemSample) -> None:
         """Current values in the titles; RAM and VRAM axes from 0 to the total."""
         cpu_max = max(self.history.series(lambda x: x.cpu_pct, self._window_s)[1], default=0.0)
@@ -298,9 +308,20 @@ class MonitorPage(QWidget):
         )
         if total_gib > 0:
             self.plots["RAM"].setYRange(0, total_gib, padding=0.02)
-        for title, _unit, _field in GPU_PLOTS:
-            values = " · ".join(_gpu_value(title, g) for g in s.gpus) or "n/a"
-            self.plots[title].setTitle(f"{title}: {values}")
+        for title, _unit, field in GPU_PLOTS:
+            values = []
+            for g in s.gpus:
+                text = _gpu_value(title, g)
+                if title == "GPU load" and g.utilization_pct is not None:
+                    peak = max(
+                        self.history.gpu_series(g.index, field, self._window_s)[1], default=0
+                    )
+                    text += f" (peak {peak:.0f} %)"
+                elif title == "GPU power" and g.power_w is not None:
+                    limit = self._power_limit_w(g.index)
+                    text += f" of {limit:.0f} W" if limit else ""
+                values.append(text)
+            self.plots[title].setTitle(f"{title}: {' · '.join(values) or 'n/a'}")
         totals = [g.vram_total_mib for g in s.gpus if g.vram_total_mib]
         if totals:
             self.plots["GPU memory"].setYRange(0, max(totals) / 1024, padding=0.02)
