@@ -136,17 +136,16 @@ class OptimizePage(QWidget):
         self.undo_button.clicked.connect(lambda: self.undo())
         self.copy_button.clicked.connect(lambda: self.copy_commands())
         self.add_model_button.clicked.connect(lambda: self.add_model_file())
-        top = QHBoxLayout()
-        for w in (
-            self.strategy,
-            self.compute_button,
-            self.apply_button,
-            self.undo_button,
-            self.copy_button,
-            self.add_model_button,
+        top = QVBoxLayout()  # two rows: what to plan for, then what to do with it (fits 800 px)
+        for row in (
+            (self.strategy, self.compute_button, self.add_model_button),
+            (self.apply_button, self.undo_button, self.copy_button),
         ):
-            top.addWidget(w)
-        top.addStretch(1)
+            line = QHBoxLayout()
+            for w in row:
+                line.addWidget(w)
+            line.addStretch(1)
+            top.addLayout(line)
         self.status = QLabel(
             "Press Recommend: reads the hardware, Ollama's models and how Ollama runs here."
         )
