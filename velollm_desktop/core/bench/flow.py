@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from velollm_desktop.core.bench.backends import (
     Backend,
@@ -19,13 +20,14 @@ from velollm_desktop.core.bench.backends import (
 )
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.runner import run_benchmark
-from velollm_desktop.core.bench.store import History
+from velollm_desktop.core.bench.store import History, HistoryBusy, export_file
 from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path, download_builtin_model
 from velollm_desktop.core.llamacpp.server import LlamaServer
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, legacy, silent
+from velollm_desktop.core.settings import data_dir
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class BenchRun:
 
     result: BenchmarkResult
     history_id: int | None
+    unsaved_path: Path | None = None
+    """Where the result went instead when the history was busy (never lost)."""
+    unsaved_reason: str = ""
+    """Why it is not in the history (the `HistoryBusy` sentence), when `unsaved_path` is set."""
 
 
 def run_benchmark_flow(
@@ -64,7 +70,9 @@ def run_benchmark_flow(
     """Run the suite (starting and always stopping the built-in engine if chosen).
 
     Raises ValueError for a bad suite or kind, and the server errors (`OllamaError` family).
-    A result with at least one test is added to `history` when one is given.
+    A result with at least one test is added to `history` when one is given; when the history
+    is busy (another process holds its lock) it is written to `unsaved-result-*.json` in the data
+    directory instead and `BenchRun.unsaved_path` says where.
     """
     report = progress or silent
     cancel = cancel or threading.Event()
@@ -89,8 +97,20 @@ def run_benchmark_flow(
         result = _run_builtin(measure, report, cancel)
     else:
         result = measure(make_backend(kind.value, request.resolved_url, request.model))
-    entry = history.add(result) if history is not None and result.results else None
-    return BenchRun(result, entry)
+    if history is None or not result.results:
+        return BenchRun(result, None)
+    return _save(history, result)
+
+
+def _save(history: History, result: BenchmarkResult) -> BenchRun:
+    """Add to the history; when it is busy, keep the run in a JSON file instead."""
+    try:
+        return BenchRun(result, history.add(result))
+    except HistoryBusy as exc:
+        stamp = result.started_at.replace(":", "").replace("-", "")[:15]
+        path = data_dir() / f"unsaved-result-{stamp}.json"
+        export_file(result, path)
+        return BenchRun(result, None, path, str(exc))
 
 
 def _run_builtin(

@@ -31,6 +31,7 @@ def _summarise(
         ttft_ms=summarize([r.ttft_ms for r in runs]),
         prompt_tokens_per_s=summarize([r.prompt_tokens_per_s for r in runs]),
         warmup_load_ms=warmup_load_ms,
+        runs_requested=test.runs,
     )
 
 
@@ -49,6 +50,8 @@ def _warm_up(
     report(ProgressEvent(0, count.total, "warm-up (loading the model; not counted)", Phase.WARMUP))
     w = backend.measure(varied_prompt(test.prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel)
     count.done = 1
+    load = f"model loaded in {w.load_ms:.0f} ms" if w.load_ms is not None else "model ready"
+    report(ProgressEvent(count.done, count.total, f"warm-up done ({load})", Phase.WARMUP))
     return w.load_ms
 
 
