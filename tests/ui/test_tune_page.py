@@ -153,5 +153,5 @@ def test_derived_model_is_created_only_after_consent(qtbot):
         answers = answer_dialogs(qtbot, "Create model")
         qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
         assert not answers.errors, answers.errors
+        qtbot.waitUntil(lambda: page.worker is None, timeout=60000)  # created in a job
         assert list(fake.derived) == ["smollm2-velollm:135m"]
-        qtbot.waitUntil(lambda: page.worker is None, timeout=60000)

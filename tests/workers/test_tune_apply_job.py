@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from tests.ollama_fake import MODEL, FakeOllama
+from tests.ui.dialogs import answer_dialogs
 from velollm_desktop.core.tune.common import TuneResult, measured_from
 from velollm_desktop.core.tune.ollama import OllamaCandidate
 from velollm_desktop.ui.tune_page import TunePage
@@ -24,7 +25,9 @@ def test_clicking_apply_creates_the_derived_model_in_a_job_then_shows_before_aft
         qtbot.addWidget(page)
         page.show_result(_result())
         page.apply_button.setEnabled(True)  # what the end of a significant tune does
+        answers = answer_dialogs(qtbot, "Create model")  # creating a model is asked first
         qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
         assert page.worker is not None  # submitted, not run on the GUI thread
         qtbot.waitUntil(lambda: page.worker is None, timeout=60_000)
         assert list(fake.derived) == ["smollm2-velollm:135m"]
@@ -38,7 +41,9 @@ def test_apply_with_ollama_gone_says_so_in_one_line_and_creates_nothing(qtbot):
     qtbot.addWidget(page)
     page.show_result(_result())
     page.apply_button.setEnabled(True)
+    answers = answer_dialogs(qtbot, "Create model")
     qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+    assert not answers.errors, answers.errors
     qtbot.waitUntil(lambda: page.worker is None, timeout=60_000)
     text = page.status.text()
     assert text.startswith("Stopped: Ollama is not running at http://127.0.0.1:9"), text
