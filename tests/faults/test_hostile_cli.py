@@ -63,6 +63,9 @@ def run_measured(exe: str, args: list[str], env: dict, timeout: float = 90) -> d
     proc.returncode = os.waitstatus_to_exitcode(status)
     for t in readers:
         t.join()
+    for f in (proc.stdout, proc.stderr):  # read to the end by the readers: close (no leak)
+        if f is not None:
+            f.close()
     return {
         "rc": proc.returncode,
         "stdout": out["stdout"].decode("utf-8", "replace"),
