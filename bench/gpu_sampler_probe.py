@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from velollm_desktop.core import jsonio  # noqa: E402
-from velollm_desktop.core.hardware.nvidia import NVML  # noqa: E402
-from velollm_desktop.core.monitor.sampler import SampleLoop, Sampler  # noqa: E402
+from velollm_desktop.core import jsonio
+from velollm_desktop.core.hardware.nvidia import NVML
+from velollm_desktop.core.monitor.sampler import SampleLoop, Sampler
 
 
 def main() -> int:

@@ -303,9 +303,9 @@ def our_decode(url: str, n: int, runs: int) -> dict:
     """Core's measurement when httpx is there (the app's own code path), else urllib."""
     prompt = "Write a short story about a lighthouse keeper."
     try:
-        from velollm_desktop.core.llamacpp.client import LlamaServerClient  # noqa: PLC0415
+        from velollm_desktop.core.llamacpp.client import LlamaServerClient
     except ImportError:
-        LlamaServerClient = None  # noqa: N806
+        LlamaServerClient = None
     rates, server_rates = [], []
     for _ in range(runs):
         if LlamaServerClient is not None:

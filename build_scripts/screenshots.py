@@ -87,9 +87,9 @@ def run_all(configs: list[str]) -> int:
 def tray_sheet() -> None:
     """The tray icon as drawn, at tray size, on a light and on a dark panel."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPixmap  # noqa: PLC0415
+    from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPixmap
 
-    from velollm_desktop.ui.icons import draw_tray_pixmap  # noqa: PLC0415
+    from velollm_desktop.ui.icons import draw_tray_pixmap
 
     _app = QGuiApplication.instance() or QGuiApplication([])
     sheet = QPixmap(200, 48)
@@ -104,7 +104,7 @@ def tray_sheet() -> None:
 
 # -- the child: build the window with fixed inputs and grab every page ----------------------
 def _samples():
-    from velollm_desktop.core.monitor.sampler import SystemSample  # noqa: PLC0415
+    from velollm_desktop.core.monitor.sampler import SystemSample
 
     out = []
     for i in range(121):  # two minutes at 1 Hz: a benchmark's load from -40 s to -10 s
@@ -116,7 +116,7 @@ def _samples():
 
 
 def _hardware():
-    from velollm_desktop.core.hardware.model import (  # noqa: PLC0415
+    from velollm_desktop.core.hardware.model import (
         CpuInfo,
         HardwareSpec,
         MemoryInfo,
@@ -127,13 +127,13 @@ def _hardware():
 
 
 def _bench_results():
-    from velollm_desktop.core.bench.model import (  # noqa: PLC0415
+    from velollm_desktop.core.bench.model import (
         BenchmarkResult,
         RunMeasurement,
         ServerInfo,
         TestResult,
     )
-    from velollm_desktop.core.bench.stats import summarize  # noqa: PLC0415
+    from velollm_desktop.core.bench.stats import summarize
 
     def result(model, kind, rates, asked):
         tests = []
@@ -158,9 +158,9 @@ def _bench_results():
 
 
 def _compare_result():
-    from velollm_desktop.core.bench.model import RunMeasurement  # noqa: PLC0415
-    from velollm_desktop.core.bench.stats import summarize  # noqa: PLC0415
-    from velollm_desktop.core.spec.compare import (  # noqa: PLC0415
+    from velollm_desktop.core.bench.model import RunMeasurement
+    from velollm_desktop.core.bench.stats import summarize
+    from velollm_desktop.core.spec.compare import (
         DEFAULT_PROMPTS,
         CompareResult,
         ModeResult,
@@ -183,12 +183,12 @@ def _compare_result():
 
 
 def child(name: str) -> int:
-    from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415
-    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
 
-    from velollm_desktop.core.ollama.models import LoadedModel  # noqa: PLC0415
-    from velollm_desktop.core.settings import Settings  # noqa: PLC0415
-    from velollm_desktop.ui.app import Controller  # noqa: PLC0415
+    from velollm_desktop.core.ollama.models import LoadedModel
+    from velollm_desktop.core.settings import Settings
+    from velollm_desktop.ui.app import Controller
 
     def pump(seconds: float) -> None:
         loop = QEventLoop()
@@ -238,10 +238,10 @@ def child(name: str) -> int:
 
 def _show_synthetic_gpu(c) -> None:
     """One made-up 24 GiB GPU under a steady load, to show the monitor's GPU layout."""
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from velollm_desktop.core.hardware.model import GpuInfo, GpuVendor  # noqa: PLC0415
-    from velollm_desktop.core.monitor.sampler import GpuSample  # noqa: PLC0415
+    from velollm_desktop.core.hardware.model import GpuInfo, GpuVendor
+    from velollm_desktop.core.monitor.sampler import GpuSample
 
     for s in _samples():
         load = 85.0 + 8.0 * math.sin(s.monotonic_s / 4.0) if s.cpu_pct > 50 else 3.0
@@ -257,7 +257,7 @@ def _show_synthetic_gpu(c) -> None:
 
 
 def _in_seconds(seconds: float) -> str:
-    from datetime import datetime, timedelta, timezone  # noqa: PLC0415
+    from datetime import datetime, timedelta, timezone
 
     return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
 

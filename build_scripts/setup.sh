@@ -83,6 +83,8 @@ case "$mode" in
         fetch_test_model
         say "ruff (lint + the core-imports-no-Qt rule)"
         "$venv/bin/ruff" check velollm_desktop tests bench build_scripts
+        say "mypy (velollm_desktop/core; settings in pyproject.toml [tool.mypy])"
+        "$venv/bin/mypy"
         say "pytest"
         exec "$venv/bin/python" -m pytest "${@:2}"
         ;;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -14,11 +15,51 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pytest_collection_modifyitems(items):
-    """Tests that take the `qtbot` fixture are GUI tests: mark them so they can be selected."""
+class _LogFail(logging.Handler):
+    """Collects ERROR and worse from our loggers (qutebrowser's "logfail" idea)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("velollm_desktop"):
+            self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def logfail(request):
+    """Fail a test during which our code logged an ERROR it did not expect.
+
+    An error log means an unexpected exception (the job runner logs those with their
+    traceback). A test that provokes one on purpose says so with `@pytest.mark.logs_errors`.
+    Warnings from our modules and exceptions in threads fail tests through `filterwarnings`
+    in pyproject.toml.
+    """
+    handler = _LogFail()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("logs_errors") is None:
+        lines = [f"{r.levelname} {r.name}: {r.getMessage()}" for r in handler.records]
+        pytest.fail("unexpected error logged:\n" + "\n".join(lines), pytrace=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark GUI tests (they take `qtbot`) and model tests (they take the model); skip stress
+    runs unless selected with `-m stress`."""
+    want_stress = "stress" in (config.getoption("-m") or "")
     for item in items:
-        if "qtbot" in getattr(item, "fixturenames", ()):
+        names = set(getattr(item, "fixturenames", ()))
+        if "qtbot" in names:
             item.add_marker(pytest.mark.gui)
+        if names & MODEL_FIXTURES:
+            item.add_marker(pytest.mark.needs_model)
+        if item.get_closest_marker("stress") and not want_stress:
+            item.add_marker(pytest.mark.skip(reason="a long stress run: select it with -m stress"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,6 +77,7 @@ def _isolated_user_dirs(tmp_path, monkeypatch):
         ("XDG_CONFIG_HOME", "config"),
         ("XDG_DATA_HOME", "data"),
         ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),  # platformdirs' user_log_dir: the app's log file
     ):
         monkeypatch.setenv(var, str(home / sub))
     yield
@@ -56,6 +98,18 @@ def no_orphans():
         except psutil.NoSuchProcess:
             pass
     assert not alive, f"test left processes running: {alive}"
+
+
+@pytest.fixture(autouse=True)
+def jobs_end_with_the_test(no_orphans):
+    """After each test, cancel what the app's job runner still runs (so its servers stop
+    before `no_orphans` looks) and fail the test if a job ignores the cancel for 30 s."""
+    yield
+    module = sys.modules.get("velollm_desktop.workers.runner")
+    runner = getattr(module, "_RUNNER", None) if module else None
+    if runner is not None and (runner.running or runner.queued):
+        late = runner.shutdown(30.0)
+        assert not late, f"jobs still running 30 s after cancel: {late}"
 
 
 @pytest.fixture(scope="session")
@@ -87,13 +141,19 @@ def test_model_path() -> Path:
         / "models"
         / "SmolLM2-135M-Instruct.Q4_1.gguf"
     )
-    assert path.exists(), f"test model missing at {path}: run bash build_scripts/setup.sh test"
     return path
+
+
+MODEL_FIXTURES = {"smol_model", "smol_f32", "llama_server"}
+"""Fixtures that need the downloaded model: tests using them are marked `needs_model`."""
 
 
 @pytest.fixture(scope="session")
 def smol_model() -> Path:
-    return test_model_path()
+    path = test_model_path()
+    if not path.exists():
+        pytest.skip(f"test model missing at {path}: run bash build_scripts/setup.sh test")
+    return path
 
 
 @pytest.fixture(scope="session")

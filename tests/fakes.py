@@ -13,11 +13,11 @@ class NVMLError(Exception):
     """Stands in for pynvml.NVMLError (the real hierarchy derives from Exception too)."""
 
 
-class NVMLError_NotSupported(NVMLError):  # noqa: N801 - mirrors pynvml's name
+class NVMLError_NotSupported(NVMLError):
     pass
 
 
-class NVMLError_GpuIsLost(NVMLError):  # noqa: N801
+class NVMLError_GpuIsLost(NVMLError):
     pass
 
 

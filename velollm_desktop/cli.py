@@ -9,16 +9,11 @@ import sys
 from collections.abc import Sequence
 
 from velollm_desktop import __version__
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.ollama.errors import GUI_ADDRESS_FIX
 
-
-class CliError(Exception):
-    """A user-facing failure: printed as one line on stderr, exit status `code`."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["CliError", "build_parser", "main"]
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:

@@ -65,7 +65,8 @@ def test_benchmark_ollama_writes_json_and_csv(velollm_exe, tmp_path):
     data = json.loads(out_json.read_text())
     assert data["model"] == MODEL and data["server"]["kind"] == "ollama"
     assert len(data["results"][0]["runs"]) == 2
-    rows = list(csv.DictReader(out_csv.open()))
+    with out_csv.open() as fh:
+        rows = list(csv.DictReader(fh))
     assert len(rows) == 2 and float(rows[0]["decode_tokens_per_s"]) > 0
 
 

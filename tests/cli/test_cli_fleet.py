@@ -105,7 +105,7 @@ def test_watch_redraws_and_ctrl_c_exits_cleanly(velollm_exe, node_exporter):
 
 
 def test_benchmark_endpoints_side_by_side(velollm_exe, llama_server, tmp_path):
-    from tests.ollama_fake import FakeOllama  # noqa: PLC0415
+    from tests.ollama_fake import FakeOllama
 
     out = tmp_path / "cmp.json"
     dead = closed_port_url()

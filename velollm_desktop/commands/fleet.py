@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.fleet.model import TargetStatus
 from velollm_desktop.core.fleet.targets import TargetError, parse_targets
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
 from velollm_desktop.core.jsonio import read_json_object
@@ -123,7 +123,7 @@ def _preview_or_reason(state, applier) -> tuple[object, object] | str:
     return plan, build_preview(plan, env, state.current)
 
 
-def _cmd(args: argparse.Namespace) -> int:
+def _cmd(args: argparse.Namespace) -> int:  # noqa: C901 - flag dispatch (dry-run/apply/undo/verify); split pending the lead's file split
     from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
     from velollm_desktop.core.optimize.service import dropin_path, system_root  # noqa: PLC0415
 

@@ -7,14 +7,18 @@ import json
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.kinds import BackendKind, Objective, default_url
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.ollama.errors import OllamaError
-from velollm_desktop.core.settings import ollama_url_from_env
-from velollm_desktop.core.tune.common import OBJECTIVES, TuneCancelled, TuneResult
+from velollm_desktop.core.progress import ProgressEvent
+from velollm_desktop.core.tune.common import OBJECTIVES, TuneCancelled, TuneResult, verdict_text
+from velollm_desktop.core.tune.ollama import ServiceSettings
+from velollm_desktop.core.tune.target import TuneSettings, TuneTarget, target_for
 
 
 def summary(result: TuneResult) -> dict:
@@ -50,96 +54,28 @@ def summary(result: TuneResult) -> dict:
     }
 
 
-def _run_llamacpp(args: argparse.Namespace, hardware, progress) -> TuneResult:
-    from velollm_desktop.core.tune.llamacpp import tune  # noqa: PLC0415
-
-    model = Path(args.model).expanduser()
-    if not model.exists():
-        raise CliError(
-            f"model file not found: {model} (for Ollama use --backend ollama --model NAME)"
-        )
-    return tune(
-        model,
-        hardware,
-        objective=args.objective,
-        concurrency=args.concurrency,
-        budget_s=args.budget,
-        n_predict=args.n_predict,
-        ctx=args.ctx or 2048,
-        progress=progress,
-    )
-
-
-def _run_ollama(args: argparse.Namespace, hardware, progress) -> TuneResult:
-    from velollm_desktop.core.tune.ollama import ServiceSettings, tune_ollama  # noqa: PLC0415
-
+def _target(args: argparse.Namespace) -> TuneTarget:
+    """The target the flags name (the one backend branch is in `core.tune.target`)."""
+    if args.backend == BackendKind.LLAMACPP.value:
+        if args.allow_server_changes:
+            raise CliError("--allow-server-changes is for --backend ollama")
+        model = Path(args.model).expanduser()
+        if not model.exists():
+            raise CliError(
+                f"model file not found: {model} (for Ollama use --backend ollama --model NAME)"
+            )
     server = None
     if args.allow_server_changes:
-        server = ServiceSettings(args.url)
+        server = ServiceSettings(args.url or default_url(BackendKind.OLLAMA))
         print(
             "Server settings will be tried by writing Ollama's systemd drop-in and restarting the "
             "service; the original is restored at the end, also on error or Ctrl-C.",
             file=sys.stderr,
         )
-    return tune_ollama(
-        args.url,
-        args.model,
-        hardware,
-        objective=args.objective,
-        concurrency=args.concurrency,
-        budget_s=args.budget,
-        n_predict=args.n_predict,
-        ctx=args.ctx,
-        server=server,
-        progress=progress,
-    )
+    return target_for(args.backend, args.model, url=args.url, server=server)
 
 
-def _apply(args: argparse.Namespace, result: TuneResult) -> None:
-    if result.backend == "llamacpp":
-        from velollm_desktop.core.tune.llamacpp import apply_winner  # noqa: PLC0415
-
-        print(
-            f"saved the winner as the llama-server profile: {apply_winner(result, Path(args.model))}"
-        )
-        return
-    from velollm_desktop.core.tune.ollama import apply_ollama_winner  # noqa: PLC0415
-
-    name, server_env = apply_ollama_winner(result, args.url)
-    if name:
-        print(
-            f"created the model {name} with the winner's options (`ollama run {name}`); the original is unchanged"
-        )
-    if server_env:
-        pairs = " ".join(f"{k}={v}" for k, v in sorted(server_env.items()))
-        print(
-            f"the winner also needs server settings: apply them with `velollm optimize --apply` ({pairs})"
-        )
-    if not name and not server_env:
-        print("the winner is the current setting: nothing to apply")
-
-
-def _cmd(args: argparse.Namespace) -> int:
-    from velollm_desktop.core.hardware import detect_hardware  # noqa: PLC0415
-
-    if args.backend == "ollama":
-        args.url = args.url or ollama_url_from_env()
-    elif args.allow_server_changes:
-        raise CliError("--allow-server-changes is for --backend ollama")
-
-    def progress(done: int, total: int, text: str) -> None:
-        if not args.quiet:
-            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
-
-    try:
-        run = _run_ollama if args.backend == "ollama" else _run_llamacpp
-        result = run(args, detect_hardware(), progress)
-    except KeyboardInterrupt:
-        raise CliError(
-            "cancelled: every server we started was stopped and every setting restored"
-        ) from None
-    except (NotGGUF, ValueError, OllamaError, TuneCancelled, RuntimeError, PermissionError) as exc:
-        raise CliError(str(exc)) from exc
+def _print_table(result: TuneResult) -> None:
     for m in result.candidates:
         score = (
             f"{m.score.mean:8.1f} ± {m.score.stddev:5.1f} tok/s"
@@ -149,17 +85,33 @@ def _cmd(args: argparse.Namespace) -> int:
         mark = "  ← winner" if m is result.winner else ""
         load = f"  load {m.load_ms:.0f} ms" if m.load_ms else ""
         print(f"{m.candidate.name:<36}{score}{load}{mark}")
-    verdict = (
-        f"gain {result.gain:.2f}× over the baseline (intervals do not overlap)"
-        if result.significant
-        else "no candidate is clearly better than the baseline: keep it"
-    )
-    print(verdict)
+    print(verdict_text(result))
     for n in result.notes:
         print(f"note: {n}")
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    target = _target(args)
+    settings = TuneSettings(
+        Objective(args.objective), args.concurrency, args.budget, args.n_predict, args.ctx
+    )
+
+    def progress(event: ProgressEvent) -> None:
+        if not args.quiet:
+            print(f"[{event.done}/{event.total}] {event.text}", file=sys.stderr, flush=True)
+
+    try:
+        result = target.tune(detect_hardware(), settings, progress=progress)
+    except KeyboardInterrupt:
+        raise CliError(
+            "cancelled: every server we started was stopped and every setting restored"
+        ) from None
+    except (NotGGUF, ValueError, OllamaError, TuneCancelled, RuntimeError, PermissionError) as exc:
+        raise CliError(str(exc)) from exc
+    _print_table(result)
     if args.apply:
         try:
-            _apply(args, result)
+            print(target.apply(result).message)
         except (OllamaError, OSError) as exc:
             raise CliError(f"could not apply the winner: {exc}") from exc
     if args.json:

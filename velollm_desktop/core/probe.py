@@ -40,7 +40,7 @@ def run_tool(argv: list[str], timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
         log_once(f"missing:{argv[0]}", "%s not found on PATH; skipping that probe", argv[0])
         return None
     try:
-        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        done = subprocess.run(
             [exe, *argv[1:]],
             capture_output=True,
             text=True,

@@ -23,6 +23,8 @@ from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.tray import Tray
+from velollm_desktop.workers import logfile
+from velollm_desktop.workers.runner import drop_feature_import_hook, runner
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ NO_TRAY_HINT = (
 
 BACKGROUND_POLL_MS = 20
 BACKGROUND_START_MAX_MS = 1000
+QUIT_DEADLINE_S = 15.0
+"""Quitting waits at most this long, in total, for cancelled jobs to stop their servers."""
 
 
 class Controller(QObject):
@@ -81,6 +85,7 @@ class Controller(QObject):
             self.tray.capabilities["quick_optimize"] = "Quick optimize…"
             self.tray.capabilities["quick_benchmark"] = "Run quick benchmark"
             self.tray.capabilities["tune"] = "Tune Ollama…"
+            self.tray.capabilities["open_log"] = "Open log"
             self.tray.action_requested.connect(self._on_tray_action)
             self.tray.show()
         # Sampling, polling and detection start once the tray icon is embedded (or after
@@ -288,6 +293,8 @@ class Controller(QObject):
             self.benchmark_page.suite.setCurrentText("quick")
             self.benchmark_page.start()
             window.tabs.setCurrentWidget(self.benchmark_page)
+        elif key == "open_log":
+            open_log()
         elif key == "tune":  # a tune takes minutes and needs a model: open the page, don't start
             window = self.window
             self.tune_page.target.setCurrentIndex(self.tune_page.target.findData("ollama"))
@@ -303,28 +310,23 @@ class Controller(QObject):
         window.activateWindow()
 
     def shutdown(self) -> None:
-        """Stop every worker thread and wait for it (bounded)."""
+        """Cancel every job, stop every worker thread and wait for them (bounded in total)."""
         self._shut_down = True
         if self.sampler is not None:
             self.sampler.stop()
         if self.poller is not None:
             self.poller.stop()
         if self._window is not None:
-            self._window.fleet.shutdown()
-            self.benchmark_page.cancel()
-            self.speculative_page.cancel()
-            self.tune_page.cancel()
+            self._window.fleet.shutdown()  # stop its timer first: no new poll is submitted
+        late = runner().shutdown(QUIT_DEADLINE_S)  # benchmark, comparison, tune, detection, …
         for name, done in (
             ("sampler", self.sampler is None or self.sampler.join(5.0)),
             ("Ollama poller", self.poller is None or self.poller.join(5.0)),
-            ("hardware detection", self._detect is None or self._detect.join(5.0)),
-            ("benchmark", self._window is None or self.benchmark_page.join(15.0)),
-            ("comparison", self._window is None or self.speculative_page.join(15.0)),
-            ("tuning", self._window is None or self.tune_page.join(15.0)),
-            ("model unload", self._window is None or self._window.monitor.join(5.0)),
         ):
             if not done:
-                log.warning("the %s thread did not stop in time", name)
+                late.append(name)
+        if late:
+            log.warning("still running at quit: %s", ", ".join(late))
         if self._window is not None:
             self._bench_history.close()
         if self.tray:
@@ -334,6 +336,20 @@ class Controller(QObject):
         """Quit the application cleanly."""
         self.shutdown()
         self.app.quit()
+
+
+def open_log() -> bool:
+    """Open the log file in the desktop's viewer (creating it if nothing was logged yet)."""
+    from PySide6.QtCore import QUrl  # noqa: PLC0415 - rarely used
+    from PySide6.QtGui import QDesktopServices  # noqa: PLC0415
+
+    path = logfile.log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot create the log file %s: %s", path, exc)
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
 def _report_ready_when_visible(controller: Controller, path: str) -> None:
@@ -388,6 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # seconds; for tests/bench
     args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logfile.install()
+    drop_feature_import_hook()  # before any thread starts: see workers/runner.py
     app = QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_ID)
     app.setApplicationDisplayName(APP_NAME)
@@ -413,7 +431,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report_ready_when_visible(controller, ready_file)
     if args.quit_after > 0:
         QTimer.singleShot(int(args.quit_after * 1000), controller.quit)
-    return app.exec()
+    code = app.exec()
+    if runner().running:  # a job ignored its cancel past the deadline (logged in shutdown)
+        # Destroying a running QThread at interpreter exit aborts; the OS ends the thread
+        # instead, and our llama-servers get SIGTERM from PR_SET_PDEATHSIG.
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from velollm_desktop.core.bench.stats import (
 )
 from velollm_desktop.core.bench.store import History, export_file, from_json
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.kinds import default_url
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
@@ -51,7 +52,7 @@ KINDS = (
     ("OpenAI-compatible", "openai"),
     ("Built-in engine (llama-server + SmolLM2-135M)", BUILTIN),
 )
-DEFAULT_URLS = {"llamacpp": "http://127.0.0.1:8080", "openai": "http://127.0.0.1:8080", BUILTIN: ""}
+DEFAULT_URLS = {k: default_url(k) for k in ("llamacpp", "openai", BUILTIN)}
 
 
 def pm(s: Stats | None, digits: int = 1) -> str:
@@ -184,7 +185,7 @@ class BenchmarkPage(QWidget):
         self._update_run_enabled()
         self._list_models()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         """Fill the model list in the background the first time the page is shown."""
         super().showEvent(event)
         if self.model.count() == 0:

@@ -27,6 +27,7 @@ from velollm_desktop.core.fleet.model import HostStatus, TargetStatus
 from velollm_desktop.core.fleet.monitor import FleetMonitor, host_statuses, worst_level
 from velollm_desktop.core.fleet.targets import TargetError, parse_targets, split_targets
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.workers.runner import Job
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 GIB = 1024**3
@@ -61,7 +62,7 @@ class Sparkline(QWidget):
         self.values.append(value)
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("#262626"))
         known = [v for v in self.values if v is not None]
@@ -179,6 +180,7 @@ class FleetPage(QWidget):
         self.rows: dict[str, HostRow] = {}
         self.hosts: list[HostStatus] = []
         self._busy = threading.Event()
+        self._poll_worker: Job | None = None
         self._worst: tuple[str, str] = ("", "")
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -238,7 +240,7 @@ class FleetPage(QWidget):
         worker.result.connect(self._show)
         worker.failed.connect(lambda msg: self.status.setText(f"Poll failed: {msg}"))
         worker.finished.connect(lambda m=self.monitor: self._done(m))
-        start_task(self, worker)
+        self._poll_worker = start_task(self, worker)
 
     def _done(self, monitor: FleetMonitor) -> None:
         self._busy.clear()
@@ -270,7 +272,8 @@ class FleetPage(QWidget):
     def shutdown(self) -> None:
         """Stop polling (the running poll, if any, ends within its deadline)."""
         self.timer.stop()
-        for worker in self.findChildren(TaskWorker):
+        worker = self._poll_worker  # the runner owns it, not this page
+        if worker is not None:
             worker.join(5.0)
         if self.monitor is not None:
             self.monitor.close()

@@ -1,7 +1,9 @@
-"""Run / Cancel buttons, a progress bar and a status line for one background job at a time.
+"""Run / Cancel buttons, a progress bar and a status line for a page's measuring job.
 
-Shared by the Benchmark, Speculative and Tune pages: the job runs in a TaskWorker; Cancel
-sets its cancel event (the core code then stops its servers); the buttons follow the state.
+Shared by the Benchmark, Speculative and Tune pages. Jobs go to the app's one runner
+(workers/runner.py) as *measuring* jobs: while another page's measurement runs, this one
+waits in the queue and the status says "Waiting for the benchmark to finish…". Cancel
+drops a queued job or sets a running job's cancel event (the core code then stops its servers).
 """
 
 from __future__ import annotations
@@ -12,15 +14,34 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from velollm_desktop.workers.task import TaskWorker, start_task
+from velollm_desktop.core.progress import ProgressEvent
+from velollm_desktop.workers.runner import Job, JobKind, JobState, runner
+
+PAGE_JOB_LABELS = {
+    "BenchmarkPage": "benchmark",
+    "SpeculativePage": "speculative comparison",
+    "TunePage": "tuning run",
+}
+"""What "Waiting for the … to finish" names, by page class (else the Run button's text)."""
 
 
 class JobControls:
-    """Owned by a page; `run()` starts a job, `cancel()` / `join()` end it."""
+    """Owned by a page; `run()` submits a job, `cancel()` / `join()` end it."""
 
-    def __init__(self, page: QWidget, run_text: str, status_text: str) -> None:
+    def __init__(
+        self,
+        page: QWidget,
+        run_text: str,
+        status_text: str,
+        *,
+        label: str | None = None,
+        kind: JobKind = JobKind.MEASURING,
+    ) -> None:
         self.page = page
-        self.worker: TaskWorker | None = None
+        self.kind = kind
+        self.label = label or PAGE_JOB_LABELS.get(type(page).__name__, run_text.lower())
+        self.worker: Job | None = None
+        self.last_event: ProgressEvent | None = None
         self.run_button = QPushButton(run_text)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -43,7 +64,13 @@ class JobControls:
 
     @property
     def busy(self) -> bool:
+        """A job of this page is queued or running."""
         return self.worker is not None
+
+    @property
+    def waiting(self) -> bool:
+        """This page's job waits for another measuring job to finish."""
+        return self.worker is not None and self.worker.state is JobState.QUEUED
 
     def run(
         self,
@@ -54,32 +81,41 @@ class JobControls:
         on_done: Callable[[], None] | None = None,
         starting: str = "Starting…",
     ) -> bool:
-        """Start `fn(progress=…, cancel=…)` unless a job is running; returns whether it started."""
+        """Submit `fn(progress=…, cancel=…)` unless this page's job is busy; True if submitted."""
         if self.worker is not None:
             return False
-        self.worker = TaskWorker(fn)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.result.connect(on_result)
+        job = Job(fn, kind=self.kind, label=self.label)
+        job.progress.connect(self._on_progress)
+        job.event.connect(self._on_event)
+        job.waiting.connect(self.status.setText)
+        job.started.connect(lambda: self.status.setText(starting))
+        job.result.connect(on_result)
         self.failed = False
-        self.worker.failed.connect(lambda message: self._on_failed(f"{failed_prefix}: {message}"))
-        self.worker.finished.connect(self._on_finished)
-        self._on_done = on_done
+        job.failed.connect(lambda message: self._on_failed(f"{failed_prefix}: {message}"))
+        job.finished.connect(self._on_finished)
+        self.worker, self._on_done, self.last_event = job, on_done, None
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
         self.status.setText(starting)
-        start_task(self.page, self.worker)
+        runner().submit(job)
         return True
 
     def cancel(self) -> None:
-        """Ask the running job to stop at once."""
-        if self.worker is not None:
-            self.worker.cancel()
+        """Drop a queued job, or ask the running one to stop at once."""
+        job = self.worker
+        if job is None:
+            return
+        if not runner().cancel_queued(job):
+            job.cancel()
             self.status.setText("Cancelling…")
 
     def join(self, timeout_s: float) -> bool:
         """Wait for a running job's thread (after `cancel()`); returns whether it ended."""
         return self.worker is None or self.worker.join(timeout_s)
+
+    def _on_event(self, event: ProgressEvent) -> None:
+        self.last_event = event
 
     def _on_progress(self, done: int, total: int, text: str) -> None:
         self.progress.setRange(0, max(total, 1))

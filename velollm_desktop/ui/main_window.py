@@ -46,13 +46,13 @@ class _PageHolder(QWidget):
         self.page = page
         page.setParent(self)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSizeHint(self) -> QSize:
         return self.page.minimumSizeHint().expandedTo(self.page.minimumSize())
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return self.page.sizeHint()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event) -> None:
         self.page.setGeometry(self.rect())
         super().resizeEvent(event)
 
@@ -73,10 +73,10 @@ class PageTabs(QTabWidget):
         area.setWidget(_PageHolder(page))
         return area
 
-    def addTab(self, page: QWidget, title: str) -> int:  # noqa: N802 - Qt override
+    def addTab(self, page: QWidget, title: str) -> int:
         return super().addTab(self._wrap(page), title)
 
-    def insertTab(self, index: int, page: QWidget, title: str) -> int:  # noqa: N802 - Qt override
+    def insertTab(self, index: int, page: QWidget, title: str) -> int:
         return super().insertTab(index, self._wrap(page), title)
 
     def page(self, index: int) -> QWidget | None:
@@ -85,16 +85,16 @@ class PageTabs(QTabWidget):
         holder = area.widget() if isinstance(area, QScrollArea) else None
         return holder.page if isinstance(holder, _PageHolder) else area
 
-    def currentWidget(self) -> QWidget | None:  # noqa: N802 - Qt override
+    def currentWidget(self) -> QWidget | None:
         return self.page(self.currentIndex())
 
-    def indexOf(self, page: QWidget) -> int:  # noqa: N802 - Qt override
+    def indexOf(self, page: QWidget) -> int:
         for i in range(self.count()):
             if self.page(i) is page or self.widget(i) is page:
                 return i
         return -1
 
-    def setCurrentWidget(self, page: QWidget) -> None:  # noqa: N802 - Qt override
+    def setCurrentWidget(self, page: QWidget) -> None:
         index = self.indexOf(page)
         if index >= 0:
             self.setCurrentIndex(index)
@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         self.banner.setText(text)
         self.banner.setVisible(True)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.has_tray:
             event.ignore()
             self.hide()

@@ -69,7 +69,7 @@ class MemoryBar(QWidget):
             f"GiB, compute {fit.compute_bytes / GIB:.2f} GiB, of {max(fit.budget_bytes, 0) / GIB:.1f} GiB"
         )
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         r = QRectF(self.rect()).adjusted(0, 2, -1, -2)
         p.fillRect(

@@ -62,7 +62,7 @@ class SettingsPage(QWidget):
         self.status = QLabel(f"Stored in {settings.path}")
         form.addRow(self.status)
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         """The tray menu may have changed start-at-login meanwhile: show what is true now."""
         super().showEvent(event)
         box = self.editors.get("start_at_login")

@@ -32,8 +32,8 @@ from velollm_desktop.core.spec.compare import (
     compatibility_problems,
     draft_mode,
     ngram_mode,
-    run_compare,
 )
+from velollm_desktop.core.spec.flow import compare_and_save
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -192,7 +192,7 @@ class SpeculativePage(QWidget):
         self.target.blockSignals(False)
         self._on_inputs_changed()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         """Re-read the local model stores when the page is shown (a model may have arrived)."""
         super().showEvent(event)
         self.refresh_models()
@@ -223,7 +223,7 @@ class SpeculativePage(QWidget):
     @staticmethod
     def resolve(spec: str) -> Path:
         """A path from a .gguf path or an `ollama:NAME` entry."""
-        return ollama_store.resolve(spec) if spec.startswith("ollama:") else Path(spec).expanduser()
+        return ollama_store.model_path(spec)
 
     def _filter_drafts(self) -> None:
         """Fill the draft list (in a worker) with the master list's compatible models."""
@@ -287,14 +287,15 @@ class SpeculativePage(QWidget):
             return
         self.jobs.run(
             partial(
-                run_compare,
+                compare_and_save,
                 target,
                 modes,
                 draft=draft,
                 runs=self.runs.value(),
                 n_predict=self.n_predict.value(),
+                history=self.history,
             ),
-            self.show_result,
+            lambda run: self.show_result(run.result),
             failed_prefix="Comparison stopped",
             on_done=self._update_run_enabled,
         )
@@ -335,6 +336,4 @@ class SpeculativePage(QWidget):
         verdict = list(result.advice) or ["No verdict."]
         verdict += [f"⚠ {note}" for note in spec_noise_notes(result)]
         self.verdict.setText("\n".join(verdict))
-        if self.history is not None and not self.history.closed:
-            self.history.add_comparison(result)
         self.finished.emit(result.advice[0] if result.advice else "comparison done")

@@ -33,16 +33,12 @@ from velollm_desktop.core.optimize.service import (
     list_processes,
     system_root,
 )
-from velollm_desktop.core.tune.common import OBJECTIVES, TuneResult
-from velollm_desktop.core.tune.llamacpp import apply_winner, remeasure, tune
-from velollm_desktop.core.tune.ollama import (
-    SERVER_VARS,
-    ServiceSettings,
-    apply_ollama_winner,
-    remeasure_ollama,
-    tune_ollama,
-    tuned_name,
-)
+from velollm_desktop.core.progress import ProgressEvent
+from velollm_desktop.core.settings import DEFAULT_OLLAMA_URL
+from velollm_desktop.core.tune.common import OBJECTIVES, Measured, TuneResult, verdict_text
+from velollm_desktop.core.tune.llamacpp import tune
+from velollm_desktop.core.tune.ollama import SERVER_VARS, ServiceSettings, tune_ollama, tuned_name
+from velollm_desktop.core.tune.target import apply_and_remeasure, target_for
 from velollm_desktop.ui.background import BackgroundCall
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.confirm import confirm
@@ -64,7 +60,7 @@ class TunePage(QWidget):
     def __init__(
         self,
         hardware_provider,
-        ollama_url_provider=lambda: "http://127.0.0.1:11434",
+        ollama_url_provider=lambda: DEFAULT_OLLAMA_URL,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -170,7 +166,7 @@ class TunePage(QWidget):
             self._list_ollama_models()
         self._update_start_enabled()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         """With Ollama as the target, fill the model list from the server in the background."""
         super().showEvent(event)
         if self.target_key == "ollama":
@@ -195,8 +191,7 @@ class TunePage(QWidget):
 
     def ollama_model(self) -> str:
         """The Ollama model name (the list shows `ollama:NAME`)."""
-        spec = self.model.currentText().strip()
-        return spec.removeprefix("ollama:")
+        return ollama_store.ollama_name(self.model.currentText())
 
     def confirm(self, text: str) -> bool:
         """Asks the user to allow server changes during the tune."""
@@ -209,8 +204,7 @@ class TunePage(QWidget):
             self.model.setCurrentText(path)
 
     def model_path(self) -> Path:
-        spec = self.model.currentText().strip()
-        return ollama_store.resolve(spec) if spec.startswith("ollama:") else Path(spec).expanduser()
+        return ollama_store.model_path(self.model.currentText())
 
     @property
     def worker(self):
@@ -220,7 +214,7 @@ class TunePage(QWidget):
     def _run(self, fn, on_result) -> None:
         if self.jobs.run(fn, on_result, failed_prefix="Stopped", on_done=self._on_done):
             self.apply_button.setEnabled(False)
-            self.jobs.worker.progress.connect(self._on_progress)
+            self.jobs.worker.event.connect(self._on_progress)
 
     def start(self) -> None:
         """Tune in a worker thread."""
@@ -304,12 +298,13 @@ class TunePage(QWidget):
     def join(self, timeout_s: float) -> bool:
         return self.jobs.join(timeout_s)
 
-    def _on_progress(self, done: int, total: int, text: str) -> None:
-        if " tok/s" in text and ":" in text:  # a candidate finished: show it now
-            name, _, score = text.rpartition(": ")
+    def _on_progress(self, event: ProgressEvent) -> None:
+        m = event.measurement
+        if isinstance(m, Measured):  # a candidate finished: show it now
+            score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s" if m.score else "n/a"
             row = self.table.rowCount()
             self.table.insertRow(row)
-            self.table.setItem(row, 0, QTableWidgetItem(name))
+            self.table.setItem(row, 0, QTableWidgetItem(m.candidate.name))
             self.table.setItem(row, 1, QTableWidgetItem(score))
 
     def _on_done(self) -> None:
@@ -334,56 +329,43 @@ class TunePage(QWidget):
                 )
             ):
                 self.table.setItem(row, col, QTableWidgetItem(text))
-        verdict = (
-            f"{result.winner.candidate.name}: {result.gain:.2f}× the baseline (intervals do not overlap)."
-            if result.significant
-            else "No candidate is clearly better than the baseline: keep it."
-        )
+        verdict = verdict_text(result)
         self.status.setText(verdict + " " + " ".join(result.notes))
         self.finished.emit(verdict)
 
     def apply(self) -> None:
-        """Save the winner (llama-server profile, or a derived Ollama model), then re-measure."""
+        """Save the winner (llama-server profile, or a derived Ollama model), then re-measure
+        (one job: neither the write nor Ollama's /api/create runs on the GUI thread)."""
         if self.result is None or self.jobs.busy:
             return
-        if self.result.backend == "ollama":
-            self._apply_ollama()
-            return
-        model = self.model_path()
-        path = apply_winner(self.result, model)
-        self.status.setText(f"Saved {path}; re-measuring before and after…")
-        self._run(partial(remeasure, self.result, model), self.show_before_after)
-
-    def _apply_ollama(self) -> None:
-        url = self.ollama_url_provider()
-        options = self.result.winner.candidate.options
-        if options and not confirm(
-            self,
-            "Create a tuned Ollama model",
-            f"Ollama will get a new model, {tuned_name(self.result.model)}, made from "
-            f"{self.result.model} with these options:\n\n"
-            + "\n".join(f"  {k} = {v}" for k, v in sorted(options.items()))
-            + f"\n\n{self.result.model} itself is not changed. Remove the new model with "
-            f"`ollama rm {tuned_name(self.result.model)}`.",
-            "Create model",
-        ):
+        if self.result.backend == "ollama" and not self._ollama_model_allowed():
             self.status.setText("Cancelled: no model was created.")
             return
-        try:
-            name, server_env = apply_ollama_winner(self.result, url)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, nothing was changed
-            self.status.setText(f"Could not apply: {exc}")
-            return
-        done = (
-            f"Created the model {name} with the winner's options (the original is unchanged)."
-            if name
-            else ""
+        spec = self.result.model if self.result.backend == "ollama" else str(self.model_path())
+        target = target_for(self.result.backend, spec, url=self.ollama_url_provider())
+        self.status.setText("Applying the winner, then re-measuring before and after…")
+        self._run(partial(apply_and_remeasure, target, self.result), self._show_applied)
+
+    def _ollama_model_allowed(self) -> bool:
+        """Creating a tuned Ollama model is asked first (No: nothing is created)."""
+        assert self.result is not None
+        options = self.result.winner.candidate.options
+        if not options:
+            return True
+        model, name = self.result.model, tuned_name(self.result.model)
+        return confirm(
+            self,
+            "Create a tuned Ollama model",
+            f"Ollama will get a new model, {name}, made from {model} with these options:\n\n"
+            + "\n".join(f"  {k} = {v}" for k, v in sorted(options.items()))
+            + f"\n\n{model} itself is not changed. Remove the new model with `ollama rm {name}`.",
+            "Create model",
         )
-        if server_env:
-            pairs = ", ".join(f"{k}={v}" for k, v in sorted(server_env.items()))
-            done += f" Apply the server settings ({pairs}) on the Optimize page."
-        self.status.setText(done + " Re-measuring before and after…")
-        self._run(partial(remeasure_ollama, self.result, url, name), self.show_before_after)
+
+    def _show_applied(self, outcome) -> None:
+        applied, pair = outcome
+        self.show_before_after(pair)
+        self.status.setText(f"{applied.message} {self.status.text()}")
 
     def show_before_after(self, pair) -> None:
         before, after = pair

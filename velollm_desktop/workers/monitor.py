@@ -138,7 +138,7 @@ class OllamaPoller(QObject):
             self.unavailable.emit(f"unreadable reply from Ollama: {exc}")
         except OllamaError as exc:
             self.unavailable.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a poller that dies stays dead until restart
+        except Exception as exc:
             log.exception("polling /api/ps failed")
             self.unavailable.emit(f"unreadable reply from Ollama ({type(exc).__name__}: {exc})")
         else:

@@ -57,7 +57,7 @@ def test_quick_suite_against_real_server(llama_server, backend_kind):
         backend,
         suite("quick", runs=2, max_tokens=16),
         suite_name="quick",
-        progress=lambda d, t, s: seen.append((d, t)),
+        progress=lambda e: seen.append((e.done, e.total)),
     )
     backend.close()
     (test,) = result.results
@@ -114,8 +114,8 @@ def test_cancel_mid_suite_returns_partial_results(llama_server):
     cancel = threading.Event()
     backend = LlamaCppBackend(llama_server.url)
 
-    def progress(done, total, text):
-        if done >= 2:
+    def progress(event):
+        if event.done >= 2:
             cancel.set()
 
     result = run_benchmark(

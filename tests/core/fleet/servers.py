@@ -34,7 +34,7 @@ class NodeExporter:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> NodeExporter:
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        self.proc = subprocess.Popen(
             self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 20
@@ -78,7 +78,7 @@ class ScriptedServer:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 server.hits += 1
                 server.answer(self)
 

@@ -194,7 +194,7 @@ def test_terminal_escapes_from_a_server_are_removed():
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
 def test_clean_text_has_no_control_characters(text):
-    from velollm_desktop.core.fleet.expo import clean_text  # noqa: PLC0415
+    from velollm_desktop.core.fleet.expo import clean_text
 
     out = clean_text(text)
     assert len(out) <= 200 and not any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in out)

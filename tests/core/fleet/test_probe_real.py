@@ -82,7 +82,7 @@ def test_dcgm_recorded_body_served():
 
 
 def test_stand_in_ollama():
-    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+    from tests.ollama_fake import MODEL, FakeOllama
 
     with FakeOllama() as fake, FleetMonitor(parse_targets([fake.url])) as mon:
         (idle,) = mon.poll()

@@ -120,7 +120,7 @@ def test_kind_url_round_trip(kind, host, port, scheme, path):
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_endpoint_text_parses_or_says_why(text):
-    from velollm_desktop.core.fleet.bench import parse_endpoint  # noqa: PLC0415
+    from velollm_desktop.core.fleet.bench import parse_endpoint
 
     try:
         ep = parse_endpoint(text)
@@ -131,7 +131,7 @@ def test_endpoint_text_parses_or_says_why(text):
 
 
 def test_endpoint_examples():
-    from velollm_desktop.core.fleet.bench import parse_endpoint, parse_endpoints  # noqa: PLC0415
+    from velollm_desktop.core.fleet.bench import parse_endpoint, parse_endpoints
 
     ep = parse_endpoint("gpu=llamacpp=http://gpu-box:8080")
     assert (ep.name, ep.target.kind, ep.target.url) == ("gpu", "llamacpp", "http://gpu-box:8080")

@@ -140,7 +140,7 @@ def test_a_hanging_llama_fit_params_is_killed_and_the_formula_answers(tmp_path):
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")
     slow = Projector(_script(tmp_path, "exec sleep 30"), timeout_s=0.5)
-    slow._version = "test"  # noqa: SLF001 - skip --version of the fake
+    slow._version = "test"
     t0 = time.perf_counter()
     with pytest.raises(FitParamsError, match="longer than"):
         slow.estimate(model, FitSettings(4096))
@@ -158,7 +158,7 @@ def test_the_settings_reach_llama_fit_params(tmp_path):
     log = tmp_path / "argv"
     fake = _script(tmp_path, f'echo "$@" > {log}\nprintf "%s" "{HEADER}{HOST}"')
     p = Projector(fake)
-    p._version = "test"  # noqa: SLF001
+    p._version = "test"
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")
     est = p.estimate(model, FitSettings(8192, 4, "q8_0", False, device="gpu"))

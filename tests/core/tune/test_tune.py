@@ -80,7 +80,7 @@ def test_cancel_stops_the_server_and_applies_nothing(smol_model, hardware, tmp_p
             budget_s=60,
             n_predict=16,
             candidates=[Candidate("default"), Candidate("t1", threads=1)],
-            progress=lambda d, t, s: cancel.set() if d >= 1 else None,
+            progress=lambda e: cancel.set() if e.done >= 1 else None,
             cancel=cancel,
         )
 

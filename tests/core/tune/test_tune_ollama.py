@@ -138,8 +138,8 @@ def test_cancel_during_a_server_candidate_restores_and_stops_everything(fake, se
     settings, dropin, applier, _ = service
     cancel = threading.Event()
 
-    def progress(done, total, text):
-        if text.startswith("restarting Ollama"):
+    def progress(event):
+        if event.text.startswith("restarting Ollama"):
             cancel.set()
 
     cands = [

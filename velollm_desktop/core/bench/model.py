@@ -6,29 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from velollm_desktop.core.bench.stats import Stats
+from velollm_desktop.core.measurement import RunMeasurement
 
-
-@dataclass(frozen=True)
-class RunMeasurement:
-    """One generation, measured by the client clock and, where available, by the server."""
-
-    ttft_ms: float | None
-    """Request sent → first non-empty token, client clock."""
-    decode_tokens_per_s: float | None
-    """Client clock: (tokens − 1) / (last token time − first token time)."""
-    server_decode_tokens_per_s: float | None
-    """The server's own counters (Ollama eval_count/eval_duration, llama.cpp predicted_per_second)."""
-    prompt_tokens_per_s: float | None
-    prompt_tokens: int | None
-    eval_count: int | None
-    """Generated tokens."""
-    load_ms: float | None
-    total_ms: float
-    """Request sent → stream closed, client clock."""
-    cached_prompt_tokens: int | None = None
-    draft_n: int | None = None
-    draft_n_accepted: int | None = None
-    text: str = ""
+__all__ = ["BenchmarkResult", "RunMeasurement", "ServerInfo", "TestResult"]
 
 
 @dataclass(frozen=True)

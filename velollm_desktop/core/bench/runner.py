@@ -7,14 +7,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from velollm_desktop import __version__
 from velollm_desktop.core.bench.backends import Backend
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, TestResult
 from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.bench.suites import BenchTest, varied_prompt
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 
-ProgressFn = Callable[[int, int, str], None]
 WARMUP_TOKENS = 8
 
 
@@ -32,6 +33,53 @@ def _summarise(
         warmup_load_ms=warmup_load_ms,
         runs_requested=test.runs,
     )
+
+
+@dataclass
+class _Counter:
+    """Progress through the suite: `done` of `total` generations (the warm-up counts)."""
+
+    total: int
+    done: int = 0
+
+
+def _warm_up(
+    backend: Backend, test: BenchTest, count: _Counter, report: ProgressFn, cancel: threading.Event
+) -> float | None:
+    """One discarded generation that loads the model; returns its load time (ms)."""
+    report(ProgressEvent(0, count.total, "warm-up (loading the model; not counted)", Phase.WARMUP))
+    w = backend.measure(varied_prompt(test.prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel)
+    count.done = 1
+    load = f"model loaded in {w.load_ms:.0f} ms" if w.load_ms is not None else "model ready"
+    report(ProgressEvent(count.done, count.total, f"warm-up done ({load})", Phase.WARMUP))
+    return w.load_ms
+
+
+def _run_test(
+    backend: Backend,
+    test: BenchTest,
+    count: _Counter,
+    report: ProgressFn,
+    cancel: threading.Event,
+    on_run: Callable[[str, RunMeasurement], None] | None,
+) -> list[RunMeasurement]:
+    """The test's runs, each with a fresh prompt prefix; stops early on cancel."""
+    runs: list[RunMeasurement] = []
+    for i in range(test.runs):
+        if cancel.is_set():
+            break
+        prompt = varied_prompt(test.prompt, i + 1, uuid.uuid4().hex[:8])
+        m = backend.measure(prompt, test.max_tokens, cancel)
+        if cancel.is_set():
+            break
+        runs.append(m)
+        count.done += 1
+        rate = f"{m.decode_tokens_per_s:.1f} tok/s" if m.decode_tokens_per_s else "n/a"
+        text = f"{test.name} run {i + 1}/{test.runs}: {rate}"
+        report(ProgressEvent(count.done, count.total, text, Phase.MEASURING, m))
+        if on_run:
+            on_run(test.name, m)
+    return runs
 
 
 def run_benchmark(
@@ -52,41 +100,15 @@ def run_benchmark(
     prompt speed.
     """
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    report = progress or silent
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     t_start = time.perf_counter()
-    info = backend.info()
-    model = backend.model_name()
-    digest = backend.model_digest()
-    total = sum(t.runs for t in tests) + (1 if warmup else 0)
-    done = 0
-    warm_load = None
-    if warmup and tests:
-        report(0, total, "warm-up (loading the model; not counted)")
-        w = backend.measure(
-            varied_prompt(tests[0].prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel
-        )
-        warm_load = w.load_ms
-        done = 1
-        load = f"model loaded in {w.load_ms:.0f} ms" if w.load_ms is not None else "model ready"
-        report(done, total, f"warm-up done ({load})")
+    info, model, digest = backend.info(), backend.model_name(), backend.model_digest()
+    count = _Counter(sum(t.runs for t in tests) + (1 if warmup else 0))
+    warm_load = _warm_up(backend, tests[0], count, report, cancel) if warmup and tests else None
     results: list[TestResult] = []
     for test in tests:
-        runs: list[RunMeasurement] = []
-        for i in range(test.runs):
-            if cancel.is_set():
-                break
-            m = backend.measure(
-                varied_prompt(test.prompt, i + 1, uuid.uuid4().hex[:8]), test.max_tokens, cancel
-            )
-            if cancel.is_set():
-                break
-            runs.append(m)
-            done += 1
-            rate = f"{m.decode_tokens_per_s:.1f} tok/s" if m.decode_tokens_per_s else "n/a"
-            report(done, total, f"{test.name} run {i + 1}/{test.runs}: {rate}")
-            if on_run:
-                on_run(test.name, m)
+        runs = _run_test(backend, test, count, report, cancel, on_run)
         if runs:
             results.append(_summarise(test, runs, warm_load if not results else None))
         if cancel.is_set():

@@ -72,7 +72,7 @@ class Stats:
         return not (self.ci95_high < other.ci95_low or other.ci95_high < self.ci95_low)
 
 
-def summarize(values: Sequence[float]) -> Stats | None:
+def summarize(values: Sequence[float | None]) -> Stats | None:
     """Stats of the finite values, or `None` if there are none."""
     vals = [float(v) for v in values if v is not None and math.isfinite(v)]
     if not vals:

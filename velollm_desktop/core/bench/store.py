@@ -274,7 +274,7 @@ class History:
                     to_json(result),
                 ),
             )
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)  # always set after an INSERT
 
     def entries(self, limit: int = 200) -> list[HistoryEntry]:
         """Newest first."""
@@ -300,7 +300,7 @@ class History:
                 "INSERT INTO comparisons (started_at, target, draft, body) VALUES (?,?,?,?)",
                 (result.started_at, result.target, result.draft, jsonio.dumps(result)),
             )
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)  # always set after an INSERT
 
     def comparisons(self, limit: int = 100) -> list[dict[str, Any]]:
         """Stored comparisons, newest first (their JSON, as exported)."""

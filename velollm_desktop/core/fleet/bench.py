@@ -18,6 +18,7 @@ from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.fleet.targets import Target, TargetError, parse_target
 from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.progress import ProgressEvent
 
 BACKEND_OF_KIND = {"ollama": "ollama", "llamacpp": "llamacpp", "vllm": "openai", "openai": "openai"}
 _NAME_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,39})=(.+)$", re.DOTALL)
@@ -100,9 +101,10 @@ def benchmark_endpoints(
         item = EndpointResult(ep.name, ep.target.base_url, None)
         out.endpoints.append(item)
 
-        def step(done: int, total: int, text: str, i=i, ep=ep) -> None:
+        def step(event: ProgressEvent, i: int = i, ep: Endpoint = ep) -> None:
             if progress:
-                progress(done, total, f"[{ep.name} {i + 1}/{len(endpoints)}] {text}")
+                name = f"[{ep.name} {i + 1}/{len(endpoints)}]"
+                progress(event.done, event.total, f"{name} {event.text}")
 
         try:
             item.backend = backend_for(ep)

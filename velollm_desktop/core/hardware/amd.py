@@ -46,7 +46,7 @@ def parse_rocm_smi_json(text: str) -> list[GpuInfo]:
     system = data.get("system")
     if isinstance(system, dict):
         driver = _find(system, "driver version")
-    gpus = []
+    gpus: list[GpuInfo] = []
     for key in sorted(k for k in data if k.startswith("card")):
         card = data[key]
         if not isinstance(card, dict):

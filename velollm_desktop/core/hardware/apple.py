@@ -27,7 +27,7 @@ def parse_system_profiler(text: str, memsize_bytes: int | None) -> list[GpuInfo]
     except (ValueError, AttributeError, TypeError):
         log_once("sp-json", "system_profiler printed something that is not the expected JSON")
         return []
-    gpus = []
+    gpus: list[GpuInfo] = []
     total = memsize_bytes // MIB if memsize_bytes else None
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
@@ -44,7 +44,7 @@ def parse_system_profiler(text: str, memsize_bytes: int | None) -> list[GpuInfo]
                 vram_total_mib=total if apple else None,
                 unified_memory=apple,
                 integrated=apple,
-                gpu_cores=int(cores) if str(cores).isdigit() else None,
+                gpu_cores=int(str(cores)) if str(cores).isdigit() else None,
                 driver_version=entry.get("spdisplays_mtlgpufamilysupport"),
                 source="system_profiler",
             )

@@ -119,7 +119,8 @@ class Nvml:
             self._initialised = False
             self._handles.clear()
             try:
-                self._module.nvmlShutdown()
+                if self._module is not None:
+                    self._module.nvmlShutdown()
             except Exception as exc:  # noqa: BLE001
                 log.debug("nvmlShutdown failed: %s", exc)
 

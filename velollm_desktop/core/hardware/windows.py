@@ -31,7 +31,7 @@ def _vendor_of(name: str) -> GpuVendor:
 
 def parse_display_adapters(entries: Iterable[Mapping[str, object]]) -> list[GpuInfo]:
     """Build GPUs from registry value maps (`DriverDesc`, `DriverVersion`, `HardwareInformation.qwMemorySize`)."""
-    gpus = []
+    gpus: list[GpuInfo] = []
     for values in entries:
         name = values.get("DriverDesc")
         if not isinstance(name, str) or "basic display" in name.lower():

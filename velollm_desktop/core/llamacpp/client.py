@@ -16,14 +16,12 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from velollm_desktop.core.bench.model import RunMeasurement
+from velollm_desktop.core.measurement import RunMeasurement
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
-    ModelNotFound,
-    OllamaError,
-    ServerBusy,
     ServerNotRunning,
     StreamBroken,
+    from_status,
 )
 from velollm_desktop.core.ollama.transport import (
     Limits,
@@ -130,13 +128,11 @@ class _SseClient:
             detail = error_detail(resp)
         finally:
             resp.close()
-        if resp.status == 404 and model:
-            raise ModelNotFound(f"{self.product} has no model '{printable(model)}'")
-        if resp.status == 503:
-            raise ServerBusy(
-                f"{self.product} is busy or still loading (HTTP 503); try again in a moment"
-            )
-        raise OllamaError(f"{self.product} answered HTTP {resp.status}: {detail}")
+        error = from_status(
+            resp.status, self.product, detail, model=printable(model) if model else None
+        )
+        if error is not None:
+            raise error
 
     def _post_stream(
         self,

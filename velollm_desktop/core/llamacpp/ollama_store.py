@@ -13,10 +13,32 @@ from pathlib import Path
 
 MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
 REGISTRY = "registry.ollama.ai"
+PREFIX = "ollama:"
+"""How the GUI and CLI name a model Ollama downloaded, beside plain .gguf paths."""
 
 
 class OllamaModelNotFound(LookupError):
     """The name does not resolve to a downloaded model file; the message says where we looked."""
+
+
+def is_ollama_spec(spec: str) -> bool:
+    """Whether `spec` names an Ollama model (`ollama:NAME[:TAG]`) rather than a file."""
+    return spec.strip().startswith(PREFIX)
+
+
+def ollama_name(spec: str) -> str:
+    """`ollama:NAME[:TAG]` or a bare NAME → NAME[:TAG] (what Ollama's API takes)."""
+    return spec.strip().removeprefix(PREFIX)
+
+
+def model_path(spec: str, dirs: list[Path] | None = None) -> Path:
+    """The one resolution of a model choice: a .gguf path, or `ollama:NAME[:TAG]` → its blob.
+
+    Raises `OllamaModelNotFound` (a LookupError) for an Ollama name that is not downloaded.
+    Whether a plain path exists is the caller's check (it words the error for its user).
+    """
+    spec = spec.strip()
+    return resolve(spec, dirs) if is_ollama_spec(spec) else Path(spec).expanduser()
 
 
 def model_dirs() -> list[Path]:
@@ -30,7 +52,7 @@ def model_dirs() -> list[Path]:
 
 def resolve(name: str, dirs: list[Path] | None = None) -> Path:
     """The GGUF blob of `name` ("llama3.2", "llama3.2:1b", "user/model:tag", optionally "ollama:" prefixed)."""
-    name = name.removeprefix("ollama:")
+    name = name.removeprefix(PREFIX)
     repo, _, tag = name.partition(":")
     tag = tag or "latest"
     if "/" not in repo:

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
 
+from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program
 from velollm_desktop.core.ollama.errors import OllamaError
 
@@ -29,6 +30,10 @@ STOP_GRACE_S = 5.0
 
 class ServerStartError(OllamaError):
     """llama-server exited or never became healthy; the message has its last stderr lines."""
+
+
+class ServerStartCancelled(ServerStartError, Cancelled):
+    """Cancelled while llama-server was starting (the process is stopped)."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -98,7 +103,7 @@ class LlamaServer:
         """Start the process and wait until /health answers 200; raises ServerStartError."""
         if not self.model.exists():
             raise ServerStartError(f"model file not found: {self.model}")
-        self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        self.proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -106,7 +111,7 @@ class LlamaServer:
             text=True,
             errors="replace",
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if _PRCTL is not None else None,  # noqa: PLW1509
         )
         self._reader = threading.Thread(target=self._drain, daemon=True, name="llama-server-stderr")
         self._reader.start()
@@ -123,10 +128,11 @@ class LlamaServer:
         with httpx.Client(timeout=2.0, trust_env=False) as http:
             while True:
                 if self.cancel is not None and self.cancel.is_set():
-                    raise ServerStartError("cancelled while llama-server was starting")
+                    raise ServerStartCancelled("cancelled while llama-server was starting")
                 code = self.proc.poll()
                 if code is not None:
-                    self._reader and self._reader.join(1.0)
+                    if self._reader is not None:
+                        self._reader.join(1.0)
                     raise ServerStartError(
                         f"llama-server exited with status {code} at start:\n{self.stderr_tail()}"
                     )
@@ -166,19 +172,36 @@ class LlamaServer:
         self.stop()
 
 
+def _resolve_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once in the parent (Linux), or None elsewhere or if missing.
+
+    The child of a threaded process may only call async-signal-safe code between fork and
+    exec: importing a module or loading a library there can deadlock on a lock another
+    thread held at fork time. So the lookup happens here, and the child only calls it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # noqa: PLC0415 - only on Linux, in the parent
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _resolve_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: get SIGTERM if the thread that started us dies.
 
     Without it, a crash of the app (or a killed test run) left llama-server running: seen here
     after four crashed test runs. The starting thread lives as long as the server it owns.
+    Only calls the `prctl` resolved in the parent (no import, no dlopen after fork).
     """
-    import ctypes  # noqa: PLC0415 - runs in the forked child only
-
-    pr_set_pdeathsig = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

@@ -22,11 +22,10 @@ from typing import Any
 from velollm_desktop.core.ollama import schema
 from velollm_desktop.core.ollama.errors import (
     GUI_ADDRESS_FIX,
-    ModelNotFound,
-    OllamaError,
     ServerBusy,
     ServerNotRunning,
     StreamBroken,
+    from_status,
 )
 from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
 from velollm_desktop.core.ollama.transport import (
@@ -117,17 +116,15 @@ class OllamaClient:
             detail = error_detail(resp)
         finally:
             resp.close()
-        if resp.status == 404 and model:
-            raise ModelNotFound(
-                f"model '{printable(model)}' is not installed in Ollama: "
-                f"run `ollama pull {printable(model)}`"
-            )
-        if resp.status == 503:
-            raise ServerBusy(
-                f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later"
-            )
-        reason = printable(resp.reason)[:80]
-        raise OllamaError(f"Ollama answered HTTP {resp.status}: {detail or reason}")
+        error = from_status(
+            resp.status,
+            self.PRODUCT,
+            detail or printable(resp.reason)[:80],
+            model=printable(model) if model else None,
+            pull="ollama pull",
+        )
+        if error is not None:
+            raise error
 
     def _send(
         self,

@@ -68,3 +68,25 @@ def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> O
     if isinstance(exc, dropped):
         return StreamBroken(f"the connection to {product} at {url} dropped: {exc}")
     return OllamaError(f"talking to {product} at {url} failed: {exc}")
+
+
+def from_status(
+    status: int, product: str, detail: str = "", *, model: str | None = None, pull: str = ""
+) -> OllamaError | None:
+    """The one mapping from an HTTP error status to a typed error (None below 400).
+
+    `detail` is the server's own error text, `model` the model the request named (a 404 then
+    means that model is missing), `pull` the command that downloads one (e.g. "ollama pull").
+    """
+    if status < 400:
+        return None
+    if status == 404 and model:
+        if pull:
+            return ModelNotFound(
+                f"model '{model}' is not installed in {product}: run `{pull} {model}`"
+            )
+        return ModelNotFound(f"{product} has no model '{model}'")
+    if status == 503:
+        why = f": {detail}" if detail else ""
+        return ServerBusy(f"{product} is busy or still loading (HTTP 503{why}); try again later")
+    return OllamaError(f"{product} answered HTTP {status}: {detail or 'no details'}")

@@ -52,7 +52,7 @@ class UserEdited(ApplyError):
 
 def run_command(argv: Sequence[str]) -> subprocess.CompletedProcess:
     """Run argv (never through a shell), capturing output; `COMMAND_TIMEOUT_S` cap."""
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
     )
 

@@ -171,7 +171,7 @@ def use_projector(projector: Projector | None) -> object:
 
 def current_projector() -> Projector | None:
     """The projector in use: found on first use (llama-fit-params next to llama-server)."""
-    global _projector
+    global _projector  # noqa: PLW0603 - one process-wide projector, found once under the lock
     with _projector_lock:
         if _projector is _AUTO:
             _projector = find_projector(cache_path=data_dir() / PROJECTION_CACHE)

@@ -144,7 +144,7 @@ def fit_params_argv(binary: Path, model: Path, s: FitSettings) -> list[str]:
 def run_bounded(argv: list[str], timeout_s: float) -> str:
     """stdout + stderr of `argv` (no shell); the child is killed and reaped on any exit path."""
     try:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -123,6 +123,7 @@ def load_model_file(path: Path) -> ModelProfile:
             magic = fh.read(4)
     except OSError as exc:
         raise ValueError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    size: object
     if magic == b"GGUF":
         try:
             info = read_gguf(path)

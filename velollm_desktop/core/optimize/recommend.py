@@ -70,6 +70,27 @@ def _gib(n: int) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
+@dataclass
+class _Plan:
+    """What `recommend_fit`'s steps add to, in order (the order is the reasons' order)."""
+
+    spec: HardwareSpec
+    budget: Budget
+    ctx_cap: int
+    env: dict[str, str] = field(default_factory=dict)
+    reasons: list[Reason] = field(default_factory=list)
+    per_model: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fa(self) -> bool:
+        return self.budget.flash_attention_ok
+
+    def set(self, name: str, value: str, why: str) -> None:
+        self.env[name] = value
+        self.reasons.append(Reason(name, value, why))
+
+
 def _method_text(f: Footprint) -> str:
     """Which method produced a footprint, for the reason text."""
     if f.method == METHOD_LLAMACPP:
@@ -83,103 +104,156 @@ def recommend_fit(
     ollama_version: str | None = None,
     ctx_cap: int = 32768,
 ) -> Recommendation:
-    """Largest context and parallelism that keep each model entirely on the GPU (or in RAM)."""
-    budget = budget_for(spec)
-    fa = budget.flash_attention_ok
-    reasons: list[Reason] = []
-    env: dict[str, str] = {}
-    per_model: dict[str, dict[str, int]] = {}
-    warnings: list[str] = []
-    new_engine = version_tuple(ollama_version) >= (0, 30, 0) or not ollama_version
-    fitting = [m for m in models if max_context(m, budget, flash_attention=fa, cap=ctx_cap)]
-    too_big = [m for m in models if m not in fitting]
+    """Largest context and parallelism that keep each model entirely on the GPU (or in RAM).
+
+    Steps, in order: warn about models that cannot fit, KV cache type, flash attention,
+    context and parallel slots, each model's fit, CPU threads, how many models stay loaded
+    and for how long, an old-engine note.
+    """
+    plan = _Plan(spec, budget_for(spec), ctx_cap)
+    fitting = [
+        m for m in models if max_context(m, plan.budget, flash_attention=plan.fa, cap=ctx_cap)
+    ]
+    _warn_too_big(plan, [m for m in models if m not in fitting])
+    kv_type = _kv_cache_type(plan, fitting)
+    _flash_attention(plan, kv_type)
+    ctx_by_model = {
+        m.name: max_context(m, plan.budget, kv_type=kv_type, flash_attention=plan.fa, cap=ctx_cap)
+        or 0
+        for m in fitting
+    }
+    server_ctx = min(ctx_by_model.values()) if ctx_by_model else 0
+    parallel = _context_and_parallel(plan, fitting, ctx_by_model, server_ctx, kv_type)
+    fits = _model_fits(plan, models, ctx_by_model, server_ctx, parallel, kv_type)
+    _cpu_threads(plan, models)
+    _residency(plan, fits)
+    if not (version_tuple(ollama_version) >= (0, 30, 0) or not ollama_version):
+        plan.reasons.append(
+            Reason(
+                "version",
+                ollama_version or "?",
+                "Ollama < 0.30: the Go/llama engine estimates memory "
+                "itself; quantized KV needs OLLAMA_FLASH_ATTENTION=1 set explicitly (done above)",
+            )
+        )
+    return Recommendation(
+        "fit",
+        plan.env,
+        plan.per_model,
+        tuple(fits),
+        tuple(plan.reasons),
+        plan.budget.description,
+        ollama_version,
+        tuple(plan.warnings),
+    )
+
+
+def _warn_too_big(plan: _Plan, too_big: Sequence[ModelProfile]) -> None:
+    budget, fa = plan.budget, plan.fa
     for m in too_big:
         least = footprint(m, 2048, 1, "q8_0" if fa else "f16", fa, budget).total
-        warnings.append(
+        plan.warnings.append(
             f"{m.name} needs at least {_gib(least)} but {_gib(max(budget.bytes, 0))} is available "
             f"({budget.description}): it will be split with the CPU and decode about half as fast or worse"
         )
 
-    # KV cache type: quantize only if it buys a longer context for the largest model (needs FA)
-    kv_type = "f16"
-    if fa and fitting:
-        primary = max(fitting, key=lambda m: m.weights_bytes)
-        f16_ctx = max_context(primary, budget, flash_attention=fa, cap=ctx_cap) or 0
-        q8_ctx = max_context(primary, budget, kv_type="q8_0", flash_attention=fa, cap=ctx_cap) or 0
-        if q8_ctx > f16_ctx:
-            kv_type = "q8_0"
-            env["OLLAMA_KV_CACHE_TYPE"] = "q8_0"
-            reasons.append(
-                Reason(
-                    "OLLAMA_KV_CACHE_TYPE",
-                    "q8_0",
-                    f"{primary.name} fits {f16_ctx} tokens with an f16 cache but {q8_ctx} with q8_0 "
-                    "(half the KV memory, negligible quality loss); requires flash attention",
-                )
-            )
 
-    if fa and budget.device != "cpu":
-        env["OLLAMA_FLASH_ATTENTION"] = "1"
+def _kv_cache_type(plan: _Plan, fitting: Sequence[ModelProfile]) -> str:
+    """Quantize the KV cache only if it buys a longer context for the largest model (needs FA)."""
+    if not (plan.fa and fitting):
+        return "f16"
+    primary = max(fitting, key=lambda m: m.weights_bytes)
+    f16_ctx = max_context(primary, plan.budget, flash_attention=plan.fa, cap=plan.ctx_cap) or 0
+    q8_ctx = (
+        max_context(primary, plan.budget, kv_type="q8_0", flash_attention=plan.fa, cap=plan.ctx_cap)
+        or 0
+    )
+    if q8_ctx <= f16_ctx:
+        return "f16"
+    plan.set(
+        "OLLAMA_KV_CACHE_TYPE",
+        "q8_0",
+        f"{primary.name} fits {f16_ctx} tokens with an f16 cache but {q8_ctx} with q8_0 "
+        "(half the KV memory, negligible quality loss); requires flash attention",
+    )
+    return "q8_0"
+
+
+def _flash_attention(plan: _Plan, kv_type: str) -> None:
+    if plan.fa and plan.budget.device != "cpu":
         why = "every GPU supports it (CUDA ≥ 6.0 except 7.2, Metal, ROCm, Vulkan); it shrinks the compute buffer"
         if kv_type != "f16":
             why += " and a quantized KV cache requires it"
-        reasons.append(Reason("OLLAMA_FLASH_ATTENTION", "1", why))
-    elif not fa:
-        reasons.append(
+        plan.set("OLLAMA_FLASH_ATTENTION", "1", why)
+    elif not plan.fa:
+        plan.reasons.append(
             Reason(
                 "OLLAMA_FLASH_ATTENTION", "(unset)", "a GPU here does not support flash attention"
             )
         )
 
-    fits: list[ModelFit] = []
-    ctx_by_model = {
-        m.name: max_context(m, budget, kv_type=kv_type, flash_attention=fa, cap=ctx_cap) or 0
-        for m in fitting
-    }
-    server_ctx = min(ctx_by_model.values()) if ctx_by_model else 0
+
+def _context_and_parallel(
+    plan: _Plan,
+    fitting: Sequence[ModelProfile],
+    ctx_by_model: dict[str, int],
+    server_ctx: int,
+    kv_type: str,
+) -> int:
+    """OLLAMA_CONTEXT_LENGTH for every fitting model, then the most slots (4, 2) that fit."""
+    if not fitting:
+        return 1
+    budget = plan.budget
+    smallest = min(fitting, key=lambda m: ctx_by_model[m.name])
+    limit = footprint(smallest, server_ctx, 1, kv_type, plan.fa, budget)
+    plan.set(
+        "OLLAMA_CONTEXT_LENGTH",
+        str(server_ctx),
+        f"the largest context (≤ {plan.ctx_cap}) at which every model that fits stays entirely in "
+        f"{budget.device.upper()} memory; {smallest.name} is the limit "
+        f"({budget.description}; its memory by {_method_text(limit)})",
+    )
     parallel = 1
-    if fitting:
-        env["OLLAMA_CONTEXT_LENGTH"] = str(server_ctx)
-        smallest = min(fitting, key=lambda m: ctx_by_model[m.name])
-        limit = footprint(smallest, server_ctx, 1, kv_type, fa, budget)
-        reasons.append(
+    for p in (4, 2):
+        if all(
+            footprint(m, server_ctx, p, kv_type, plan.fa, budget).total <= budget.bytes
+            for m in fitting
+        ):
+            parallel = p
+            break
+    if parallel > 1:
+        plan.set(
+            "OLLAMA_NUM_PARALLEL",
+            str(parallel),
+            f"{parallel} slots × {server_ctx} tokens still fit every model entirely; "
+            "concurrent requests then do not queue",
+        )
+    else:
+        plan.reasons.append(
             Reason(
-                "OLLAMA_CONTEXT_LENGTH",
-                str(server_ctx),
-                f"the largest context (≤ {ctx_cap}) at which every model that fits stays entirely in "
-                f"{budget.device.upper()} memory; {smallest.name} is the limit "
-                f"({budget.description}; its memory by {_method_text(limit)})",
+                "OLLAMA_NUM_PARALLEL",
+                "1 (default)",
+                "a second slot would double the KV cache and push a model out of memory",
             )
         )
-        for p in (4, 2):
-            if all(
-                footprint(m, server_ctx, p, kv_type, fa, budget).total <= budget.bytes
-                for m in fitting
-            ):
-                parallel = p
-                break
-        if parallel > 1:
-            env["OLLAMA_NUM_PARALLEL"] = str(parallel)
-            reasons.append(
-                Reason(
-                    "OLLAMA_NUM_PARALLEL",
-                    str(parallel),
-                    f"{parallel} slots × {server_ctx} tokens still fit every model entirely; "
-                    "concurrent requests then do not queue",
-                )
-            )
-        else:
-            reasons.append(
-                Reason(
-                    "OLLAMA_NUM_PARALLEL",
-                    "1 (default)",
-                    "a second slot would double the KV cache and push a model out of memory",
-                )
-            )
+    return parallel
+
+
+def _model_fits(
+    plan: _Plan,
+    models: Sequence[ModelProfile],
+    ctx_by_model: dict[str, int],
+    server_ctx: int,
+    parallel: int,
+    kv_type: str,
+) -> list[ModelFit]:
+    """Each model's footprint; a model that alone fits more than the server context gets it."""
+    budget = plan.budget
+    fits: list[ModelFit] = []
     for m in models:
         ctx = ctx_by_model.get(m.name)
         p = parallel if ctx else 1
-        fp = footprint(m, ctx or 2048, p, kv_type, fa, budget)
+        fp = footprint(m, ctx or 2048, p, kv_type, plan.fa, budget)
         fits.append(
             ModelFit(
                 m.name,
@@ -195,8 +269,8 @@ def recommend_fit(
             )
         )
         if ctx and ctx > server_ctx:
-            per_model.setdefault(m.name, {})["num_ctx"] = ctx
-            reasons.append(
+            plan.per_model.setdefault(m.name, {})["num_ctx"] = ctx
+            plan.reasons.append(
                 Reason(
                     f"{m.name}: num_ctx",
                     str(ctx),
@@ -204,18 +278,27 @@ def recommend_fit(
                     "set per model in its Modelfile",
                 )
             )
-    if budget.device == "cpu" and spec.cpu.physical_cores:
-        for m in models:
-            per_model.setdefault(m.name, {})["num_thread"] = spec.cpu.physical_cores
-        reasons.append(
-            Reason(
-                "num_thread (per model)",
-                str(spec.cpu.physical_cores),
-                "CPU only: one thread per physical core; hyper-threads slow matrix work down",
-            )
-        )
+    return fits
 
-    # How many models can stay loaded together, and for how long
+
+def _cpu_threads(plan: _Plan, models: Sequence[ModelProfile]) -> None:
+    cores = plan.spec.cpu.physical_cores
+    if plan.budget.device != "cpu" or not cores:
+        return
+    for m in models:
+        plan.per_model.setdefault(m.name, {})["num_thread"] = cores
+    plan.reasons.append(
+        Reason(
+            "num_thread (per model)",
+            str(cores),
+            "CPU only: one thread per physical core; hyper-threads slow matrix work down",
+        )
+    )
+
+
+def _residency(plan: _Plan, fits: Sequence[ModelFit]) -> None:
+    """How many models can stay loaded together, and for how long."""
+    budget = plan.budget
     used, loaded = 0, 0
     for fit in sorted((f for f in fits if f.num_ctx), key=lambda f: f.vram_bytes):
         if used + fit.vram_bytes <= budget.bytes:
@@ -223,45 +306,20 @@ def recommend_fit(
             loaded += 1
     if fits:
         loaded = max(1, loaded)
-        env["OLLAMA_MAX_LOADED_MODELS"] = str(loaded)
-        reasons.append(
-            Reason(
-                "OLLAMA_MAX_LOADED_MODELS",
-                str(loaded),
-                f"{loaded} of the {len(fits)} installed models fit in {_gib(max(budget.bytes, 0))} "
-                "together; more would evict or spill to the CPU",
-            )
+        plan.set(
+            "OLLAMA_MAX_LOADED_MODELS",
+            str(loaded),
+            f"{loaded} of the {len(fits)} installed models fit in {_gib(max(budget.bytes, 0))} "
+            "together; more would evict or spill to the CPU",
         )
-    ram_gib = spec.memory.total_mib / 1024
+    ram_gib = plan.spec.memory.total_mib / 1024
     keep = "30m" if loaded >= 2 or ram_gib >= 32 else "10m"
-    env["OLLAMA_KEEP_ALIVE"] = keep
-    reasons.append(
-        Reason(
-            "OLLAMA_KEEP_ALIVE",
-            keep,
-            f"{ram_gib:.0f} GiB RAM and {loaded} model(s) resident together: "
-            f"keeping models loaded for {keep} instead of 5m avoids reloads (loading is the slowest "
-            "part of a request)",
-        )
-    )
-    if not new_engine:
-        reasons.append(
-            Reason(
-                "version",
-                ollama_version or "?",
-                "Ollama < 0.30: the Go/llama engine estimates memory "
-                "itself; quantized KV needs OLLAMA_FLASH_ATTENTION=1 set explicitly (done above)",
-            )
-        )
-    return Recommendation(
-        "fit",
-        env,
-        per_model,
-        tuple(fits),
-        tuple(reasons),
-        budget.description,
-        ollama_version,
-        tuple(warnings),
+    plan.set(
+        "OLLAMA_KEEP_ALIVE",
+        keep,
+        f"{ram_gib:.0f} GiB RAM and {loaded} model(s) resident together: "
+        f"keeping models loaded for {keep} instead of 5m avoids reloads (loading is the slowest "
+        "part of a request)",
     )
 
 

@@ -76,7 +76,7 @@ def dropin_path(root: Path = Path("/")) -> Path:
 def is_local_url(url: str) -> bool:
     """Whether `url` points at this machine (loopback, localhost or this host's name)."""
     host = (urlsplit(url if "://" in url else f"http://{url}").hostname or "").lower()
-    if host in ("", "localhost", "0.0.0.0", "::"):  # noqa: S104 - a bind-all address is local
+    if host in ("", "localhost", "0.0.0.0", "::"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

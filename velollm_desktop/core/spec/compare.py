@@ -16,6 +16,7 @@ from pathlib import Path
 from velollm_desktop import __version__
 from velollm_desktop.core.bench.model import RunMeasurement
 from velollm_desktop.core.bench.stats import Stats, ratio_ci95, summarize
+from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, program_version
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
@@ -33,7 +34,7 @@ VOCAB_MAX_DIFFERENCE = 128
 """llama.cpp's tolerance (SPEC_VOCAB_MAX_SIZE_DIFFERENCE) between target and draft vocabularies."""
 
 
-class CompareCancelled(Exception):
+class CompareCancelled(Cancelled):
     """The user cancelled; every server was already stopped."""
 
 
@@ -161,7 +162,8 @@ def run_compare(
     draft_info = read_gguf(draft) if draft else None
     problems = compatibility_problems(target_info, draft_info) if draft_info else []
     if problems and any(m.name == "draft" for m in modes):
-        raise ValueError(f"{draft.name} cannot draft for {target.name}: " + "; ".join(problems))
+        name = draft.name if draft else "the draft"
+        raise ValueError(f"{name} cannot draft for {target.name}: " + "; ".join(problems))
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     total = len(modes) * runs * len(prompts)
     done = 0

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from velollm_desktop.core.bench.stats import Stats, summarize
+from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn
 
 OBJECTIVES = ("decode", "throughput", "prompt")
 PROMPT = (
@@ -29,7 +31,7 @@ LONG_PROMPT = " ".join(
 )
 
 
-class TuneCancelled(Exception):
+class TuneCancelled(Cancelled):
     """Cancelled; every server we started was stopped and every setting we changed restored."""
 
 
@@ -165,6 +167,16 @@ def verdict(measured: Sequence[Measured], notes: list[str]) -> tuple[Measured, f
     return winner, gain, significant
 
 
+def verdict_text(result: TuneResult) -> str:
+    """The one sentence the GUI and the CLI show for a tune's outcome."""
+    if result.significant:
+        return (
+            f"{result.winner.candidate.name}: {result.gain:.2f}× the baseline "
+            "(intervals do not overlap)."
+        )
+    return "No candidate is clearly better than the baseline: keep it."
+
+
 def budget_share(t_start: float, budget_s: float, left: int) -> float:
     """Seconds for the next candidate: what remains of the budget split over the `left` ones."""
     remaining = budget_s - (time.monotonic() - t_start)
@@ -198,7 +210,7 @@ def measure_all(
     *,
     t_start: float,
     budget_s: float,
-    report: Callable[[int, int, str], None],
+    report: ProgressFn,
     cancel: threading.Event,
     before: Callable[[int, int, Any], None] | None = None,
     cancelled: str = "cancelled",
@@ -218,7 +230,15 @@ def measure_all(
         raise
 
 
-def _measure_all(keep, measure, t_start, budget_s, report, cancel, before):
+def _measure_all(
+    keep: Sequence[Any],
+    measure: Callable[[Any, float], Measured],
+    t_start: float,
+    budget_s: float,
+    report: ProgressFn,
+    cancel: threading.Event,
+    before: Callable[[int, int, Any], None] | None,
+) -> tuple[list[Measured], list[str]]:
     measured: list[Measured] = []
     notes: list[str] = []
     for n, c in enumerate(keep):
@@ -228,14 +248,15 @@ def _measure_all(keep, measure, t_start, budget_s, report, cancel, before):
             continue
         if cancel.is_set():
             raise TuneCancelled("cancelled")
-        report(n, len(keep), f"measuring {c.name}")
+        report(ProgressEvent(n, len(keep), f"measuring {c.name}", Phase.MEASURING))
         if before is not None:
             before(n, len(keep), c)
         m = measure(c, time.monotonic() + share)
         measured.append(m)
         load = f", load {m.load_ms:.0f} ms" if m.load_ms else ""
         score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s{load}" if m.score else ""
-        report(n + 1, len(keep), f"{c.name}: {score}" if score else c.name)
+        text = f"{c.name}: {score}" if score else c.name
+        report(ProgressEvent(n + 1, len(keep), text, Phase.MEASURING, m))
     return measured, notes
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.optimize.recommend import recommend_fit
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.settings import config_dir
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
@@ -219,7 +220,7 @@ def prune(
     budget = budget_for(hardware)
     for c in partial:
         fp = footprint(model, c.ctx_per_slot, c.parallel, c.kv_type, c.flash_attn == "on", budget)
-        share = c.gpu_layers / max(1, model.block_count)
+        share = (c.gpu_layers or 0) / max(1, model.block_count)
         need = (fp.weights + fp.kv_cache) * share + fp.compute + fp.overhead
         if need > budget.bytes:
             pruned.append(Measured(c, None, pruned=f"needs {need / 2**30:.1f} GiB on the GPU"))
@@ -281,7 +282,7 @@ def tune(
     n_predict: int = 64,
     ctx: int = 2048,
     candidates: Sequence[Candidate] | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> TuneResult:
     """Measure the baseline and each candidate within `budget_s` seconds; return the table and
@@ -289,7 +290,7 @@ def tune(
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    report = progress or silent
     t_start = time.monotonic()
     profile = _profile_from_gguf(model)
     cands = list(candidates or candidates_for(hardware, objective, concurrency, profile, ctx))
@@ -349,15 +350,19 @@ def remeasure(
     *,
     budget_s: float = 30.0,
     n_predict: int = 64,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[Measured, Measured]:
     """After apply: measure the baseline and the applied winner again → (before, after)."""
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    report = progress or silent
     out = []
     for n, c in enumerate((result.baseline.candidate, result.winner.candidate)):
-        report(n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}")
+        report(
+            ProgressEvent(
+                n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}", Phase.MEASURING
+            )
+        )
         out.append(
             measure_candidate(
                 model,
@@ -369,5 +374,5 @@ def remeasure(
                 cancel=cancel,
             )
         )
-    report(2, 2, "done")
+    report(ProgressEvent(2, 2, "done", Phase.DONE))
     return out[0], out[1]

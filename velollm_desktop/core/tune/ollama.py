@@ -21,8 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from velollm_desktop.core.bench.backends import OllamaBackend
 from velollm_desktop.core.hardware.model import HardwareSpec
@@ -30,7 +29,7 @@ from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
-from velollm_desktop.core.optimize.recommend import recommend_fit, recommend_heuristic
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
     OBJECTIVES,
@@ -44,28 +43,25 @@ from velollm_desktop.core.tune.common import (
     prune_by_memory,
     tune_result,
 )
+from velollm_desktop.core.tune.ollama_candidates import (
+    LOAD_OPTIONS,
+    SERVER_VARS,
+    OllamaCandidate,
+    ollama_candidates,
+)
 
-__all__ = ["OllamaCandidate", "ServiceSettings", "TuneCancelled", "tune_ollama"]
+__all__ = [
+    "LOAD_OPTIONS",
+    "SERVER_VARS",
+    "OllamaCandidate",
+    "ServiceSettings",
+    "TuneCancelled",
+    "ollama_candidates",
+    "tune_ollama",
+]
 
-SERVER_VARS = ("OLLAMA_FLASH_ATTENTION", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_NUM_PARALLEL")
-"""The server-level settings a tune may try (only with consent)."""
-LOAD_OPTIONS = ("num_ctx", "num_batch", "num_thread", "num_gpu")
-"""The per-request load-time options a tune may try."""
 TUNED_SUFFIX = "-velollm"
 CANCELLED = "cancelled: Ollama's original settings are back and nothing was applied"
-
-
-@dataclass(frozen=True)
-class OllamaCandidate:
-    """Per-request load options and, with consent, server environment variables."""
-
-    name: str
-    options: dict[str, int] = field(default_factory=dict)
-    server_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return {"options": dict(self.options), "server_env": dict(self.server_env)}
 
 
 class ServerSettings(Protocol):
@@ -149,73 +145,6 @@ def _default_ctx(hardware: HardwareSpec, profile: ModelProfile) -> int:
     return min(tier, profile.context_length)
 
 
-def ollama_candidates(
-    hardware: HardwareSpec,
-    profile: ModelProfile,
-    objective: str,
-    concurrency: int,
-    *,
-    ctx: int | None = None,
-    server_changes: bool = False,
-) -> list[OllamaCandidate]:
-    """Baseline (what runs now), the optimizer's and the seed's picks, and a small search."""
-    base = {"num_ctx": ctx} if ctx else {}
-    out = [OllamaCandidate("current settings", dict(base))]
-    phys = hardware.cpu.physical_cores or 1
-    logical = hardware.cpu.logical_cores or phys
-    out.append(OllamaCandidate(f"num_thread={phys} (physical cores)", {**base, "num_thread": phys}))
-    if logical != phys:
-        out.append(
-            OllamaCandidate(f"num_thread={logical} (logical)", {**base, "num_thread": logical})
-        )
-    if objective == "prompt":
-        for b in (1024, 2048):
-            out.append(OllamaCandidate(f"num_batch={b}", {**base, "num_batch": b}))
-    if any(g.vram_total_mib and not g.integrated for g in hardware.gpus):
-        out.append(
-            OllamaCandidate("num_gpu=999 (every layer on the GPU)", {**base, "num_gpu": 999})
-        )
-    for label, rec in (
-        ("optimizer fit", recommend_fit(hardware, [profile])),
-        ("seed heuristic", recommend_heuristic(hardware, [profile])),
-    ):
-        opts = {
-            k: int(v) for k, v in rec.per_model.get(profile.name, {}).items() if k in LOAD_OPTIONS
-        }
-        if ctx:
-            opts["num_ctx"] = max(ctx, opts.get("num_ctx", 0))
-        env = {k: v for k, v in rec.env.items() if k in SERVER_VARS} if server_changes else {}
-        if (opts or env) and (opts != base or env):
-            out.append(OllamaCandidate(label, opts or dict(base), env))
-    if server_changes:
-        out.append(
-            OllamaCandidate("flash attention on", dict(base), {"OLLAMA_FLASH_ATTENTION": "1"})
-        )
-        out.append(
-            OllamaCandidate(
-                "flash attention + q8_0 KV cache",
-                dict(base),
-                {"OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": "q8_0"},
-            )
-        )
-        if objective == "throughput":
-            for p in (2, 4, 8):
-                if p <= max(2, concurrency):
-                    out.append(
-                        OllamaCandidate(
-                            f"{p} parallel slots", dict(base), {"OLLAMA_NUM_PARALLEL": str(p)}
-                        )
-                    )
-    seen: set[str] = set()
-    unique = []
-    for c in out:  # the fit and the seed may agree with each other or with the search
-        key = repr((sorted(c.options.items()), sorted(c.server_env.items())))
-        if key not in seen:
-            seen.add(key)
-            unique.append(c)
-    return unique
-
-
 def prune_ollama(
     cands: Sequence[OllamaCandidate], profile: ModelProfile, hardware: HardwareSpec
 ) -> tuple[list[OllamaCandidate], list[Measured]]:
@@ -277,7 +206,7 @@ def tune_ollama(
     ctx: int | None = None,
     server: ServerSettings | None = None,
     candidates: Sequence[OllamaCandidate] | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> TuneResult:
     """Measure the current settings and each candidate within `budget_s`; restore the server.
@@ -288,7 +217,7 @@ def tune_ollama(
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    report = progress or silent
     t_start = time.monotonic()
     with OllamaClient(url) as client:
         profile = model_profile(client, model)
@@ -298,27 +227,7 @@ def tune_ollama(
             hardware, profile, objective, concurrency, ctx=ctx, server_changes=server is not None
         )
     )
-    keep, pruned = prune_ollama(cands, profile, hardware)
-    if server is None:
-        needs = [c for c in keep if c.server_env]
-        keep = [c for c in keep if not c.server_env]
-        pruned += [
-            Measured(c, None, pruned="changes the Ollama service: not allowed") for c in needs
-        ]
-    if not keep:
-        raise ValueError(
-            "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
-        )
-
-    def before(n: int, count: int, c: OllamaCandidate) -> None:
-        if server is None:
-            return
-        if c.server_env:
-            report(n, count, f"restarting Ollama with {c.server_env}")
-            server.apply(c.server_env)
-        else:
-            server.restore()
-
+    keep, pruned = _allowed(cands, profile, hardware, server)
     try:
         measured, skipped = measure_all(
             keep,
@@ -336,7 +245,7 @@ def tune_ollama(
             budget_s=budget_s,
             report=report,
             cancel=cancel,
-            before=before,
+            before=_switch_server(server, report),
             cancelled=CANCELLED,
             cancel_shows_as=(OllamaError,),
         )
@@ -345,6 +254,46 @@ def tune_ollama(
             server.restore()
     notes = [f"not tried {p.candidate.name}: {p.pruned}" for p in pruned] + skipped
     return tune_result(model, objective, concurrency, measured, pruned, notes, t_start, "ollama")
+
+
+def _allowed(
+    cands: Sequence[OllamaCandidate],
+    profile: ModelProfile,
+    hardware: HardwareSpec,
+    server: ServerSettings | None,
+) -> tuple[list[OllamaCandidate], list[Measured]]:
+    """(to measure, not tried with why): memory first, then consent for server changes."""
+    keep, pruned = prune_ollama(cands, profile, hardware)
+    if server is None:
+        needs = [c for c in keep if c.server_env]
+        keep = [c for c in keep if not c.server_env]
+        pruned += [
+            Measured(c, None, pruned="changes the Ollama service: not allowed") for c in needs
+        ]
+    if not keep:
+        raise ValueError(
+            "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
+        )
+    return keep, pruned
+
+
+def _switch_server(
+    server: ServerSettings | None, report: ProgressFn
+) -> Callable[[int, int, OllamaCandidate], None]:
+    """Before each candidate: its server settings (restart), or the original ones back."""
+
+    def before(n: int, count: int, c: OllamaCandidate) -> None:
+        if server is None:
+            return
+        if c.server_env:
+            report(
+                ProgressEvent(n, count, f"restarting Ollama with {c.server_env}", Phase.STARTING)
+            )
+            server.apply(c.server_env)
+        else:
+            server.restore()
+
+    return before
 
 
 def tuned_name(model: str) -> str:
@@ -381,13 +330,13 @@ def remeasure_ollama(
     *,
     budget_s: float = 30.0,
     n_predict: int = 64,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[Measured, Measured]:
     """After apply: the original model as it runs now vs the tuned one, without options
     (the derived model carries them) → (before, after)."""
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    report = progress or silent
     runs = (
         (result.model, result.baseline.candidate),
         (tuned_model or result.model, result.winner.candidate if not tuned_model else None),
@@ -395,7 +344,11 @@ def remeasure_ollama(
     out = []
     for n, (model, cand) in enumerate(runs):
         c = cand or OllamaCandidate(f"{model} (applied)")
-        report(n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}")
+        report(
+            ProgressEvent(
+                n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}", Phase.MEASURING
+            )
+        )
         out.append(
             measure_ollama_candidate(
                 url,
@@ -408,5 +361,5 @@ def remeasure_ollama(
                 cancel=cancel,
             )
         )
-    report(2, 2, "done")
+    report(ProgressEvent(2, 2, "done", Phase.DONE))
     return out[0], out[1]

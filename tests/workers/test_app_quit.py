@@ -1,0 +1,91 @@
+"""Quitting never freezes (cancel, bounded wait), and "Open log" opens the log file."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from velollm_desktop.core.cancel import Cancelled
+from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui import app as app_module
+from velollm_desktop.workers import logfile
+from velollm_desktop.workers.runner import Job, JobKind, runner
+
+
+@pytest.fixture
+def controller(qtbot):
+    c = app_module.Controller(QApplication.instance(), Settings.load(), force_no_tray=True)
+    qtbot.addWidget(c.window)
+    yield c
+    c.shutdown()
+    c.window.close()
+
+
+def test_quit_cancels_a_running_measurement_and_returns_at_once(controller, qtbot):
+    started = threading.Event()
+
+    def benchmark(progress, cancel):
+        started.set()
+        while not cancel.wait(0.01):
+            pass
+        raise Cancelled("cancelled; the server was stopped")
+
+    job = runner().submit(Job(benchmark, kind=JobKind.MEASURING, label="benchmark"))
+    assert started.wait(10)
+    t0 = time.monotonic()
+    controller.shutdown()
+    assert time.monotonic() - t0 < 5.0
+    assert job.cancel_event.is_set() and job.join(0)
+
+
+def test_quit_with_a_job_that_ignores_cancel_waits_only_until_the_deadline(
+    controller, qtbot, monkeypatch, caplog
+):
+    monkeypatch.setattr(app_module, "QUIT_DEADLINE_S", 0.5)
+    release = threading.Event()
+    job = runner().submit(Job(lambda: release.wait(30), pass_control=False, label="stubborn"))
+    t0 = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        controller.shutdown()
+    took = time.monotonic() - t0
+    release.set()
+    assert took < 3.0, f"quit blocked {took:.1f} s"
+    assert any("stubborn" in r.getMessage() for r in caplog.records)
+    assert job.join(10)
+
+
+def test_open_log_opens_the_log_file_in_the_user_log_dir(controller, monkeypatch, tmp_path):
+    opened = []
+    from PySide6.QtGui import QDesktopServices
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    controller._on_tray_action("open_log")
+    (url,) = opened
+    path = logfile.log_path()
+    assert url.toLocalFile() == str(path) and path.exists()
+    assert str(path).startswith(str(tmp_path))  # the isolated XDG_STATE_HOME, not the real one
+
+
+def test_the_log_file_gets_unexpected_errors_with_their_traceback(tmp_path):
+    root = logging.getLogger()
+    before = list(root.handlers)
+    path = logfile.install()
+    try:
+        assert path is not None
+        try:
+            {}["missing"]
+        except KeyError as exc:
+            logging.getLogger("velollm_desktop.test").warning("bug", exc_info=exc)
+        for h in root.handlers:
+            h.flush()
+        text = path.read_text()
+        assert "KeyError" in text and "Traceback" in text
+    finally:
+        for h in list(root.handlers):
+            if h not in before:
+                root.removeHandler(h)
+                h.close()

@@ -1,0 +1,138 @@
+"""The benchmark flow, once: pick the server, run the suite, always close it, save the result.
+
+The Benchmark page (through the job runner), the tray's quick benchmark and `velollm
+benchmark` all call `run_benchmark_flow`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from velollm_desktop.core.bench.backends import (
+    Backend,
+    LlamaCppBackend,
+    OllamaBackend,
+    OpenAIBackend,
+    make_backend,
+)
+from velollm_desktop.core.bench.model import BenchmarkResult
+from velollm_desktop.core.bench.runner import run_benchmark
+from velollm_desktop.core.bench.store import History, HistoryBusy, export_file
+from velollm_desktop.core.bench.suites import suite
+from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.kinds import BackendKind, default_url
+from velollm_desktop.core.llamacpp.builtin import builtin_model_path, download_builtin_model
+from velollm_desktop.core.llamacpp.server import LlamaServer
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, legacy, silent
+from velollm_desktop.core.settings import data_dir
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """What the user asked for (the page's form or the command line)."""
+
+    kind: BackendKind
+    url: str | None
+    """None or "": the kind's default address (`core.kinds.default_url`)."""
+    model: str | None
+    suite: str
+    runs: int | None = None
+    max_tokens: int | None = None
+
+    @property
+    def resolved_url(self) -> str:
+        return self.url or default_url(self.kind)
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """The result and, if it was saved, its history id."""
+
+    result: BenchmarkResult
+    history_id: int | None
+    unsaved_path: Path | None = None
+    """Where the result went instead when the history was busy (never lost)."""
+    unsaved_reason: str = ""
+    """Why it is not in the history (the `HistoryBusy` sentence), when `unsaved_path` is set."""
+
+
+def run_benchmark_flow(
+    request: BenchRequest,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    history: History | None = None,
+    hardware: object = None,
+) -> BenchRun:
+    """Run the suite (starting and always stopping the built-in engine if chosen).
+
+    Raises ValueError for a bad suite or kind, and the server errors (`OllamaError` family).
+    A result with at least one test is added to `history` when one is given; when the history
+    is busy (another process holds its lock) it is written to `unsaved-result-*.json` in the data
+    directory instead and `BenchRun.unsaved_path` says where.
+    """
+    report = progress or silent
+    cancel = cancel or threading.Event()
+    tests = suite(request.suite, runs=request.runs, max_tokens=request.max_tokens)
+    kind = BackendKind(request.kind)
+    spec = hardware if hardware is not None else detect_hardware()
+
+    def measure(backend: Backend) -> BenchmarkResult:
+        try:
+            return run_benchmark(
+                backend,
+                tests,
+                suite_name=request.suite,
+                progress=report,
+                cancel=cancel,
+                hardware=spec,
+            )
+        finally:
+            backend.close()
+
+    if kind is BackendKind.BUILTIN:
+        result = _run_builtin(measure, report, cancel)
+    else:
+        result = measure(make_backend(kind.value, request.resolved_url, request.model))
+    if history is None or not result.results:
+        return BenchRun(result, None)
+    return _save(history, result)
+
+
+def _save(history: History, result: BenchmarkResult) -> BenchRun:
+    """Add to the history; when it is busy, keep the run in a JSON file instead."""
+    try:
+        return BenchRun(result, history.add(result))
+    except HistoryBusy as exc:
+        stamp = result.started_at.replace(":", "").replace("-", "")[:15]
+        path = data_dir() / f"unsaved-result-{stamp}.json"
+        export_file(result, path)
+        return BenchRun(result, None, path, str(exc))
+
+
+def _run_builtin(
+    measure: Callable[[Backend], BenchmarkResult], report: ProgressFn, cancel: threading.Event
+) -> BenchmarkResult:
+    model = download_builtin_model(legacy(report), cancel)
+    report(ProgressEvent(0, 1, "starting the built-in engine (llama-server)", Phase.STARTING))
+    with LlamaServer(model, cancel=cancel) as server:
+        return measure(LlamaCppBackend(server.url))
+
+
+def list_models(kind: BackendKind | str, url: str | None) -> list[str]:
+    """Model names the server offers (the Benchmark page's model picker)."""
+    kind = BackendKind(kind)
+    if kind is BackendKind.BUILTIN:
+        return [builtin_model_path().name]
+    backend = make_backend(kind.value, url or default_url(kind), None)
+    try:
+        if isinstance(backend, OllamaBackend):
+            return [m.name for m in backend.client.installed_models()]
+        if isinstance(backend, OpenAIBackend):
+            return backend.client.models()
+        return [backend.model_name()]
+    finally:
+        backend.close()
