@@ -126,11 +126,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-predict", type=int, default=128, help="tokens per run (default 128)")
     p.add_argument("--threads", type=int, help="CPU threads for llama-server")
     p.add_argument(
-        "--draft-max", type=int, default=8, help="tokens drafted per step (seed research: 5–16)"
+        "--draft-max", type=int, default=8, help="tokens drafted per step (default 8; published results use 5–16)"
     )
     p.add_argument("--draft-min", type=int, default=0)
     p.add_argument(
-        "--p-min", type=float, default=0.75, help="minimum draft probability (seed research: 0.75)"
+        "--p-min", type=float, default=0.75, help="minimum draft probability (default 0.75)"
     )
     p.add_argument(
         "--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)"

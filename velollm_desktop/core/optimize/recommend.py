@@ -1,4 +1,4 @@
-"""Recommendations: the model-aware fit (default) and the seed's hardware tiers (for comparison).
+"""Recommendations: the model-aware fit (default) and the VRAM-tier heuristic (for comparison).
 
 Every recommended value comes with its reason in words and numbers. Only variables Ollama reads
 are emitted; num_ctx / num_batch / num_gpu / num_thread go to per-model options.
@@ -107,11 +107,19 @@ def recommend_fit(
                 )
             )
 
-    if fa and budget.device != "cpu":
+    # A quantized KV cache is only ever recommended together with flash attention: without an
+    # explicit OLLAMA_FLASH_ATTENTION=1 Ollama < 0.30 keeps f16 (and on a CPU FA is not forced).
+    if fa and (budget.device != "cpu" or kv_type != "f16"):
         env["OLLAMA_FLASH_ATTENTION"] = "1"
-        why = "every GPU supports it (CUDA ≥ 6.0 except 7.2, Metal, ROCm, Vulkan); it shrinks the compute buffer"
-        if kv_type != "f16":
-            why += " and a quantized KV cache requires it"
+        if budget.device == "cpu":
+            why = "the CPU backend supports it, and the quantized KV cache above requires it"
+        else:
+            why = (
+                "every GPU supports it (CUDA ≥ 6.0 except 7.2, Metal, ROCm, Vulkan); "
+                "it shrinks the compute buffer"
+            )
+            if kv_type != "f16":
+                why += " and a quantized KV cache requires it"
         reasons.append(Reason("OLLAMA_FLASH_ATTENTION", "1", why))
     elif not fa:
         reasons.append(
@@ -219,6 +227,7 @@ def recommend_fit(
                 "together; more would evict or spill to the CPU",
             )
         )
+    # The rule as computed: total RAM as reported, in GiB (MiB / 1024), against 32 GiB
     ram_gib = spec.memory.total_mib / 1024
     keep = "30m" if loaded >= 2 or ram_gib >= 32 else "10m"
     env["OLLAMA_KEEP_ALIVE"] = keep
@@ -226,7 +235,8 @@ def recommend_fit(
         Reason(
             "OLLAMA_KEEP_ALIVE",
             keep,
-            f"{ram_gib:.0f} GiB RAM and {loaded} model(s) resident together: "
+            f"{ram_gib:.1f} GiB total RAM (30m from 32 GiB, or with ≥ 2 models resident) and "
+            f"{loaded} model(s) resident together: "
             f"keeping models loaded for {keep} instead of 5m avoids reloads (loading is the slowest "
             "part of a request)",
         )
@@ -236,8 +246,9 @@ def recommend_fit(
             Reason(
                 "version",
                 ollama_version or "?",
-                "Ollama < 0.30: the Go/llama engine estimates memory "
-                "itself; quantized KV needs OLLAMA_FLASH_ATTENTION=1 set explicitly (done above)",
+                "Ollama < 0.30: the Go/llama engine estimates memory itself; a quantized KV "
+                "cache needs OLLAMA_FLASH_ATTENTION=1 set explicitly"
+                + (" (set above)" if env.get("OLLAMA_KV_CACHE_TYPE") else " (none recommended)"),
             )
         )
     return Recommendation(
@@ -255,7 +266,7 @@ def recommend_fit(
 def recommend_heuristic(
     spec: HardwareSpec, models: Sequence[ModelProfile] = (), ollama_version: str | None = None
 ) -> Recommendation:
-    """The seed's hardware tiers (VRAM → parallel/ctx, RAM → loaded models / keep-alive), expressed
+    """The VRAM-tier heuristic (VRAM → parallel/ctx, RAM → loaded models / keep-alive), expressed
     only through settings Ollama reads. Kept for comparison with the fit."""
     # Tiers are in decimal GB as cards are sold: a "24 GB" RTX 4090 reports 24564 MiB = 23.99 GiB
     vram_gib = spec.total_vram_mib * 1024 * 1024 / 1e9
@@ -299,7 +310,8 @@ def recommend_heuristic(
         Reason(
             "per-model options",
             ", ".join(f"{k}={v}" for k, v in per_model_opts.items()),
-            "the seed's num_gpu/num_batch/num_thread, which Ollama reads only per model (not as env vars)",
+            "the VRAM-tier heuristic's num_gpu/num_batch/num_thread, which Ollama reads only per "
+            "model (Modelfile PARAMETER), not as environment variables",
         ),
     )
     budget = budget_for(spec)

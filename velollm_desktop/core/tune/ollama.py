@@ -1,6 +1,6 @@
 """Closed-loop tuning of a running Ollama server.
 
-Two kinds of settings (shared/reference/ollama.md §1, §3):
+Two kinds of settings (Ollama's `envconfig/config.go` and `api/types.go` `Runner` options):
 
 - Per-request load options (`num_ctx`, `num_batch`, `num_thread`, `num_gpu`) are tried without
   touching the service: each candidate's requests carry its options, and Ollama reloads the
@@ -158,7 +158,7 @@ def ollama_candidates(
     ctx: int | None = None,
     server_changes: bool = False,
 ) -> list[OllamaCandidate]:
-    """Baseline (what runs now), the optimizer's and the seed's picks, and a small search."""
+    """Baseline (what runs now), the optimizer's and the VRAM-tier heuristic's picks, and a small search."""
     base = {"num_ctx": ctx} if ctx else {}
     out = [OllamaCandidate("current settings", dict(base))]
     phys = hardware.cpu.physical_cores or 1
@@ -177,7 +177,7 @@ def ollama_candidates(
         )
     for label, rec in (
         ("optimizer fit", recommend_fit(hardware, [profile])),
-        ("seed heuristic", recommend_heuristic(hardware, [profile])),
+        ("VRAM-tier heuristic", recommend_heuristic(hardware, [profile])),
     ):
         opts = {
             k: int(v) for k, v in rec.per_model.get(profile.name, {}).items() if k in LOAD_OPTIONS
@@ -208,7 +208,7 @@ def ollama_candidates(
                     )
     seen: set[str] = set()
     unique = []
-    for c in out:  # the fit and the seed may agree with each other or with the search
+    for c in out:  # the fit and the heuristic may agree with each other or with the search
         key = repr((sorted(c.options.items()), sorted(c.server_env.items())))
         if key not in seen:
             seen.add(key)
