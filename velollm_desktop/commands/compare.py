@@ -15,6 +15,7 @@ from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, reso
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.spec.compare import (
     NGRAM_TYPES,
+    OLLAMA_MODE,
     CompareCancelled,
     SpecMode,
     draft_mode,
@@ -72,14 +73,36 @@ def render(result) -> str:
     return "\n".join(lines)
 
 
+def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> tuple[list, list]:
+    """The fourth mode, "as Ollama would run it": ([SpecMode] or [], advice notes)."""
+    from velollm_desktop.core.llamacpp.binaries import find_program  # noqa: PLC0415
+    from velollm_desktop.core.spec.ollama_spec import (  # noqa: PLC0415
+        ollama_mode_args,
+        server_support,
+    )
+
+    support = server_support(find_program("llama-server"))
+    flags, notes = ollama_mode_args(target, draft, args.draft_num_predict, support)
+    return ([SpecMode(OLLAMA_MODE, flags)] if flags else []), notes
+
+
 def _cmd(args: argparse.Namespace) -> int:
+    if args.apply_to_ollama and not args.target.startswith("ollama:"):
+        raise CliError("--apply-to-ollama needs an Ollama target: --target ollama:NAME[:TAG]")
     target = model_path(args.target)
     draft = model_path(args.draft) if args.draft else None
     modes = [SpecMode("vanilla")]
     if draft:
         modes.append(draft_mode(draft, args.draft_max, args.draft_min, args.p_min))
-    for kind in args.spec_type or ([] if draft else ["ngram-simple"]):
+    for kind in args.spec_type or ([] if draft or args.as_ollama else ["ngram-simple"]):
         modes.append(ngram_mode(kind))
+    notes: list[str] = []
+    if args.as_ollama or args.apply_to_ollama:
+        try:
+            extra, notes = _ollama_mode(args, target, draft)
+        except (NotGGUF, BinaryNotFound, OSError) as exc:
+            raise CliError(str(exc)) from exc
+        modes += extra
 
     def progress(done: int, total: int, text: str) -> None:
         if not args.quiet:
@@ -94,6 +117,7 @@ def _cmd(args: argparse.Namespace) -> int:
             n_predict=args.n_predict,
             threads=args.threads,
             progress=progress,
+            notes=notes,
         )
     except (NotGGUF, ValueError, BinaryNotFound, OllamaError, CompareCancelled) as exc:
         raise CliError(str(exc)) from exc
@@ -109,6 +133,10 @@ def _cmd(args: argparse.Namespace) -> int:
 
         atomic_write_text(args.json, json.dumps(summary_json(result), indent=2) + "\n")
         print(f"wrote {args.json}")
+    if args.apply_to_ollama:
+        from velollm_desktop.commands.compare_ollama import apply_to_ollama  # noqa: PLC0415
+
+        return apply_to_ollama(args, result, draft)
     return 0
 
 
@@ -126,7 +154,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-predict", type=int, default=128, help="tokens per run (default 128)")
     p.add_argument("--threads", type=int, help="CPU threads for llama-server")
     p.add_argument(
-        "--draft-max", type=int, default=8, help="tokens drafted per step (default 8; published results use 5–16)"
+        "--draft-max",
+        type=int,
+        default=8,
+        help="tokens drafted per step (default 8; published results use 5–16)",
     )
     p.add_argument("--draft-min", type=int, default=0)
     p.add_argument(
@@ -135,5 +166,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)"
     )
+    p.add_argument(
+        "--as-ollama",
+        action="store_true",
+        help="also measure the target as Ollama >= 0.30 would run it (its MTP heads, or --draft "
+        "attached as DRAFT, with Ollama's llama-server flags)",
+    )
+    p.add_argument(
+        "--draft-num-predict",
+        type=int,
+        help="Ollama's draft_num_predict for --as-ollama (default 4)",
+    )
+    p.add_argument(
+        "--apply-to-ollama",
+        action="store_true",
+        help="if the Ollama mode is significantly faster, create NAME-spec in Ollama "
+        "(asks first; the target itself is not changed; undo: `ollama rm NAME-spec`)",
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask before --apply-to-ollama")
+    p.add_argument("--url", help="Ollama URL (default: OLLAMA_HOST or http://127.0.0.1:11434)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd)

@@ -32,6 +32,8 @@ from velollm_desktop.core.ollama.errors import (
 from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
 CONNECT_TIMEOUT_S = 2.0
@@ -314,6 +316,10 @@ class OllamaClient:
             model, self._send("POST", "/api/show", {"model": model, "verbose": verbose}, model)
         )
 
+    def show_json(self, model: str) -> dict[str, Any]:
+        """`POST /api/show` (verbose) as sent: modelfile, parameters, model_info, tensors."""
+        return dict(self._send("POST", "/api/show", {"model": model, "verbose": True}, model))
+
     def generate(
         self,
         model: str,
@@ -352,14 +358,45 @@ class OllamaClient:
             body["options"] = dict(options)
         return GenerateChunk.from_json(self._send("POST", "/api/generate", body, model))
 
-    def create(self, model: str, base: str, parameters: Mapping[str, Any]) -> None:
-        """`POST /api/create` a model `model` from `base` with Modelfile `parameters`."""
-        self._send(
-            "POST",
-            "/api/create",
-            {"model": model, "from": base, "parameters": dict(parameters), "stream": False},
-            base,
-        )
+    def create(
+        self,
+        model: str,
+        base: str,
+        parameters: Mapping[str, Any],
+        *,
+        draft_files: Mapping[str, str] | None = None,
+    ) -> None:
+        """`POST /api/create` a model `model` from `base` with Modelfile `parameters` (and a
+        draft: `draft_files` {file name: blob digest}, Modelfile `DRAFT`)."""
+        body = {"model": model, "from": base, "parameters": dict(parameters), "stream": False}
+        if draft_files:
+            body["draft_files"] = dict(draft_files)
+        self._send("POST", "/api/create", body, base)
+
+    def has_blob(self, digest: str) -> bool:
+        """`HEAD /api/blobs/<digest>`: whether Ollama already stores this file."""
+        import httpx  # noqa: PLC0415
+
+        try:
+            resp = self._http.head(f"/api/blobs/{digest}")
+        except httpx.HTTPError as exc:
+            raise self._explain(exc) from exc
+        return resp.status_code == 200
+
+    def push_blob(self, digest: str, path: Path) -> None:
+        """`POST /api/blobs/<digest>` the file at `path` (streamed; Ollama checks the digest)."""
+        import httpx  # noqa: PLC0415
+
+        try:
+            with path.open("rb") as fh:
+                resp = self._http.post(
+                    f"/api/blobs/{digest}",
+                    content=iter(lambda: fh.read(1 << 20), b""),
+                    timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S),
+                )
+            self._check_status(resp, None)
+        except httpx.HTTPError as exc:
+            raise self._explain(exc) from exc
 
     def delete(self, model: str) -> None:
         """`DELETE /api/delete` a model (the derived ones we created)."""
