@@ -31,8 +31,10 @@ from velollm_desktop.core.spec.compare import (
     ngram_mode,
     run_compare,
 )
+from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
+from velollm_desktop.ui.spec_ollama import OllamaSpecControls
 
 
 class SpeculativePage(QWidget):
@@ -42,7 +44,9 @@ class SpeculativePage(QWidget):
 
     finished = Signal(str)
 
-    def __init__(self, history=None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, history=None, parent: QWidget | None = None, ollama_url_provider=None
+    ) -> None:
         super().__init__(parent)
         self.history = history
         self.result: CompareResult | None = None
@@ -84,6 +88,8 @@ class SpeculativePage(QWidget):
         self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.progress, self.status = self.jobs.progress, self.jobs.status
         self.run_button.clicked.connect(self.start)
+        self.ollama = OllamaSpecControls(self.jobs, ollama_url_provider or ollama_url_from_env)
+        form.addRow("Ollama", self.ollama)
         buttons = self.jobs.row()
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
@@ -166,7 +172,9 @@ class SpeculativePage(QWidget):
         except (LookupError, ValueError) as exc:
             self.status.setText(str(exc))
             return
-        if len(modes) < 2:
+        extra, notes = self.ollama.mode(target, draft)
+        modes += extra
+        if len(modes) < 2 and not notes:
             self.status.setText("Choose a draft model or an n-gram mode to compare with vanilla.")
             return
         self.jobs.run(
@@ -177,6 +185,7 @@ class SpeculativePage(QWidget):
                 draft=draft,
                 runs=self.runs.value(),
                 n_predict=self.n_predict.value(),
+                notes=notes,
             ),
             self.show_result,
             failed_prefix="Comparison stopped",
@@ -216,6 +225,8 @@ class SpeculativePage(QWidget):
             parts.append(f"{m.mode}: {sp}{acc}")
         self.status.setText("Done. " + "; ".join(parts))
         self.verdict.setText("\n".join(result.advice) or "No verdict.")
+        draft = self.resolve(self.draft.currentText()) if result.draft else None
+        self.ollama.offer(result, self.target.currentText(), draft)
         if self.history is not None and not self.history.closed:
             self.history.add_comparison(result)
         self.finished.emit(result.advice[0] if result.advice else "comparison done")

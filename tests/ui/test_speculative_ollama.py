@@ -1,0 +1,100 @@
+"""The Speculative page's Ollama mode: its verdict from a real run; Use in Ollama (decline /
+accept, answered on the real dialog) and Undo against the stand-in Ollama."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from tests.ollama_fake import MODEL, FakeOllama
+from tests.ui.test_speculative_page import _ollama_models
+from velollm_desktop.core.bench.stats import summarize
+from velollm_desktop.core.spec.compare import OLLAMA_MODE, CompareResult, ModeResult
+from velollm_desktop.ui.speculative_page import SpeculativePage
+
+SPEC = "smollm2-spec:135m"
+
+
+def answer_next_dialog(button: QMessageBox.StandardButton, seen: list[str]) -> None:
+    """Click `button` on the next modal message box, as a person would."""
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        seen.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(20, click)
+
+
+@pytest.mark.slow
+def test_ollama_mode_verdict_from_a_real_run(qtbot, tmp_path, monkeypatch, smol_model, smol_f32):
+    _ollama_models(tmp_path / "models", {"smolf32": smol_f32, "smolq41": smol_model})
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
+    page = SpeculativePage()
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    page.target.setCurrentText("ollama:smolf32:latest")
+    page.ngram.setCurrentIndex(0)  # (none)
+    page.runs.setValue(1)
+    page.n_predict.setValue(16)
+    qtbot.mouseClick(page.ollama.as_ollama, Qt.MouseButton.LeftButton)
+    assert page.ollama.as_ollama.isChecked()
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.worker is None, timeout=540000)  # a shared 2-core box
+    assert page.result is not None, page.status.text()
+    assert [m.mode for m in page.result.modes] == ["vanilla", "draft"]
+    # Ollama passes draft-mtp for this plain draft; this llama-server refuses it: said, not failed
+    assert "as Ollama would run it" in page.verdict.text() and "draft-mtp" in page.verdict.text()
+    assert page.ollama.label.text().startswith("as Ollama would run it")
+    assert not page.ollama.use_button.isEnabled()
+
+
+def _significant() -> CompareResult:
+    stats = summarize([50.0, 51.0, 52.0])
+    modes = (
+        ModeResult("vanilla", (), (), stats, None, None, None, 0, 0, 1.0, (1.0, 1.0)),
+        ModeResult(
+            OLLAMA_MODE,
+            ("--spec-type", "draft-mtp", "--spec-draft-n-max", "4"),
+            (),
+            stats,
+            None,
+            None,
+            None,
+            0,
+            0,
+            1.4,
+            (1.2, 1.6),
+        ),
+    )
+    return CompareResult("x", "t", "smol", None, 16, 1, modes, ())
+
+
+def test_use_in_ollama_decline_then_accept_then_undo(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr("velollm_desktop.core.ollama.derived.data_dir", lambda: tmp_path)
+    with FakeOllama() as fake:
+        page = SpeculativePage(ollama_url_provider=lambda: fake.url)
+        qtbot.addWidget(page)
+        page.show()
+        qtbot.waitExposed(page)
+        page.target.setCurrentText(f"ollama:{MODEL}")
+        page.ollama.offer(_significant(), page.target.currentText(), None)
+        assert page.ollama.use_button.isEnabled() and SPEC in page.ollama.label.text()
+        seen: list[str] = []
+        answer_next_dialog(QMessageBox.StandardButton.No, seen)
+        qtbot.mouseClick(page.ollama.use_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+        assert SPEC in seen[0] and "not changed" in seen[0]
+        assert fake.derived == {} and page.ollama.label.text() == "Nothing was created."
+        answer_next_dialog(QMessageBox.StandardButton.Yes, seen)
+        qtbot.mouseClick(page.ollama.use_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.worker is None and bool(page.ollama.created), timeout=60000)
+        assert fake.derived == {SPEC: {"draft_num_predict": 4}}
+        assert "Through Ollama" in page.ollama.label.text()
+        qtbot.mouseClick(page.ollama.undo_button, Qt.MouseButton.LeftButton)
+        assert fake.derived == {} and page.ollama.label.text() == f"Deleted {SPEC}."
