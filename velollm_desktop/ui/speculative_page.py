@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
+from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.spec.compare import (
     NGRAM_TYPES,
     CompareResult,
@@ -31,7 +32,6 @@ from velollm_desktop.core.spec.compare import (
     ngram_mode,
     run_compare,
 )
-from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.ui.spec_ollama import OllamaSpecControls
