@@ -10,6 +10,7 @@ from pathlib import Path
 from velollm_desktop.cli import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
+from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.recommend import (
     Recommendation,
@@ -91,6 +92,15 @@ def _cmd(args: argparse.Namespace) -> int:
     if args.undo:
         print(Applier().undo())
         return 0
+    if args.undo_models:
+        from velollm_desktop.core.optimize.per_model import undo_all_per_model  # noqa: PLC0415
+
+        try:
+            gone = undo_all_per_model(args.url or ollama_url_from_env())
+        except OllamaError as exc:
+            raise CliError(str(exc)) from exc
+        print("deleted " + ", ".join(gone) if gone else "no per-model models to delete")
+        return 0
     url = args.url or ollama_url_from_env()
     spec = _hardware(args.hardware)
     try:
@@ -124,20 +134,37 @@ def _cmd(args: argparse.Namespace) -> int:
                 end="",
             )
         return 0
+    from velollm_desktop.core.optimize import per_model  # noqa: PLC0415
+
+    models = per_model.per_model_plans(rec)
     applier = Applier()
-    plan = applier.plan(rec.env)
-    print(plan.describe())
+    plan = None if args.only_models else applier.plan(rec.env)
+    print(per_model.describe(models) if args.only_models else plan.describe())
+    if not args.only_models and models:
+        print(per_model.describe(models))
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError("--apply needs --yes when not run from a terminal")
         if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
-    try:
-        backup = applier.apply(plan)
-    except (RuntimeError, PermissionError, OSError) as exc:
-        raise CliError(str(exc)) from exc
-    print(f"applied; backup: {backup or 'none (new file)'}; undo with `velollm optimize --undo`")
+    if plan is not None:
+        try:
+            backup = applier.apply(plan)
+        except (RuntimeError, PermissionError, OSError) as exc:
+            raise CliError(str(exc)) from exc
+        print(
+            f"applied; backup: {backup or 'none (new file)'}; undo with `velollm optimize --undo`"
+        )
+    for done in per_model.apply_per_model(url, models):
+        opts = " ".join(f"{k}={v}" for k, v in sorted(done.plan.options.items()))
+        print(
+            f"created {done.plan.name} ({opts}); undo with `velollm optimize --undo-models`"
+            if done.created
+            else f"not created {done.plan.name}: {done.error}"
+        )
+        for why in done.plan.reasons:
+            print(f"  - {why}")
     if args.verify:
         from velollm_desktop.core.optimize.verify import verify  # noqa: PLC0415
 
@@ -169,9 +196,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print (or with -o write) this format instead of the report",
     )
     p.add_argument(
-        "--apply", action="store_true", help="write it where Ollama reads it and restart Ollama"
+        "--apply",
+        action="store_true",
+        help="write it where Ollama reads it and restart Ollama; create NAME-velollm models "
+        "carrying the per-model options (num_ctx, num_thread, num_gpu, num_batch)",
     )
     p.add_argument("--yes", action="store_true", help="do not ask before --apply")
+    p.add_argument(
+        "--only-models",
+        action="store_true",
+        help="with --apply: only create the per-model derived models (NAME-velollm), "
+        "leave the server settings alone",
+    )
+    p.add_argument(
+        "--undo-models",
+        action="store_true",
+        help="delete the NAME-velollm models that --apply created",
+    )
     p.add_argument(
         "--verify", action="store_true", help="after --apply, check what the server runs with"
     )

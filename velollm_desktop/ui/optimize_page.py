@@ -20,10 +20,12 @@ from PySide6.QtWidgets import (
 
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.per_model import per_model_plans
 from velollm_desktop.core.optimize.recommend import ModelFit
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.writers import render_shell
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.per_model_panel import PerModelPanel
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 GIB = 1024**3
@@ -119,10 +121,12 @@ class OptimizePage(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
         self.bars = QVBoxLayout()
+        self.per_model = PerModelPanel(lambda: self.settings.get("ollama_url"))
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.per_model)
         layout.addWidget(
             QLabel(
                 "Memory per model: weights (blue), KV cache (orange), compute (purple), free (green)"
@@ -182,6 +186,7 @@ class OptimizePage(QWidget):
                 w.deleteLater()
         for fit in rec.fits:
             self.bars.addWidget(MemoryBar(fit))
+        self.per_model.show_plans(per_model_plans(rec))
         messages = (
             [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes) + list(cur.notes)
         )
