@@ -91,6 +91,10 @@ def _cmd(args: argparse.Namespace) -> int:
         raise CliError("--apply-to-ollama needs an Ollama target: --target ollama:NAME[:TAG]")
     target = model_path(args.target)
     draft = model_path(args.draft) if args.draft else None
+    if args.engine == "llama-speculative":
+        from velollm_desktop.commands.compare_tools import run_tools  # noqa: PLC0415
+
+        return run_tools(args, target, draft)
     modes = [SpecMode("vanilla")]
     if draft:
         modes.append(draft_mode(draft, args.draft_max, args.draft_min, args.p_min))
@@ -149,6 +153,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         choices=NGRAM_TYPES,
         help="also measure a draft-free n-gram mode (repeatable; default without --draft: ngram-simple)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("llama-server", "llama-speculative"),
+        default="llama-server",
+        help="llama-server modes (default), or llama.cpp's llama-completion vs "
+        "llama-speculative command-line tools (needs --draft)",
     )
     p.add_argument("--runs", type=int, default=3, help="runs per prompt and mode (default 3)")
     p.add_argument("--n-predict", type=int, default=128, help="tokens per run (default 128)")
