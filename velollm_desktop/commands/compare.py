@@ -13,6 +13,7 @@ from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, resolve
 from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.spec.compare import (
     NGRAM_TYPES,
     OLLAMA_MODE,
@@ -86,6 +87,28 @@ def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> 
     return ([SpecMode(OLLAMA_MODE, flags)] if flags else []), notes
 
 
+def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
+    """What Ollama does with the target's speculation (MTP heads, an attached DRAFT): from
+    `/api/show` for a running Ollama's model, else from the GGUF file."""
+    from velollm_desktop.core.spec.ollama_spec import (  # noqa: PLC0415
+        info_from_gguf,
+        mtp_advice,
+        ollama_model_advice,
+    )
+
+    if args.target.startswith("ollama:"):
+        try:
+            return ollama_model_advice(
+                args.url or ollama_url_from_env(), args.target.removeprefix("ollama:")
+            )[1]
+        except OllamaError:
+            pass  # Ollama not running: the blob says as much about MTP heads
+    try:
+        return mtp_advice(info_from_gguf(target))
+    except (NotGGUF, OSError):
+        return []
+
+
 def _cmd(args: argparse.Namespace) -> int:
     if args.apply_to_ollama and not args.target.startswith("ollama:"):
         raise CliError("--apply-to-ollama needs an Ollama target: --target ollama:NAME[:TAG]")
@@ -100,13 +123,14 @@ def _cmd(args: argparse.Namespace) -> int:
         modes.append(draft_mode(draft, args.draft_max, args.draft_min, args.p_min))
     for kind in args.spec_type or ([] if draft or args.as_ollama else ["ngram-simple"]):
         modes.append(ngram_mode(kind))
-    notes: list[str] = []
+    notes = _model_notes(args, target)
     if args.as_ollama or args.apply_to_ollama:
         try:
-            extra, notes = _ollama_mode(args, target, draft)
+            extra, mode_notes = _ollama_mode(args, target, draft)
         except (NotGGUF, BinaryNotFound, OSError) as exc:
             raise CliError(str(exc)) from exc
         modes += extra
+        notes = list(dict.fromkeys(notes + mode_notes))
 
     def progress(done: int, total: int, text: str) -> None:
         if not args.quiet:

@@ -95,3 +95,20 @@ def test_apply_offer_accept_creates_and_measures(monkeypatch, tmp_path, capsys):
         assert DerivedJournal(tmp_path / "ollama-derived.json").ours(SPEC)
         with pytest.raises(CliError, match="needs --yes"):
             compare_ollama.apply_to_ollama(_args(fake.url, False), _result(1.1), None)
+
+
+def test_compare_says_when_mtp_heads_sit_unused(tmp_path):
+    from tests.gguf_writer import write_gguf  # noqa: PLC0415
+    from velollm_desktop.commands.compare import _model_notes  # noqa: PLC0415
+
+    glm = write_gguf(
+        tmp_path / "glm.gguf",
+        {"general.architecture": "glm4moe", "glm4moe.nextn_predict_layers": 1},
+    )
+    (note,) = _model_notes(argparse.Namespace(target=str(glm), url=None), glm)
+    assert "will not use them unless draft_num_predict is set" in note
+    with FakeOllama() as fake:  # an Ollama model: read through /api/show
+        fake.derived["glm-spec:latest"] = {"draft_num_predict": 0}
+        args = argparse.Namespace(target="ollama:glm-spec:latest", url=fake.url)
+        assert _model_notes(args, glm) == []  # no heads in what /api/show reports for it
+        assert ("POST", "/api/show") in [(r[0], r[1]) for r in fake.requests]
