@@ -38,7 +38,8 @@ def test_ollama_mode_verdict_from_a_real_run(qtbot, tmp_path, monkeypatch, smol_
     qtbot.addWidget(page)
     page.show()
     qtbot.waitExposed(page)
-    page.target.setCurrentText("ollama:smolf32:latest")
+    page.target.setCurrentText("ollama:smolf32:latest")  # already the first: no change signal
+    assert page.draft.currentText() == "ollama:smolq41:latest"  # filtered all the same
     page.ngram.setCurrentIndex(0)  # (none)
     page.runs.setValue(1)
     page.n_predict.setValue(16)

@@ -112,6 +112,7 @@ class SpeculativePage(QWidget):
             combo.addItems(names)
             if current:
                 combo.setCurrentText(current)
+        self._filter_drafts()  # also for the first target, which emits no change
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

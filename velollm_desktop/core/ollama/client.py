@@ -32,8 +32,6 @@ from velollm_desktop.core.ollama.errors import (
 from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import httpx
 
 CONNECT_TIMEOUT_S = 2.0
@@ -372,31 +370,6 @@ class OllamaClient:
         if draft_files:
             body["draft_files"] = dict(draft_files)
         self._send("POST", "/api/create", body, base)
-
-    def has_blob(self, digest: str) -> bool:
-        """`HEAD /api/blobs/<digest>`: whether Ollama already stores this file."""
-        import httpx  # noqa: PLC0415
-
-        try:
-            resp = self._http.head(f"/api/blobs/{digest}")
-        except httpx.HTTPError as exc:
-            raise self._explain(exc) from exc
-        return resp.status_code == 200
-
-    def push_blob(self, digest: str, path: Path) -> None:
-        """`POST /api/blobs/<digest>` the file at `path` (streamed; Ollama checks the digest)."""
-        import httpx  # noqa: PLC0415
-
-        try:
-            with path.open("rb") as fh:
-                resp = self._http.post(
-                    f"/api/blobs/{digest}",
-                    content=iter(lambda: fh.read(1 << 20), b""),
-                    timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S),
-                )
-            self._check_status(resp, None)
-        except httpx.HTTPError as exc:
-            raise self._explain(exc) from exc
 
     def delete(self, model: str) -> None:
         """`DELETE /api/delete` a model (the derived ones we created)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from velollm_desktop.core.fsutil import atomic_write_text, move_aside
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import OllamaError, from_transport
 from velollm_desktop.core.optimize.catalogue import version_tuple
 from velollm_desktop.core.settings import data_dir
 
@@ -98,6 +98,37 @@ def blob_digest(path: Path) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
+def _has_blob(url: str, digest: str) -> bool:
+    """`HEAD /api/blobs/<digest>`: whether Ollama already stores this file."""
+    import httpx  # noqa: PLC0415 - only when a draft is attached
+
+    try:
+        resp = httpx.head(f"{url.rstrip('/')}/api/blobs/{digest}", timeout=10, trust_env=False)
+    except httpx.HTTPError as exc:
+        raise from_transport(exc, "Ollama", url, OllamaClient.START_HINT) from exc
+    return resp.status_code == 200
+
+
+def _push_blob(url: str, digest: str, path: Path) -> None:
+    """`POST /api/blobs/<digest>` the file, streamed (Ollama checks the digest)."""
+    import httpx  # noqa: PLC0415
+
+    try:
+        with path.open("rb") as fh:
+            resp = httpx.post(
+                f"{url.rstrip('/')}/api/blobs/{digest}",
+                content=iter(lambda: fh.read(1 << 20), b""),
+                timeout=httpx.Timeout(None, connect=2.0),
+                trust_env=False,
+            )
+    except httpx.HTTPError as exc:
+        raise from_transport(exc, "Ollama", url, OllamaClient.START_HINT) from exc
+    if resp.status_code >= 400:
+        raise DerivedModelError(
+            f"Ollama refused the draft file {path.name}: HTTP {resp.status_code} {resp.text[:200]}"
+        )
+
+
 def create_derived(
     url: str,
     name: str,
@@ -121,8 +152,8 @@ def create_derived(
         draft_files = None
         if draft is not None:
             digest = blob_digest(draft)
-            if not client.has_blob(digest):
-                client.push_blob(digest, draft)
+            if not _has_blob(url, digest):
+                _push_blob(url, digest, draft)
             draft_files = {draft.name if draft.suffix == ".gguf" else "draft.gguf": digest}
         journal.record(name, {"base": base, "parameters": dict(parameters), "draft": str(draft)})
         try:
