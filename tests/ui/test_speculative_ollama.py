@@ -99,3 +99,18 @@ def test_use_in_ollama_decline_then_accept_then_undo(qtbot, tmp_path, monkeypatc
         assert "Through Ollama" in page.ollama.label.text()
         qtbot.mouseClick(page.ollama.undo_button, Qt.MouseButton.LeftButton)
         assert fake.derived == {} and page.ollama.label.text() == f"Deleted {SPEC}."
+
+
+def test_ollama_mode_without_heads_or_draft_says_why(qtbot, tmp_path, monkeypatch, smol_model):
+    _ollama_models(tmp_path / "models", {"smolq41": smol_model})
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
+    page = SpeculativePage()
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    page.ngram.setCurrentIndex(0)
+    qtbot.mouseClick(page.use_draft, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.ollama.as_ollama, Qt.MouseButton.LeftButton)
+    assert not page.use_draft.isChecked() and page.ollama.as_ollama.isChecked()
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert page.worker is None and "no MTP heads and no draft" in page.status.text()

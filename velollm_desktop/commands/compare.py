@@ -121,7 +121,7 @@ def _cmd(args: argparse.Namespace) -> int:
     modes = [SpecMode("vanilla")]
     if draft:
         modes.append(draft_mode(draft, args.draft_max, args.draft_min, args.p_min))
-    for kind in args.spec_type or ([] if draft or args.as_ollama else ["ngram-simple"]):
+    for kind in args.spec_type or ([] if draft else ["ngram-simple"]):
         modes.append(ngram_mode(kind))
     notes = _model_notes(args, target)
     if args.as_ollama or args.apply_to_ollama:

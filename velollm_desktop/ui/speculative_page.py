@@ -50,6 +50,7 @@ class SpeculativePage(QWidget):
         super().__init__(parent)
         self.history = history
         self.result: CompareResult | None = None
+        self._all_models: list[str] = []
         self.target = QComboBox()
         self.target.setEditable(True)
         self.draft = QComboBox()
@@ -106,6 +107,7 @@ class SpeculativePage(QWidget):
     def refresh_models(self, extra: list[str] | None = None) -> None:
         """Offer Ollama's downloaded models (as ollama:NAME) plus added files."""
         names = [f"ollama:{n}" for n in ollama_store.list_models()] + list(extra or [])
+        self._all_models = names
         for combo in (self.target, self.draft):
             current = combo.currentText()
             combo.clear()
@@ -134,8 +136,7 @@ class SpeculativePage(QWidget):
         except (NotGGUF, LookupError, OSError):
             return
         keep = []
-        for i in range(self.draft.count()):
-            spec = self.draft.itemText(i)
+        for spec in self._all_models:
             try:
                 if spec != self.target.currentText() and not compatibility_problems(
                     target, read_gguf(self.resolve(spec))
@@ -175,8 +176,10 @@ class SpeculativePage(QWidget):
             return
         extra, notes = self.ollama.mode(target, draft)
         modes += extra
-        if len(modes) < 2 and not notes:
-            self.status.setText("Choose a draft model or an n-gram mode to compare with vanilla.")
+        if len(modes) < 2:
+            self.status.setText(
+                " ".join(notes) or "Choose a draft model or an n-gram mode to compare with vanilla."
+            )
             return
         self.jobs.run(
             partial(
