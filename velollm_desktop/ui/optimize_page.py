@@ -186,13 +186,13 @@ class OptimizePage(QWidget):
                 w.deleteLater()
         for fit in rec.fits:
             self.bars.addWidget(MemoryBar(fit))
-        self.per_model.show_plans(per_model_plans(rec))
         messages = (
             [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes) + list(cur.notes)
         )
         self.status.setText(" ".join(messages))
         self.apply_button.setEnabled(bool(rec.env))
         self.copy_button.setEnabled(bool(rec.env))
+        self.per_model.show_plans(per_model_plans(rec))
 
     def summary(self) -> str:
         """One line for the tray: what would change."""
