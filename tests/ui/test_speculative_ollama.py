@@ -35,17 +35,15 @@ def test_ollama_mode_verdict_from_a_real_run(qtbot, tmp_path, monkeypatch, smol_
     _ollama_models(tmp_path / "models", {"smolf32": smol_f32, "smolq41": smol_model})
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
     page = SpeculativePage()
-    qtbot.addWidget(page)
-    page.show()
-    qtbot.waitExposed(page)
+    qtbot.addWidget(page)  # not shown: its chart is not painted (pyqtgraph, offscreen)
     page.target.setCurrentText("ollama:smolf32:latest")  # already the first: no change signal
     assert page.draft.currentText() == "ollama:smolq41:latest"  # filtered all the same
     page.ngram.setCurrentIndex(0)  # (none)
     page.runs.setValue(1)
     page.n_predict.setValue(16)
-    qtbot.mouseClick(page.ollama.as_ollama, Qt.MouseButton.LeftButton)
+    page.ollama.as_ollama.click()
     assert page.ollama.as_ollama.isChecked()
-    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    page.run_button.click()
     qtbot.waitUntil(lambda: page.worker is None, timeout=540000)  # a shared 2-core box
     assert page.result is not None, page.status.text()
     assert [m.mode for m in page.result.modes] == ["vanilla", "draft"]
