@@ -110,6 +110,17 @@ def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    if args.undo_ollama:
+        from velollm_desktop.core.spec.ollama_apply import undo_use_in_ollama  # noqa: PLC0415
+
+        try:
+            undo_use_in_ollama(args.url or ollama_url_from_env(), args.undo_ollama)
+        except OllamaError as exc:
+            raise CliError(str(exc)) from exc
+        print(f"deleted {args.undo_ollama}")
+        return 0
+    if not args.target:
+        raise CliError("--target is required")
     if args.apply_to_ollama and not args.target.startswith("ollama:"):
         raise CliError("--apply-to-ollama needs an Ollama target: --target ollama:NAME[:TAG]")
     target = model_path(args.target)
@@ -170,7 +181,7 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare vanilla vs speculative decoding (llama.cpp)")
-    p.add_argument("--target", required=True, help="target model: FILE.gguf or ollama:NAME[:TAG]")
+    p.add_argument("--target", help="target model: FILE.gguf or ollama:NAME[:TAG] (required)")
     p.add_argument("--draft", help="draft model: FILE.gguf or ollama:NAME[:TAG]")
     p.add_argument(
         "--spec-type",
@@ -216,9 +227,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--apply-to-ollama",
         action="store_true",
         help="if the Ollama mode is significantly faster, create NAME-spec in Ollama "
-        "(asks first; the target itself is not changed; undo: `ollama rm NAME-spec`)",
+        "(asks first; the target itself is not changed; undo: --undo-ollama NAME-spec)",
     )
     p.add_argument("--yes", action="store_true", help="do not ask before --apply-to-ollama")
+    p.add_argument(
+        "--undo-ollama",
+        metavar="NAME-spec",
+        help="delete a NAME-spec model that --apply-to-ollama created (only those)",
+    )
     p.add_argument("--url", help="Ollama URL (default: OLLAMA_HOST or http://127.0.0.1:11434)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd)

@@ -53,5 +53,5 @@ def apply_to_ollama(args: argparse.Namespace, result: CompareResult, draft: Path
             f"through Ollama {applied.ollama_version}: {plan.model} {before.score.mean:.1f} tok/s, "
             f"{plan.name} {after.score.mean:.1f} tok/s: {ratio:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
         )
-    print(f"created {plan.name}; undo with `ollama rm {plan.name}`")
+    print(f"created {plan.name}; undo with `velollm compare --undo-ollama {plan.name}`")
     return 0

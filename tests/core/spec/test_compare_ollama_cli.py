@@ -91,7 +91,7 @@ def test_apply_offer_accept_creates_and_measures(monkeypatch, tmp_path, capsys):
         assert compare_ollama.apply_to_ollama(_args(fake.url, True), _result(1.1), None) == 0
         assert fake.derived == {SPEC: {"draft_num_predict": 5}}
         out = capsys.readouterr().out
-        assert "through Ollama 0.33.0" in out and f"ollama rm {SPEC}" in out
+        assert "through Ollama 0.33.0" in out and f"--undo-ollama {SPEC}" in out
         assert DerivedJournal(tmp_path / "ollama-derived.json").ours(SPEC)
         with pytest.raises(CliError, match="needs --yes"):
             compare_ollama.apply_to_ollama(_args(fake.url, False), _result(1.1), None)
@@ -112,3 +112,16 @@ def test_compare_says_when_mtp_heads_sit_unused(tmp_path):
         args = argparse.Namespace(target="ollama:glm-spec:latest", url=fake.url)
         assert _model_notes(args, glm) == []  # no heads in what /api/show reports for it
         assert ("POST", "/api/show") in [(r[0], r[1]) for r in fake.requests]
+
+
+def test_cli_undo_ollama_deletes_only_ours(velollm_exe):
+    import os  # noqa: PLC0415
+
+    with FakeOllama() as fake:
+        env = dict(os.environ)
+        fake.derived[SPEC] = {"draft_num_predict": 2}  # not made by VeloLLM
+        res = run_cli(velollm_exe, "compare", "--undo-ollama", SPEC, "--url", fake.url, env=env)
+        assert res.returncode != 0 and "not created by VeloLLM" in res.stderr
+        assert SPEC in fake.derived
+        res = run_cli(velollm_exe, "compare", "--runs", "1", env=env)
+        assert res.returncode != 0 and "--target is required" in res.stderr
