@@ -104,7 +104,7 @@ def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
         except OllamaError:
             pass  # Ollama not running: the blob says as much about MTP heads
     try:
-        return mtp_advice(info_from_gguf(target))
+        return mtp_advice(info_from_gguf(target, args.target))
     except (NotGGUF, OSError):
         return []
 

@@ -244,3 +244,26 @@ def test_runner_maps_the_draft_exactly_and_surfaces_llama_servers_refusal(
                 n_predict=8,
             )
         assert fake.derived == {} and journal.load() == {}
+
+
+def test_refusal_note_names_the_cause_not_the_noise():
+    from velollm_desktop.core.spec.compare import SpecMode, refused_note  # noqa: PLC0415
+
+    log = "\n".join(
+        [
+            "llama-server exited with status 1 at start:",
+            "0.01 W security: no API key is set and CORS allows all origins",
+            "0.04 W llama_init_from_model: context type MTP requested but model doesn't contain "
+            "MTP layers",
+            "0.04 E common_speculative_init_result: failed to create MTP context",
+            "0.04 E srv    load_model: failed to create MTP context",
+            "0.04 E srv  llama_server: exiting due to model loading error",
+        ]
+    )
+    note = refused_note(SpecMode("ollama", ("--spec-type", "draft-mtp")), log)
+    assert note.endswith(
+        "refuses these flags: context type MTP requested but model doesn't contain MTP layers; "
+        "failed to create MTP context. Ollama ≥ 0.30 passes the same flags to its own "
+        "llama-server, so expect the same there."
+    )
+    assert "security" not in note and "exiting" not in note

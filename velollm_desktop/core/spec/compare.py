@@ -38,8 +38,15 @@ VOCAB_MAX_DIFFERENCE = 128
 
 def refused_note(mode: SpecMode, error: str) -> str:
     """Why llama-server did not start with Ollama's flags (its error lines)."""
-    lines = [x.split(": ", 1)[-1].strip() for x in error.splitlines() if re.search(r" [EW] ", x)]
-    why = "; ".join(dict.fromkeys(lines[:3])) or (error.strip().splitlines() or ["?"])[-1]
+    log = error.splitlines()
+    first_e = next((i for i, x in enumerate(log) if re.search(r" E ", x)), None)
+    picked = [] if first_e is None else log[max(first_e - 1, 0) :]  # the warning that caused it
+    lines = [
+        x.split(": ", 1)[-1].strip()
+        for x in picked
+        if re.search(r" [EW] ", x) and not re.search(r"exiting|cleaning up", x)
+    ]
+    why = "; ".join(dict.fromkeys(lines[:4])) or (log or ["?"])[-1].strip()
     return (
         f"as Ollama would run it (`{' '.join(mode.args)}`): not measured — this llama-server "
         f"refuses these flags: {why}. Ollama ≥ 0.30 passes the same flags to its own "

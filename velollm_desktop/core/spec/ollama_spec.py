@@ -237,7 +237,7 @@ def ollama_mode_args(
 ) -> tuple[tuple[str, ...] | None, list[str]]:
     """The llama-server flags Ollama would run `target` with (`draft` attached as `DRAFT`), or
     None with the reason when Ollama would not speculate or this llama-server cannot run it."""
-    info = info_from_gguf(target)
+    info = info_from_gguf(target, target.name)
     draft_arch = None
     if draft is not None:
         info = OllamaSpecInfo(
