@@ -415,12 +415,15 @@ class FakeOllama:
                         upstream, _ = fake.acquire_runner(opts, model)
                     except ServerStartError as exc:  # Ollama: HTTP 500 with the runner's exit
                         lines = str(exc).strip().splitlines() or [""]
-                        why = [x.split(": ", 1)[-1] for x in lines if re.search(r" [EW] ", x)]
+                        # Ollama's status writer reports the runner's error lines: errors
+                        # first (its answer is cut short by clients), then warnings.
+                        why = [x.split(": ", 1)[-1] for x in lines if re.search(r" E ", x)]
+                        why += [x.split(": ", 1)[-1] for x in lines if re.search(r" W ", x)]
                         return self._json(
                             500,
                             {
                                 "error": "llama runner process has terminated: "
-                                + "; ".join(why[:3] or lines[-1:])
+                                + "; ".join(list(dict.fromkeys(why))[:3] or lines[-1:])
                             },
                         )
                 if not prompt:

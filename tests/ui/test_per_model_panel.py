@@ -1,13 +1,12 @@
 """The Optimize page's per-model models: shown with the reason; Create (decline / accept on the
-real dialog), never over a user's model; Delete them."""
+real dialog), never over a user's model; Delete them (decline / accept)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 
 from tests.ollama_fake import MODEL, FakeOllama
-from tests.ui.test_speculative_ollama import answer_next_dialog
+from tests.ui.dialogs import answer_dialogs
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.optimize_page import OptimizePage
@@ -33,23 +32,30 @@ def test_per_model_models_decline_accept_undo(qtbot):
             f"{k}={v}" for k, v in sorted(options.items())
         )
         assert panel.table.item(0, 3).text()  # the reason is shown
-        seen: list[str] = []
-        answer_next_dialog(QMessageBox.StandardButton.No, seen)
+        seen = answer_dialogs(qtbot, "Cancel")
         qtbot.mouseClick(panel.create_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: bool(seen), timeout=5000)
-        assert DERIVED in seen[0] and fake.derived == {}
+        qtbot.waitUntil(lambda: bool(seen.texts), timeout=5000)
+        assert not seen.errors and seen.buttons[0] == ["Create models", "Cancel"]
+        assert DERIVED in seen.texts[0] and fake.derived == {}
         assert panel.status.text() == "Nothing was created."
         fake.derived[DERIVED] = {"num_ctx": 1}  # the user's own model of that name
-        answer_next_dialog(QMessageBox.StandardButton.Yes, seen)
+        seen = answer_dialogs(qtbot, "Create models")
         qtbot.mouseClick(panel.create_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
+        qtbot.waitUntil(lambda: bool(seen.texts), timeout=5000)
         assert (
             fake.derived[DERIVED] == {"num_ctx": 1} and "did not create it" in panel.status.text()
         )
         del fake.derived[DERIVED]
-        answer_next_dialog(QMessageBox.StandardButton.Yes, seen)
+        seen = answer_dialogs(qtbot, "Create models")
         qtbot.mouseClick(panel.create_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: len(seen) == 3, timeout=5000)
+        qtbot.waitUntil(lambda: bool(seen.texts), timeout=5000)
         assert fake.derived == {DERIVED: options} and panel.undo_button.isEnabled()
+        seen = answer_dialogs(qtbot, "Cancel")
         qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(seen.texts), timeout=5000)
+        assert DERIVED in seen.texts[0] and not seen.errors
+        assert fake.derived == {DERIVED: options} and panel.status.text() == "Nothing was deleted."
+        seen = answer_dialogs(qtbot, "Delete")
+        qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(seen.texts), timeout=5000)
         assert fake.derived == {} and panel.status.text() == f"Deleted {DERIVED}."

@@ -1,13 +1,13 @@
 """The Speculative page's Ollama mode: its verdict from a real run; Use in Ollama (decline /
-accept, answered on the real dialog) and Undo against the stand-in Ollama."""
+accept, answered on the real dialog) and Undo (decline / accept) against the stand-in Ollama."""
 
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt
 
 from tests.ollama_fake import MODEL, FakeOllama
+from tests.ui.dialogs import answer_dialogs
 from tests.ui.test_speculative_page import _ollama_models
 from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.spec.compare import OLLAMA_MODE, CompareResult, ModeResult
@@ -16,18 +16,9 @@ from velollm_desktop.ui.speculative_page import SpeculativePage
 SPEC = "smollm2-spec:135m"
 
 
-def answer_next_dialog(button: QMessageBox.StandardButton, seen: list[str]) -> None:
-    """Click `button` on the next modal message box, as a person would."""
-
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        seen.append(box.text())
-        box.button(button).click()
-
-    QTimer.singleShot(20, click)
+def _filtered(page: SpeculativePage) -> bool:
+    """The draft list has been filtered for the current target (its worker has ended)."""
+    return page._filter_worker is None and not page._filter_timer.isActive()
 
 
 @pytest.mark.slow
@@ -82,20 +73,28 @@ def test_use_in_ollama_decline_then_accept_then_undo(qtbot, tmp_path, monkeypatc
         page.show()
         qtbot.waitExposed(page)
         page.target.setCurrentText(f"ollama:{MODEL}")
+        qtbot.waitUntil(lambda: _filtered(page), timeout=10000)
         page.ollama.offer(_significant(), page.target.currentText(), None)
         assert page.ollama.use_button.isEnabled() and SPEC in page.ollama.label.text()
-        seen: list[str] = []
-        answer_next_dialog(QMessageBox.StandardButton.No, seen)
+        seen = answer_dialogs(qtbot, "Cancel")
         qtbot.mouseClick(page.ollama.use_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: bool(seen), timeout=5000)
-        assert SPEC in seen[0] and "not changed" in seen[0]
+        qtbot.waitUntil(lambda: bool(seen.texts), timeout=5000)
+        assert not seen.errors and seen.buttons[0] == ["Create model", "Cancel"]
+        assert SPEC in seen.texts[0] and "not changed" in seen.texts[0]
         assert fake.derived == {} and page.ollama.label.text() == "Nothing was created."
-        answer_next_dialog(QMessageBox.StandardButton.Yes, seen)
+        seen = answer_dialogs(qtbot, "Create model")
         qtbot.mouseClick(page.ollama.use_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: page.worker is None and bool(page.ollama.created), timeout=60000)
         assert fake.derived == {SPEC: {"draft_num_predict": 4}}
         assert "Through Ollama" in page.ollama.label.text()
+        seen = answer_dialogs(qtbot, "Cancel")
         qtbot.mouseClick(page.ollama.undo_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(seen.texts), timeout=5000)
+        assert SPEC in seen.texts[0] and not seen.errors
+        assert SPEC in fake.derived and page.ollama.label.text() == "Nothing was deleted."
+        seen = answer_dialogs(qtbot, "Delete")
+        qtbot.mouseClick(page.ollama.undo_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(seen.texts), timeout=5000)
         assert fake.derived == {} and page.ollama.label.text() == f"Deleted {SPEC}."
 
 
@@ -106,9 +105,12 @@ def test_ollama_mode_without_heads_or_draft_says_why(qtbot, tmp_path, monkeypatc
     qtbot.addWidget(page)
     page.show()
     qtbot.waitExposed(page)
+    page.target.setCurrentText("ollama:smolq41:latest")
+    qtbot.waitUntil(lambda: _filtered(page), timeout=10000)
     page.ngram.setCurrentIndex(0)
     qtbot.mouseClick(page.use_draft, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(page.ollama.as_ollama, Qt.MouseButton.LeftButton)
     assert not page.use_draft.isChecked() and page.ollama.as_ollama.isChecked()
+    assert page.run_button.isEnabled()  # the Ollama mode alone is something to compare
     qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     assert page.worker is None and "no MTP heads and no draft" in page.status.text()

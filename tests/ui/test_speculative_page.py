@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.gguf_writer import write_gguf
 from velollm_desktop.core.bench.store import History
@@ -32,6 +33,56 @@ def _ollama_models(root, files):
         )
 
 
+def _drafts(page) -> list[str]:
+    return [page.draft.itemText(i) for i in range(page.draft.count())]
+
+
+def _tok(path, tokens):
+    return write_gguf(
+        path,
+        {
+            "general.architecture": "llama",
+            "tokenizer.ggml.model": "gpt2",
+            "tokenizer.ggml.tokens": tokens,
+        },
+    )
+
+
+def test_draft_list_follows_the_target_from_the_master_list(qtbot, tmp_path, monkeypatch):
+    a = ["<s>", "a", "b", "c"]
+    z = ["<z>", "x", "y", "q"]
+    files = {
+        "a1": _tok(tmp_path / "a1.gguf", a),
+        "a2": _tok(tmp_path / "a2.gguf", a),
+        "z1": _tok(tmp_path / "z1.gguf", z),
+        "z2": _tok(tmp_path / "z2.gguf", z),
+    }
+    _ollama_models(tmp_path / "models", files)
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
+    page = SpeculativePage()
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    page.ngram.setCurrentIndex(0)  # (none): Compare then needs a draft
+    page.target.setEditText("")
+    assert not page.run_button.isEnabled()  # no target: nothing to press
+    for target, expected in (("a1", "a2"), ("z1", "z2"), ("a2", "a1")):  # A → B → A
+        page.target.setCurrentText(f"ollama:{target}:latest")
+        qtbot.waitUntil(lambda e=expected: _drafts(page) == [f"ollama:{e}:latest"], timeout=5000)
+        assert page.run_button.isEnabled()
+    assert len(page.models) == 4  # the master list is never filtered
+
+
+def test_missing_target_file_is_said_plainly(qtbot, tmp_path):
+    page = SpeculativePage()
+    qtbot.addWidget(page)
+    page.target.setEditText(str(tmp_path / "nope.gguf"))
+    page.use_draft.setChecked(False)  # n-gram mode only
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert "Model file not found" in page.status.text() and "Errno" not in page.status.text()
+    assert page.worker is None
+
+
 @pytest.mark.slow
 def test_drafts_filtered_run_and_verdict(qtbot, tmp_path, monkeypatch, smol_model, smol_f32):
     bogus = write_gguf(
@@ -45,13 +96,11 @@ def test_drafts_filtered_run_and_verdict(qtbot, tmp_path, monkeypatch, smol_mode
     page = SpeculativePage(history)
     qtbot.addWidget(page)
     page.target.setCurrentText("ollama:smolf32:latest")
-    drafts = [page.draft.itemText(i) for i in range(page.draft.count())]
-    assert drafts == [
-        "ollama:smolq41:latest"
-    ]  # the incompatible one and the target itself are filtered out
+    # the incompatible one and the target itself are filtered out (in a worker)
+    qtbot.waitUntil(lambda: _drafts(page) == ["ollama:smolq41:latest"], timeout=10000)
     page.runs.setValue(1)
     page.n_predict.setValue(16)
-    page.run_button.click()
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=120000)
     assert page.result is not None, page.status.text()
     assert [m.mode for m in page.result.modes] == ["vanilla", "draft", "ngram-simple"]
@@ -73,8 +122,20 @@ def test_cancel_ends_the_servers(qtbot, smol_f32):
     page.target.setCurrentText(str(smol_f32))
     page.use_draft.setChecked(False)
     page.runs.setValue(5)
-    page.run_button.click()
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.progress.value() >= 1, timeout=60000)
-    page.cancel_button.click()
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
     assert "cancelled" in page.status.text()
+
+
+def test_a_failed_comparison_looks_failed(qtbot, tmp_path):
+    broken = write_gguf(tmp_path / "broken.gguf", {"general.architecture": "llama"})
+    page = SpeculativePage()
+    qtbot.addWidget(page)
+    page.target.setEditText(str(broken))
+    page.use_draft.setChecked(False)  # n-gram mode only
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
+    assert "Comparison stopped" in page.status.text() and "Errno" not in page.status.text()
+    assert page.progress.value() == 0 and page.result is None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
+from tests.ui.dialogs import answer_dialogs
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.ui.tune_page import TunePage
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_tune_then_before_after(qtbot, smol_model, monkeypatch):
     hw = detect_hardware()
     page = TunePage(lambda: hw)
@@ -18,26 +19,27 @@ def test_tune_then_before_after(qtbot, smol_model, monkeypatch):
     page.model.setCurrentText(str(smol_model))
     page.objective.setCurrentText("decode")
     page.budget.setValue(20)
-    page.start_button.click()
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=180000)
     assert page.result is not None, page.status.text()
     assert page.table.rowCount() == len(page.result.candidates) >= 3
     assert page.apply_button.isEnabled() == page.result.significant
     if page.result.significant:
-        page.apply()
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: page.worker is None, timeout=120000)
         assert "Before" in page.status.text() and len(page.chart.bars) == 1
 
 
+@pytest.mark.slow
 def test_cancel(qtbot, smol_model):
     hw = detect_hardware()
     page = TunePage(lambda: hw)
     qtbot.addWidget(page)
     page.model.addItem(str(smol_model))
     page.model.setCurrentText(str(smol_model))
-    page.start_button.click()
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "measuring" in page.status.text(), timeout=30000)
-    page.cancel_button.click()
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
     assert "cancelled" in page.status.text()
 
@@ -45,11 +47,16 @@ def test_cancel(qtbot, smol_model):
 def test_missing_model_is_explained(qtbot, tmp_path):
     page = TunePage(lambda: detect_hardware())
     qtbot.addWidget(page)
-    page.model.setCurrentText(str(tmp_path / "nope.gguf"))
-    page.start()
-    assert "not found" in page.status.text()
+    page.model.setEditText("")
+    assert not page.start_button.isEnabled()  # no model: nothing to press
+    for typed in (str(tmp_path / "nope.gguf"), str(tmp_path), "."):  # a folder is no model
+        page.model.setEditText(typed)
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        assert "not found" in page.status.text() and "Errno" not in page.status.text()
+        assert page.worker is None
 
 
+@pytest.mark.slow
 def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model):
     from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
 
@@ -57,12 +64,15 @@ def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model
     with FakeOllama(runner_model=smol_model) as fake:
         page = TunePage(lambda: hw, lambda: fake.url)
         qtbot.addWidget(page)
+        page.show()
         page.target.setCurrentIndex(page.target.findData("ollama"))
         assert page.server_changes.isEnabled() and page.ctx.specialValueText() == "as configured"
+        # Ollama's models fill the list in the background when the page shows that target
+        qtbot.waitUntil(lambda: page.model.findText(f"ollama:{MODEL}") >= 0, timeout=10000)
         page.model.setCurrentText(f"ollama:{MODEL}")
         page.objective.setCurrentText("decode")
         page.budget.setValue(15)
-        page.start_button.click()
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: page.worker is None, timeout=180000)
         assert page.result is not None and page.result.backend == "ollama", page.status.text()
         assert page.table.rowCount() == len(page.result.candidates) >= 2
@@ -72,31 +82,76 @@ def test_ollama_target_per_request_then_apply_and_before_after(qtbot, smol_model
         page.result = page.result.__class__(
             **{**page.result.__dict__, "winner": page.result.candidates[1]}
         )
-        page.apply()
+        page.apply_button.setEnabled(True)
+        answers = answer_dialogs(qtbot, "Cancel")  # declined: no model is created
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors and "smollm2-velollm:135m" in answers.texts[0]
+        assert fake.derived == {} and "no model was created" in page.status.text()
+        answers = answer_dialogs(qtbot, "Create model")
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
         qtbot.waitUntil(lambda: page.worker is None, timeout=120000)
         assert page.result.winner.candidate.options
         assert list(fake.derived) == ["smollm2-velollm:135m"]
         assert "Before" in page.status.text() and len(page.chart.bars) == 1
 
 
+@pytest.mark.slow
 def test_ollama_server_changes_need_confirmation(qtbot, smol_model, tmp_path):
     from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
     from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
     from velollm_desktop.core.tune.ollama import ServiceSettings  # noqa: PLC0415
 
     dropin = tmp_path / "override.conf"
-    asked: list[str] = []
     with FakeOllama(runner_model=smol_model) as fake:
         page = TunePage(lambda: detect_hardware(), lambda: fake.url)
         qtbot.addWidget(page)
         page.service_factory = lambda url: ServiceSettings(
             url, Applier(journal=tmp_path / "j.json", platform="linux", dropin=dropin), wait_s=5
         )
-        page.confirm = lambda text: asked.append(text) or False
         page.target.setCurrentIndex(page.target.findData("ollama"))
         page.model.setCurrentText(MODEL)
         page.server_changes.setChecked(True)
-        page.start()
+        page.system_root = tmp_path / "root"  # no ollama.service there: refused, no dialog
+        page.processes = list
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        assert page.worker is None and "cannot be tried here" in page.status.text()
+        unit = page.system_root / "etc/systemd/system/ollama.service"
+        unit.parent.mkdir(parents=True)
+        unit.write_text("[Service]\nExecStart=/x serve\n")
+        answers = answer_dialogs(qtbot, "Cancel")
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
         assert page.worker is None and "not allowed" in page.status.text()
-        assert "restart" in asked[0] and str(dropin) in asked[0]
+        assert "restart" in answers.texts[0] and str(dropin) in answers.texts[0]
+        assert answers.buttons[0] == ["Allow and start", "Cancel"]
         assert not dropin.exists() and fake.loads == []
+
+
+def test_derived_model_is_created_only_after_consent(qtbot):
+    """Apply winner (Ollama) creates a model through /api/create: declined → none; accepted →
+    exactly the one named in the dialog. The tune result is given (a real tune is the slow
+    test above); the click and the dialog are real."""
+    from tests.ollama_fake import MODEL, FakeOllama  # noqa: PLC0415
+    from velollm_desktop.core.bench.stats import summarize  # noqa: PLC0415
+    from velollm_desktop.core.tune.common import Measured, TuneResult  # noqa: PLC0415
+    from velollm_desktop.core.tune.ollama import OllamaCandidate  # noqa: PLC0415
+
+    base = Measured(OllamaCandidate("current settings"), summarize([10.0, 10.2, 10.1]))
+    best = Measured(OllamaCandidate("num_batch=1024", {"num_batch": 1024}), summarize([14.0, 14.1]))
+    result = TuneResult(MODEL, "decode", 1, base, (base, best), best, 1.4, True, 5.0, (), "ollama")
+    with FakeOllama() as fake:
+        page = TunePage(lambda: None, lambda: fake.url)
+        qtbot.addWidget(page)
+        page.show_result(result)
+        page.apply_button.setEnabled(True)  # as after a tune with a significant winner
+        answers = answer_dialogs(qtbot, "Cancel")
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
+        assert "smollm2-velollm:135m" in answers.texts[0] and "num_batch = 1024" in answers.texts[0]
+        assert fake.derived == {} and "no model was created" in page.status.text()
+        answers = answer_dialogs(qtbot, "Create model")
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+        assert not answers.errors, answers.errors
+        assert list(fake.derived) == ["smollm2-velollm:135m"]
+        qtbot.waitUntil(lambda: page.worker is None, timeout=60000)

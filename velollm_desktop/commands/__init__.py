@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from velollm_desktop.commands import benchmark, compare, optimize, tune
+from velollm_desktop.commands import benchmark, compare, fleet, optimize, tune
 
-REGISTRARS = [benchmark.register, compare.register, optimize.register, tune.register]
+REGISTRARS = [
+    benchmark.register,
+    compare.register,
+    fleet.register,
+    optimize.register,
+    tune.register,
+]

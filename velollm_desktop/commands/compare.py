@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from velollm_desktop.cli import CliError
+from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
@@ -196,18 +197,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="llama-server modes (default), or llama.cpp's llama-completion vs "
         "llama-speculative command-line tools (needs --draft)",
     )
-    p.add_argument("--runs", type=int, default=3, help="runs per prompt and mode (default 3)")
-    p.add_argument("--n-predict", type=int, default=128, help="tokens per run (default 128)")
-    p.add_argument("--threads", type=int, help="CPU threads for llama-server")
+    p.add_argument(
+        "--runs", type=int_range(1, 10_000), default=3, help="runs per prompt and mode (default 3)"
+    )
+    p.add_argument(
+        "--n-predict",
+        type=int_range(1, 1_000_000),
+        default=128,
+        help="tokens per run (default 128)",
+    )
+    p.add_argument("--threads", type=int_range(1, 4096), help="CPU threads for llama-server")
     p.add_argument(
         "--draft-max",
-        type=int,
+        type=int_range(1, 1024),
         default=8,
         help="tokens drafted per step (default 8; published results use 5–16)",
     )
-    p.add_argument("--draft-min", type=int, default=0)
+    p.add_argument("--draft-min", type=int_range(0, 1024), default=0)
     p.add_argument(
-        "--p-min", type=float, default=0.75, help="minimum draft probability (default 0.75)"
+        "--p-min",
+        type=float_range(0.0, 1.0),
+        default=0.75,
+        help="minimum draft probability (default 0.75)",
     )
     p.add_argument(
         "--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)"
@@ -220,7 +231,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--draft-num-predict",
-        type=int,
+        type=int_range(1, 1024),
         help="Ollama's draft_num_predict for --as-ollama (default 4)",
     )
     p.add_argument(

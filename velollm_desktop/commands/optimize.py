@@ -10,8 +10,11 @@ from pathlib import Path
 from velollm_desktop.cli import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
+from velollm_desktop.core.jsonio import read_json_object
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize import writers
+from velollm_desktop.core.optimize.parse import exposure_warnings
+from velollm_desktop.core.optimize.preview import current_text
 from velollm_desktop.core.optimize.recommend import (
     Recommendation,
     as_json_summary,
@@ -29,8 +32,8 @@ def _hardware(path: Path | None) -> HardwareSpec:
 
         return detect_hardware()
     try:
-        return hardware_from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return hardware_from_json(read_json_object(path, "--hardware"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CliError(f"--hardware {path}: not a `velollm detect --json` file ({exc})") from exc
 
 
@@ -64,7 +67,7 @@ def render_report(current: CurrentConfig, rec: Recommendation) -> str:
     names = sorted(set(current.values) | set(rec.env))
     for name in names:
         cur = current.values.get(name)
-        cur_text = cur.parsed.raw if cur else "(default)"
+        cur_text = current_text(name, current)
         lines.append(
             f"{name:<28}{cur_text[:20]:<22}{rec.env.get(name, '-'):<14}{cur.source if cur else ''}"
         )
@@ -80,36 +83,119 @@ def render_report(current: CurrentConfig, rec: Recommendation) -> str:
             f"(weights {f.weights_bytes / 2**30:.1f} + KV {f.kv_cache_bytes / 2**30:.2f} + compute "
             f"{f.compute_bytes / 2**30:.2f}) of {max(f.budget_bytes, 0) / 2**30:.1f} GiB — {where}"
         )
+        lines.append(
+            f"  bytes: weights {f.weights_bytes:,} / KV {f.kv_cache_bytes:,} / compute "
+            f"{f.compute_bytes:,} — by {f.method}"
+        )
     lines.append("")
     lines += [f"- {r.setting} = {r.value}: {r.why}" for r in rec.reasons]
     lines += [f"! {w}" for w in (*rec.warnings, *current.warnings, *current.notes)]
     return "\n".join(lines)
 
 
+def _undo(applier, yes: bool) -> int:
+    """`--undo`: a file edited since we wrote it is only discarded when the user says so."""
+    from velollm_desktop.core.optimize.apply import ApplyError, UserEdited  # noqa: PLC0415
+
+    try:
+        print(applier.undo())
+    except UserEdited as exc:
+        ask = not yes and sys.stdin.isatty()
+        if not (yes or (ask and input(f"{exc}. Discard them? [y/N] ").strip().lower() == "y")):
+            raise CliError(f"{exc}; nothing changed (--undo --yes discards them)") from exc
+        print(applier.undo(force=True))
+    except (ApplyError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def _preview_or_reason(state, applier) -> tuple[object, object] | str:
+    """(plan, preview) of applying here, or the sentence saying why nothing can be applied."""
+    from velollm_desktop.core.optimize.preview import build_preview  # noqa: PLC0415
+
+    runtime = state.runtime
+    if runtime is not None and not runtime.can_apply:
+        return runtime.explanation
+    env = state.recommendation.env
+    try:
+        plan = applier.plan(env)
+    except (PermissionError, ValueError) as exc:
+        return str(exc)
+    return plan, build_preview(plan, env, state.current)
+
+
+def _undo_models(url: str) -> int:
+    """`--undo-models`: delete the NAME-velollm models that `--apply` created (only those)."""
+    from velollm_desktop.core.optimize.per_model import undo_all_per_model  # noqa: PLC0415
+
+    try:
+        gone = undo_all_per_model(url)
+    except OllamaError as exc:
+        raise CliError(str(exc)) from exc
+    print("deleted " + ", ".join(gone) if gone else "no per-model models to delete")
+    return 0
+
+
+def _to_apply(planned, models, only_models: bool) -> tuple[object | None, str]:
+    """Print what `--apply` will do (the server-settings preview unless `--only-models`, then the
+    per-model models it creates); return (the env plan or None, the consent question)."""
+    from velollm_desktop.core.optimize.per_model import describe  # noqa: PLC0415
+
+    if only_models:
+        print(describe(models))
+        return None, "Create these models"
+    if isinstance(planned, str):
+        raise CliError(f"nothing can be applied here: {planned}")
+    plan, preview = planned
+    print(preview.text())
+    if models:
+        print(describe(models))
+    return plan, preview.accept_label
+
+
+def _apply_models(url: str, models) -> None:
+    """Create the per-model NAME-velollm models and say what happened to each."""
+    from velollm_desktop.core.optimize.per_model import apply_per_model  # noqa: PLC0415
+
+    for done in apply_per_model(url, models):
+        opts = " ".join(f"{k}={v}" for k, v in sorted(done.plan.options.items()))
+        print(
+            f"created {done.plan.name} ({opts}); undo with `velollm optimize --undo-models`"
+            if done.created
+            else f"not created {done.plan.name}: {done.error}"
+        )
+        for why in done.plan.reasons:
+            print(f"  - {why}")
+
+
 def _cmd(args: argparse.Namespace) -> int:
     from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
+    from velollm_desktop.core.optimize.service import dropin_path, system_root  # noqa: PLC0415
 
+    root = system_root()
+    applier = Applier(dropin=dropin_path(root))
     if args.undo:
-        print(Applier().undo())
-        return 0
+        return _undo(applier, args.yes)
     if args.undo_models:
-        from velollm_desktop.core.optimize.per_model import undo_all_per_model  # noqa: PLC0415
-
+        return _undo_models(args.url or ollama_url_from_env())
+    if args.output:  # before any work: a bad target is one line, at once
         try:
-            gone = undo_all_per_model(args.url or ollama_url_from_env())
-        except OllamaError as exc:
-            raise CliError(str(exc)) from exc
-        print("deleted " + ", ".join(gone) if gone else "no per-model models to delete")
-        return 0
+            writers.check_output_path(args.output)
+        except writers.UnsafeValue as exc:
+            raise CliError(f"-o: {exc}") from exc
     url = args.url or ollama_url_from_env()
     spec = _hardware(args.hardware)
     try:
-        state = optimize_state(spec, url, args.strategy, args.model_info or [])
-    except (OSError, ValueError, KeyError) as exc:
+        state = optimize_state(spec, url, args.strategy, args.model_info or [], root=root)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CliError(f"--model-info: {exc}") from exc
     rec, current, notes = state.recommendation, state.current, state.notes
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
+    for w in exposure_warnings({k: v.parsed.raw for k, v in current.values.items()}):
+        print(f"WARNING: {w}", file=sys.stderr)
+    if not state.models and not args.model_info:
+        print("note: add --model-info NAME=FILE to plan for a model", file=sys.stderr)
     fmt = args.format or "shell"
     try:
         text = render(rec, fmt)
@@ -122,30 +208,26 @@ def _cmd(args: argparse.Namespace) -> int:
     if args.format and not args.apply:
         print(text, end="")
         return 0
+    planned = _preview_or_reason(state, applier)
     if not args.apply:
         print(render_report(current, rec))
         if args.dry_run:
-            plan = Applier().plan(rec.env)
-            print(
-                "\nDry run — nothing was changed. Applying would:\n"
-                + plan.describe()
-                + "\n\n"
-                + plan.content,
-                end="",
-            )
+            print("\nDry run — nothing was changed. ", end="")
+            if isinstance(planned, str):
+                print(f"Nothing can be applied here: {planned}")
+            else:
+                print(
+                    f"Applying would do this:\n{planned[1].text()}\n\n{planned[0].content}", end=""
+                )
         return 0
     from velollm_desktop.core.optimize import per_model  # noqa: PLC0415
 
     models = per_model.per_model_plans(rec)
-    applier = Applier()
-    plan = None if args.only_models else applier.plan(rec.env)
-    print(per_model.describe(models) if args.only_models else plan.describe())
-    if not args.only_models and models:
-        print(per_model.describe(models))
+    plan, question = _to_apply(planned, models, args.only_models)
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError("--apply needs --yes when not run from a terminal")
-        if input("Apply? [y/N] ").strip().lower() not in ("y", "yes"):
+        if input(f"{question}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
     if plan is not None:
@@ -156,15 +238,7 @@ def _cmd(args: argparse.Namespace) -> int:
         print(
             f"applied; backup: {backup or 'none (new file)'}; undo with `velollm optimize --undo`"
         )
-    for done in per_model.apply_per_model(url, models):
-        opts = " ".join(f"{k}={v}" for k, v in sorted(done.plan.options.items()))
-        print(
-            f"created {done.plan.name} ({opts}); undo with `velollm optimize --undo-models`"
-            if done.created
-            else f"not created {done.plan.name}: {done.error}"
-        )
-        for why in done.plan.reasons:
-            print(f"  - {why}")
+    _apply_models(url, models)
     if args.verify:
         from velollm_desktop.core.optimize.verify import verify  # noqa: PLC0415
 

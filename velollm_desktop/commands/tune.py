@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from velollm_desktop.cli import CliError
+from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
@@ -182,7 +183,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--ctx",
-        type=int,
+        type=int_range(1, 10_000_000),
         help="the context every candidate must keep, tokens (ollama: num_ctx; llamacpp: per slot, default 2048)",
     )
     p.add_argument(
@@ -192,11 +193,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "service's drop-in and restarting it (Linux/systemd; restored at the end)",
     )
     p.add_argument("--objective", choices=OBJECTIVES, default="decode")
-    p.add_argument("--concurrency", type=int, default=4, help="clients for --objective throughput")
     p.add_argument(
-        "--budget", type=float, default=180.0, help="time budget in seconds (default 180)"
+        "--concurrency",
+        type=int_range(1, 1024),
+        default=4,
+        help="clients for --objective throughput",
     )
-    p.add_argument("--n-predict", type=int, default=64)
+    p.add_argument(
+        "--budget",
+        type=float_range(0, 7 * 24 * 3600, low_open=True),
+        default=180.0,
+        help="time budget in seconds (default 180)",
+    )
+    p.add_argument("--n-predict", type=int_range(1, 1_000_000), default=64)
     p.add_argument(
         "--apply",
         action="store_true",

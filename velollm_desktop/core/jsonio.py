@@ -34,3 +34,37 @@ def to_plain(value: Any) -> Any:
 def dumps(value: Any, *, indent: int | None = 2) -> str:
     """Serialise a dataclass (or plain data) to a JSON string."""
     return json.dumps(to_plain(value), indent=indent, ensure_ascii=False)
+
+
+MAX_JSON_FILE_BYTES = 16 * 1024 * 1024
+"""Largest JSON file we read from a path the user names (a detect report is ~5 KB)."""
+
+
+def read_json_object(path: Path, what: str, max_bytes: int = MAX_JSON_FILE_BYTES) -> dict:
+    """A JSON object from `path`, bounded: at most `max_bytes` read (so /dev/zero or a FIFO
+    costs nothing), NaN / Infinity refused, anything but an object refused. Every failure is
+    one ValueError naming `what` and the reason."""
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{text[:20]} is out of range")
+        return value
+
+    try:
+        with Path(path).open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise ValueError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+    if len(raw) > max_bytes:
+        raise ValueError(f"{what} {path}: larger than {max_bytes >> 20} MiB, not a JSON report")
+    try:
+        data = json.loads(raw, parse_constant=no_constant, parse_float=finite)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{what} {path}: not valid JSON ({str(exc)[:120]})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} {path}: a JSON {type(data).__name__}, not an object")
+    return data

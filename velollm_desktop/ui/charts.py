@@ -19,6 +19,8 @@ SERIES_COLOURS = (
     "#d4e157",
     "#8d6e63",
 )
+MIN_HEIGHT = 220
+"""Logical pixels: a bar chart is never squeezed below this (legend and bars stay apart)."""
 
 
 class BarChart(pg.PlotWidget):
@@ -30,8 +32,22 @@ class BarChart(pg.PlotWidget):
         self.showGrid(y=True, alpha=0.2)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
+        self.setMinimumHeight(MIN_HEIGHT)  # below it the page scrolls; the legend keeps its room
         self.legend = self.addLegend(offset=(10, 10))
         self.bars: list[pg.BarGraphItem] = []
+        self.empty_text = "No results yet"
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """Before any data: one line of text, no dummy 0–1 axes."""
+        for side in ("left", "bottom"):
+            self.getPlotItem().hideAxis(side)
+        self.showGrid(y=False)
+        self._empty = pg.TextItem(self.empty_text, color="#aaaaaa", anchor=(0.5, 0.5))
+        self.addItem(self._empty)
+        self._empty.setPos(0.5, 0.5)
+        self.setXRange(0, 1, padding=0)
+        self.setYRange(0, 1, padding=0)
 
     def set_data(
         self,
@@ -40,6 +56,9 @@ class BarChart(pg.PlotWidget):
     ) -> None:
         """`series` = [(name, means per category, errors per category)]; `None` draws no bar."""
         self.clear()
+        for side in ("left", "bottom"):
+            self.getPlotItem().showAxis(side)
+        self.showGrid(y=True, alpha=0.2)
         self.legend.clear()
         self.bars = []
         n = max(1, len(series))
@@ -66,7 +85,8 @@ class BarChart(pg.PlotWidget):
                         pen=pg.mkPen("#eeeeee", width=1.5),
                     )
                 )
-            self.legend.addItem(bar, name)
+            if len(series) > 1:  # one series: the title says what it is
+                self.legend.addItem(bar, name)
         tops = [
             m + (e or 0.0)
             for _, means, errs in series
@@ -74,9 +94,13 @@ class BarChart(pg.PlotWidget):
             if m is not None
         ]
         # headroom above the tallest bar for the legend (one line per series)
-        self.setYRange(0, (max(tops) if tops else 1.0) * (1.15 + 0.08 * n), padding=0)
+        room = 1.1 if n == 1 else 1.15 + 0.08 * n
+        self.setYRange(0, (max(tops) if tops else 1.0) * room, padding=0)
         axis = self.getAxis("bottom")
-        axis.setTicks([list(enumerate(categories))])
+        # "short_completion" → "short\ncompletion": names stay readable side by side when narrow
+        labels = [str(c).replace("_", "\n", 1) for c in categories]
+        axis.setTicks([list(enumerate(labels))])
+        axis.setHeight(None if all("\n" not in t for t in labels) else 58)
         self.setXRange(-0.6, len(categories) - 0.4, padding=0)
 
     def export_png(self, path: Path) -> None:

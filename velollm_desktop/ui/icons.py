@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 
 from velollm_desktop.ui.resources import resource_path
 
@@ -26,6 +26,7 @@ WARN = QColor("#ffb300")
 HOT = QColor("#e53935")
 WELL = QColor(30, 30, 30, 230)
 OUTLINE = QColor(235, 235, 235)
+NA_GREY = QColor(150, 150, 150)
 
 
 def tray_levels(sample: SystemSample | None) -> tuple[float | None, float, float]:
@@ -49,10 +50,22 @@ def _fill_colour(level: float, base: QColor) -> QColor:
     return base
 
 
+def _draw_not_available(p: QPainter, well: QRectF, size: int) -> None:
+    """A bar with no reading ("n/a", no GPU): a grey hatched slot crossed out, never the dark
+    well of a real bar, so it cannot be read as 0 %."""
+    p.setPen(QPen(NA_GREY, max(1.0, size / 32), QtCore.Qt.PenStyle.DashLine))
+    p.setBrush(QBrush(NA_GREY, QtCore.Qt.BrushStyle.BDiagPattern))
+    p.drawRoundedRect(well, 2, 2)
+    p.setPen(QPen(NA_GREY, max(1.5, size / 20)))
+    inner = well.adjusted(2, 2, -2, -2)
+    p.drawLine(inner.topLeft(), inner.bottomRight())
+    p.drawLine(inner.bottomLeft(), inner.topRight())
+
+
 def draw_tray_pixmap(
     levels: tuple[float | None, float, float], size: int = 64, paused: bool = False
 ) -> QPixmap:
-    """Render the three-bar icon; a `None` level (no GPU) draws an empty, hatched well."""
+    """Render the three-bar icon; a `None` level (no GPU) draws a crossed-out grey slot."""
     pix = QPixmap(size, size)
     pix.fill(QtCore.Qt.GlobalColor.transparent)
     p = QPainter(pix)
@@ -62,13 +75,12 @@ def draw_tray_pixmap(
     for i, level in enumerate(levels):
         x = gap + i * (bar_w + gap)
         well = QRectF(x, gap, bar_w, size - 2 * gap)
+        if level is None:
+            _draw_not_available(p, well, size)
+            continue
         p.setPen(QPen(OUTLINE, max(1.0, size / 32)))
         p.setBrush(WELL)
         p.drawRoundedRect(well, 2, 2)
-        if level is None:
-            p.setPen(QPen(OUTLINE, 1, QtCore.Qt.PenStyle.DotLine))
-            p.drawLine(well.bottomLeft(), well.topRight())
-            continue
         frac = max(0.0, min(100.0, level)) / 100.0
         inner = well.adjusted(2, 2, -2, -2)
         h = inner.height() * frac

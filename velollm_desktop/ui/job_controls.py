@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -24,9 +25,12 @@ class JobControls:
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.failed = False
+        """Whether the last job failed (its bar then stays empty, not at 100 %)."""
         self.progress = QProgressBar()
         self.status = QLabel(status_text)
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # server text is never HTML
         self._on_done: Callable[[], None] | None = None
 
     def row(self, *extra: QWidget) -> QHBoxLayout:
@@ -56,9 +60,8 @@ class JobControls:
         self.worker = TaskWorker(fn)
         self.worker.progress.connect(self._on_progress)
         self.worker.result.connect(on_result)
-        self.worker.failed.connect(
-            lambda message: self.status.setText(f"{failed_prefix}: {message}")
-        )
+        self.failed = False
+        self.worker.failed.connect(lambda message: self._on_failed(f"{failed_prefix}: {message}"))
         self.worker.finished.connect(self._on_finished)
         self._on_done = on_done
         self.run_button.setEnabled(False)
@@ -83,11 +86,15 @@ class JobControls:
         self.progress.setValue(done)
         self.status.setText(text)
 
+    def _on_failed(self, text: str) -> None:
+        self.failed = True
+        self.status.setText(text)
+
     def _on_finished(self) -> None:
         self.worker = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.progress.setRange(0, 1)
-        self.progress.setValue(1)
+        self.progress.setValue(0 if self.failed else 1)  # a failure never looks finished
         if self._on_done is not None:
             self._on_done()

@@ -1,12 +1,18 @@
 """The Optimize page: current vs recommended (with source and reason), a memory bar per model,
-Apply (after showing exactly what will change), Undo, and Copy commands."""
+Apply (only where it takes effect, after a dialog that shows exactly what will change and
+what a restart does), Undo (also asked), and Copy commands."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -19,16 +25,36 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.apply import Applier, Plan, UserEdited
+from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.per_model import per_model_plans
+from velollm_desktop.core.optimize.preview import (
+    RESTART_CONSEQUENCE,
+    ApplyPreview,
+    build_preview,
+    current_with_source,
+)
 from velollm_desktop.core.optimize.recommend import ModelFit
+from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.writers import render_shell
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.per_model_panel import PerModelPanel
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 GIB = 1024**3
+RESTART_NOTE = RESTART_CONSEQUENCE
+
+
+def breakdown_text(fit: ModelFit) -> str:
+    """ "name: weights … / KV … / compute … MiB (by llama.cpp projection)"."""
+    mib = 1024 * 1024
+    return (
+        f"{fit.name}: weights {fit.weights_bytes / mib:,.0f} MiB / KV cache "
+        f"{fit.kv_cache_bytes / mib:,.0f} MiB / compute {fit.compute_bytes / mib:,.0f} MiB"
+        f" — computed by {fit.method}"
+    )
 
 
 class MemoryBar(QWidget):
@@ -85,38 +111,53 @@ class OptimizePage(QWidget):
         self.settings = settings
         self.hardware_provider = hardware_provider
         self.state: OptimizeState | None = None
-        self.applier = Applier()
+        self.system_root = system_root()
+        self.applier = Applier(dropin=dropin_path(self.system_root))
+        """Where systemd's files are looked for (a sandbox in tests)."""
+        self.processes = list_processes
+        """Lists Ollama's processes (a fake list in tests)."""
         self.worker: TaskWorker | None = None
         self.strategy = QComboBox()
         self.strategy.addItem("Model-aware fit (recommended)", "fit")
         self.strategy.addItem("Hardware tiers (VeloLLM 0.1 heuristic)", "heuristic")
         self.compute_button = QPushButton("Recommend")
-        self.compute_button.clicked.connect(self.compute)
         self.apply_button = QPushButton("Apply…")
         self.apply_button.setEnabled(False)
-        self.apply_button.clicked.connect(self.apply)
-        self.undo_button = QPushButton("Undo last apply")
+        self.undo_button = QPushButton("Undo last apply…")
         self.undo_button.setEnabled(self.applier.can_undo())
-        self.undo_button.clicked.connect(self.undo)
         self.copy_button = QPushButton("Copy commands")
         self.copy_button.setEnabled(False)
-        self.copy_button.clicked.connect(self.copy_commands)
-        top = QHBoxLayout()
-        for w in (
-            self.strategy,
-            self.compute_button,
-            self.apply_button,
-            self.undo_button,
-            self.copy_button,
+        self.add_model_button = QPushButton("Add model file…")
+        self.add_model_button.setToolTip(
+            "Plan for a model Ollama does not serve here: a .gguf file or a saved /api/show JSON"
+        )
+        self.model_files: list[Path] = []
+        # Slots take no argument: `clicked` passes `checked`, which must never become a parameter.
+        self.compute_button.clicked.connect(lambda: self.compute())
+        self.apply_button.clicked.connect(lambda: self.apply())
+        self.undo_button.clicked.connect(lambda: self.undo())
+        self.copy_button.clicked.connect(lambda: self.copy_commands())
+        self.add_model_button.clicked.connect(lambda: self.add_model_file())
+        top = QVBoxLayout()  # two rows: what to plan for, then what to do with it (fits 800 px)
+        for row in (
+            (self.strategy, self.compute_button, self.add_model_button),
+            (self.apply_button, self.undo_button, self.copy_button),
         ):
-            top.addWidget(w)
-        top.addStretch(1)
+            line = QHBoxLayout()
+            for w in row:
+                line.addWidget(w)
+            line.addStretch(1)
+            top.addLayout(line)
         self.status = QLabel(
-            "Press Recommend: reads the hardware, Ollama's models and where its settings live."
+            "Press Recommend: reads the hardware, Ollama's models and how Ollama runs here."
         )
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # server text is never HTML
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Setting", "Current (source)", "Recommended", "Why"])
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents  # "OLLAMA_CONTEXT_LENGTH" is never cut
+        )
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
@@ -133,34 +174,49 @@ class OptimizePage(QWidget):
             )
         )
         layout.addLayout(self.bars)
+        self.breakdowns = QVBoxLayout()
+        """Per model: bytes of weights / KV / compute and the method that computed them."""
+        layout.addLayout(self.breakdowns)
 
-    def compute(self) -> None:
-        """Recommend in a worker thread."""
+    def compute(self, after: str = "", then: Callable[[OptimizeState], None] | None = None) -> bool:
+        """Recommend in a worker thread; returns whether it started. `after` is kept in front
+        of the status (after Apply/Undo); `then` runs with the result once the page shows it
+        (connected before the worker starts, so it cannot miss a fast result)."""
         if self.worker is not None:
-            return
+            return False
         hardware: HardwareSpec | None = self.hardware_provider()
         if hardware is None:
             self.status.setText("Hardware detection has not finished yet; try again in a second.")
-            return
+            return False
         self.worker = TaskWorker(
-            optimize_state,
-            hardware,
-            self.settings.get("ollama_url"),
-            self.strategy.currentData(),
+            partial(
+                optimize_state,
+                hardware,
+                self.settings.get("ollama_url"),
+                self.strategy.currentData(),
+                root=self.system_root,
+                processes=self.processes,
+                files=tuple(self.model_files),
+            ),
             pass_control=False,
         )
-        self.worker.result.connect(self.show_state)
+        self.worker.result.connect(lambda state: self.show_state(state, after))
+        if then is not None:
+            self.worker.result.connect(then)
         self.worker.failed.connect(lambda m: self.status.setText(f"Could not recommend: {m}"))
         self.worker.finished.connect(self._on_finished)
-        self.compute_button.setEnabled(False)
-        self.status.setText("Reading the configuration and the models…")
+        for b in (self.compute_button, self.apply_button, self.undo_button):
+            b.setEnabled(False)
+        self.status.setText((after + " " if after else "") + "Reading the configuration…")
         start_task(self, self.worker)
+        return True
 
     def _on_finished(self) -> None:
         self.worker = None
         self.compute_button.setEnabled(True)
+        self.undo_button.setEnabled(self.applier.can_undo())
 
-    def show_state(self, state: OptimizeState) -> None:
+    def show_state(self, state: OptimizeState, after: str = "") -> None:
         """Fill the table and the memory bars."""
         self.state = state
         rec, cur = state.recommendation, state.current
@@ -171,7 +227,7 @@ class OptimizePage(QWidget):
             c = cur.values.get(name)
             cells = (
                 name,
-                f"{c.parsed.raw} ({c.source})" if c else "(default)",
+                current_with_source(name, cur),
                 rec.env.get(name, "—"),
                 reasons.get(name, c.parsed.warning if c and c.parsed.warning else ""),
             )
@@ -186,74 +242,137 @@ class OptimizePage(QWidget):
                 w.deleteLater()
         for fit in rec.fits:
             self.bars.addWidget(MemoryBar(fit))
-        messages = (
-            [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes) + list(cur.notes)
-        )
-        self.status.setText(" ".join(messages))
-        self.apply_button.setEnabled(bool(rec.env))
+        while self.breakdowns.count():
+            w = self.breakdowns.takeAt(0).widget()
+            if w:
+                w.deleteLater()
+        for fit in rec.fits:
+            self.breakdowns.addWidget(QLabel(breakdown_text(fit)))
+        runtime = state.runtime
+        messages = [after] if after else []
+        messages += [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes)
+        messages += list(cur.notes) + ([runtime.explanation] if runtime else [])
+        raw = {k: v.parsed.raw for k, v in cur.values.items()}
+        messages = [f"WARNING: {w}." for w in exposure_warnings(raw)] + messages
+        if rec.env and not self._changes():
+            messages.append("Ollama already runs with the recommended settings: nothing to apply.")
+        self.status.setText(" ".join(m for m in messages if m))
+        can_apply = runtime is None or runtime.can_apply
+        self.apply_button.setEnabled(bool(rec.env) and can_apply and bool(self._changes()))
+        self.apply_button.setToolTip("" if can_apply else runtime.explanation)
         self.copy_button.setEnabled(bool(rec.env))
         self.per_model.show_plans(per_model_plans(rec))
+
+    def _changes(self) -> dict[str, str]:
+        if self.state is None:
+            return {}
+        cur = self.state.current
+        return {
+            k: v
+            for k, v in self.state.recommendation.env.items()
+            if not cur.values.get(k) or cur.values[k].parsed.raw != v
+        }
 
     def summary(self) -> str:
         """One line for the tray: what would change."""
         if self.state is None:
             return "no recommendation yet"
-        cur = self.state.current
-        changes = [
-            f"{k}={v}"
-            for k, v in self.state.recommendation.env.items()
-            if not cur.values.get(k) or cur.values[k].parsed.raw != v
-        ]
+        changes = [f"{k}={v}" for k, v in self._changes().items()]
         return (
             ", ".join(changes) if changes else "Ollama already runs with the recommended settings"
         )
 
-    def apply(self, confirm: bool = True) -> bool:
-        """Show the plan, then write it; returns whether it was applied."""
+    def preview(self) -> tuple[Plan, ApplyPreview] | None:
+        """The plan Apply would carry out and its preview (None when nothing may be applied:
+        the status then says why)."""
         if self.state is None:
-            return False
+            return None
+        runtime = self.state.runtime
+        if runtime is not None and not runtime.can_apply:
+            self.status.setText("Nothing can be applied here. " + runtime.explanation)
+            return None
+        env = self.state.recommendation.env
         try:
-            plan = self.applier.plan(self.state.recommendation.env)
-        except PermissionError as exc:
-            self.status.setText(str(exc))
+            plan = self.applier.plan(env)
+        except (PermissionError, ValueError) as exc:
+            self.status.setText(f"Cannot apply: {exc}")
+            return None
+        return plan, build_preview(plan, env, self.state.current)
+
+    def apply(self) -> bool:
+        """Show the plan; carry out exactly that plan only if the user accepts."""
+        planned = self.preview()
+        if planned is None:
             return False
-        if confirm:
-            answer = QMessageBox.question(
-                self, "Apply Ollama settings", plan.describe() + "\n\n" + plan.content
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return False
+        plan, preview = planned
+        if not confirm(self, "Apply Ollama settings", preview.text(), preview.accept_label):
+            self.status.setText("Cancelled: nothing was changed.")
+            return False
         try:
             backup = self.applier.apply(plan)
-        except (RuntimeError, OSError) as exc:
+        except (RuntimeError, OSError, ValueError) as exc:
             self.status.setText(f"Not applied: {exc}")
             self.applied.emit(f"Not applied: {exc}")
             return False
         text = f"Applied to {plan.target}" + (f" (backup {backup})" if backup else "")
-        self.status.setText(text + ". Undo restores the previous file.")
         self.undo_button.setEnabled(True)
         self.applied.emit(text)
+        self.compute(after=text + ". Undo restores the previous file.")
         return True
 
-    def undo(self) -> None:
-        """Restore the configuration from before the last apply."""
+    def undo(self) -> bool:
+        """Ask, then restore the configuration from before the last apply (and restart)."""
+        restart = " and restart Ollama" if self.applier.platform.startswith("linux") else ""
+        text = "Undo restores Ollama's configuration file from before the last Apply" + (
+            f"{restart}.\n\n{RESTART_NOTE}" if restart else "."
+        )
+        if not confirm(self, "Undo the last apply", text, f"Undo{restart}"):
+            self.status.setText("Cancelled: nothing was changed.")
+            return False
         try:
-            text = self.applier.undo()
+            try:
+                done = self.applier.undo()
+            except UserEdited as exc:  # never discard the user's edits without asking
+                answer = QMessageBox.question(
+                    self, "Discard your edits?", f"{exc}.\n\nDiscard them and restore the file?"
+                )
+                if answer != QMessageBox.StandardButton.Yes:
+                    self.status.setText(f"Not undone: {exc}. Your edits are kept.")
+                    return False
+                done = self.applier.undo(force=True)
         except (RuntimeError, OSError) as exc:
-            text = f"Undo failed: {exc}"
-        self.status.setText(text)
+            done = f"Undo failed: {exc}"
         self.undo_button.setEnabled(self.applier.can_undo())
-        self.applied.emit(text)
+        self.applied.emit(done)
+        self.status.setText(done)
+        if self.state is not None:
+            self.compute(after=done[:1].upper() + done[1:] + ".")
+        return True
+
+    def add_model_file(self) -> None:
+        """Pick a GGUF file or a saved /api/show JSON to plan for, then recommend again."""
+        dialog = QFileDialog(self, "Model to plan for", str(Path.home()))
+        dialog.setNameFilters(["Models (*.gguf *.json)", "All files (*)"])
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        if not dialog.exec() or not dialog.selectedFiles():
+            return
+        path = Path(dialog.selectedFiles()[0])
+        if path not in self.model_files:
+            self.model_files.append(path)
+        self.compute(after=f"Planning also for {path.name}.")
 
     def copy_commands(self) -> None:
-        """Put a shell script with the exports and the apply commands on the clipboard."""
+        """Put a shell script with the exports (and how to make them permanent) on the clipboard."""
         if self.state is None:
             return
-        plan = self.applier.plan(self.state.recommendation.env)
-        text = (
-            render_shell(self.state.recommendation.env)
-            + "\n# To make it permanent:\n"
-            + "\n".join(f"# {line}" for line in plan.describe().splitlines())
-        )
+        env = self.state.recommendation.env
+        text = render_shell(env)
+        runtime = self.state.runtime
+        planned = self.preview() if runtime is None or runtime.can_apply else None
+        if planned is not None:
+            text += "\n# To make it permanent (what Apply does):\n" + "\n".join(
+                f"# {line}" for line in planned[1].text().splitlines()
+            )
         QGuiApplication.clipboard().setText(text)
         self.status.setText("Copied to the clipboard.")

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -25,6 +24,7 @@ from velollm_desktop.core.optimize.per_model import (
     describe,
     undo_per_model,
 )
+from velollm_desktop.ui.confirm import confirm
 
 
 class PerModelPanel(QWidget):
@@ -41,10 +41,10 @@ class PerModelPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.create_button = QPushButton("Create per-model models…")
         self.create_button.setEnabled(False)
-        self.create_button.clicked.connect(self._create)
+        self.create_button.clicked.connect(lambda: self._create())
         self.undo_button = QPushButton("Delete them")
         self.undo_button.setEnabled(False)
-        self.undo_button.clicked.connect(self._undo)
+        self.undo_button.clicked.connect(lambda: self._undo())
         self.status = QLabel("Per-model options (Modelfile PARAMETER): none yet.")
         self.status.setWordWrap(True)
         row = QHBoxLayout()
@@ -78,8 +78,7 @@ class PerModelPanel(QWidget):
     def _create(self) -> None:
         if not self.plans:
             return
-        answer = QMessageBox.question(self, "Create models in Ollama?", describe(self.plans))
-        if answer != QMessageBox.StandardButton.Yes:
+        if not confirm(self, "Create models in Ollama?", describe(self.plans), "Create models"):
             self.status.setText("Nothing was created.")
             return
         self.applied = apply_per_model(self.url_provider(), self.plans)
@@ -91,6 +90,11 @@ class PerModelPanel(QWidget):
         self.undo_button.setEnabled(bool(made))
 
     def _undo(self) -> None:
+        names = ", ".join(a.plan.name for a in self.applied if a.created)
+        text = f"Delete {names} from Ollama? Only the models this panel created go."
+        if not confirm(self, "Delete the models?", text, "Delete"):
+            self.status.setText("Nothing was deleted.")
+            return
         try:
             gone = undo_per_model(self.url_provider(), self.applied)
         except OllamaError as exc:

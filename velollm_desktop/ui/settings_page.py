@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from velollm_desktop.core import autostart
 from velollm_desktop.core.settings import SCHEMA, Settings
 
 
@@ -34,7 +35,11 @@ class SettingsPage(QWidget):
             if opt.name == "tray_hint_shown":
                 continue
             value = settings.get(opt.name)
-            if opt.type is bool:
+            if opt.name == "start_at_login":  # the autostart entry itself is the truth
+                w = QCheckBox()
+                w.setChecked(autostart.is_enabled())
+                w.toggled.connect(self._set_start_at_login)
+            elif opt.type is bool:
                 w = QCheckBox()
                 w.setChecked(bool(value))
                 w.toggled.connect(lambda v, n=opt.name: self._commit(n, v))
@@ -52,10 +57,31 @@ class SettingsPage(QWidget):
             self.editors[opt.name] = w
             form.addRow(QLabel(opt.description), w)
         reset = QPushButton("Reset to defaults")
-        reset.clicked.connect(self._reset)
+        reset.clicked.connect(lambda: self._reset())
         form.addRow(reset)
         self.status = QLabel(f"Stored in {settings.path}")
         form.addRow(self.status)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """The tray menu may have changed start-at-login meanwhile: show what is true now."""
+        super().showEvent(event)
+        box = self.editors.get("start_at_login")
+        if isinstance(box, QCheckBox):
+            box.blockSignals(True)
+            box.setChecked(autostart.is_enabled())
+            box.blockSignals(False)
+
+    def _set_start_at_login(self, enabled: bool) -> None:
+        """Write (or remove) the login entry, the same call as the tray menu's."""
+        try:
+            path = autostart.set_enabled(enabled)
+        except OSError as exc:
+            self.status.setText(f"Could not change start at login: {exc}")
+            return
+        self._commit("start_at_login", enabled)
+        self.status.setText(
+            f"Starts at login: {path}" if path else "No longer starts at login (entry removed)."
+        )
 
     def _commit(self, name: str, value: object) -> None:
         old = self.settings.get(name)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
@@ -26,6 +26,7 @@ from velollm_desktop.core.spec.ollama_apply import (
     use_in_ollama,
 )
 from velollm_desktop.core.spec.ollama_spec import ollama_mode_args, server_support
+from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
 
 
@@ -44,10 +45,10 @@ class OllamaSpecControls(QWidget):
         )
         self.use_button = QPushButton("Use in Ollama…")
         self.use_button.setEnabled(False)
-        self.use_button.clicked.connect(self._use)
+        self.use_button.clicked.connect(lambda: self._use())
         self.undo_button = QPushButton("Undo")
         self.undo_button.setEnabled(False)
-        self.undo_button.clicked.connect(self._undo)
+        self.undo_button.clicked.connect(lambda: self._undo())
         self.label = QLabel()
         self.label.setWordWrap(True)
         row = QHBoxLayout(self)
@@ -95,8 +96,7 @@ class OllamaSpecControls(QWidget):
         plan = self.plan
         if plan is None or self.jobs.busy:
             return
-        answer = QMessageBox.question(self, "Create a model in Ollama?", plan.describe() + ".")
-        if answer != QMessageBox.StandardButton.Yes:
+        if not confirm(self, "Create a model in Ollama?", plan.describe() + ".", "Create model"):
             self.label.setText("Nothing was created.")
             return
         self.use_button.setEnabled(False)
@@ -120,6 +120,10 @@ class OllamaSpecControls(QWidget):
 
     def _undo(self) -> None:
         if self.created is None:
+            return
+        text = f"Delete {self.created} from Ollama? Only this model, which VeloLLM created, goes."
+        if not confirm(self, "Delete the model?", text, "Delete"):
+            self.label.setText("Nothing was deleted.")
             return
         try:
             undo_use_in_ollama(self.url_provider(), self.created)

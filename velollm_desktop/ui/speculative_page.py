@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,10 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from velollm_desktop.core.bench.stats import noise_warning
 from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.spec.compare import (
+    DEFAULT_PROMPTS,
     NGRAM_TYPES,
     CompareResult,
     SpecMode,
@@ -35,6 +38,66 @@ from velollm_desktop.core.spec.compare import (
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.ui.spec_ollama import OllamaSpecControls
+from velollm_desktop.workers.task import TaskWorker, start_task
+
+FILTER_DELAY_MS = 300
+
+
+def compatible_drafts(target_spec: str, candidates: list[str]) -> list[str]:
+    """The candidates whose tokenizer matches the target's (llama.cpp's own rule), never the
+    target itself. Reads GGUF headers: run it in a worker."""
+    try:
+        target = read_gguf(SpeculativePage.resolve(target_spec))
+    except (NotGGUF, LookupError, OSError, ValueError):
+        return []
+    keep = []
+    for spec in candidates:
+        if spec == target_spec:
+            continue
+        try:
+            if not compatibility_problems(target, read_gguf(SpeculativePage.resolve(spec))):
+                keep.append(spec)
+        except (NotGGUF, LookupError, OSError, ValueError):
+            continue
+    return keep
+
+
+INTRO = (
+    "Speculative decoding: a small draft model (or a look-up of repeated text, the n-gram "
+    "modes) guesses the next few tokens and the target model checks them all in one pass. "
+    "The text is exactly what the target alone would write; it is only faster when most "
+    "guesses are accepted: a draft of the same family, ten or more times smaller, on "
+    "predictable text (code, edits, summaries). Otherwise it can be slower, so measure it here."
+)
+
+
+def models_folder() -> Path:
+    """The app's models folder (where the built-in model goes), else the home folder."""
+    folder = builtin_model_path().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path.home()
+    return folder
+
+
+def spec_noise_notes(result: CompareResult) -> list[str]:
+    """Noise warnings: every mode that finished fewer runs than asked, and a noisy baseline.
+
+    Only vanilla gets the 10 % spread rule: with a draft, speed rightly differs between the
+    prompts (code is guessed better than prose), and each speedup is relative to vanilla.
+    """
+    asked = result.runs_per_prompt * len(DEFAULT_PROMPTS)
+    notes = []
+    for m in result.modes:
+        stats = m.decode_tokens_per_s
+        if m.mode == "vanilla":
+            note = noise_warning(stats, asked, runs_done=len(m.runs))
+        else:
+            note = noise_warning(None, asked, runs_done=len(m.runs))
+        if note:
+            notes.append(f"{m.mode}: {note}")
+    return notes
 
 
 class SpeculativePage(QWidget):
@@ -50,20 +113,29 @@ class SpeculativePage(QWidget):
         super().__init__(parent)
         self.history = history
         self.result: CompareResult | None = None
-        self._all_models: list[str] = []
         self.target = QComboBox()
         self.target.setEditable(True)
         self.draft = QComboBox()
         self.draft.setEditable(True)
-        self.target.currentTextChanged.connect(self._filter_drafts)
-        browse = QPushButton("Add .gguf…")
-        browse.clicked.connect(self._browse)
+        self.models: list[str] = []
+        """The unfiltered master list; the draft list is always filtered from it."""
+        self._filter_worker: TaskWorker | None = None
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(FILTER_DELAY_MS)
+        self._filter_timer.timeout.connect(lambda: self._filter_drafts())
+        # Typing only restarts the timer: headers are read in a worker once typing pauses.
+        self.target.currentTextChanged.connect(lambda: self._on_inputs_changed())
+        self.draft.currentTextChanged.connect(lambda: self._update_run_enabled())
+        browse = self.browse_button = QPushButton("Add .gguf…")
+        browse.clicked.connect(lambda: self._browse())
         self.ngram = QComboBox()
         self.ngram.addItem("(none)", None)
         for t in NGRAM_TYPES:
             self.ngram.addItem(t, t)
         self.ngram.setCurrentIndex(1)
-        self.use_draft = QCheckBox("Draft model")
+        self.use_draft = QCheckBox("use")
+        self.use_draft.setToolTip("Compare with a draft model (unchecked: n-gram mode only)")
         self.use_draft.setChecked(True)
         self.runs = QSpinBox()
         self.runs.setRange(1, 20)
@@ -79,7 +151,7 @@ class SpeculativePage(QWidget):
         drow = QHBoxLayout()
         drow.addWidget(self.use_draft)
         drow.addWidget(self.draft, 1)
-        form.addRow("Draft", drow)
+        form.addRow("Draft model", drow)
         form.addRow("N-gram mode", self.ngram)
         form.addRow("Runs per prompt", self.runs)
         form.addRow("Tokens per run", self.n_predict)
@@ -88,14 +160,20 @@ class SpeculativePage(QWidget):
         )
         self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.progress, self.status = self.jobs.progress, self.jobs.status
-        self.run_button.clicked.connect(self.start)
+        self.run_button.clicked.connect(lambda: self.start())
+        self.use_draft.toggled.connect(lambda: self._update_run_enabled())
+        self.ngram.currentIndexChanged.connect(lambda: self._update_run_enabled())
         self.ollama = OllamaSpecControls(self.jobs, ollama_url_provider or ollama_url_from_env)
+        self.ollama.as_ollama.toggled.connect(lambda: self._update_run_enabled())
         form.addRow("Ollama", self.ollama)
         buttons = self.jobs.row()
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.chart = BarChart("Decode speed per mode (mean ± stddev)", "tokens/s")
+        self.intro = QLabel(INTRO)
+        self.intro.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
@@ -105,20 +183,47 @@ class SpeculativePage(QWidget):
 
     # -- model lists ----------------------------------------------------------------------
     def refresh_models(self, extra: list[str] | None = None) -> None:
-        """Offer Ollama's downloaded models (as ollama:NAME) plus added files."""
-        names = [f"ollama:{n}" for n in ollama_store.list_models()] + list(extra or [])
-        self._all_models = names
-        for combo in (self.target, self.draft):
-            current = combo.currentText()
-            combo.clear()
-            combo.addItems(names)
-            if current:
-                combo.setCurrentText(current)
-        self._filter_drafts()  # also for the first target, which emits no change
+        """Offer Ollama's downloaded models (as ollama:NAME), the app's own built-in model
+        and added files; the draft list is then filtered for the target."""
+        own = builtin_model_path()
+        added = [m for m in self.models if not m.startswith("ollama:") and m != str(own)]
+        names = [f"ollama:{n}" for n in ollama_store.list_models()]
+        names += [str(own)] if own.exists() else []
+        names += [m for m in [*added, *(extra or [])] if m not in names]
+        self.models = list(dict.fromkeys(names))
+        current = self.target.currentText()
+        self.target.blockSignals(True)
+        self.target.clear()
+        self.target.addItems(self.models)
+        self.target.setCurrentText(current)
+        self.target.blockSignals(False)
+        self._on_inputs_changed()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Re-read the local model stores when the page is shown (a model may have arrived)."""
+        super().showEvent(event)
+        self.refresh_models()
+
+    def _on_inputs_changed(self) -> None:
+        self._update_run_enabled()
+        self._filter_timer.start()
+
+    def _update_run_enabled(self) -> None:
+        """Compare needs a target file and a draft, an n-gram mode or the Ollama mode, and no
+        job running."""
+        target = self.target.currentText().strip()
+        draft = self.use_draft.isChecked() and bool(self.draft.currentText().strip())
+        other = self.ngram.currentData() is not None or self.ollama.as_ollama.isChecked()
+        ready = bool(target) and (draft or other)
+        self.run_button.setEnabled(ready and not self.jobs.busy)
+        self.run_button.setToolTip(
+            "" if ready else "Choose a target model and a draft, an n-gram mode or the Ollama mode"
+        )
 
     def _browse(self) -> None:
+        folder = models_folder()
         path, _ = QFileDialog.getOpenFileName(
-            self, "GGUF model", str(Path.home()), "GGUF (*.gguf);;All files (*)"
+            self, "GGUF model", str(folder), "GGUF (*.gguf);;All files (*)"
         )
         if path:
             self.refresh_models([path])
@@ -130,22 +235,31 @@ class SpeculativePage(QWidget):
         return ollama_store.resolve(spec) if spec.startswith("ollama:") else Path(spec).expanduser()
 
     def _filter_drafts(self) -> None:
-        """Keep only drafts whose tokenizer matches the target (llama.cpp's own rule)."""
-        try:
-            target = read_gguf(self.resolve(self.target.currentText()))
-        except (NotGGUF, LookupError, OSError):
+        """Fill the draft list (in a worker) with the master list's compatible models."""
+        if self._filter_worker is not None:
+            self._filter_timer.start()  # one at a time: try again when this one is done
             return
-        keep = []
-        for spec in self._all_models:
-            try:
-                if spec != self.target.currentText() and not compatibility_problems(
-                    target, read_gguf(self.resolve(spec))
-                ):
-                    keep.append(spec)
-            except (NotGGUF, LookupError, OSError):
-                continue
+        target = self.target.currentText().strip()
+        self._filter_for = target
+        self._filter_worker = TaskWorker(
+            compatible_drafts, target, list(self.models), pass_control=False
+        )
+        self._filter_worker.result.connect(self._on_drafts)
+        self._filter_worker.finished.connect(self._on_filter_finished)
+        start_task(self, self._filter_worker)
+
+    def _on_filter_finished(self) -> None:
+        self._filter_worker = None
+
+    def _on_drafts(self, keep: list[str]) -> None:
+        if self._filter_for != self.target.currentText().strip():
+            return  # the target changed meanwhile: the timer filters again
+        chosen = self.draft.currentText()
         self.draft.clear()
         self.draft.addItems(keep)
+        if chosen in keep:
+            self.draft.setCurrentText(chosen)
+        self._update_run_enabled()
 
     # -- running --------------------------------------------------------------------------
     def modes(self) -> tuple[list[SpecMode], Path | None]:
@@ -169,10 +283,13 @@ class SpeculativePage(QWidget):
         if self.jobs.busy:
             return
         try:
-            target = self.resolve(self.target.currentText())
+            target = self.resolve(self.target.currentText().strip())
             modes, draft = self.modes()
         except (LookupError, ValueError) as exc:
             self.status.setText(str(exc))
+            return
+        if not target.is_file():
+            self.status.setText(f"Model file not found: {target}. Pick a model from the list.")
             return
         extra, notes = self.ollama.mode(target, draft)
         modes += extra
@@ -193,6 +310,7 @@ class SpeculativePage(QWidget):
             ),
             self.show_result,
             failed_prefix="Comparison stopped",
+            on_done=self._update_run_enabled,
         )
 
     def cancel(self) -> None:
@@ -228,7 +346,9 @@ class SpeculativePage(QWidget):
             sp = f"{m.speedup:.2f}×" if m.speedup is not None else "n/a"
             parts.append(f"{m.mode}: {sp}{acc}")
         self.status.setText("Done. " + "; ".join(parts))
-        self.verdict.setText("\n".join(result.advice) or "No verdict.")
+        verdict = list(result.advice) or ["No verdict."]
+        verdict += [f"⚠ {note}" for note in spec_noise_notes(result)]
+        self.verdict.setText("\n".join(verdict))
         draft = self.resolve(self.draft.currentText()) if result.draft else None
         self.ollama.offer(result, self.target.currentText(), draft)
         if self.history is not None and not self.history.closed:

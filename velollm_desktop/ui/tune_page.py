@@ -1,8 +1,7 @@
 """The Tune page: target, objective and budget, Start/Cancel, the candidates as they are measured,
-Apply winner, then a before/after chart with error bars from a fresh measurement.
-
-Targets: a llama-server the app starts itself (one per candidate), or the running Ollama
-(per-request options; server settings only after the user confirms, and always restored)."""
+Apply winner, then a before/after chart with error bars from a fresh measurement. Targets: a
+llama-server the app starts itself (one per candidate), or the running Ollama (per-request
+options; server settings only after the user confirms, and always restored)."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -27,6 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.service import (
+    Runtime,
+    detect_runtime,
+    dropin_path,
+    list_processes,
+    system_root,
+)
 from velollm_desktop.core.tune.common import OBJECTIVES, TuneResult
 from velollm_desktop.core.tune.llamacpp import apply_winner, remeasure, tune
 from velollm_desktop.core.tune.ollama import (
@@ -35,9 +41,13 @@ from velollm_desktop.core.tune.ollama import (
     apply_ollama_winner,
     remeasure_ollama,
     tune_ollama,
+    tuned_name,
 )
+from velollm_desktop.ui.background import BackgroundCall
 from velollm_desktop.ui.charts import BarChart
+from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
+from velollm_desktop.workers.bench_jobs import list_models
 
 TARGETS = {"llamacpp": "llama-server (started by the app)", "ollama": "Ollama (the running server)"}
 
@@ -61,16 +71,22 @@ class TunePage(QWidget):
         self.hardware_provider = hardware_provider
         self.ollama_url_provider = ollama_url_provider
         self.result: TuneResult | None = None
-        self.confirm = self._confirm
-        """Asks the user to allow server changes (replaced in tests)."""
-        self.service_factory = ServiceSettings
+        self.system_root = system_root()
+        """Where systemd's files are looked for (a sandbox in tests)."""
+        self.processes = list_processes
+        self.service_factory = lambda url: ServiceSettings(
+            url, Applier(dropin=dropin_path(self.system_root))
+        )
         """Builds the server-settings writer from the URL (the optimizer's; replaced in tests)."""
         self.target = QComboBox()
         for key, label in TARGETS.items():
             self.target.addItem(label, key)
-        self.target.currentIndexChanged.connect(self._on_target)
+        self.target.currentIndexChanged.connect(lambda: self._on_target())
         self.server_changes = QCheckBox(
-            "Also try server settings (flash attention, KV cache, parallel): rewrites Ollama's "
+            "Also try server settings (restarts Ollama; restored afterwards)"
+        )
+        self.server_changes.setToolTip(
+            "Also try flash attention, KV cache type and parallel slots: rewrites Ollama's "
             "service configuration and restarts it; the original is restored afterwards"
         )
         self.ctx = QSpinBox()
@@ -79,9 +95,16 @@ class TunePage(QWidget):
         self.ctx.setSpecialValueText("as configured")
         self.model = QComboBox()
         self.model.setEditable(True)
-        self.model.addItems([f"ollama:{n}" for n in ollama_store.list_models()])
+        self._local = [f"ollama:{n}" for n in ollama_store.list_models()]
+        self._lister = BackgroundCall(
+            self,
+            self._on_ollama_models,
+            lambda m: self.status.setText(f"Ollama's model list is not available: {m}"),
+        )
+        self.model.addItems(self._local)
+        self.model.currentTextChanged.connect(lambda: self._update_start_enabled())
         browse = QPushButton("Add .gguf…")
-        browse.clicked.connect(self._browse)
+        browse.clicked.connect(lambda: self._browse())
         self.objective = QComboBox()
         self.objective.addItems(OBJECTIVES)
         self.concurrency = QSpinBox()
@@ -109,10 +132,10 @@ class TunePage(QWidget):
         )
         self.start_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.progress, self.status = self.jobs.progress, self.jobs.status
-        self.start_button.clicked.connect(self.start)
-        self.apply_button = QPushButton("Apply winner")
+        self.start_button.clicked.connect(lambda: self.start())
+        self.apply_button = QPushButton("Apply winner…")
         self.apply_button.setEnabled(False)
-        self.apply_button.clicked.connect(self.apply)
+        self.apply_button.clicked.connect(lambda: self.apply())
         buttons = self.jobs.row(self.apply_button)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(
@@ -143,15 +166,41 @@ class TunePage(QWidget):
             if ollama
             else "Each candidate runs its own llama-server; nothing changes until you Apply."
         )
+        if ollama and self.isVisible():
+            self._list_ollama_models()
+        self._update_start_enabled()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """With Ollama as the target, fill the model list from the server in the background."""
+        super().showEvent(event)
+        if self.target_key == "ollama":
+            self._list_ollama_models()
+
+    def _list_ollama_models(self) -> None:
+        self._lister.start(list_models, "ollama", self.ollama_url_provider())
+
+    def _on_ollama_models(self, names: list[str]) -> None:
+        typed = self.model.currentText()
+        known = {self.model.itemText(i) for i in range(self.model.count())}
+        self.model.addItems([f"ollama:{n}" for n in names if f"ollama:{n}" not in known])
+        if not typed and names:
+            self.model.setCurrentText(f"ollama:{names[0]}")
+        self._update_start_enabled()
+
+    def _update_start_enabled(self) -> None:
+        """Start needs a model and no job running."""
+        ready = bool(self.model.currentText().strip())
+        self.start_button.setEnabled(ready and not self.jobs.busy)
+        self.start_button.setToolTip("" if ready else "Choose a model first")
 
     def ollama_model(self) -> str:
         """The Ollama model name (the list shows `ollama:NAME`)."""
         spec = self.model.currentText().strip()
         return spec.removeprefix("ollama:")
 
-    def _confirm(self, text: str) -> bool:
-        answer = QMessageBox.question(self, "Change Ollama's server settings?", text)
-        return answer == QMessageBox.StandardButton.Yes
+    def confirm(self, text: str) -> bool:
+        """Asks the user to allow server changes during the tune."""
+        return confirm(self, "Change Ollama's server settings?", text, "Allow and start")
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "GGUF model", str(Path.home()), "GGUF (*.gguf)")
@@ -189,7 +238,7 @@ class TunePage(QWidget):
         except LookupError as exc:
             self.status.setText(str(exc))
             return
-        if not model.exists():
+        if not model.is_file():  # a folder (or ".") is not a model either
             self.status.setText(f"Model file not found: {model}")
             return
         self.table.setRowCount(0)
@@ -215,6 +264,10 @@ class TunePage(QWidget):
             return
         server = None
         if self.server_changes.isChecked():
+            runtime = detect_runtime(url, root=self.system_root, processes=self.processes)
+            if runtime.runtime is not Runtime.SYSTEMD:  # only a service can be restarted for us
+                self.status.setText(f"Server settings cannot be tried here: {runtime.explanation}")
+                return
             try:
                 server = self.service_factory(url)
                 plan = server.describe({name: "…" for name in SERVER_VARS})
@@ -224,7 +277,7 @@ class TunePage(QWidget):
             text = (
                 "To try server settings, VeloLLM will write Ollama's configuration and restart it "
                 f"for each such candidate:\n\n{plan}\n\nRunning chats are interrupted. The original "
-                "configuration is restored at the end, also if you cancel. Continue?"
+                "configuration is restored at the end, also if you cancel."
             )
             if not self.confirm(text):
                 self.status.setText("Not started: server changes were not allowed.")
@@ -261,6 +314,7 @@ class TunePage(QWidget):
 
     def _on_done(self) -> None:
         self.apply_button.setEnabled(self.result is not None and self.result.significant)
+        self._update_start_enabled()
 
     def show_result(self, result: TuneResult) -> None:
         """The full table, with the winner marked."""
@@ -302,6 +356,19 @@ class TunePage(QWidget):
 
     def _apply_ollama(self) -> None:
         url = self.ollama_url_provider()
+        options = self.result.winner.candidate.options
+        if options and not confirm(
+            self,
+            "Create a tuned Ollama model",
+            f"Ollama will get a new model, {tuned_name(self.result.model)}, made from "
+            f"{self.result.model} with these options:\n\n"
+            + "\n".join(f"  {k} = {v}" for k, v in sorted(options.items()))
+            + f"\n\n{self.result.model} itself is not changed. Remove the new model with "
+            f"`ollama rm {tuned_name(self.result.model)}`.",
+            "Create model",
+        ):
+            self.status.setText("Cancelled: no model was created.")
+            return
         try:
             name, server_env = apply_ollama_winner(self.result, url)
         except Exception as exc:  # noqa: BLE001 - shown to the user, nothing was changed
@@ -320,21 +387,11 @@ class TunePage(QWidget):
 
     def show_before_after(self, pair) -> None:
         before, after = pair
+        scores = [m.score for m in (before, after)]
+        label = self.result.objective if self.result else "tokens/s"
+        means = [sc.mean if sc else None for sc in scores]
         self.chart.set_data(
-            ["before", "after"],
-            [
-                (
-                    self.result.objective if self.result else "tokens/s",
-                    [
-                        before.score.mean if before.score else None,
-                        after.score.mean if after.score else None,
-                    ],
-                    [
-                        before.score.stddev if before.score else None,
-                        after.score.stddev if after.score else None,
-                    ],
-                )
-            ],
+            ["before", "after"], [(label, means, [sc.stddev if sc else None for sc in scores])]
         )
         if before.score and after.score:
             self.status.setText(

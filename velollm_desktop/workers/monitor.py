@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from PySide6.QtCore import QObject, Signal
 
 from velollm_desktop.core.monitor.sampler import SampleLoop, Sampler, SystemSample
-from velollm_desktop.core.ollama.errors import OllamaError, ServerNotRunning
+from velollm_desktop.core.ollama.errors import BadResponse, OllamaError, ServerNotRunning
+
+log = logging.getLogger(__name__)
 
 
 class SamplerWorker(QObject):
@@ -116,20 +119,27 @@ class OllamaPoller(QObject):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._client.base_url != self._url.rstrip("/"):
-                self._client.close()
-                self._client = self._client_type(self._url, read_timeout_s=3.0, lightweight=True)
             self._poll()
             self._wake.wait(self._period)
             self._wake.clear()
         self._client.close()
 
     def _poll(self) -> None:
+        """One poll; nothing it meets ends the thread (it logs and says why, then polls on)."""
         try:
+            if self._client.base_url != self._url.strip().rstrip("/"):
+                self._client.close()
+                self._client = self._client_type(self._url, read_timeout_s=3.0, lightweight=True)
             models = self._client.loaded_models()
         except ServerNotRunning:
             self.unavailable.emit(f"Ollama is not running at {self._url}")
+        except BadResponse as exc:
+            log.warning("unreadable /api/ps reply: %s", exc)
+            self.unavailable.emit(f"unreadable reply from Ollama: {exc}")
         except OllamaError as exc:
             self.unavailable.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a poller that dies stays dead until restart
+            log.exception("polling /api/ps failed")
+            self.unavailable.emit(f"unreadable reply from Ollama ({type(exc).__name__}: {exc})")
         else:
             self.loaded.emit(models)

@@ -130,9 +130,9 @@ def test_tooltip_text():
     s = _sample(0.0, 12.0, (gpu,))
     model = LoadedModel("llama3.2:3b", 4 * 1024**3, 2 * 1024**3, 8192, None)
     text = tooltip_text(s, [model])
-    assert "GPU0 99 %" in text and "1874/81559 MiB" in text and "57 °C" in text
-    assert "llama3.2:3b: 4.0 GiB, 50%/50% CPU/GPU, ctx 8192" in text
+    assert "GPU0 load 99 %" in text and "1874/81559 MiB" in text and "57 °C" in text
+    assert text.endswith("llama3.2:3b: 4.0 GiB, 50 % CPU / 50 % GPU, ctx 8192")
     assert "Ollama: not running" in tooltip_text(s, None)
     assert "Waiting" in tooltip_text(None, None)
     na = GpuSample(0, "x", None, None, None, None, None)
-    assert "GPU0 n/a" in tooltip_text(_sample(0.0, gpus=(na,)), [])
+    assert "GPU0 load n/a" in tooltip_text(_sample(0.0, gpus=(na,)), [])

@@ -71,7 +71,7 @@ def test_preload_ps_and_unload(fake):
         final = c.preload(MODEL)
         assert final.done_reason == "load"
         (m,) = c.loaded_models()
-        assert isinstance(m, LoadedModel) and m.placement == "100% CPU" and m.context_length == 4096
+        assert isinstance(m, LoadedModel) and m.placement == "on CPU" and m.context_length == 4096
         c.unload(MODEL)
         assert c.loaded_models() == []
         assert fake.requests[-2][2]["keep_alive"] == 0

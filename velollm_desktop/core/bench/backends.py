@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 import time
 from typing import Protocol
@@ -9,10 +11,50 @@ from typing import Protocol
 from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import ModelNotFound, StreamBroken
+from velollm_desktop.core.ollama.errors import BadResponse, ModelNotFound, StreamBroken
+from velollm_desktop.core.ollama.models import GenerateChunk
 
 NS_PER_S = 1e9
 NS_PER_MS = 1e6
+MAX_TOKENS_PER_S = 1e6
+"""Above this a reported rate is not a measurement (no hardware decodes a million tokens/s)."""
+MAX_COUNT = 2**53
+MAX_MS = 7 * 24 * 3600 * 1000.0
+"""A week: longer durations are not a measurement of one generation."""
+
+
+def check_measurement(m: RunMeasurement, product: str) -> RunMeasurement:
+    """`m` if every figure is physically possible, else BadResponse (the run is not stored).
+
+    Rates are finite and within 0..MAX_TOKENS_PER_S, durations within 0..MAX_MS, counts
+    within 0..2^53; `None` (not reported) is always fine.
+    """
+    bounds = {}
+    for f in dataclasses.fields(m):
+        if f.name.endswith("_per_s"):
+            bounds[f.name] = MAX_TOKENS_PER_S
+        elif f.name.endswith("_ms"):
+            bounds[f.name] = MAX_MS
+        elif f.name in (
+            "prompt_tokens",
+            "eval_count",
+            "cached_prompt_tokens",
+            "draft_n",
+            "draft_n_accepted",
+        ):
+            bounds[f.name] = MAX_COUNT
+    for name, top in bounds.items():
+        v = getattr(m, name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise BadResponse(f"{product} reported {name}={v!r}: not a measurement; run not stored")
+        if not 0 <= v <= top:
+            raise BadResponse(
+                f"{product} reported {name}={v:g}, which is physically impossible "
+                f"(allowed 0 to {top:g}); run not stored"
+            )
+    return m
 
 
 class Backend(Protocol):
@@ -82,6 +124,16 @@ class OllamaBackend:
         total_ms = (time.perf_counter() - t0) * 1000
         if final is None and not (cancel and cancel.is_set()):
             raise StreamBroken("Ollama ended the stream without its final line")
+        return check_measurement(self._measurement(final, times, t0, total_ms, text), "Ollama")
+
+    def _measurement(
+        self,
+        final: GenerateChunk | None,
+        times: list[float],
+        t0: float,
+        total_ms: float,
+        text: list[str],
+    ) -> RunMeasurement:
         eval_count = final.eval_count if final else None
         return RunMeasurement(
             ttft_ms=(times[0] - t0) * 1000 if times else None,
@@ -132,7 +184,8 @@ class LlamaCppBackend:
     def measure(
         self, prompt: str, max_tokens: int, cancel: threading.Event | None
     ) -> RunMeasurement:
-        return self.client.measure(prompt, max_tokens, self.options, cancel)
+        m = self.client.measure(prompt, max_tokens, self.options, cancel)
+        return check_measurement(m, "llama-server")
 
     def close(self) -> None:
         self.client.close()
@@ -164,9 +217,8 @@ class OpenAIBackend:
     def measure(
         self, prompt: str, max_tokens: int, cancel: threading.Event | None
     ) -> RunMeasurement:
-        return self.client.measure(
-            prompt, max_tokens, self.options, cancel, model=self.model_name()
-        )
+        m = self.client.measure(prompt, max_tokens, self.options, cancel, model=self.model_name())
+        return check_measurement(m, "the OpenAI-compatible server")
 
     def close(self) -> None:
         self.client.close()

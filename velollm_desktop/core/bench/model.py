@@ -43,6 +43,8 @@ class TestResult:
     ttft_ms: Stats | None
     prompt_tokens_per_s: Stats | None
     warmup_load_ms: float | None = None
+    runs_requested: int | None = None
+    """How many runs the suite asked for (fewer in `runs` means cancelled or failed runs)."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def _summarise(
         ttft_ms=summarize([r.ttft_ms for r in runs]),
         prompt_tokens_per_s=summarize([r.prompt_tokens_per_s for r in runs]),
         warmup_load_ms=warmup_load_ms,
+        runs_requested=test.runs,
     )
 
 
@@ -67,6 +68,8 @@ def run_benchmark(
         )
         warm_load = w.load_ms
         done = 1
+        load = f"model loaded in {w.load_ms:.0f} ms" if w.load_ms is not None else "model ready"
+        report(done, total, f"warm-up done ({load})")
     results: list[TestResult] = []
     for test in tests:
         runs: list[RunMeasurement] = []

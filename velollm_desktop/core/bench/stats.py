@@ -98,3 +98,60 @@ def ratio_ci95(num: Stats, den: Stats) -> tuple[float, float, float]:
             rel += (s.ci95_half_width / s.mean) ** 2
     half = r * math.sqrt(rel)
     return r, r - half, r + half
+
+
+NOISY_CV = 0.10
+"""A result whose coefficient of variation (stddev / mean) is above this is called noisy."""
+NOISE_ADVICE = "close other programs and run again with more runs"
+
+
+def coefficient_of_variation(stats: Stats | None) -> float | None:
+    """stddev / mean, or `None` when it is undefined (no stats, one run, a zero mean)."""
+    if stats is None or stats.n < 2 or stats.mean <= 0:
+        return None
+    return stats.stddev / stats.mean
+
+
+def noise_warning(
+    stats: Stats | None, runs_requested: int | None = None, runs_done: int | None = None
+) -> str | None:
+    """Why a measurement cannot be trusted yet, with what to do; `None` when it looks fine.
+
+    Noisy when the coefficient of variation is above 10 % (llama-bench's ± makes the same
+    point), or when fewer runs finished than the suite asked for. `runs_done` defaults to
+    the number of values in `stats`; `stats=None` with `runs_done` checks the count only.
+    """
+    n = runs_done if runs_done is not None else (stats.n if stats is not None else 0)
+    problems = []
+    if runs_requested and n < runs_requested:
+        problems.append(f"only {n} of {runs_requested} runs")
+    cv = coefficient_of_variation(stats)
+    if cv is not None and cv > NOISY_CV:
+        problems.append(f"noisy: ±{100 * cv:.0f} % between runs (over {100 * NOISY_CV:.0f} %)")
+    if not problems:
+        return None
+    return f"{'; '.join(problems)}: {NOISE_ADVICE}"
+
+
+def compared_differences(results: Sequence[object]) -> list[str]:
+    """What differs between compared runs: any of "suite", "model", "backend".
+
+    `results` are BenchmarkResults (duck-typed: `suite`, `model`, `server.kind`).
+    """
+    keys = (
+        ("suite", lambda r: r.suite),
+        ("model", lambda r: r.model),
+        ("backend", lambda r: r.server.kind),
+    )
+    return [label for label, key in keys if len({key(r) for r in results}) > 1]
+
+
+def comparison_warning(results: Sequence[object]) -> str | None:
+    """A warning when compared runs differ in suite, model or backend (not like for like)."""
+    differ = compared_differences(results)
+    if not differ:
+        return None
+    return (
+        f"These runs differ in {' and '.join(differ)}: the bars compare different set-ups,"
+        " not the same one measured twice."
+    )

@@ -2,6 +2,8 @@
 
 The database keeps each result's full JSON plus a few columns for listing. A database that
 cannot be opened is moved aside and a new one created: the app never fails to start over it.
+A database another process holds locked is "busy" (`HistoryBusy`, try again), never
+"damaged"; a `results` table of another schema is renamed aside (kept) and ours created.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,19 @@ RUN_FIELDS = (
 )
 
 
+BUSY_TIMEOUT_S = 2.0
+RESULT_COLUMNS = {"id", "started_at", "kind", "server", "model", "suite", "decode_mean", "body"}
+
+
+class HistoryBusy(RuntimeError):
+    """Another process holds the history database locked: nothing is lost, try again."""
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One row of the history list."""
@@ -91,6 +107,12 @@ def _stats(d: Any) -> Stats | None:
     )
 
 
+def _runs_requested(value: Any) -> int | None:
+    """A positive int (older exports have none); anything else is dropped, not trusted."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000
+    return value if ok else None
+
+
 def from_json(text: str) -> BenchmarkResult:
     """Read an exported result back; raises ValueError with the reason if it is not one."""
     try:
@@ -113,6 +135,7 @@ def from_json(text: str) -> BenchmarkResult:
                     ttft_ms=_stats(t.get("ttft_ms")),
                     prompt_tokens_per_s=_stats(t.get("prompt_tokens_per_s")),
                     warmup_load_ms=t.get("warmup_load_ms"),
+                    runs_requested=_runs_requested(t.get("runs_requested")),
                 )
             )
         s = d["server"]
@@ -169,33 +192,75 @@ class History:
         self.problem: str | None = None
         self._lock = threading.Lock()  # the GUI thread and a benchmark worker share it
         self.closed = False
+        self._db_: sqlite3.Connection | None = None
         try:
-            self._db = self._open()
+            self._db_ = self._open()
+        except HistoryBusy as exc:
+            self.problem = str(exc)  # opened on the next use
+            log.warning("%s", exc)
         except sqlite3.DatabaseError as exc:
             moved = move_aside(self.path)
             self.problem = f"The benchmark history was damaged ({exc}); it was moved to {moved} and a new one started"
             log.warning("%s", self.problem)
-            self._db = self._open()
+            self._db_ = self._open()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._db_ is None:
+            self._db_ = self._open()
+        return self._db_
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False)
+        db = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         try:
             db.execute(SCHEMA_SQL)
             db.execute(COMPARE_SQL)
+            self._migrate(db)
             db.execute("SELECT count(*) FROM results").fetchone()
             db.commit()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
             db.close()
+            if _is_busy(exc):
+                raise HistoryBusy(
+                    f"the benchmark history {self.path} is busy (another program holds it); "
+                    "try again in a moment"
+                ) from None
             raise
         return db
 
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """A `results` table of another schema is renamed aside (its rows kept), ours created."""
+        columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+        if RESULT_COLUMNS <= columns:
+            return
+        aside = f"results_other_schema_{int(time.time())}"
+        db.execute(f'ALTER TABLE results RENAME TO "{aside}"')
+        db.execute(SCHEMA_SQL)
+        self.problem = (
+            f"The benchmark history's table had another layout; it was kept as {aside} "
+            "and a new one started"
+        )
+        log.warning("%s", self.problem)
+
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db_ is not None:
+                self._db_.close()
             self.closed = True
 
     def add(self, result: BenchmarkResult) -> int:
-        """Store a result; returns its id."""
+        """Store a result; returns its id. HistoryBusy when another process holds the lock."""
+        try:
+            return self._insert(result)
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise HistoryBusy(
+                    f"the benchmark history {self.path} is busy (another program holds it); "
+                    "try again in a moment"
+                ) from None
+            raise
+
+    def _insert(self, result: BenchmarkResult) -> int:
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO results (started_at, kind, server, model, suite, decode_mean, body) VALUES (?,?,?,?,?,?,?)",

@@ -60,3 +60,29 @@ def render_text(spec: HardwareSpec) -> str:
         lines.append("GPU      none detected (CPU-only inference)")
     lines += [f"Note     {n}" for n in spec.notes]
     return "\n".join(lines)
+
+
+def one_line(spec: object) -> str:
+    """ "CPU model (N threads), 16.0 GiB RAM, GPU: name 80.0 GiB" for a table header.
+
+    `spec` is a HardwareSpec or its JSON object (an imported result); anything else is "n/a".
+    """
+
+    def get(obj: object, key: str) -> object:
+        return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+    cpu, mem = get(spec, "cpu"), get(spec, "memory")
+    if cpu is None and mem is None:
+        return NA
+    parts = [f"{get(cpu, 'model') or 'CPU'} ({fmt(get(cpu, 'logical_cores'))} threads)"]
+    total = get(mem, "total_mib")
+    if isinstance(total, (int, float)):
+        parts.append(f"{total / 1024:.1f} GiB RAM")
+    gpus = get(spec, "gpus") or ()
+    names = []
+    for g in gpus if isinstance(gpus, (list, tuple)) else ():
+        vram = get(g, "vram_total_mib")
+        size = f" {vram / 1024:.1f} GiB" if isinstance(vram, (int, float)) else ""
+        names.append(f"{get(g, 'name')}{size}")
+    parts.append(f"GPU: {', '.join(names)}" if names else "no GPU")
+    return ", ".join(parts)

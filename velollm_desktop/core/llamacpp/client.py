@@ -1,18 +1,20 @@
 """Clients that measure one generation: llama-server's native API and OpenAI-compatible servers.
 
-Both stream (so TTFT is real) and go through the shared choke point `_post_stream`, which maps
-transport errors to the same typed errors as the Ollama client.
+Both stream (so TTFT is real) and go through the shared choke point `_post_stream` over the
+bounded transport (`core/ollama/transport.py`): one overall deadline per request, capped
+lines and streams, non-finite numbers refused, and the same typed errors as the Ollama client.
+Limits: a plain request ends within 10 s; a stream sends its next bytes within
+`read_timeout_s` (300 s) and ends within `stream_deadline_s` (3600 s), at most
+max_tokens + 512 events.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
-
-import httpx
 
 from velollm_desktop.core.bench.model import RunMeasurement
 from velollm_desktop.core.ollama.errors import (
@@ -20,11 +22,44 @@ from velollm_desktop.core.ollama.errors import (
     ModelNotFound,
     OllamaError,
     ServerBusy,
+    ServerNotRunning,
     StreamBroken,
-    from_transport,
+)
+from velollm_desktop.core.ollama.transport import (
+    Limits,
+    Response,
+    error_detail,
+    finite_json,
+    open_request,
+    printable,
 )
 
 CONNECT_TIMEOUT_S = 2.0
+GET_DEADLINE_S = 10.0
+STREAM_DEADLINE_S = 3600.0
+MIN_RATE_SPAN_S = 1e-3
+EVENT_MARGIN = 512
+"""Events allowed beyond max_tokens (one per token, plus role, usage and final events)."""
+
+
+def number(d: Mapping[str, Any], key: str, what: str) -> float | None:
+    """A non-negative finite number field, `None` when absent; anything else is BadResponse."""
+    v = d.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise BadResponse(f"{what} sent {key}={str(v)[:40]!r}, not a non-negative number")
+    return v
+
+
+def mapping(d: Mapping[str, Any], key: str, what: str) -> dict:
+    """An object field (`{}` when absent or null); anything else is BadResponse."""
+    v = d.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise BadResponse(f"{what} sent a {type(v).__name__} for {key}, not an object")
+    return v
 
 
 class _SseClient:
@@ -32,21 +67,27 @@ class _SseClient:
 
     product = "the server"
     start_hint = "start it first"
+    final_event_required = False
+    """Whether the stream must end with `data: [DONE]` (OpenAI) to count as complete."""
 
-    def __init__(self, base_url: str, *, read_timeout_s: float = 300.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        # No keep-alive: llama-server (cpp-httplib) closes a connection after a few requests,
-        # and reusing one it just closed fails with "Server disconnected without sending a
-        # response" (seen 1 in 5 CLI runs). A fresh loopback connection costs ~0.1 ms.
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
-            timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
-        )
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        read_timeout_s: float = 300.0,
+        stream_deadline_s: float = STREAM_DEADLINE_S,
+        get_deadline_s: float = GET_DEADLINE_S,
+    ) -> None:
+        self.base_url = base_url.strip().rstrip("/")
+        self._get_limits = Limits(deadline_s=get_deadline_s, stall_s=get_deadline_s)
+        self._stream_limits = Limits(deadline_s=stream_deadline_s, stall_s=read_timeout_s)
+
+    @property
+    def what(self) -> str:
+        return f"{self.product} at {self.base_url}"
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: every request uses its own connection (no keep-alive)."""
 
     def __enter__(self):
         return self
@@ -54,59 +95,85 @@ class _SseClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _explain(self, exc: Exception) -> OllamaError:
-        return from_transport(exc, self.product, self.base_url, self.start_hint)
-
-    def _get_json(self, path: str) -> Any:
+    def _open(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        model: str | None,
+        limits: Limits,
+        cancel: threading.Event | None = None,
+    ) -> Response:
         try:
-            resp = self._http.get(path, timeout=10.0)
-        except httpx.HTTPError as exc:
-            raise self._explain(exc) from exc
-        self._raise_for(resp, None)
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise BadResponse(f"{self.product} sent something that is not JSON on {path}") from exc
+            resp = open_request(self.base_url, method, path, body, limits, self.product, cancel)
+        except ServerNotRunning:
+            raise ServerNotRunning(
+                f"{self.product} is not running at {self.base_url}: {self.start_hint}"
+            ) from None
+        if resp.status >= 400:
+            self._raise_for(resp, model)
+        return resp
 
-    def _raise_for(self, resp: httpx.Response, model: str | None) -> None:
-        if resp.status_code < 400:
-            return
-        resp.read()
-        if resp.status_code == 404 and model:
-            raise ModelNotFound(f"{self.product} has no model '{model}'")
-        if resp.status_code == 503:
+    def _get_json(self, path: str) -> dict:
+        resp = self._open("GET", path, None, None, self._get_limits)
+        try:
+            raw = resp.read(self._get_limits.max_body_bytes)
+        finally:
+            resp.close()
+        data = finite_json(raw, f"{self.what} ({path})")
+        if not isinstance(data, dict):
+            raise BadResponse(f"{self.what} sent a {type(data).__name__} on {path}, not an object")
+        return data
+
+    def _raise_for(self, resp: Response, model: str | None) -> None:
+        try:
+            detail = error_detail(resp)
+        finally:
+            resp.close()
+        if resp.status == 404 and model:
+            raise ModelNotFound(f"{self.product} has no model '{printable(model)}'")
+        if resp.status == 503:
             raise ServerBusy(
                 f"{self.product} is busy or still loading (HTTP 503); try again in a moment"
             )
-        raise OllamaError(f"{self.product} answered HTTP {resp.status_code}: {resp.text[:200]}")
+        raise OllamaError(f"{self.product} answered HTTP {resp.status}: {detail}")
 
     def _post_stream(
-        self, path: str, body: Mapping[str, Any], model: str | None, cancel: threading.Event | None
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        model: str | None,
+        cancel: threading.Event | None,
+        max_tokens: int | None = None,
     ) -> Iterator[dict]:
+        limits = self._stream_limits
+        if max_tokens is not None and max_tokens >= 0:
+            limits = limits.with_(max_lines=2 * (max_tokens + EVENT_MARGIN))  # + blank lines
+        resp = self._open("POST", path, body, model, limits, cancel)
         try:
-            with self._http.stream("POST", path, json=body) as resp:
-                self._raise_for(resp, model)
-                for line in resp.iter_lines():
-                    if cancel is not None and cancel.is_set():
-                        return
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        return
-                    try:
-                        data = json.loads(payload)
-                    except ValueError as exc:
-                        raise StreamBroken(
-                            f"{self.product} sent an event that is not JSON: {payload[:80]!r}"
-                        ) from exc
-                    if isinstance(data, dict) and "error" in data:
-                        raise StreamBroken(
-                            f"{self.product} reported an error mid-stream: {data['error']}"
-                        )
-                    yield data
-        except httpx.HTTPError as exc:
-            raise self._explain(exc) from exc
+            for raw in resp.iter_lines(limits):
+                if cancel is not None and cancel.is_set():
+                    return
+                line = raw.decode("utf-8", "replace")
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    return
+                data = finite_json(payload, self.what)
+                if not isinstance(data, dict):
+                    raise StreamBroken(f"{self.product} sent an event that is not an object")
+                if "error" in data:
+                    err = printable(str(data["error"]))[:300]
+                    raise StreamBroken(f"{self.product} reported an error mid-stream: {err}")
+                yield data
+        finally:
+            resp.close()
+        if self.final_event_required and not (cancel is not None and cancel.is_set()):
+            raise StreamBroken(
+                f"{self.product} ended the stream without its final event (data: [DONE]); "
+                "the run is not counted"
+            )
 
 
 def client_decode_rate(token_times: list[float], n_tokens: int | None) -> float | None:
@@ -115,7 +182,40 @@ def client_decode_rate(token_times: list[float], n_tokens: int | None) -> float 
         return None
     span = token_times[-1] - token_times[0]
     n = n_tokens if n_tokens and n_tokens >= len(token_times) else len(token_times)
-    return (n - 1) / span if span > 0 else None
+    # a burst (the whole answer in one packet) spans too little time to measure a rate
+    return (n - 1) / span if span >= MIN_RATE_SPAN_S else None
+
+
+def _count(d: Mapping[str, Any], key: str, what: str) -> int | None:
+    v = number(d, key, what)
+    return None if v is None else int(v)
+
+
+TIMING_COUNTS = ("predicted_n", "prompt_n", "cache_n", "draft_n", "draft_n_accepted")
+TIMING_RATES = ("predicted_per_second", "prompt_per_second")
+
+
+def timings(event: Mapping[str, Any], what: str) -> dict:
+    """llama.cpp's `timings` object of an event, every field checked (`{}` when absent)."""
+    t = mapping(event, "timings", what)
+    out: dict[str, Any] = {k: _count(t, k, what) for k in TIMING_COUNTS if t.get(k) is not None}
+    out.update({k: number(t, k, what) for k in TIMING_RATES if t.get(k) is not None})
+    return out
+
+
+def _deltas(event: Mapping[str, Any], what: str) -> Iterator[str]:
+    """Non-empty `choices[].delta.content` texts of one OpenAI chunk, types checked."""
+    choices = event.get("choices") or []
+    if not isinstance(choices, list):
+        raise BadResponse(f"{what} sent a {type(choices).__name__} as choices")
+    for choice in choices:
+        if not isinstance(choice, dict):
+            raise BadResponse(f"{what} sent a {type(choice).__name__} as a choice")
+        content = mapping(choice, "delta", what).get("content") or ""
+        if not isinstance(content, str):
+            raise BadResponse(f"{what} sent a {type(content).__name__} as content")
+        if content:
+            yield content
 
 
 class LlamaServerClient(_SseClient):
@@ -126,10 +226,15 @@ class LlamaServerClient(_SseClient):
 
     def health(self) -> bool:
         """Whether /health answers 200."""
+        limits = Limits(deadline_s=2.0, stall_s=2.0)
         try:
-            return self._http.get("/health", timeout=2.0).status_code == 200
-        except httpx.HTTPError as exc:
-            raise self._explain(exc) from exc
+            resp = open_request(self.base_url, "GET", "/health", None, limits, self.product)
+        except ServerNotRunning:
+            raise ServerNotRunning(
+                f"{self.product} is not running at {self.base_url}: {self.start_hint}"
+            ) from None
+        resp.close()
+        return resp.status == 200
 
     def props(self) -> dict:
         """`GET /props`: model path, context size, build info."""
@@ -139,7 +244,7 @@ class LlamaServerClient(_SseClient):
         """The model's file name as llama-server reports it."""
         props = self.props()
         path = str(props.get("model_path") or props.get("model_alias") or "unknown")
-        return path.rsplit("/", 1)[-1]
+        return printable(path.rsplit("/", 1)[-1])[:200] or "unknown"
 
     def measure(
         self,
@@ -164,8 +269,10 @@ class LlamaServerClient(_SseClient):
         times: list[float] = []
         text: list[str] = []
         final: dict = {}
-        for event in self._post_stream("/completion", body, None, cancel):
+        for event in self._post_stream("/completion", body, None, cancel, max_tokens):
             content = event.get("content") or ""
+            if not isinstance(content, str):
+                raise BadResponse(f"{self.what} sent a {type(content).__name__} as content")
             if content:
                 times.append(time.perf_counter())
                 text.append(content)
@@ -174,7 +281,8 @@ class LlamaServerClient(_SseClient):
         total_ms = (time.perf_counter() - t0) * 1000
         if not final and not (cancel and cancel.is_set()):
             raise StreamBroken("llama-server closed the stream before its final event")
-        t = final.get("timings") or {}
+        t = timings(final, self.what)
+        predicted = t.get("predicted_n") or _count(final, "tokens_predicted", self.what)
         return RunMeasurement(
             ttft_ms=(times[0] - t0) * 1000 if times else None,
             decode_tokens_per_s=client_decode_rate(times, t.get("predicted_n")),
@@ -183,7 +291,7 @@ class LlamaServerClient(_SseClient):
             else None,
             prompt_tokens_per_s=t.get("prompt_per_second"),
             prompt_tokens=t.get("prompt_n"),
-            eval_count=t.get("predicted_n") or final.get("tokens_predicted"),
+            eval_count=predicted,
             load_ms=None,
             total_ms=total_ms,
             cached_prompt_tokens=t.get("cache_n"),
@@ -197,12 +305,15 @@ class OpenAIClient(_SseClient):
     """Any OpenAI-compatible server (LM Studio, vLLM, llama-server): `/v1/models`, streaming chat."""
 
     product = "the OpenAI-compatible server"
+    final_event_required = True
     start_hint = "start the server (LM Studio, vLLM, llama-server …) and check the URL"
 
     def models(self) -> list[str]:
         """Model ids from `GET /v1/models`."""
-        data = self._get_json("/v1/models")
-        return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+        data = self._get_json("/v1/models").get("data") or []
+        if not isinstance(data, list):
+            raise BadResponse(f"{self.what} sent a {type(data).__name__} as its model list")
+        return [printable(str(m.get("id")))[:200] for m in data if isinstance(m, dict)]
 
     def measure(
         self,
@@ -228,23 +339,23 @@ class OpenAIClient(_SseClient):
         times: list[float] = []
         text: list[str] = []
         usage: dict = {}
-        timings: dict = {}
-        for event in self._post_stream("/v1/chat/completions", body, model or None, cancel):
-            for choice in event.get("choices") or []:
-                content = (choice.get("delta") or {}).get("content") or ""
-                if content:
-                    times.append(time.perf_counter())
-                    text.append(content)
-            usage = event.get("usage") or usage
-            timings = event.get("timings") or timings
+        timings_: dict = {}
+        stream = self._post_stream("/v1/chat/completions", body, model or None, cancel, max_tokens)
+        for event in stream:
+            for content in _deltas(event, self.what):
+                times.append(time.perf_counter())
+                text.append(content)
+            usage = mapping(event, "usage", self.what) or usage
+            t = timings(event, self.what)
+            timings_ = t or timings_
         total_ms = (time.perf_counter() - t0) * 1000
-        n = usage.get("completion_tokens") or timings.get("predicted_n")
+        n = _count(usage, "completion_tokens", self.what) or timings_.get("predicted_n")
         return RunMeasurement(
             ttft_ms=(times[0] - t0) * 1000 if times else None,
             decode_tokens_per_s=client_decode_rate(times, n),
-            server_decode_tokens_per_s=timings.get("predicted_per_second"),
-            prompt_tokens_per_s=timings.get("prompt_per_second"),
-            prompt_tokens=usage.get("prompt_tokens") or timings.get("prompt_n"),
+            server_decode_tokens_per_s=timings_.get("predicted_per_second"),
+            prompt_tokens_per_s=timings_.get("prompt_per_second"),
+            prompt_tokens=_count(usage, "prompt_tokens", self.what) or timings_.get("prompt_n"),
             eval_count=n,
             load_ms=None,
             total_ms=total_ms,

@@ -110,55 +110,90 @@ class GGUFInfo:
         return tuple(items[:n])
 
 
-def _read(fh: BinaryIO, fmt: str) -> Any:
-    size = struct.calcsize(fmt)
-    data = fh.read(size)
-    if len(data) != size:
-        raise NotGGUF("file ends in the middle of the metadata (truncated download?)")
-    return struct.unpack(fmt, data)[0]
+MAX_DEPTH = 3
+"""Arrays nested deeper than this are refused (real files nest one level)."""
+MAX_KEYS = 65_536
+"""Metadata keys (real models have fewer than 100)."""
+MAX_METADATA_BYTES = 256 * 1024 * 1024
+"""Header + metadata read at most (a 256k-token vocabulary with merges is ~20 MB)."""
 
 
-def _string(fh: BinaryIO) -> str:
-    n = _read(fh, "<Q")
-    if n > 1 << 24:
-        raise NotGGUF("implausible string length in metadata")
-    data = fh.read(n)
-    if len(data) != n:
-        raise NotGGUF("file ends in the middle of a string")
-    return data.decode("utf-8", "replace")
+class _Reader:
+    """Bounded reads: never past the file's end, the byte cap, the depth or the key count."""
 
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh, self.limit = fh, min(size, MAX_METADATA_BYTES)
 
-def _value(fh: BinaryIO, vtype: int) -> Any:
-    if vtype in _SCALARS:
-        return _read(fh, _SCALARS[vtype])
-    if vtype == STRING:
-        return _string(fh)
-    if vtype == ARRAY:
-        itype = _read(fh, "<I")
-        n = _read(fh, "<Q")
-        if n > 1 << 28:
-            raise NotGGUF("implausible array length in metadata")
-        items = [_value(fh, itype) for _ in range(n)]
-        return items if n <= KEEP_ARRAY_ITEMS else ArrayInfo(n, tuple(items[:KEEP_ARRAY_ITEMS]))
-    raise NotGGUF(f"unknown metadata value type {vtype}")
+    def left(self) -> int:
+        return self.limit - self.fh.tell()
+
+    def read(self, fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        data = self.fh.read(size) if self.left() >= size else b""
+        if len(data) != size:
+            raise NotGGUF(self._ends())
+        return struct.unpack(fmt, data)[0]
+
+    def _ends(self) -> str:
+        if self.limit == MAX_METADATA_BYTES:
+            return f"metadata larger than {MAX_METADATA_BYTES >> 20} MiB: refused"
+        return "file ends in the middle of the metadata (truncated download?)"
+
+    def string(self) -> str:
+        n = self.read("<Q")
+        if n > 1 << 24:
+            raise NotGGUF("implausible string length in metadata")
+        if n > self.left():
+            raise NotGGUF(self._ends())
+        return self.fh.read(n).decode("utf-8", "replace")
+
+    def value(self, vtype: int, depth: int = 0) -> Any:
+        if vtype in _SCALARS:
+            return self.read(_SCALARS[vtype])
+        if vtype == STRING:
+            return self.string()
+        if vtype == ARRAY:
+            return self.array(depth + 1)
+        raise NotGGUF(f"unknown metadata value type {vtype}")
+
+    def array(self, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise NotGGUF(f"metadata arrays nested deeper than {MAX_DEPTH}: refused")
+        itype = self.read("<I")
+        n = self.read("<Q")
+        least = struct.calcsize(_SCALARS[itype]) if itype in _SCALARS else 8
+        if n * least > self.left():  # checked before any item is read: no huge loop, no huge list
+            raise NotGGUF(f"an array declares {n} items, more than is left: {self._ends()}")
+        head = [self.value(itype, depth) for _ in range(min(n, KEEP_ARRAY_ITEMS))]
+        if n <= KEEP_ARRAY_ITEMS:
+            return head
+        if itype in _SCALARS:  # skip the rest without reading it item by item
+            self.fh.seek((n - KEEP_ARRAY_ITEMS) * least, 1)
+        else:
+            for _ in range(n - KEEP_ARRAY_ITEMS):
+                self.value(itype, depth)
+        return ArrayInfo(n, tuple(head))
 
 
 def read_gguf(path: Path | str) -> GGUFInfo:
-    """Read a GGUF file's metadata; raises NotGGUF with the reason."""
+    """Read a GGUF file's metadata; raises NotGGUF with the reason (bounded time and memory)."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
             if fh.read(4) != MAGIC:
                 raise NotGGUF(f"{path.name} is not a GGUF model file (wrong magic bytes)")
-            version = _read(fh, "<I")
+            r = _Reader(fh, path.stat().st_size)
+            version = r.read("<I")
             if version not in (2, 3):
                 raise NotGGUF(f"{path.name}: unsupported GGUF version {version}")
-            tensors = _read(fh, "<Q")
-            kv_count = _read(fh, "<Q")
+            tensors = r.read("<Q")
+            kv_count = r.read("<Q")
+            if kv_count > MAX_KEYS:
+                raise NotGGUF(f"{path.name}: {kv_count} metadata keys (limit {MAX_KEYS}): refused")
             meta: dict[str, Any] = {}
             for _ in range(kv_count):
-                key = _string(fh)
-                meta[key] = _value(fh, _read(fh, "<I"))
+                key = r.string()
+                meta[key] = r.value(r.read("<I"))
     except OSError as exc:
         raise NotGGUF(f"cannot read {path}: {exc}") from exc
     return GGUFInfo(path, version, tensors, meta, path.stat().st_size)

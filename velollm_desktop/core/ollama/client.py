@@ -1,65 +1,60 @@
-"""The Ollama HTTP client: explicit timeouts, one error choke point.
+"""The Ollama HTTP client: one overall deadline per request, size caps, one choke point.
 
-Streaming goes through httpx. With `lightweight=True` (the tray's `/api/ps` poll), the plain
-JSON requests are one HTTP/1.0 exchange over a socket (http.client for https), and neither
-httpx nor http.client is imported: they cost ~14 MB and ~7 MB of RSS in a tray app whose
-reference floor is ~54 MB.
+Every request goes through `transport.open_request` (a bounded HTTP/1.1 exchange over a
+socket: no httpx or http.client, which cost ~14 MB and ~7 MB of RSS in the tray) and then
+`_send` (JSON) or `_ndjson` (streams), which map HTTP failures to the typed errors in
+`errors.py` and check every reply against `schema.py` before a dataclass is built from it.
 
-Every request goes through `_send` (or `_stream` for NDJSON), which maps transport and HTTP
-failures to the typed errors in `errors.py`, with messages that say what to do.
+Limits (docs/RELIABILITY.md): a plain request must end within `read_timeout_s` (10 s) overall;
+a load (preload, create) within `stream_stall_timeout_s`; a stream must send its next line
+within `stream_stall_timeout_s` (300 s, a cold load) and end within `stream_deadline_s`
+(3600 s). Bodies are capped at 32 MiB, lines at 8 MiB, streams at 256 MiB and at
+`num_predict` + 512 lines.
 """
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from velollm_desktop.core.ollama import schema
 from velollm_desktop.core.ollama.errors import (
-    BadResponse,
+    GUI_ADDRESS_FIX,
     ModelNotFound,
     OllamaError,
     ServerBusy,
     ServerNotRunning,
     StreamBroken,
-    from_transport,
 )
 from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
+from velollm_desktop.core.ollama.transport import (
+    Limits,
+    Response,
+    error_detail,
+    finite_json,
+    open_request,
+    printable,
+)
 
-if TYPE_CHECKING:
-    import httpx
-
-CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 10.0
+"""Overall deadline of one plain JSON request, in seconds."""
 STREAM_STALL_TIMEOUT_S = 300.0
 """Longest wait for the next NDJSON line, in seconds (a cold model load can take minutes)."""
+STREAM_DEADLINE_S = 3600.0
+"""Overall deadline of one stream, in seconds."""
+STREAM_LINE_MARGIN = 512
+"""Lines allowed beyond `num_predict` (Ollama sends one per token plus a final one)."""
 BUSY_RETRIES = 3
 BUSY_BACKOFF_S = 0.5
 
 
-def _dechunk(body: bytes) -> bytes:
-    """Decode a chunked transfer-encoded body (a server may chunk even for HTTP/1.0)."""
-    out, rest = [], body
-    while rest:
-        size_line, _, rest = rest.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0], 16)
-        except ValueError as exc:
-            raise BadResponse("malformed chunked response from Ollama") from exc
-        if size == 0:
-            break
-        out.append(rest[:size])
-        rest = rest[size + 2 :]
-    return b"".join(out)
-
-
 class OllamaClient:
     """A client for one Ollama server (`base_url` like http://127.0.0.1:11434)."""
+
+    PRODUCT = "Ollama"
+    START_HINT = f"start it with `ollama serve` (or open the Ollama app), or {GUI_ADDRESS_FIX}"
 
     def __init__(
         self,
@@ -67,32 +62,21 @@ class OllamaClient:
         *,
         read_timeout_s: float = READ_TIMEOUT_S,
         stream_stall_timeout_s: float = STREAM_STALL_TIMEOUT_S,
+        stream_deadline_s: float = STREAM_DEADLINE_S,
         busy_backoff_s: float = BUSY_BACKOFF_S,
         lightweight: bool = False,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._read_timeout = read_timeout_s
-        self._stall = stream_stall_timeout_s
+        self.base_url = base_url.strip().rstrip("/")
+        self._limits = Limits(deadline_s=read_timeout_s, stall_s=read_timeout_s)
+        self._load_limits = Limits(
+            deadline_s=stream_stall_timeout_s, stall_s=stream_stall_timeout_s
+        )
+        self._stream_limits = Limits(deadline_s=stream_deadline_s, stall_s=stream_stall_timeout_s)
         self._backoff = busy_backoff_s
-        self._lightweight = lightweight
-        self._client: httpx.Client | None = None
-
-    @property
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            import httpx  # noqa: PLC0415 - see module docstring
-
-            self._client = httpx.Client(
-                base_url=self.base_url,
-                timeout=httpx.Timeout(self._read_timeout, connect=CONNECT_TIMEOUT_S),
-                trust_env=False,  # a desktop proxy setting must not hijack a loopback server
-            )
-        return self._client
+        self._lightweight = lightweight  # kept for callers: every path is now lightweight
 
     def close(self) -> None:
-        """Release the connection pool."""
-        if self._client is not None:
-            self._client.close()
+        """Nothing to release: every request uses its own connection."""
 
     def __enter__(self) -> OllamaClient:
         return self
@@ -101,110 +85,49 @@ class OllamaClient:
         self.close()
 
     # -- the choke point ------------------------------------------------------------------
-    PRODUCT = "Ollama"
-    START_HINT = "start it with `ollama serve` (or open the Ollama app), or set the right address in Settings"
+    def _open(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        model: str | None,
+        limits: Limits,
+        cancel: threading.Event | None = None,
+    ) -> Response:
+        """Open one request, retrying HTTP 503 with backoff; errors become typed ones."""
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                resp = open_request(self.base_url, method, path, body, limits, self.PRODUCT, cancel)
+            except ServerNotRunning:
+                raise ServerNotRunning(
+                    f"Ollama is not running at {self.base_url}: {self.START_HINT}"
+                ) from None
+            if resp.status < 400:
+                return resp
+            try:
+                self._raise_status(resp, model)
+            except ServerBusy:
+                if attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(self._backoff * 2**attempt)
+        raise AssertionError("unreachable")
 
-    def _explain(self, exc: Exception) -> OllamaError:
-        return from_transport(exc, self.PRODUCT, self.base_url, self.START_HINT)
-
-    def _check_status(self, resp: httpx.Response, model: str | None) -> None:
-        import httpx  # noqa: PLC0415 - already loaded by the caller
-
-        if resp.status_code < 400:
-            return
+    def _raise_status(self, resp: Response, model: str | None) -> None:
         try:
-            resp.read()
-            detail = resp.json().get("error", "")
-        except (ValueError, AttributeError, httpx.HTTPError):
-            detail = resp.text[:200] if resp.is_stream_consumed else ""
-        if resp.status_code == 404 and model:
+            detail = error_detail(resp)
+        finally:
+            resp.close()
+        if resp.status == 404 and model:
             raise ModelNotFound(
-                f"model '{model}' is not installed in Ollama: run `ollama pull {model}`"
+                f"model '{printable(model)}' is not installed in Ollama: "
+                f"run `ollama pull {printable(model)}`"
             )
-        if resp.status_code == 503:
+        if resp.status == 503:
             raise ServerBusy(
                 f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later"
             )
-        raise OllamaError(
-            f"Ollama answered HTTP {resp.status_code}: {detail or resp.reason_phrase}"
-        )
-
-    def _exchange(self, method: str, path: str, data: bytes | None) -> tuple[int, str, bytes]:
-        """One request → (status, reason, body). HTTP/1.0 over a socket for http://."""
-        url = urllib.parse.urlsplit(self.base_url)
-        host, target = url.hostname or "127.0.0.1", url.path.rstrip("/") + path
-        if url.scheme == "https":
-            import http.client  # noqa: PLC0415 - remote TLS servers only
-
-            conn = http.client.HTTPSConnection(host, url.port, timeout=self._read_timeout)
-            try:
-                conn.request(
-                    method,
-                    target,
-                    body=data,
-                    headers={"Content-Type": "application/json"} if data else {},
-                )
-                resp = conn.getresponse()
-                return resp.status, resp.reason, resp.read()
-            finally:
-                conn.close()
-        port = url.port or 80
-        head = [
-            f"{method} {target} HTTP/1.0",
-            f"Host: {host}:{port}",
-            "Accept: application/json",
-            "Connection: close",
-        ]
-        if data is not None:
-            head += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
-        with socket.create_connection((host.strip("[]"), port), timeout=CONNECT_TIMEOUT_S) as sock:
-            sock.settimeout(self._read_timeout)
-            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (data or b""))
-            chunks = []
-            while block := sock.recv(65536):
-                chunks.append(block)
-        raw = b"".join(chunks)
-        header, sep, body = raw.partition(b"\r\n\r\n")
-        status_line = header.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
-        if not sep or len(status_line) < 2 or not status_line[1].isdigit():
-            raise BadResponse(f"Ollama at {self.base_url} sent something that is not HTTP")
-        if b"transfer-encoding: chunked" in header.lower():
-            body = _dechunk(body)
-        return int(status_line[1]), status_line[2] if len(status_line) > 2 else "", body
-
-    def _send_stdlib(
-        self, method: str, path: str, body: Mapping[str, Any] | None, model: str | None
-    ) -> Any:
-        """The lightweight path: same typed errors as httpx's path."""
-        data = json.dumps(body).encode() if body is not None else None
-        try:
-            status, reason, raw = self._exchange(method, path, data)
-        except socket.gaierror as exc:  # unknown host name: nothing to connect to
-            raise ServerNotRunning(
-                f"Ollama is not running at {self.base_url}: {self.START_HINT}"
-            ) from exc
-        except OSError as exc:  # refused, timed out, dropped: the shared mapping
-            raise self._explain(exc) from exc
-        if status >= 400:
-            try:
-                detail = json.loads(raw).get("error", "")
-            except (ValueError, AttributeError):
-                detail = raw[:200].decode("utf-8", "replace")
-            if status == 404 and model:
-                raise ModelNotFound(
-                    f"model '{model}' is not installed in Ollama: run `ollama pull {model}`"
-                )
-            if status == 503:
-                raise ServerBusy(
-                    f"Ollama is busy (HTTP 503: {detail or 'server busy'}); try again later"
-                )
-            raise OllamaError(f"Ollama answered HTTP {status}: {detail or reason}")
-        try:
-            return json.loads(raw) if raw.strip() else {}  # DELETE answers 200 with no body
-        except ValueError as exc:
-            raise BadResponse(
-                f"Ollama at {self.base_url} sent something that is not JSON: {exc}"
-            ) from exc
+        reason = printable(resp.reason)[:80]
+        raise OllamaError(f"Ollama answered HTTP {resp.status}: {detail or reason}")
 
     def _send(
         self,
@@ -212,107 +135,73 @@ class OllamaClient:
         path: str,
         body: Mapping[str, Any] | None = None,
         model: str | None = None,
+        *,
+        slow: bool = False,
     ) -> Any:
-        """Send one request and return its decoded JSON body (retrying 503 with backoff)."""
-        if self._lightweight:
-            for attempt in range(BUSY_RETRIES + 1):
-                try:
-                    return self._send_stdlib(method, path, body, model)
-                except ServerBusy:
-                    if attempt == BUSY_RETRIES:
-                        raise
-                    time.sleep(self._backoff * 2**attempt)
-        import httpx  # noqa: PLC0415
-
-        for attempt in range(BUSY_RETRIES + 1):
-            try:
-                resp = self._http.request(method, path, json=body)
-                self._check_status(resp, model)
-                return resp.json() if resp.content.strip() else {}
-            except ServerBusy:
-                if attempt == BUSY_RETRIES:
-                    raise
-                time.sleep(self._backoff * 2**attempt)
-            except OllamaError:
-                raise
-            except ValueError as exc:
-                raise BadResponse(
-                    f"Ollama at {self.base_url} sent something that is not JSON: {exc}"
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise self._explain(exc) from exc
-        raise AssertionError("unreachable")
-
-    @contextmanager
-    def _stream(
-        self, path: str, body: Mapping[str, Any], model: str | None
-    ) -> Iterator[httpx.Response]:
-        import httpx  # noqa: PLC0415
-
-        timeout = httpx.Timeout(self._stall, connect=CONNECT_TIMEOUT_S)
-        for attempt in range(BUSY_RETRIES + 1):
-            try:
-                with self._http.stream("POST", path, json=body, timeout=timeout) as resp:
-                    self._check_status(resp, model)
-                    yield resp
-                    return
-            except ServerBusy:
-                if attempt == BUSY_RETRIES:
-                    raise
-                time.sleep(self._backoff * 2**attempt)
-            except httpx.HTTPError as exc:
-                raise self._explain(exc) from exc
+        """Send one request and return its decoded JSON body (within the deadline and caps)."""
+        limits = self._load_limits if slow else self._limits
+        resp = self._open(method, path, body, model, limits)
+        try:
+            raw = resp.read(limits.max_body_bytes)
+        finally:
+            resp.close()
+        if not raw.strip():
+            return {}  # DELETE answers 200 with no body
+        return finite_json(raw, f"Ollama at {self.base_url}")
 
     def _ndjson(
         self, path: str, body: Mapping[str, Any], model: str | None, cancel: threading.Event | None
     ) -> Iterator[GenerateChunk]:
-        import httpx  # noqa: PLC0415
-
-        with self._stream(path, body, model) as resp:
-            try:
-                for line in resp.iter_lines():
-                    if cancel is not None and cancel.is_set():
-                        return
-                    if not line.strip():
-                        continue
-                    try:
-                        data = json.loads(line)
-                    except ValueError as exc:
-                        raise StreamBroken(
-                            f"Ollama sent a line that is not JSON: {line[:80]!r}"
-                        ) from exc
-                    if not isinstance(data, dict):
-                        raise StreamBroken(f"Ollama sent an unexpected line: {line[:80]!r}")
-                    if "error" in data:
-                        raise StreamBroken(f"Ollama reported an error mid-stream: {data['error']}")
-                    chunk = GenerateChunk.from_json(data)
-                    yield chunk
-                    if chunk.done:
-                        return
-            except httpx.HTTPError as exc:
-                raise self._explain(exc) from exc
+        limits = self._stream_limits
+        n_predict = (body.get("options") or {}).get("num_predict")
+        if isinstance(n_predict, int) and n_predict >= 0:
+            limits = limits.with_(max_lines=n_predict + STREAM_LINE_MARGIN)
+        resp = self._open("POST", path, body, model, limits, cancel)
+        what = f"Ollama at {self.base_url}"
+        try:
+            for line in resp.iter_lines(limits):
+                if cancel is not None and cancel.is_set():
+                    return
+                if not line.strip():
+                    continue
+                data = finite_json(line, what) if line.lstrip()[:1] in (b"{", b"[") else None
+                if not isinstance(data, dict):
+                    raise StreamBroken(
+                        f"Ollama sent a line that is not JSON or not an object: {line[:80]!r}"
+                    )
+                if "error" in data:
+                    raise StreamBroken(
+                        f"Ollama reported an error mid-stream: {printable(str(data['error']))[:300]}"
+                    )
+                chunk = GenerateChunk.from_json(schema.chunk(data, what))
+                yield chunk
+                if chunk.done:
+                    return
+        finally:
+            resp.close()
+        if cancel is not None and cancel.is_set():
+            return
         raise StreamBroken("Ollama closed the stream before the final (done) line")
 
     # -- API ------------------------------------------------------------------------------
     def version(self) -> str:
         """`GET /api/version` → "0.33.0"."""
-        return str(self._send("GET", "/api/version").get("version", ""))
+        return schema.version(self._send("GET", "/api/version"), self.base_url)
 
     def installed_models(self) -> list[InstalledModel]:
         """`GET /api/tags`: models on disk."""
-        return [
-            InstalledModel.from_json(m) for m in self._send("GET", "/api/tags").get("models") or []
-        ]
+        data = self._send("GET", "/api/tags")
+        return [InstalledModel.from_json(m) for m in schema.tags(data, self.base_url)]
 
     def loaded_models(self) -> list[LoadedModel]:
         """`GET /api/ps`: models in memory with their CPU/GPU split."""
-        return [LoadedModel.from_json(m) for m in self._send("GET", "/api/ps").get("models") or []]
+        data = self._send("GET", "/api/ps")
+        return [LoadedModel.from_json(m) for m in schema.ps(data, self.base_url)]
 
     def show(self, model: str, verbose: bool = True) -> ModelShow:
         """`POST /api/show` (verbose so arrays such as per-layer head counts are included)."""
-        return ModelShow.from_json(
-            model, self._send("POST", "/api/show", {"model": model, "verbose": verbose}, model)
-        )
+        data = self._send("POST", "/api/show", {"model": model, "verbose": verbose}, model)
+        return ModelShow.from_json(model, schema.show(data, self.base_url))
 
     def show_json(self, model: str) -> dict[str, Any]:
         """`POST /api/show` (verbose) as sent: modelfile, parameters, model_info, tensors."""
@@ -354,7 +243,8 @@ class OllamaClient:
         body: dict[str, Any] = {"model": model, "stream": False}
         if options:
             body["options"] = dict(options)
-        return GenerateChunk.from_json(self._send("POST", "/api/generate", body, model))
+        data = self._send("POST", "/api/generate", body, model, slow=True)
+        return GenerateChunk.from_json(schema.chunk(data, f"Ollama at {self.base_url}"))
 
     def create(
         self,
@@ -369,7 +259,7 @@ class OllamaClient:
         body = {"model": model, "from": base, "parameters": dict(parameters), "stream": False}
         if draft_files:
             body["draft_files"] = dict(draft_files)
-        self._send("POST", "/api/create", body, base)
+        self._send("POST", "/api/create", body, base, slow=True)
 
     def delete(self, model: str) -> None:
         """`DELETE /api/delete` a model (the derived ones we created)."""
@@ -378,5 +268,9 @@ class OllamaClient:
     def unload(self, model: str) -> None:
         """Unload `model` now (`keep_alive: 0`)."""
         self._send(
-            "POST", "/api/generate", {"model": model, "keep_alive": 0, "stream": False}, model
+            "POST",
+            "/api/generate",
+            {"model": model, "keep_alive": 0, "stream": False},
+            model,
+            slow=True,
         )

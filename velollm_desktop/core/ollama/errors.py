@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+GUI_ADDRESS_FIX = "set the right address in Settings"
+"""How a message tells the app's user to fix a wrong address; the CLI swaps in `--url`."""
+
 
 class OllamaError(Exception):
     """Base of every error a server client raises (the message is shown to the user)."""
@@ -33,6 +36,14 @@ class StreamBroken(OllamaError):
 
 class BadResponse(OllamaError):
     """The server answered with something that is not the documented format."""
+
+
+class TooLarge(BadResponse):
+    """A reply went past a size cap (body, line, stream length); reading stopped."""
+
+
+class BadURL(OllamaError):
+    """The server address is not a usable http(s) URL."""
 
 
 def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> OllamaError:

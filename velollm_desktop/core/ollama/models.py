@@ -63,13 +63,14 @@ class LoadedModel:
 
     @property
     def placement(self) -> str:
-        """ "100% GPU", "100% CPU" or "41%/59% CPU/GPU", as `ollama ps` shows it."""
+        """ "on GPU", "on CPU" or "41 % CPU / 59 % GPU" (`ollama ps` writes "100% CPU", which
+        reads like a CPU load)."""
         gpu = round(self.gpu_fraction * 100)
         if gpu >= 100:
-            return "100% GPU"
+            return "on GPU"
         if gpu <= 0:
-            return "100% CPU"
-        return f"{100 - gpu}%/{gpu}% CPU/GPU"
+            return "on CPU"
+        return f"{100 - gpu} % CPU / {gpu} % GPU"
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> LoadedModel:

@@ -1,25 +1,41 @@
 """Memory fit: weights + KV cache + compute buffer + overhead, against the GPU budget.
 
-KV cache = ctx · parallel · Σ_layers (key_length + value_length) · head_count_kv · bytes per
-element — for a uniform model 2 · layers · kv_heads · head_dim · ctx · parallel · bpe — with
-bpe 2 (f16), 34/32 (q8_0) or 18/32 (q4_0), the exact ggml block sizes.
-Compute buffer: Ollama's llama graph estimate, b = min(ctx, batch):
-max(4·b·(1 + 4E + ctx_total·(1 + H)), 4·b·(E + vocab)); with flash attention the attention
-scores are never materialised, so the ctx·H term is dropped.
-Overhead: 457 MiB per GPU (Ollama's MinimumMemory; 512 MiB on Metal).
-Margin: 1024 MiB kept free (llama.cpp's default LLAMA_ARG_FIT_TARGET).
+The bytes come from one of two methods (core/optimize/footprint*.py):
+- **llama.cpp projection**: when llama-fit-params is installed and the model file is local (a
+  `.gguf`, or the blob of an Ollama model), llama.cpp itself projects the footprint of the exact
+  setting (`-c -np -ctk/-ctv -fa -ngl`); exact by construction.
+- **formula**: llama.cpp's rules written out (sliding-window layers, per-layer KV heads, MoE,
+  logits buffer, attention scores without flash attention); see footprint.py.
+Overhead: 457 MiB per GPU (Ollama's MinimumMemory; 512 MiB on Metal; the CUDA context measured
+200–475 MiB on an H100). Margin: 1024 MiB kept free (llama.cpp's default LLAMA_ARG_FIT_TARGET).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from velollm_desktop.core.hardware.apple import gpu_working_set_mib
 from velollm_desktop.core.hardware.model import GpuVendor, HardwareSpec
+from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.optimize import footprint as fp
+from velollm_desktop.core.optimize.footprint import (
+    KV_BYTES_PER_ELEMENT,  # noqa: F401 - re-exported: callers import it from here
+    METHOD_FORMULA,
+    MIB,
+    FitSettings,
+    MemoryEstimate,
+    ModelShape,
+)
+from velollm_desktop.core.optimize.footprint_llamacpp import (
+    FitParamsError,
+    Projector,
+    find_projector,
+)
 from velollm_desktop.core.optimize.models import ModelProfile
+from velollm_desktop.core.settings import data_dir
 
-MIB = 1024 * 1024
-KV_BYTES_PER_ELEMENT = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 MINIMUM_MEMORY = 457 * MIB
 MINIMUM_MEMORY_METAL = 512 * MIB
 FIT_MARGIN = 1024 * MIB
@@ -47,6 +63,9 @@ class Footprint:
     kv_cache: int
     compute: int
     overhead: int
+    method: str = METHOD_FORMULA
+    """Which method computed weights / KV / compute: "llama.cpp projection" or "formula"."""
+    detail: str = ""
 
     @property
     def total(self) -> int:
@@ -103,23 +122,97 @@ def budget_for(spec: HardwareSpec) -> Budget:
     )
 
 
+def shape_of(m: ModelProfile) -> ModelShape:
+    """The model's shape: the one read from its metadata, else built from the profile's fields."""
+    shape = getattr(m, "shape", None)
+    if isinstance(shape, ModelShape):
+        return shape
+    return ModelShape(
+        architecture=m.architecture,
+        n_layer=m.block_count,
+        n_embd=m.embedding_length,
+        n_head=m.head_count,
+        head_count_kv=m.head_count_kv,
+        key_length=m.key_length,
+        value_length=m.value_length,
+        n_vocab=m.vocab_size,
+        n_ff=0,
+        weights_bytes=m.weights_bytes,
+        token_embd_bytes=int(m.vocab_size * m.embedding_length * fp.BITS_PER_WEIGHT_FALLBACK / 8),
+        tied_output=m.architecture.startswith(fp.TIED_BY_DEFAULT),
+    )
+
+
 def kv_cache_bytes(m: ModelProfile, ctx: int, parallel: int, kv_type: str = "f16") -> int:
-    """KV cache bytes for `ctx` tokens per slot × `parallel` slots."""
-    bpe = KV_BYTES_PER_ELEMENT[kv_type]
-    per_token = sum((m.key_length + m.value_length) * kv for kv in m.head_count_kv) * bpe
-    return int(per_token * ctx * parallel)
+    """KV cache bytes for `ctx` tokens per slot × `parallel` slots (sliding windows counted)."""
+    return fp.kv_bytes(shape_of(m), FitSettings(ctx, parallel, kv_type))
 
 
 def compute_bytes(
     m: ModelProfile, ctx: int, parallel: int, flash_attention: bool, batch: int = DEFAULT_BATCH
 ) -> int:
     """Compute (graph) buffer estimate in bytes."""
-    ctx_total = ctx * parallel
-    b = min(ctx_total, batch)
-    attn = 0 if flash_attention else ctx_total * (1 + m.head_count)
-    return max(
-        4 * b * (1 + 4 * m.embedding_length + attn), 4 * b * (m.embedding_length + m.vocab_size)
-    )
+    return fp.compute_bytes(shape_of(m), FitSettings(ctx, parallel, "f16", flash_attention, batch))
+
+
+PROJECTION_CACHE = "fit-projection-cache.json"
+_AUTO = object()
+_projector_lock = threading.Lock()
+_projector: object = _AUTO
+
+
+def use_projector(projector: Projector | None) -> object:
+    """Set the llama.cpp projector (None: formula only); returns the previous one."""
+    global _projector
+    with _projector_lock:
+        previous, _projector = _projector, projector
+    return previous
+
+
+def current_projector() -> Projector | None:
+    """The projector in use: found on first use (llama-fit-params next to llama-server)."""
+    global _projector
+    with _projector_lock:
+        if _projector is _AUTO:
+            _projector = find_projector(cache_path=data_dir() / PROJECTION_CACHE)
+        return _projector if isinstance(_projector, Projector) else None
+
+
+def local_model_file(m: ModelProfile) -> Path | None:
+    """The model's GGUF on this machine: its own path, else the Ollama blob of that name
+    (only when its size fits the size Ollama reported, so a remote server's different model
+    of the same name is not mistaken for it)."""
+    path = getattr(m, "model_path", None)
+    if path is not None and Path(path).is_file():
+        return Path(path)
+    try:
+        blob = ollama_store.resolve(m.name)
+        size = blob.stat().st_size
+    except (ollama_store.OllamaModelNotFound, OSError):
+        return None
+    # Ollama's size counts every layer (a vision projector too): the weights blob is ≤ it
+    return blob if m.weights_bytes and 0.7 <= size / m.weights_bytes <= 1.02 else None
+
+
+def estimate(m: ModelProfile, s: FitSettings, over_bytes: int | None = None) -> MemoryEstimate:
+    """llama.cpp's projection when it can be had, else the formula (whose detail says why).
+
+    With `over_bytes`, llama.cpp is not asked when the formula already exceeds it by more than
+    15 % (the formula is within 1 % of llama.cpp on real shapes): a clear "does not fit" costs
+    no llama-fit-params run."""
+    est = fp.formula_estimate(shape_of(m), s)
+    path = local_model_file(m)
+    projector = current_projector() if path else None
+    why = "no local model file" if path is None else "llama-fit-params not installed"
+    if over_bytes is not None and est.total_bytes > over_bytes * 1.15:
+        why = "clearly over the budget, llama.cpp not asked" if projector else why
+    elif path is not None and projector is not None:
+        try:
+            return projector.estimate(path, s)
+        except FitParamsError as exc:
+            why = str(exc)
+    detail = "; ".join(x for x in (est.detail, why) if x)
+    return MemoryEstimate(est.weights_bytes, est.kv_bytes, est.compute_bytes, est.method, detail)
 
 
 def footprint(
@@ -129,11 +222,15 @@ def footprint(
     overhead = MINIMUM_MEMORY_METAL if budget.metal else MINIMUM_MEMORY
     if budget.device == "cpu":
         overhead = 0
+    settings = FitSettings(ctx, parallel, kv_type, flash_attention, device=budget.device)
+    est = estimate(m, settings, over_bytes=budget.bytes - overhead)
     return Footprint(
-        m.weights_bytes,
-        kv_cache_bytes(m, ctx, parallel, kv_type),
-        compute_bytes(m, ctx, parallel, flash_attention),
+        est.weights_bytes,
+        est.kv_bytes,
+        est.compute_bytes,
         overhead,
+        est.method,
+        est.detail,
     )
 
 

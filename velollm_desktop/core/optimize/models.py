@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from velollm_desktop.core.jsonio import read_json_object
+from velollm_desktop.core.optimize.footprint import ModelShape, shape_from_metadata
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,19 @@ class ModelProfile:
     """The context it was trained for (`<arch>.context_length`)."""
     vocab_size: int
     architecture: str = "llama"
+    shape: ModelShape | None = None
+    """Everything the corrected formula reads (sliding windows, experts, embeddings)."""
+    model_path: Path | None = None
+    """The GGUF on this machine, when known (llama.cpp's own projection needs it)."""
 
     @property
     def kv_bytes_per_token_f16(self) -> int:
         """K+V bytes for one token across all layers at f16 (2 bytes per element)."""
         return sum((self.key_length + self.value_length) * kv * 2 for kv in self.head_count_kv)
+
+
+MAX_BLOCKS = 4096
+"""More layers than any model has: a larger block_count is a broken or hostile file."""
 
 
 def _first_int(v: Any, default: int) -> int:
@@ -58,6 +68,8 @@ def profile_from_show(
         raise ValueError(
             f"{name}: /api/show has no {arch}.block_count (was it saved with verbose: true?)"
         )
+    if blocks > MAX_BLOCKS:  # the largest models have a few hundred layers
+        raise ValueError(f"{name}: {arch}.block_count = {blocks} is not a real model's layer count")
     emb = _first_int(key("embedding_length"), 4096)
     heads = _first_int(key("attention.head_count"), 32)
     kv_raw = key("attention.head_count_kv", heads)
@@ -70,6 +82,10 @@ def profile_from_show(
     if size_bytes is None:
         params = int(info.get("general.parameter_count") or 0)
         size_bytes = int(params * 4.85 / 8) if params else 0  # ~Q4_K_M bits per weight
+    try:
+        shape = shape_from_metadata(info, int(size_bytes), show.get("tensors"))
+    except ValueError:
+        shape = None
     return ModelProfile(
         name=name,
         weights_bytes=int(size_bytes),
@@ -84,6 +100,7 @@ def profile_from_show(
             key("vocab_size"), len(info.get("tokenizer.ggml.tokens") or []) or 32000
         ),
         architecture=arch,
+        shape=shape,
     )
 
 
@@ -92,5 +109,48 @@ def load_model_info_file(spec: str) -> ModelProfile:
     name, sep, path = spec.partition("=")
     if not sep:
         raise ValueError(f"--model-info expects NAME=FILE, got {spec!r}")
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = read_json_object(Path(path), "--model-info")
     return profile_from_show(name, data, data.get("size"))
+
+
+def load_model_file(path: Path) -> ModelProfile:
+    """A profile from a model file the user picked: a GGUF file (its header is read) or a
+    saved `/api/show` response (JSON). Raises ValueError with what is wrong."""
+    from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf  # noqa: PLC0415
+
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    if magic == b"GGUF":
+        try:
+            info = read_gguf(path)
+        except (NotGGUF, OSError) as exc:
+            raise ValueError(f"{path.name} is not a readable GGUF model: {exc}") from exc
+        name, show, size = info.name, {"model_info": info.metadata}, info.file_size_bytes
+    else:
+        try:
+            show = read_json_object(path, "model file")
+        except ValueError as exc:
+            raise ValueError(
+                f"{path.name} is neither a GGUF model nor a saved /api/show JSON response"
+            ) from exc
+        if not isinstance(show.get("model_info"), dict):
+            raise ValueError(f"{path.name} is not a saved /api/show JSON response (no model_info)")
+        name, size = path.stem, show.get("size")
+        if isinstance(size, int) and size < 0:
+            raise ValueError(f"{path.name}: a negative size ({size}) is not a model's size")
+    try:
+        return profile_from_show(name, show, size if isinstance(size, int) else None)
+    except (
+        TypeError,
+        ValueError,
+        AttributeError,
+        KeyError,
+        OverflowError,
+        ZeroDivisionError,
+    ) as exc:
+        raise ValueError(
+            f"{path.name} does not describe a model VeloLLM can plan for: {exc}"
+        ) from exc

@@ -93,3 +93,152 @@ def parse_value(name: str, raw: str) -> Parsed:
             )
         return Parsed(name, raw, seconds)
     return Parsed(name, raw, text)
+
+
+# -- systemd unit files (systemd.syntax(7), systemd.exec(5) Environment=) -------------------
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    """One logical line of a unit file: `first`..`last` are its physical line indices."""
+
+    first: int
+    last: int
+    section: str | None
+    key: str | None
+    value: str
+
+
+def unit_lines(text: str) -> list[UnitLine]:
+    """Logical lines with systemd's rules: `#`/`;` comments, `\\` continuations,
+    `[Section]` headers, `Key = value` with blanks around `=` ignored."""
+    out: list[UnitLine] = []
+    section: str | None = None
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        first, buf = i, lines[i]
+        stripped = buf.strip()
+        if not stripped or stripped[0] in "#;":
+            i += 1
+            continue
+        while buf.rstrip().endswith("\\") and i + 1 < len(lines):
+            i += 1
+            nxt = lines[i]
+            if nxt.strip()[:1] in ("#", ";"):
+                continue  # a comment inside a continuation is skipped
+            buf = buf.rstrip()[:-1] + " " + nxt
+        if buf.rstrip().endswith("\\"):
+            buf = buf.rstrip()[:-1]
+        s = buf.strip()
+        if s.startswith("[") and s.endswith("]"):
+            section = s[1:-1]
+            out.append(UnitLine(first, i, section, None, ""))
+        elif "=" in s:
+            key, _, value = s.partition("=")
+            out.append(UnitLine(first, i, section, key.strip(), value.strip()))
+        i += 1
+    return out
+
+
+def _unescape(ch: str, rest: str) -> tuple[str, int]:
+    """A C escape after a backslash → (text, characters consumed after the backslash)."""
+    if ch in _C_ESCAPES:
+        return _C_ESCAPES[ch], 1
+    if ch == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", rest[1:3]):
+        return chr(int(rest[1:3], 16)), 3
+    return ch, 1
+
+
+def split_words(value: str) -> list[str]:
+    """systemd's word splitting for Environment=: blanks separate words, `"…"` and `'…'`
+    quote (also mid-word), backslash escapes are decoded, `%%` is `%`. An unterminated quote
+    makes the whole line invalid (systemd ignores it): `[]`."""
+    words: list[str] = []
+    cur: list[str] = []
+    in_word, quote, i = False, "", 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\" and i + 1 < len(value):
+            text, used = _unescape(value[i + 1], value[i + 1 :])
+            cur.append(text)
+            in_word, i = True, i + 1 + used
+            continue
+        if quote:
+            if ch == quote:
+                quote = ""
+            else:
+                cur.append(ch)
+        elif ch in "\"'":
+            quote, in_word = ch, True
+        elif ch in " \t":
+            if in_word:
+                words.append("".join(cur))
+                cur, in_word = [], False
+        else:
+            cur.append(ch)
+            in_word = True
+        i += 1
+    if quote:
+        return []
+    if in_word:
+        words.append("".join(cur))
+    return [w.replace("%%", "%") for w in words]
+
+
+def environment_assignments(value: str) -> list[tuple[str, str]]:
+    """The valid `NAME=value` words of one Environment= value, in order."""
+    out = []
+    for word in split_words(value):
+        name, sep, val = word.partition("=")
+        if sep and _ENV_NAME_RE.match(name):
+            out.append((name, val))
+    return out
+
+
+def unit_environment(text: str) -> dict[str, str]:
+    """The effective `Environment=` of one unit file or drop-in: later assignments win, an
+    empty `Environment=` resets the list (systemd.exec(5))."""
+    env: dict[str, str] = {}
+    for line in unit_lines(text):
+        if line.section != "Service" or line.key != "Environment":
+            continue
+        if not line.value:
+            env.clear()
+            continue
+        env.update(environment_assignments(line.value))
+    return env
+
+
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+def exposure_warnings(env: dict[str, str]) -> list[str]:
+    """Warnings for settings that expose Ollama to the network (raw values, by name).
+
+    `OLLAMA_HOST` bound to all interfaces (0.0.0.0, ::, an empty host) or to a non-loopback
+    address lets anyone who can reach the machine use its models; `OLLAMA_ORIGINS=*` lets any
+    web page the user visits call the API.
+    """
+    out = []
+    host = clean(env.get("OLLAMA_HOST", "") or "")
+    if host:
+        hostport = host.split("://", 1)[-1].split("/", 1)[0]
+        name = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
+        if hostport.startswith("["):
+            name = hostport.split("]", 1)[0] + "]"
+        if not name.startswith(_LOOPBACK):
+            out.append(
+                f"OLLAMA_HOST={host} exposes Ollama to the network: anyone who can reach this "
+                "machine can use (and pull, and delete) its models; use 127.0.0.1 unless you "
+                "mean it and have a firewall"
+            )
+    origins = clean(env.get("OLLAMA_ORIGINS", "") or "")
+    if any(o.strip() in ("*", "http://*", "https://*") for o in origins.split(",")):
+        out.append(
+            f"OLLAMA_ORIGINS={origins} lets any web page you open call Ollama's API; "
+            "list the origins you need instead"
+        )
+    return out

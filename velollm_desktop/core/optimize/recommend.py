@@ -14,10 +14,12 @@ from velollm_desktop.core.optimize.catalogue import version_tuple
 from velollm_desktop.core.optimize.fit import (
     MIB,
     Budget,
+    Footprint,
     budget_for,
     footprint,
     max_context,
 )
+from velollm_desktop.core.optimize.footprint import METHOD_LLAMACPP
 from velollm_desktop.core.optimize.models import ModelProfile
 
 GIB = 1024**3
@@ -46,6 +48,8 @@ class ModelFit:
     kv_cache_bytes: int
     compute_bytes: int
     budget_bytes: int
+    method: str = "formula"
+    """What computed the bytes: "llama.cpp projection" or "formula"."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,13 @@ class Recommendation:
 
 def _gib(n: int) -> str:
     return f"{n / GIB:.1f} GiB"
+
+
+def _method_text(f: Footprint) -> str:
+    """Which method produced a footprint, for the reason text."""
+    if f.method == METHOD_LLAMACPP:
+        return "llama.cpp's own projection (llama-fit-params)"
+    return "the formula" + (f": {f.detail}" if f.detail else "")
 
 
 def recommend_fit(
@@ -138,13 +149,14 @@ def recommend_fit(
     if fitting:
         env["OLLAMA_CONTEXT_LENGTH"] = str(server_ctx)
         smallest = min(fitting, key=lambda m: ctx_by_model[m.name])
+        limit = footprint(smallest, server_ctx, 1, kv_type, fa, budget)
         reasons.append(
             Reason(
                 "OLLAMA_CONTEXT_LENGTH",
                 str(server_ctx),
                 f"the largest context (≤ {ctx_cap}) at which every model that fits stays entirely in "
                 f"{budget.device.upper()} memory; {smallest.name} is the limit "
-                f"({budget.description})",
+                f"({budget.description}; its memory by {_method_text(limit)})",
             )
         )
         for p in (4, 2):
@@ -187,6 +199,7 @@ def recommend_fit(
                 fp.kv_cache,
                 fp.compute,
                 budget.bytes,
+                fp.method,
             )
         )
         if ctx and ctx > server_ctx:
@@ -354,6 +367,7 @@ def as_json_summary(rec: Recommendation) -> dict:
                 "weights_bytes": f.weights_bytes,
                 "kv_cache_bytes": f.kv_cache_bytes,
                 "compute_bytes": f.compute_bytes,
+                "method": f.method,
                 **({"options": rec.per_model[f.name]} if f.name in rec.per_model else {}),
             }
             for f in rec.fits

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize.models import (
     ModelProfile,
+    load_model_file,
     load_model_info_file,
     profile_from_show,
 )
@@ -17,6 +19,13 @@ from velollm_desktop.core.optimize.recommend import (
     Recommendation,
     recommend_fit,
     recommend_heuristic,
+)
+from velollm_desktop.core.optimize.service import (
+    ProcInfo,
+    RuntimeInfo,
+    detect_runtime,
+    list_processes,
+    systemd_dirs,
 )
 from velollm_desktop.core.optimize.sources import CurrentConfig, read_current
 
@@ -31,6 +40,8 @@ class OptimizeState:
     current: CurrentConfig
     recommendation: Recommendation
     notes: tuple[str, ...]
+    runtime: RuntimeInfo | None = None
+    """How Ollama runs here: whether (and where) the recommendation can be applied."""
 
 
 def gather_models(
@@ -59,20 +70,36 @@ def gather_models(
                     notes.append(f"skipped {m.name}: {exc}")
             return models, version, notes
     except OllamaError as exc:
-        notes.append(
-            f"{exc} — recommending from the hardware alone (add --model-info NAME=FILE to plan for models)"
-        )
+        notes.append(f"{exc} — recommending from the hardware alone (no model to plan for)")
         return [], None, notes
 
 
 def optimize_state(
-    hardware: HardwareSpec, url: str, strategy: str = "fit", specs: Sequence[str] = ()
+    hardware: HardwareSpec,
+    url: str,
+    strategy: str = "fit",
+    specs: Sequence[str] = (),
+    *,
+    root: Path = Path("/"),
+    processes: Callable[[], list[ProcInfo]] = list_processes,
+    files: Sequence[Path] = (),
 ) -> OptimizeState:
-    """Gather models and the current configuration, and recommend."""
+    """Gather models, the current configuration and how Ollama runs, and recommend.
+
+    `root` and `processes` are where systemd files and Ollama processes are looked for
+    (a sandboxed root and a fake process list in tests). `files` are model files the user
+    picked (GGUF or saved /api/show JSON), planned for besides the server's models. With no
+    model at all, the hardware tiers answer instead of an almost empty fit."""
     models, version, notes = gather_models(url, specs)
+    models += [load_model_file(Path(f)) for f in files]
+    if not models and strategy == "fit":
+        strategy = "heuristic"
+        notes.append("no model to plan for: the hardware tiers are used instead")
     rec = (
         recommend_fit(hardware, models, version)
         if strategy == "fit"
         else recommend_heuristic(hardware, models, version)
     )
-    return OptimizeState(hardware, tuple(models), version, read_current(), rec, tuple(notes))
+    current = read_current(systemd_dirs=systemd_dirs(root))
+    runtime = detect_runtime(url, root=root, processes=processes)
+    return OptimizeState(hardware, tuple(models), version, current, rec, tuple(notes), runtime)

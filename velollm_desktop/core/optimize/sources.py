@@ -10,7 +10,6 @@ Sources, lowest to highest precedence:
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from velollm_desktop.core.optimize.catalogue import BY_NAME, NEVER_EXISTED
-from velollm_desktop.core.optimize.parse import Parsed, parse_value
+from velollm_desktop.core.optimize.parse import Parsed, parse_value, unit_environment
 from velollm_desktop.core.probe import run_tool
 
 SYSTEMD_DIRS = (
@@ -62,29 +61,8 @@ def _interesting(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def parse_environment_lines(text: str) -> dict[str, str]:
-    """`Environment=` assignments of one unit file, in order; an empty `Environment=` resets."""
-    env: dict[str, str] = {}
-    in_service = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("[") and line.endswith("]"):
-            in_service = line == "[Service]"
-            continue
-        if not in_service or not line.startswith("Environment="):
-            continue
-        value = line[len("Environment=") :]
-        if not value.strip():
-            env.clear()
-            continue
-        try:
-            words = shlex.split(value)
-        except ValueError:
-            continue
-        for word in words:
-            key, sep, val = word.partition("=")
-            if sep:
-                env[key] = val
-    return env
+    """`Environment=` of one unit file with systemd's rules (see `parse.unit_environment`)."""
+    return unit_environment(text)
 
 
 def systemd_files(unit: str = UNIT, dirs: tuple[Path, ...] = SYSTEMD_DIRS) -> list[Path]:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import plistlib
 import re
+import stat
 from collections.abc import Mapping
+from pathlib import Path
 
 from velollm_desktop.core.optimize.catalogue import NEVER_EXISTED
+from velollm_desktop.core.optimize.parse import environment_assignments, unit_lines
 
 NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 LAUNCH_AGENT_LABEL = "io.velollm.ollama-env"
@@ -47,6 +50,25 @@ def validate(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def check_output_path(path: Path) -> None:
+    """`-o FILE` must be a regular file or a new one in an existing directory.
+
+    Refused with UnsafeValue: devices (/dev/null, /dev/full), directories, FIFOs, sockets,
+    symbolic links (we never write through one) and a missing parent directory (we do not
+    create directories the user did not ask for).
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise UnsafeValue(f"{path} is a symbolic link: write to the real file instead")
+    if path.exists():
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise UnsafeValue(f"{path} is {kind}: -o needs a regular file (or a new one)")
+    elif not path.parent.is_dir():
+        raise UnsafeValue(f"the directory {path.parent} does not exist: create it first")
+
+
 def shell_quote(value: str) -> str:
     """POSIX single-quoting: nothing inside is expanded."""
     return "'" + value.replace("'", "'\\''") + "'"
@@ -72,31 +94,35 @@ def systemd_quote(name: str, value: str) -> str:
 
 
 def render_systemd(env: Mapping[str, str], existing: str = "") -> str:
-    """A drop-in for ollama.service, merged with an existing one.
+    """A drop-in for ollama.service: `existing` merged losslessly with `env`, ours winning.
 
-    Lines of `existing` that are not ours are kept, except `Environment=` assignments of the
-    variables we set (which ours replace).
+    Parsed with systemd's rules (`parse.unit_lines`): every line of `existing` is kept byte
+    for byte, except our previous block (the managed mark and the lines after it that each
+    assign only one of our variables) and lines whose every assignment is one of ours.
+    Lines assigning our variables next to other ones stay (the user's other variables are
+    never lost); ours come after every other line, in the last `[Service]` section, so they
+    win (later wins) and no `Environment=` reset follows them.
     """
     env = validate(env)
-    kept: list[str] = []
-    section = None
-    for line in existing.splitlines():
-        s = line.strip()
-        if s.startswith("[") and s.endswith("]"):
-            section = s
-        if s == MANAGED_MARK:
-            continue
-        if section == "[Service]" and s.startswith("Environment="):
-            body = s[len("Environment=") :].strip().strip('"')
-            if body.split("=", 1)[0] in env:
-                continue
-        kept.append(line)
-    if not any(line.strip() == "[Service]" for line in kept):
-        kept += ([""] if kept else []) + ["[Service]"]
-    idx = max(i for i, line in enumerate(kept) if line.strip() == "[Service]")
+    lines = existing.split("\n")
+    drop: set[int] = set()
+    for ul in unit_lines(existing):
+        if ul.section == "Service" and ul.key == "Environment" and ul.value:
+            names = [n for n, _ in environment_assignments(ul.value)]
+            if names and all(n in env for n in names):
+                drop.update(range(ul.first, ul.last + 1))
+    drop.update(i for i, line in enumerate(lines) if line.strip() == MANAGED_MARK)
+    kept = [line for i, line in enumerate(lines) if i not in drop]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    logical = unit_lines("\n".join(kept))
+    headers = [ul for ul in logical if ul.key is None]
     ours = [MANAGED_MARK] + [systemd_quote(k, v) for k, v in sorted(env.items())]
-    merged = kept[: idx + 1] + ours + kept[idx + 1 :]
-    return "\n".join(merged).rstrip("\n") + "\n"
+    if kept and kept[-1].rstrip().endswith("\\"):
+        kept.append("")  # ends a dangling continuation before ours
+    if not headers or headers[-1].section != "Service":
+        ours = ([""] if kept else []) + ["[Service]"] + ours
+    return "\n".join(kept + ours) + "\n"
 
 
 def render_launchd(env: Mapping[str, str]) -> str:

@@ -97,27 +97,36 @@ def info_from_show(model: str, show: Mapping[str, Any]) -> OllamaSpecInfo:
 
 
 def tensor_names(path: Path, prefix: str = "") -> list[str]:
-    """Names of the tensors in a GGUF file (starting with `prefix`); raises gguf.NotGGUF."""
+    """Names of the tensors in a GGUF file (starting with `prefix`); raises gguf.NotGGUF.
+
+    Reads through gguf's bounded reader: never past the file's end or its byte cap."""
+    path = Path(path)
     names = []
-    with Path(path).open("rb") as fh:
-        if fh.read(4) != gguf.MAGIC:
-            raise gguf.NotGGUF(f"{Path(path).name} is not a GGUF model file")
-        if gguf._read(fh, "<I") not in (2, 3):
-            raise gguf.NotGGUF(f"{Path(path).name}: unsupported GGUF version")
-        count, kv_count = gguf._read(fh, "<Q"), gguf._read(fh, "<Q")
-        if count > MAX_TENSORS:
-            raise gguf.NotGGUF(f"implausible tensor count {count}")
-        for _ in range(kv_count):
-            gguf._string(fh)
-            gguf._value(fh, gguf._read(fh, "<I"))
-        for _ in range(count):
-            name = gguf._string(fh)
-            dims = gguf._read(fh, "<I")
-            if dims > 8:
-                raise gguf.NotGGUF(f"implausible tensor rank {dims}")
-            fh.read(8 * dims + 4 + 8)  # dims, type, offset
-            if name.startswith(prefix):
-                names.append(name)
+    try:
+        with path.open("rb") as fh:
+            if fh.read(4) != gguf.MAGIC:
+                raise gguf.NotGGUF(f"{path.name} is not a GGUF model file")
+            r = gguf._Reader(fh, path.stat().st_size)
+            if r.read("<I") not in (2, 3):
+                raise gguf.NotGGUF(f"{path.name}: unsupported GGUF version")
+            count, kv_count = r.read("<Q"), r.read("<Q")
+            if count > MAX_TENSORS or kv_count > gguf.MAX_KEYS:
+                raise gguf.NotGGUF(f"implausible tensor count {count} or key count {kv_count}")
+            for _ in range(kv_count):
+                r.string()
+                r.value(r.read("<I"))
+            for _ in range(count):
+                name = r.string()
+                dims = r.read("<I")
+                if dims > 8:
+                    raise gguf.NotGGUF(f"implausible tensor rank {dims}")
+                for _ in range(dims):
+                    r.read("<Q")
+                r.read("<I"), r.read("<Q")  # type, offset
+                if name.startswith(prefix):
+                    names.append(name)
+    except OSError as exc:
+        raise gguf.NotGGUF(f"cannot read {path}: {exc}") from exc
     return names
 
 

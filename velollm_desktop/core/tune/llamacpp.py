@@ -20,6 +20,7 @@ from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
+from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.optimize.recommend import recommend_fit
 from velollm_desktop.core.settings import config_dir
@@ -54,12 +55,18 @@ class Candidate:
     """"on", "off" or None (llama.cpp's default, auto)."""
     kv_type: str = "f16"
     """KV cache element type ("f16", "q8_0", "q4_0"); a quantized V cache needs flash attention."""
+    ubatch: int | None = None
+    """Physical batch (`-ub`); None: min(batch, 512)."""
+    gpu_layers: int | None = None
+    """Layers offloaded to the GPU (`-ngl`); None: llama.cpp's default (all that fit)."""
 
     def args(self) -> list[str]:
         """llama-server flags (threads and context are passed separately)."""
         out = ["-np", str(self.parallel)]
         if self.batch:
-            out += ["-b", str(self.batch), "-ub", str(min(self.batch, 512))]
+            out += ["-b", str(self.batch), "-ub", str(self.ubatch or min(self.batch, 512))]
+        if self.gpu_layers is not None:
+            out += ["-ngl", str(self.gpu_layers)]
         if self.flash_attn:
             out += ["-fa", self.flash_attn]
         if self.kv_type != "f16":
@@ -75,6 +82,8 @@ class Candidate:
             "batch": self.batch,
             "flash_attn": self.flash_attn,
             "kv_type": self.kv_type,
+            "ubatch": self.ubatch,
+            "gpu_layers": self.gpu_layers,
         }
 
 
@@ -123,6 +132,7 @@ def candidates_for(
                         f"{p} slots, threads={phys}", threads=phys, parallel=p, ctx_per_slot=ctx
                     )
                 )
+    out += gpu_candidates(hardware, objective, concurrency, profile, ctx)
     if profile is not None:
         rec = recommend_fit(hardware, [profile])
         fa = "on" if rec.env.get("OLLAMA_FLASH_ATTENTION") == "1" else None
@@ -139,16 +149,83 @@ def candidates_for(
     return out
 
 
+def _discrete_gpu(hardware: HardwareSpec) -> bool:
+    return any(
+        g.vram_total_mib and not g.integrated and not g.unified_memory for g in hardware.gpus
+    )
+
+
+def layers_that_fit(profile: ModelProfile, hardware: HardwareSpec, ctx: int) -> int | None:
+    """With a discrete GPU too small for the whole model (one slot at `ctx`): how many of its
+    layers fit beside the compute buffer (the optimizer's memory model, split per layer).
+    None when it fits whole or there is no discrete GPU."""
+    if not _discrete_gpu(hardware) or profile.block_count <= 0:
+        return None
+    budget = budget_for(hardware)
+    fp = footprint(profile, ctx, 1, "f16", False, budget)  # as the candidate runs: default FA
+    if fp.total <= budget.bytes:
+        return None
+    per_layer = (fp.weights + fp.kv_cache) / profile.block_count
+    room = budget.bytes - fp.compute - fp.overhead
+    return max(0, min(profile.block_count - 1, int(room // per_layer))) if per_layer > 0 else None
+
+
+def gpu_candidates(
+    hardware: HardwareSpec,
+    objective: str,
+    concurrency: int,
+    profile: ModelProfile | None,
+    ctx: int,
+) -> list[Candidate]:
+    """What matters on a discrete GPU: many parallel slots with flash attention (throughput),
+    a larger physical batch (prompt processing), and partial offload (`-ngl`) when the model
+    does not fit. Nothing without a discrete GPU."""
+    if not _discrete_gpu(hardware):
+        return []
+    out: list[Candidate] = []
+    if objective == "throughput":
+        for p in sorted({min(16, max(2, concurrency)), 16 if concurrency >= 8 else 0} - {0}):
+            out.append(
+                Candidate(
+                    f"{p} slots, flash-attn on", parallel=p, flash_attn="on", ctx_per_slot=ctx
+                )
+            )
+    if objective == "prompt":
+        for ub in (1024, 2048):
+            out.append(
+                Candidate(f"batch 2048, ubatch {ub}", batch=2048, ubatch=ub, ctx_per_slot=ctx)
+            )
+    n = layers_that_fit(profile, hardware, ctx) if profile is not None else None
+    if n is not None:
+        for layers in sorted({n, max(0, n * 3 // 4)}, reverse=True):
+            out.append(
+                Candidate(f"{layers} layers on the GPU", gpu_layers=layers, ctx_per_slot=ctx)
+            )
+    return out
+
+
 def prune(
     cands: Sequence[Candidate], model: ModelProfile, hardware: HardwareSpec
 ) -> tuple[list[Candidate], list[Measured]]:
-    """Split into (fits, pruned with reasons) using the same memory model as the optimizer."""
-    return prune_by_memory(
-        cands,
+    """Split into (fits, pruned with reasons) using the same memory model as the optimizer.
+    A partial-offload candidate is sized by the share of the layers it puts on the GPU."""
+    partial = [c for c in cands if c.gpu_layers is not None]
+    keep, pruned = prune_by_memory(
+        [c for c in cands if c.gpu_layers is None],
         model,
         hardware,
         lambda c: (c.ctx_per_slot, c.parallel, c.kv_type, c.flash_attn == "on"),
     )
+    budget = budget_for(hardware)
+    for c in partial:
+        fp = footprint(model, c.ctx_per_slot, c.parallel, c.kv_type, c.flash_attn == "on", budget)
+        share = c.gpu_layers / max(1, model.block_count)
+        need = (fp.weights + fp.kv_cache) * share + fp.compute + fp.overhead
+        if need > budget.bytes:
+            pruned.append(Measured(c, None, pruned=f"needs {need / 2**30:.1f} GiB on the GPU"))
+        else:
+            keep.append(c)
+    return keep, pruned
 
 
 def _one(

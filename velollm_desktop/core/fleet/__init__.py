@@ -1,0 +1,1 @@
+"""Fleet: watch several inference servers through what they already expose (Qt-free)."""

@@ -1,0 +1,77 @@
+"""Prometheus text exposition format, read with prometheus-client's own parser.
+
+`parse_exposition` turns a body into {sample name: [(labels, value), …]} and raises
+`MetricsError` (one line, no traceback) for anything that is not the format.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from prometheus_client.parser import text_string_to_metric_families
+
+MAX_SAMPLES = 100_000
+"""More samples than any exporter we read sends (node exporter: ~1-3 k); bounds memory/time."""
+
+Metrics = dict[str, list[tuple[dict[str, str], float]]]
+
+
+class MetricsError(ValueError):
+    """The body is not Prometheus text (or is absurdly large)."""
+
+
+def parse_exposition(text: str) -> Metrics:
+    """All samples by name (counters keep their `_total` name, as sent)."""
+    out: Metrics = {}
+    count = 0
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                count += 1
+                if count > MAX_SAMPLES:
+                    raise MetricsError(f"more than {MAX_SAMPLES} samples")
+                out.setdefault(sample.name, []).append((dict(sample.labels), float(sample.value)))
+    except MetricsError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, UnicodeError) as exc:
+        raise MetricsError(
+            f"not Prometheus text ({type(exc).__name__}: {clean_text(exc, 120)})"
+        ) from None
+    return out
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_text(value: object, limit: int = 200) -> str:
+    """A server-supplied string made safe to print: control characters (terminal escapes)
+    removed, at most `limit` characters."""
+    return _CONTROL.sub("", str(value))[:limit]
+
+
+def finite(value: float | None) -> float | None:
+    """`value` if it is a finite number, else None (NaN and ±Inf are 'not exposed')."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def total(metrics: Metrics, name: str, **match: str) -> float | None:
+    """Sum of the finite samples of `name` whose labels match; None if there are none."""
+    values = [
+        v
+        for labels, v in metrics.get(name, ())
+        if all(labels.get(k) == want for k, want in match.items()) and finite(v) is not None
+    ]
+    return sum(values) if values else None
+
+
+def label_values(metrics: Metrics, name: str, label: str) -> list[str]:
+    """Distinct values of one label over the samples of `name`, in order."""
+    seen: list[str] = []
+    for labels, _ in metrics.get(name, ()):
+        value = labels.get(label)
+        if value and value not in seen:
+            seen.append(value)
+    return seen
