@@ -13,7 +13,13 @@ service environment (`-c num_ctx·np -np OLLAMA_NUM_PARALLEL -b/-ub num_batch -t
 -fa OLLAMA_FLASH_ATTENTION -ctk/-ctv OLLAMA_KV_CACHE_TYPE`); a request whose load-time options
 differ from the loaded runner's waits for in-flight requests, then reloads it, and its
 `load_duration` is the real restart time. `restart_service(env)` is what `systemctl restart
-ollama` does to it. `/api/create` (from + parameters) and `/api/delete` manage derived models.
+ollama` does to it. `/api/create` (from + parameters, and `draft_files` naming a blob posted to
+`/api/blobs/<digest>` or registered in `blobs`) and `/api/delete` manage derived models.
+
+Speculation is mapped as Ollama's `llm/llama_server.go` does (`hasMTPDraft`,
+`externalDraftType`, `appendDraftArgs`) and `server/routes.go` defaults `draft_num_predict`:
+4 for a model with an attached draft, 0 (off) without one unless the request or the model's
+parameters set it. `launched` keeps every runner's full llama-server arguments.
 
 `fault` injects one failure: "busy" (503 the next `busy_count` requests), "garbage" (a non-JSON
 line mid-stream), "error_line" (`{"error": …}` mid-stream), "drop" (close the socket
@@ -22,8 +28,12 @@ mid-stream), "stall" (stop sending mid-stream), "huge" (a multi-MB response line
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import socket
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +43,8 @@ from pathlib import Path
 
 import httpx
 
-from velollm_desktop.core.llamacpp.server import LlamaServer
+from velollm_desktop.core.llamacpp.gguf import read_gguf
+from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 
 MODEL = "smollm2:135m"
 DIGEST = "sha256:" + "ab" * 32
@@ -71,6 +82,12 @@ class FakeOllama:
         self.env: dict[str, str] = dict(env or {})
         self.derived: dict[str, dict] = {}
         """Models made by /api/create: name → Modelfile parameters."""
+        self.drafts: dict[str, Path] = {}
+        """Derived model → its attached draft file (Modelfile DRAFT)."""
+        self.blobs: dict[str, Path] = {}
+        """Blobs this Ollama stores: digest → file."""
+        self.launched: list[list[str]] = []
+        """Every runner's llama-server arguments (after the model path), in order."""
         self.loads: list[tuple] = []
         """Every runner (re)load, as its load key (for assertions)."""
         self.service_restarts: list[dict[str, str]] = []
@@ -81,6 +98,7 @@ class FakeOllama:
         # Runners are started and stopped on this one long-lived thread: llama-server is tied to
         # the thread that started it (PR_SET_PDEATHSIG) and request threads end with the request.
         self._sched = ThreadPoolExecutor(1, thread_name_prefix="fake-ollama-sched")
+        self.temp_files: list[Path] = []
         self.fault: str | None = None
         self.busy_count = 0
         self.ps_delay_s = 0.0
@@ -100,14 +118,42 @@ class FakeOllama:
         self._server.server_close()
         self._sched.submit(self._stop_runner).result()
         self._sched.shutdown()
+        for f in self.temp_files:
+            f.unlink(missing_ok=True)
 
     # -- the scheduler (runner mode) -------------------------------------------------------
     def names(self) -> set[str]:
         """Model names this server knows."""
         return {MODEL, MODEL.split(":")[0], *self.derived}
 
-    def load_key(self, options: dict) -> tuple:
-        """What a runner is started with: (num_ctx, num_batch, num_thread, parallel, fa, kv)."""
+    def draft_args(self, model: str, options: dict) -> tuple[str, ...]:
+        """`appendDraftArgs` for `model` with the request's options (see the module docstring)."""
+        draft = self.drafts.get(model)
+        params = self.derived.get(model, {})
+        if "draft_num_predict" in options:
+            n = int(options["draft_num_predict"])
+        elif "draft_num_predict" in params:
+            n = int(params["draft_num_predict"])
+        else:
+            n = 4 if draft else 0  # routes.go: no draft and not set → 0
+        if draft is not None:
+            kind = "draft-dflash" if read_gguf(draft).architecture == "dflash" else "draft-mtp"
+        else:
+            info = read_gguf(self.runner_model)
+            mtp = int(info.arch("nextn_predict_layers", 0) or 0) > 0
+            kind = "draft-mtp" if mtp else ""
+        if not kind or n <= 0:
+            return ()
+        args = ["--spec-type", kind, "--spec-draft-n-max", str(n)]
+        if kind == "draft-mtp":
+            args.append("--spec-draft-backend-sampling")
+        if draft is not None:
+            args += ["--spec-draft-model", str(draft)]
+        return tuple(args)
+
+    def load_key(self, options: dict, model: str = MODEL) -> tuple:
+        """What a runner is started with: (num_ctx, num_batch, num_thread, parallel, fa, kv,
+        draft args)."""
         ctx_env = int(self.env.get("OLLAMA_CONTEXT_LENGTH") or 0)
         # CPU only: the VRAM tier is 4096, capped at the model's trained 8192
         num_ctx = int(
@@ -119,7 +165,7 @@ class FakeOllama:
         fa_env = (self.env.get("OLLAMA_FLASH_ATTENTION") or "").lower()
         fa = "on" if fa_env in ("1", "true") else "off" if fa_env in ("0", "false") else "auto"
         kv = self.env.get("OLLAMA_KV_CACHE_TYPE") or "f16"
-        return (num_ctx, batch, threads, parallel, fa, kv)
+        return (num_ctx, batch, threads, parallel, fa, kv, self.draft_args(model, options))
 
     def _stop_runner(self) -> None:
         if self._runner is not None:
@@ -127,27 +173,35 @@ class FakeOllama:
         self._runner, self._runner_key = None, None
 
     def _start_runner(self, key: tuple) -> None:
-        num_ctx, batch, threads, parallel, fa, kv = key
+        num_ctx, batch, threads, parallel, fa, kv, draft = key
         args = ["-np", str(parallel), "-b", str(batch), "-ub", str(batch), "-fa", fa]
         if kv != "f16":
             args += ["-ctk", kv, "-ctv", kv]
+        args += list(draft)
+        self.launched.append(args)
         server = LlamaServer(
             self.runner_model, args, threads=threads or None, ctx_size=num_ctx * parallel
         )
+        self._runner = server  # stopped by _stop_runner even when the start fails
         server.start()
         self._runner, self._runner_key = server, key
         self.loads.append(key)
 
-    def acquire_runner(self, options: dict) -> tuple[str, int]:
-        """(runner URL, load ns): reload when the load key differs, once nothing is in flight."""
-        key = self.load_key(options)
+    def acquire_runner(self, options: dict, model: str = MODEL) -> tuple[str, int]:
+        """(runner URL, load ns): reload when the load key differs, once nothing is in flight.
+        Raises ServerStartError when llama-server refuses the flags (nothing left running)."""
+        key = self.load_key(options, model)
         with self._cond:
             load_ns = 0
             if key != self._runner_key:
                 self._cond.wait_for(lambda: self._inflight == 0, timeout=300)
                 t0 = time.perf_counter_ns()
                 self._sched.submit(self._stop_runner).result()
-                self._sched.submit(self._start_runner, key).result()
+                try:
+                    self._sched.submit(self._start_runner, key).result()
+                except ServerStartError:
+                    self._sched.submit(self._stop_runner).result()
+                    raise
                 load_ns = time.perf_counter_ns() - t0
             self._inflight += 1
             return self._runner.url, load_ns
@@ -248,11 +302,34 @@ class FakeOllama:
                     },
                 }
 
+            def do_HEAD(self):
+                fake.requests.append(("HEAD", self.path, {}))
+                known = self.path.rsplit("/", 1)[-1] in fake.blobs
+                self.send_response(200 if known and self.path.startswith("/api/blobs/") else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _push_blob(self, digest: str) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                if "chunked" in (self.headers.get("Transfer-Encoding") or ""):
+                    data = _dechunk_stream(self.rfile)
+                else:
+                    data = self.rfile.read(n)
+                if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+                    return self._json(400, {"error": "digest mismatch"})
+                fd, tmp = tempfile.mkstemp(prefix="fake-ollama-blob-", suffix=".gguf")
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                fake.blobs[digest] = Path(tmp)
+                fake.temp_files.append(Path(tmp))
+                return self._json(201, {})
+
             def do_DELETE(self):
                 body = self._body()
                 fake.requests.append(("DELETE", self.path, body))
                 if self.path != "/api/delete":
                     return self._json(404, {"error": "404 page not found"})
+                fake.drafts.pop(body.get("model"), None)
                 if fake.derived.pop(body.get("model"), None) is None:
                     return self._json(404, {"error": f"model '{body.get('model')}' not found"})
                 self.send_response(200)
@@ -260,8 +337,10 @@ class FakeOllama:
                 self.end_headers()
 
             def do_POST(self):
-                body = self._body()
+                body = {} if self.path.startswith("/api/blobs/") else self._body()
                 fake.requests.append(("POST", self.path, body))
+                if self.path.startswith("/api/blobs/"):
+                    return self._push_blob(self.path.rsplit("/", 1)[-1])
                 if fake.fault == "busy" and fake.busy_count > 0:
                     fake.busy_count -= 1
                     return self._json(
@@ -273,15 +352,28 @@ class FakeOllama:
                 if self.path == "/api/create":
                     if body.get("from") not in fake.names():
                         return self._json(404, {"error": f"model '{body.get('from')}' not found"})
+                    drafts = list((body.get("draft_files") or {}).values())
+                    if drafts and drafts[0] not in fake.blobs:
+                        return self._json(400, {"error": f"invalid digest: {drafts[0]}"})
                     fake.derived[body["model"]] = dict(body.get("parameters") or {})
+                    if drafts:
+                        fake.drafts[body["model"]] = fake.blobs[drafts[0]]
                     return self._json(200, {"status": "success"})
                 if self.path == "/api/show":
-                    if body.get("model") not in fake.names():
+                    name = body.get("model")
+                    if name not in fake.names():
                         return self._json(404, {"error": f"model '{body.get('model')}' not found"})
+                    params = {"temperature": 0.2, **fake.derived.get(name, {})}
+                    modelfile = f"FROM {MODEL}\n" + "".join(
+                        f"PARAMETER {k} {v}\n" for k, v in params.items()
+                    )
+                    if name in fake.drafts:
+                        modelfile += f"DRAFT {fake.drafts[name]}\n"
                     return self._json(
                         200,
                         {
-                            "parameters": "temperature 0.2",
+                            "modelfile": modelfile,
+                            "parameters": "".join(f"{k:<30} {v}\n" for k, v in params.items()),
                             "capabilities": ["completion"],
                             "details": {"parameter_size": "134.52M", "quantization_level": "Q4_1"},
                             "model_info": MODEL_INFO,
@@ -316,9 +408,26 @@ class FakeOllama:
                 if prompt is None and body.get("messages"):
                     prompt = body["messages"][-1].get("content", "")
                 opts = {**fake.derived.get(model, {}), **(body.get("options") or {})}
+                runner = fake.runner_model is not None
+                upstream = fake.upstream
+                if runner:
+                    try:
+                        upstream, _ = fake.acquire_runner(opts, model)
+                    except ServerStartError as exc:  # Ollama: HTTP 500 with the runner's exit
+                        lines = str(exc).strip().splitlines() or [""]
+                        # Ollama's status writer reports the runner's error lines: errors
+                        # first (its answer is cut short by clients), then warnings.
+                        why = [x.split(": ", 1)[-1] for x in lines if re.search(r" E ", x)]
+                        why += [x.split(": ", 1)[-1] for x in lines if re.search(r" W ", x)]
+                        return self._json(
+                            500,
+                            {
+                                "error": "llama runner process has terminated: "
+                                + "; ".join(list(dict.fromkeys(why))[:3] or lines[-1:])
+                            },
+                        )
                 if not prompt:
-                    if fake.runner_model is not None:
-                        fake.acquire_runner(opts)
+                    if runner:
                         fake.release_runner()
                     return self._json(
                         200,
@@ -332,6 +441,8 @@ class FakeOllama:
                         },
                     )
                 if body.get("stream") is False:
+                    if runner:
+                        fake.release_runner()
                     return self._json(400, {"error": "this fake only streams"})
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-ndjson")
@@ -339,10 +450,6 @@ class FakeOllama:
                 self.end_headers()
                 chat = self.path == "/api/chat"
                 n_predict = int(opts.get("num_predict", 32))
-                runner = fake.runner_model is not None
-                upstream = fake.upstream
-                if runner:
-                    upstream, _ = fake.acquire_runner(opts)
                 load_ns = time.perf_counter_ns() - t0
                 try:
                     if upstream:
@@ -485,3 +592,15 @@ class FakeOllama:
 def expires_in(seconds: float) -> str:
     """An RFC 3339 time `seconds` from now (for recorded /api/ps answers)."""
     return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
+
+
+def _dechunk_stream(rfile) -> bytes:
+    """Read an HTTP/1.1 chunked request body."""
+    out = bytearray()
+    while True:
+        size = int(rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            rfile.readline()
+            return bytes(out)
+        out += rfile.read(size)
+        rfile.readline()

@@ -16,8 +16,10 @@ from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound
 from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.spec.compare import (
     NGRAM_TYPES,
+    OLLAMA_MODE,
     CompareCancelled,
     SpecMode,
     draft_mode,
@@ -73,14 +75,85 @@ def render(result) -> str:
     return "\n".join(lines)
 
 
-def _cmd(args: argparse.Namespace) -> int:
-    target = model_path(args.target)
-    draft = model_path(args.draft) if args.draft else None
+def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> tuple[list, list]:
+    """The fourth mode, "as Ollama would run it": ([SpecMode] or [], advice notes)."""
+    from velollm_desktop.core.llamacpp.binaries import find_program  # noqa: PLC0415
+    from velollm_desktop.core.spec.ollama_spec import (  # noqa: PLC0415
+        ollama_mode_args,
+        server_support,
+    )
+
+    support = server_support(find_program("llama-server"))
+    flags, notes = ollama_mode_args(target, draft, args.draft_num_predict, support)
+    return ([SpecMode(OLLAMA_MODE, flags)] if flags else []), notes
+
+
+def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
+    """What Ollama does with the target's speculation (MTP heads, an attached DRAFT): from
+    `/api/show` for a running Ollama's model, else from the GGUF file."""
+    from velollm_desktop.core.spec.ollama_spec import (  # noqa: PLC0415
+        info_from_gguf,
+        mtp_advice,
+        ollama_model_advice,
+    )
+
+    if args.target.startswith("ollama:"):
+        try:
+            return ollama_model_advice(
+                args.url or ollama_url_from_env(), args.target.removeprefix("ollama:")
+            )[1]
+        except OllamaError:
+            pass  # Ollama not running: the blob says as much about MTP heads
+    try:
+        return mtp_advice(info_from_gguf(target, args.target))
+    except (NotGGUF, OSError):
+        return []
+
+
+def _undo_ollama(args: argparse.Namespace) -> int:
+    """`--undo-ollama NAME-spec`: delete a model that `--apply-to-ollama` created."""
+    from velollm_desktop.core.spec.ollama_apply import undo_use_in_ollama  # noqa: PLC0415
+
+    try:
+        undo_use_in_ollama(args.url or ollama_url_from_env(), args.undo_ollama)
+    except OllamaError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"deleted {args.undo_ollama}")
+    return 0
+
+
+def _modes(args: argparse.Namespace, target: Path, draft: Path | None):
+    """The modes to measure (vanilla first) and the notes about the target."""
     modes = [SpecMode("vanilla")]
     if draft:
         modes.append(draft_mode(draft, args.draft_max, args.draft_min, args.p_min))
     for kind in args.spec_type or ([] if draft else ["ngram-simple"]):
         modes.append(ngram_mode(kind))
+    notes = _model_notes(args, target)
+    if args.as_ollama or args.apply_to_ollama:
+        try:
+            extra, mode_notes = _ollama_mode(args, target, draft)
+        except (NotGGUF, BinaryNotFound, OSError) as exc:
+            raise CliError(str(exc)) from exc
+        modes += extra
+        notes = list(dict.fromkeys(notes + mode_notes))
+    return modes, notes
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    if args.undo_ollama:
+        return _undo_ollama(args)
+    if not args.target:
+        raise CliError("--target is required")
+    if args.apply_to_ollama and not args.target.startswith("ollama:"):
+        raise CliError("--apply-to-ollama needs an Ollama target: --target ollama:NAME[:TAG]")
+    target = model_path(args.target)
+    draft = model_path(args.draft) if args.draft else None
+    if args.engine == "llama-speculative":
+        from velollm_desktop.commands.compare_tools import run_tools  # noqa: PLC0415
+
+        return run_tools(args, target, draft)
+    modes, notes = _modes(args, target, draft)
 
     def progress(done: int, total: int, text: str) -> None:
         if not args.quiet:
@@ -97,6 +170,7 @@ def _cmd(args: argparse.Namespace) -> int:
             threads=args.threads,
             progress=progress,
             history=history,
+            notes=notes,
         )
     except (NotGGUF, ValueError, BinaryNotFound, OllamaError, CompareCancelled) as exc:
         raise CliError(str(exc)) from exc
@@ -110,18 +184,29 @@ def _cmd(args: argparse.Namespace) -> int:
 
         atomic_write_text(args.json, json.dumps(summary_json(result), indent=2) + "\n")
         print(f"wrote {args.json}")
+    if args.apply_to_ollama:
+        from velollm_desktop.commands.compare_ollama import apply_to_ollama  # noqa: PLC0415
+
+        return apply_to_ollama(args, result, draft)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare vanilla vs speculative decoding (llama.cpp)")
-    p.add_argument("--target", required=True, help="target model: FILE.gguf or ollama:NAME[:TAG]")
+    p.add_argument("--target", help="target model: FILE.gguf or ollama:NAME[:TAG] (required)")
     p.add_argument("--draft", help="draft model: FILE.gguf or ollama:NAME[:TAG]")
     p.add_argument(
         "--spec-type",
         action="append",
         choices=NGRAM_TYPES,
         help="also measure a draft-free n-gram mode (repeatable; default without --draft: ngram-simple)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("llama-server", "llama-speculative"),
+        default="llama-server",
+        help="llama-server modes (default), or llama.cpp's llama-completion vs "
+        "llama-speculative command-line tools (needs --draft)",
     )
     p.add_argument(
         "--runs", type=int_range(1, 10_000), default=3, help="runs per prompt and mode (default 3)"
@@ -137,17 +222,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--draft-max",
         type=int_range(1, 1024),
         default=8,
-        help="tokens drafted per step (seed research: 5–16)",
+        help="tokens drafted per step (default 8; published results use 5–16)",
     )
     p.add_argument("--draft-min", type=int_range(0, 1024), default=0)
     p.add_argument(
         "--p-min",
         type=float_range(0.0, 1.0),
         default=0.75,
-        help="minimum draft probability (seed research: 0.75)",
+        help="minimum draft probability (default 0.75)",
     )
     p.add_argument(
         "--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)"
     )
+    p.add_argument(
+        "--as-ollama",
+        action="store_true",
+        help="also measure the target as Ollama >= 0.30 would run it (its MTP heads, or --draft "
+        "attached as DRAFT, with Ollama's llama-server flags)",
+    )
+    p.add_argument(
+        "--draft-num-predict",
+        type=int_range(1, 1024),
+        help="Ollama's draft_num_predict for --as-ollama (default 4)",
+    )
+    p.add_argument(
+        "--apply-to-ollama",
+        action="store_true",
+        help="if the Ollama mode is significantly faster, create NAME-spec in Ollama "
+        "(asks first; the target itself is not changed; undo: --undo-ollama NAME-spec)",
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask before --apply-to-ollama")
+    p.add_argument(
+        "--undo-ollama",
+        metavar="NAME-spec",
+        help="delete a NAME-spec model that --apply-to-ollama created (only those)",
+    )
+    p.add_argument("--url", help="Ollama URL (default: OLLAMA_HOST or http://127.0.0.1:11434)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd)

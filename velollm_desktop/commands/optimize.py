@@ -11,6 +11,7 @@ from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
 from velollm_desktop.core.jsonio import read_json_object
+from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.preview import current_text
@@ -123,71 +124,120 @@ def _preview_or_reason(state, applier) -> tuple[object, object] | str:
     return plan, build_preview(plan, env, state.current)
 
 
-def _cmd(args: argparse.Namespace) -> int:  # noqa: C901 - flag dispatch (dry-run/apply/undo/verify); split pending the lead's file split
-    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
-    from velollm_desktop.core.optimize.service import dropin_path, system_root  # noqa: PLC0415
+def _undo_models(url: str) -> int:
+    """`--undo-models`: delete the NAME-velollm models that `--apply` created (only those)."""
+    from velollm_desktop.core.optimize.per_model import undo_all_per_model  # noqa: PLC0415
 
-    root = system_root()
-    applier = Applier(dropin=dropin_path(root))
-    if args.undo:
-        return _undo(applier, args.yes)
-    if args.output:  # before any work: a bad target is one line, at once
-        try:
-            writers.check_output_path(args.output)
-        except writers.UnsafeValue as exc:
-            raise CliError(f"-o: {exc}") from exc
-    url = args.url or ollama_url_from_env()
-    spec = _hardware(args.hardware)
     try:
-        state = optimize_state(spec, url, args.strategy, args.model_info or [], root=root)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CliError(f"--model-info: {exc}") from exc
-    rec, current, notes = state.recommendation, state.current, state.notes
-    for n in notes:
-        print(f"note: {n}", file=sys.stderr)
-    for w in exposure_warnings({k: v.parsed.raw for k, v in current.values.items()}):
-        print(f"WARNING: {w}", file=sys.stderr)
-    if not state.models and not args.model_info:
-        print("note: add --model-info NAME=FILE to plan for a model", file=sys.stderr)
-    fmt = args.format or "shell"
-    try:
-        text = render(rec, fmt)
-    except writers.UnsafeValue as exc:
+        gone = undo_all_per_model(url)
+    except OllamaError as exc:
         raise CliError(str(exc)) from exc
-    if args.output:
-        atomic_write_text(args.output, text, backup=args.output.exists())
-        print(f"wrote {args.output} ({fmt})")
-        return 0
-    if args.format and not args.apply:
-        print(text, end="")
-        return 0
-    planned = _preview_or_reason(state, applier)
-    if not args.apply:
-        print(render_report(current, rec))
-        if args.dry_run:
-            print("\nDry run — nothing was changed. ", end="")
-            if isinstance(planned, str):
-                print(f"Nothing can be applied here: {planned}")
-            else:
-                print(
-                    f"Applying would do this:\n{planned[1].text()}\n\n{planned[0].content}", end=""
-                )
-        return 0
+    print("deleted " + ", ".join(gone) if gone else "no per-model models to delete")
+    return 0
+
+
+def _to_apply(planned, models, only_models: bool) -> tuple[object | None, str]:
+    """Print what `--apply` will do (the server-settings preview unless `--only-models`, then the
+    per-model models it creates); return (the env plan or None, the consent question)."""
+    from velollm_desktop.core.optimize.per_model import describe  # noqa: PLC0415
+
+    if only_models:
+        print(describe(models))
+        return None, "Create these models"
     if isinstance(planned, str):
         raise CliError(f"nothing can be applied here: {planned}")
     plan, preview = planned
     print(preview.text())
+    if models:
+        print(describe(models))
+    return plan, preview.accept_label
+
+
+def _apply_models(url: str, models) -> None:
+    """Create the per-model NAME-velollm models and say what happened to each."""
+    from velollm_desktop.core.optimize.per_model import apply_per_model  # noqa: PLC0415
+
+    for done in apply_per_model(url, models):
+        opts = " ".join(f"{k}={v}" for k, v in sorted(done.plan.options.items()))
+        print(
+            f"created {done.plan.name} ({opts}); undo with `velollm optimize --undo-models`"
+            if done.created
+            else f"not created {done.plan.name}: {done.error}"
+        )
+        for why in done.plan.reasons:
+            print(f"  - {why}")
+
+
+def _state(args: argparse.Namespace, root):
+    """The recommendation for this machine, with notes and warnings on stderr."""
+    spec = _hardware(args.hardware)
+    try:
+        state = optimize_state(
+            spec, args.url or ollama_url_from_env(), args.strategy, args.model_info or [], root=root
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CliError(f"--model-info: {exc}") from exc
+    for n in state.notes:
+        print(f"note: {n}", file=sys.stderr)
+    for w in exposure_warnings({k: v.parsed.raw for k, v in state.current.values.items()}):
+        print(f"WARNING: {w}", file=sys.stderr)
+    if not state.models and not args.model_info:
+        print("note: add --model-info NAME=FILE to plan for a model", file=sys.stderr)
+    return state
+
+
+def _output(args: argparse.Namespace, rec: Recommendation) -> int | None:
+    """`-o FILE` or `--format` without `--apply`: write or print the rendering (else None)."""
+    fmt = args.format or "shell"
+    try:
+        text = render(rec, fmt)  # also checks every value before anything else is done
+    except writers.UnsafeValue as exc:
+        raise CliError(str(exc)) from exc
+    if not (args.output or (args.format and not args.apply)):
+        return None
+    if args.output:
+        atomic_write_text(args.output, text, backup=args.output.exists())
+        print(f"wrote {args.output} ({fmt})")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _report(args: argparse.Namespace, state, planned) -> int:
+    """Without `--apply`: the report, and with `--dry-run` what applying would do."""
+    print(render_report(state.current, state.recommendation))
+    if args.dry_run:
+        print("\nDry run — nothing was changed. ", end="")
+        if isinstance(planned, str):
+            print(f"Nothing can be applied here: {planned}")
+        else:
+            print(f"Applying would do this:\n{planned[1].text()}\n\n{planned[0].content}", end="")
+    return 0
+
+
+def _apply(args: argparse.Namespace, state, planned, applier) -> int:
+    """`--apply`: show what changes, ask (or `--yes`), apply, create the per-model models,
+    and with `--verify` check what the running server reports."""
+    from velollm_desktop.core.optimize import per_model  # noqa: PLC0415
+
+    rec, url = state.recommendation, args.url or ollama_url_from_env()
+    models = per_model.per_model_plans(rec)
+    plan, question = _to_apply(planned, models, args.only_models)
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError("--apply needs --yes when not run from a terminal")
-        if input(f"{preview.accept_label}? [y/N] ").strip().lower() not in ("y", "yes"):
+        if input(f"{question}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
-    try:
-        backup = applier.apply(plan)
-    except (RuntimeError, PermissionError, OSError) as exc:
-        raise CliError(str(exc)) from exc
-    print(f"applied; backup: {backup or 'none (new file)'}; undo with `velollm optimize --undo`")
+    if plan is not None:
+        try:
+            backup = applier.apply(plan)
+        except (RuntimeError, PermissionError, OSError) as exc:
+            raise CliError(str(exc)) from exc
+        print(
+            f"applied; backup: {backup or 'none (new file)'}; undo with `velollm optimize --undo`"
+        )
+    _apply_models(url, models)
     if args.verify:
         from velollm_desktop.core.optimize.verify import verify  # noqa: PLC0415
 
@@ -195,6 +245,31 @@ def _cmd(args: argparse.Namespace) -> int:  # noqa: C901 - flag dispatch (dry-ru
         print("\n".join(report.checks + tuple(f"MISMATCH: {m}" for m in report.mismatches)))
         return 0 if report.ok else 3
     return 0
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from velollm_desktop.core.optimize.apply import Applier  # noqa: PLC0415
+    from velollm_desktop.core.optimize.service import dropin_path, system_root  # noqa: PLC0415
+
+    root = system_root()
+    applier = Applier(dropin=dropin_path(root))
+    if args.undo:
+        return _undo(applier, args.yes)
+    if args.undo_models:
+        return _undo_models(args.url or ollama_url_from_env())
+    if args.output:  # before any work: a bad target is one line, at once
+        try:
+            writers.check_output_path(args.output)
+        except writers.UnsafeValue as exc:
+            raise CliError(f"-o: {exc}") from exc
+    state = _state(args, root)
+    written = _output(args, state.recommendation)
+    if written is not None:
+        return written
+    planned = _preview_or_reason(state, applier)
+    if not args.apply:
+        return _report(args, state, planned)
+    return _apply(args, state, planned, applier)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -219,9 +294,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print (or with -o write) this format instead of the report",
     )
     p.add_argument(
-        "--apply", action="store_true", help="write it where Ollama reads it and restart Ollama"
+        "--apply",
+        action="store_true",
+        help="write it where Ollama reads it and restart Ollama; create NAME-velollm models "
+        "carrying the per-model options (num_ctx, num_thread, num_gpu, num_batch)",
     )
     p.add_argument("--yes", action="store_true", help="do not ask before --apply")
+    p.add_argument(
+        "--only-models",
+        action="store_true",
+        help="with --apply: only create the per-model derived models (NAME-velollm), "
+        "leave the server settings alone",
+    )
+    p.add_argument(
+        "--undo-models",
+        action="store_true",
+        help="delete the NAME-velollm models that --apply created",
+    )
     p.add_argument(
         "--verify", action="store_true", help="after --apply, check what the server runs with"
     )

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.optimize.apply import Applier, Plan, UserEdited
 from velollm_desktop.core.optimize.parse import exposure_warnings
+from velollm_desktop.core.optimize.per_model import per_model_plans
 from velollm_desktop.core.optimize.preview import (
     RESTART_CONSEQUENCE,
     ApplyPreview,
@@ -39,6 +40,7 @@ from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.writers import render_shell
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.confirm import confirm
+from velollm_desktop.ui.per_model_panel import PerModelPanel
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 GIB = 1024**3
@@ -160,10 +162,12 @@ class OptimizePage(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
         self.bars = QVBoxLayout()
+        self.per_model = PerModelPanel(lambda: self.settings.get("ollama_url"))
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.per_model)
         layout.addWidget(
             QLabel(
                 "Memory per model: weights (blue), KV cache (orange), compute (purple), free (green)"
@@ -257,6 +261,7 @@ class OptimizePage(QWidget):
         self.apply_button.setEnabled(bool(rec.env) and can_apply and bool(self._changes()))
         self.apply_button.setToolTip("" if can_apply else runtime.explanation)
         self.copy_button.setEnabled(bool(rec.env))
+        self.per_model.show_plans(per_model_plans(rec))
 
     def _changes(self) -> dict[str, str]:
         if self.state is None:

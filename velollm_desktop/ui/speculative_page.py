@@ -24,6 +24,7 @@ from velollm_desktop.core.bench.stats import noise_warning
 from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
+from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.spec.compare import (
     DEFAULT_PROMPTS,
     NGRAM_TYPES,
@@ -36,6 +37,7 @@ from velollm_desktop.core.spec.compare import (
 from velollm_desktop.core.spec.flow import compare_and_save
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
+from velollm_desktop.ui.spec_ollama import OllamaSpecControls
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 FILTER_DELAY_MS = 300
@@ -105,7 +107,9 @@ class SpeculativePage(QWidget):
 
     finished = Signal(str)
 
-    def __init__(self, history=None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, history=None, parent: QWidget | None = None, ollama_url_provider=None
+    ) -> None:
         super().__init__(parent)
         self.history = history
         self.result: CompareResult | None = None
@@ -159,6 +163,9 @@ class SpeculativePage(QWidget):
         self.run_button.clicked.connect(lambda: self.start())
         self.use_draft.toggled.connect(lambda: self._update_run_enabled())
         self.ngram.currentIndexChanged.connect(lambda: self._update_run_enabled())
+        self.ollama = OllamaSpecControls(self.jobs, ollama_url_provider or ollama_url_from_env)
+        self.ollama.as_ollama.toggled.connect(lambda: self._update_run_enabled())
+        form.addRow("Ollama", self.ollama)
         buttons = self.jobs.row()
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
@@ -202,13 +209,15 @@ class SpeculativePage(QWidget):
         self._filter_timer.start()
 
     def _update_run_enabled(self) -> None:
-        """Compare needs a target file and a draft or an n-gram mode, and no job running."""
+        """Compare needs a target file and a draft, an n-gram mode or the Ollama mode, and no
+        job running."""
         target = self.target.currentText().strip()
         draft = self.use_draft.isChecked() and bool(self.draft.currentText().strip())
-        ready = bool(target) and (draft or self.ngram.currentData() is not None)
+        other = self.ngram.currentData() is not None or self.ollama.as_ollama.isChecked()
+        ready = bool(target) and (draft or other)
         self.run_button.setEnabled(ready and not self.jobs.busy)
         self.run_button.setToolTip(
-            "" if ready else "Choose a target model and a draft or an n-gram mode"
+            "" if ready else "Choose a target model and a draft, an n-gram mode or the Ollama mode"
         )
 
     def _browse(self) -> None:
@@ -282,8 +291,12 @@ class SpeculativePage(QWidget):
         if not target.is_file():
             self.status.setText(f"Model file not found: {target}. Pick a model from the list.")
             return
+        extra, notes = self.ollama.mode(target, draft)
+        modes += extra
         if len(modes) < 2:
-            self.status.setText("Choose a draft model or an n-gram mode to compare with vanilla.")
+            self.status.setText(
+                " ".join(notes) or "Choose a draft model or an n-gram mode to compare with vanilla."
+            )
             return
         self.jobs.run(
             partial(
@@ -294,6 +307,7 @@ class SpeculativePage(QWidget):
                 runs=self.runs.value(),
                 n_predict=self.n_predict.value(),
                 history=self.history,
+                notes=notes,
             ),
             lambda run: self.show_result(run.result),
             failed_prefix="Comparison stopped",
@@ -336,4 +350,6 @@ class SpeculativePage(QWidget):
         verdict = list(result.advice) or ["No verdict."]
         verdict += [f"⚠ {note}" for note in spec_noise_notes(result)]
         self.verdict.setText("\n".join(verdict))
+        draft = self.resolve(self.draft.currentText()) if result.draft else None
+        self.ollama.offer(result, self.target.currentText(), draft)
         self.finished.emit(result.advice[0] if result.advice else "comparison done")

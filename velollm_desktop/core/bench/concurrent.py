@@ -56,7 +56,79 @@ def _pct(values: list[float], q: float) -> float | None:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def run_load(  # noqa: C901 - start, tick, stop and collect N clients in one place; to split
+@dataclass
+class _Tally:
+    """What the client threads found, under one lock."""
+
+    t0: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    latencies: list[float] = field(default_factory=list)
+    ttfts: list[float] = field(default_factory=list)
+    done_at: list[tuple[float, int]] = field(default_factory=list)
+    """(seconds since the start, tokens generated) of each answered request."""
+    server_errors: list[str] = field(default_factory=list)
+    our_errors: list[str] = field(default_factory=list)
+
+    def error(self, ours: bool, text: str) -> None:
+        with self.lock:
+            (self.our_errors if ours else self.server_errors).append(text)
+
+    def answered(self, m) -> None:
+        with self.lock:
+            self.latencies.append(m.total_ms)
+            if m.ttft_ms is not None:
+                self.ttfts.append(m.ttft_ms)
+            self.done_at.append((time.monotonic() - self.t0, int(m.eval_count or 0)))
+
+
+def _client(
+    k: int,
+    make_backend: Callable[[], Backend],
+    tally: _Tally,
+    end: float,
+    max_tokens: int,
+    cancel: threading.Event,
+) -> None:
+    """One client: requests back to back until `end`; every failure counted, never raised."""
+    try:
+        backend = make_backend()
+    except Exception as exc:  # noqa: BLE001 - counted, the run goes on
+        tally.error(True, f"client {k}: could not start: {type(exc).__name__}: {exc}")
+        return
+    i = 0
+    try:
+        while time.monotonic() < end and not cancel.is_set():
+            prompt = f"[{k}.{i}] {PROMPTS[(k + i) % len(PROMPTS)]}"
+            i += 1
+            try:
+                m = backend.measure(prompt, max_tokens, cancel)
+            except OllamaError as exc:
+                tally.error(False, f"client {k}: {exc}")
+                time.sleep(0.5)  # a failing server is not hammered
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug of ours: counted and reported
+                tally.error(True, f"client {k}: {type(exc).__name__}: {exc}")
+                continue
+            if not cancel.is_set():
+                tally.answered(m)
+    finally:
+        backend.close()
+
+
+def _series(
+    done_at: list[tuple[float, int]], wall: float, interval_s: float
+) -> tuple[tuple[float, float], ...]:
+    """(interval start s, tokens/s in it) for each interval of the run."""
+    out = []
+    for start in range(0, int(wall) + 1, max(1, int(interval_s))):
+        in_bin = sum(n for t, n in done_at if start <= t < start + interval_s)
+        width = min(interval_s, wall - start)
+        if width > 0:
+            out.append((float(start), in_bin / width))
+    return tuple(out)
+
+
+def run_load(
     make_backend: Callable[[], Backend],
     clients: int,
     duration_s: float,
@@ -71,78 +143,40 @@ def run_load(  # noqa: C901 - start, tick, stop and collect N clients in one pla
         raise ValueError("clients must be ≥ 1 and the duration > 0 s")
     cancel = cancel or threading.Event()
     report = progress or (lambda *_: None)
-    lock = threading.Lock()
-    latencies: list[float] = []
-    ttfts: list[float] = []
-    done_at: list[tuple[float, int]] = []
-    server_errors: list[str] = []
-    our_errors: list[str] = []
-    t0 = time.monotonic()
-    end = t0 + duration_s
-
-    def client(k: int) -> None:
-        try:
-            backend = make_backend()
-        except Exception as exc:  # noqa: BLE001 - counted, the run goes on
-            with lock:
-                our_errors.append(f"client {k}: could not start: {type(exc).__name__}: {exc}")
-            return
-        i = 0
-        try:
-            while time.monotonic() < end and not cancel.is_set():
-                prompt = f"[{k}.{i}] {PROMPTS[(k + i) % len(PROMPTS)]}"
-                i += 1
-                try:
-                    m = backend.measure(prompt, max_tokens, cancel)
-                except OllamaError as exc:
-                    with lock:
-                        server_errors.append(f"client {k}: {exc}")
-                    time.sleep(0.5)  # a failing server is not hammered
-                    continue
-                except Exception as exc:  # noqa: BLE001 - a bug of ours: counted and reported
-                    with lock:
-                        our_errors.append(f"client {k}: {type(exc).__name__}: {exc}")
-                    continue
-                if cancel.is_set():
-                    break
-                with lock:
-                    latencies.append(m.total_ms)
-                    if m.ttft_ms is not None:
-                        ttfts.append(m.ttft_ms)
-                    done_at.append((time.monotonic() - t0, int(m.eval_count or 0)))
-        finally:
-            backend.close()
-
-    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    tally = _Tally(time.monotonic())
+    end = tally.t0 + duration_s
+    threads = [
+        threading.Thread(
+            target=_client,
+            args=(k, make_backend, tally, end, max_tokens, cancel),
+            daemon=True,
+        )
+        for k in range(clients)
+    ]
     for t in threads:
         t.start()
     total_ticks = max(1, int(duration_s))
     while alive := [t for t in threads if t.is_alive()]:
         alive[0].join(timeout=1.0)
-        with lock:
-            n = len(done_at)
-        elapsed = int(time.monotonic() - t0)
+        with tally.lock:
+            n = len(tally.done_at)
+        elapsed = int(time.monotonic() - tally.t0)
         report(min(total_ticks, elapsed), total_ticks, f"{clients} clients, {n} requests answered")
-    wall = time.monotonic() - t0
-    tokens = sum(n for _, n in done_at)
-    series = []
-    for start in range(0, int(wall) + 1, max(1, int(interval_s))):
-        in_bin = sum(n for t, n in done_at if start <= t < start + interval_s)
-        width = min(interval_s, wall - start)
-        if width > 0:
-            series.append((float(start), in_bin / width))
+    wall = time.monotonic() - tally.t0
+    lat, ttfts = tally.latencies, tally.ttfts
+    tokens = sum(n for _, n in tally.done_at)
     return LoadResult(
         clients,
         wall,
-        len(done_at),
+        len(tally.done_at),
         tokens,
         tokens / wall if wall else 0.0,
-        statistics.median(latencies) if latencies else None,
-        _pct(latencies, 0.95),
+        statistics.median(lat) if lat else None,
+        _pct(lat, 0.95),
         statistics.median(ttfts) if ttfts else None,
         _pct(ttfts, 0.95),
-        tuple(server_errors),
-        tuple(our_errors),
-        tuple(series),
+        tuple(tally.server_errors),
+        tuple(tally.our_errors),
+        _series(tally.done_at, wall, interval_s),
         cancel.is_set(),
     )

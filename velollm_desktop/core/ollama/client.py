@@ -200,6 +200,10 @@ class OllamaClient:
         data = self._send("POST", "/api/show", {"model": model, "verbose": verbose}, model)
         return ModelShow.from_json(model, schema.show(data, self.base_url))
 
+    def show_json(self, model: str) -> dict[str, Any]:
+        """`POST /api/show` (verbose) as sent: modelfile, parameters, model_info, tensors."""
+        return dict(self._send("POST", "/api/show", {"model": model, "verbose": True}, model))
+
     def generate(
         self,
         model: str,
@@ -239,15 +243,20 @@ class OllamaClient:
         data = self._send("POST", "/api/generate", body, model, slow=True)
         return GenerateChunk.from_json(schema.chunk(data, f"Ollama at {self.base_url}"))
 
-    def create(self, model: str, base: str, parameters: Mapping[str, Any]) -> None:
-        """`POST /api/create` a model `model` from `base` with Modelfile `parameters`."""
-        self._send(
-            "POST",
-            "/api/create",
-            {"model": model, "from": base, "parameters": dict(parameters), "stream": False},
-            base,
-            slow=True,
-        )
+    def create(
+        self,
+        model: str,
+        base: str,
+        parameters: Mapping[str, Any],
+        *,
+        draft_files: Mapping[str, str] | None = None,
+    ) -> None:
+        """`POST /api/create` a model `model` from `base` with Modelfile `parameters` (and a
+        draft: `draft_files` {file name: blob digest}, Modelfile `DRAFT`)."""
+        body = {"model": model, "from": base, "parameters": dict(parameters), "stream": False}
+        if draft_files:
+            body["draft_files"] = dict(draft_files)
+        self._send("POST", "/api/create", body, base, slow=True)
 
     def delete(self, model: str) -> None:
         """`DELETE /api/delete` a model (the derived ones we created)."""

@@ -1,4 +1,4 @@
-"""What Ollama actually reads (shared/reference/ollama.md §1, envconfig/config.go).
+"""What Ollama actually reads (Ollama's `envconfig/config.go`; per-model options: `api/types.go`).
 
 Server variables live in the server's environment. `num_ctx`, `num_batch`, `num_gpu` and
 `num_thread` are **not** server variables: they are per-model options (Modelfile PARAMETER or
@@ -127,7 +127,7 @@ NEVER_EXISTED = {
     "OLLAMA_NUM_THREAD": "num_thread",
     "OLLAMA_NUM_THREADS": "num_thread",
 }
-"""Variables users (and VeloLLM's seed) set that Ollama never read → the per-model option meant."""
+"""Variables users (and VeloLLM's first versions) set that Ollama never read → the per-model option meant."""
 
 PER_MODEL_OPTIONS = {
     "num_ctx": "Context window in tokens",

@@ -24,9 +24,15 @@ class Parsed:
     warning: str | None = None
 
 
+_GO_SPACE = "".join(
+    chr(c) for c in range(0x3001) if chr(c).isspace() and c not in range(0x1C, 0x20)
+)
+"""Go's `unicode.IsSpace` (Python's `isspace` also counts the separators U+001C–U+001F)."""
+
+
 def clean(raw: str) -> str:
-    """Ollama's `Var()`: trim whitespace, then surrounding quotes."""
-    return raw.strip().strip("\"'")
+    """Ollama's `Var()`: `strings.TrimSpace`, then surrounding quotes."""
+    return raw.strip(_GO_SPACE).strip("\"'")
 
 
 def parse_go_duration_s(text: str) -> float | None:

@@ -1,4 +1,4 @@
-"""Recommendations: the model-aware fit (default) and the seed's hardware tiers (for comparison).
+"""Recommendations: the model-aware fit (default) and the VRAM-tier heuristic (for comparison).
 
 Every recommended value comes with its reason in words and numbers. Only variables Ollama reads
 are emitted; num_ctx / num_batch / num_gpu / num_thread go to per-model options.
@@ -132,8 +132,13 @@ def recommend_fit(
             Reason(
                 "version",
                 ollama_version or "?",
-                "Ollama < 0.30: the Go/llama engine estimates memory "
-                "itself; quantized KV needs OLLAMA_FLASH_ATTENTION=1 set explicitly (done above)",
+                "Ollama < 0.30: the Go/llama engine estimates memory itself; a quantized KV "
+                "cache needs OLLAMA_FLASH_ATTENTION=1 set explicitly"
+                + (
+                    " (set above)"
+                    if plan.env.get("OLLAMA_KV_CACHE_TYPE")
+                    else " (none recommended)"
+                ),
             )
         )
     return Recommendation(
@@ -180,10 +185,18 @@ def _kv_cache_type(plan: _Plan, fitting: Sequence[ModelProfile]) -> str:
 
 
 def _flash_attention(plan: _Plan, kv_type: str) -> None:
-    if plan.fa and plan.budget.device != "cpu":
-        why = "every GPU supports it (CUDA ≥ 6.0 except 7.2, Metal, ROCm, Vulkan); it shrinks the compute buffer"
-        if kv_type != "f16":
-            why += " and a quantized KV cache requires it"
+    # A quantized KV cache is only ever recommended together with flash attention: without an
+    # explicit OLLAMA_FLASH_ATTENTION=1 Ollama < 0.30 keeps f16 (and on a CPU FA is not forced).
+    if plan.fa and (plan.budget.device != "cpu" or kv_type != "f16"):
+        if plan.budget.device == "cpu":
+            why = "the CPU backend supports it, and the quantized KV cache above requires it"
+        else:
+            why = (
+                "every GPU supports it (CUDA ≥ 6.0 except 7.2, Metal, ROCm, Vulkan); "
+                "it shrinks the compute buffer"
+            )
+            if kv_type != "f16":
+                why += " and a quantized KV cache requires it"
         plan.set("OLLAMA_FLASH_ATTENTION", "1", why)
     elif not plan.fa:
         plan.reasons.append(
@@ -312,12 +325,14 @@ def _residency(plan: _Plan, fits: Sequence[ModelFit]) -> None:
             f"{loaded} of the {len(fits)} installed models fit in {_gib(max(budget.bytes, 0))} "
             "together; more would evict or spill to the CPU",
         )
+    # The rule as computed: total RAM as reported, in GiB (MiB / 1024), against 32 GiB
     ram_gib = plan.spec.memory.total_mib / 1024
     keep = "30m" if loaded >= 2 or ram_gib >= 32 else "10m"
     plan.set(
         "OLLAMA_KEEP_ALIVE",
         keep,
-        f"{ram_gib:.0f} GiB RAM and {loaded} model(s) resident together: "
+        f"{ram_gib:.1f} GiB total RAM (30m from 32 GiB, or with ≥ 2 models resident) and "
+        f"{loaded} model(s) resident together: "
         f"keeping models loaded for {keep} instead of 5m avoids reloads (loading is the slowest "
         "part of a request)",
     )
@@ -326,7 +341,7 @@ def _residency(plan: _Plan, fits: Sequence[ModelFit]) -> None:
 def recommend_heuristic(
     spec: HardwareSpec, models: Sequence[ModelProfile] = (), ollama_version: str | None = None
 ) -> Recommendation:
-    """The seed's hardware tiers (VRAM → parallel/ctx, RAM → loaded models / keep-alive), expressed
+    """The VRAM-tier heuristic (VRAM → parallel/ctx, RAM → loaded models / keep-alive), expressed
     only through settings Ollama reads. Kept for comparison with the fit."""
     # Tiers are in decimal GB as cards are sold: a "24 GB" RTX 4090 reports 24564 MiB = 23.99 GiB
     vram_gib = spec.total_vram_mib * 1024 * 1024 / 1e9
@@ -370,7 +385,8 @@ def recommend_heuristic(
         Reason(
             "per-model options",
             ", ".join(f"{k}={v}" for k, v in per_model_opts.items()),
-            "the seed's num_gpu/num_batch/num_thread, which Ollama reads only per model (not as env vars)",
+            "the VRAM-tier heuristic's num_gpu/num_batch/num_thread, which Ollama reads only per "
+            "model (Modelfile PARAMETER), not as environment variables",
         ),
     )
     budget = budget_for(spec)

@@ -119,25 +119,10 @@ def _app_running(procs: Iterable[ProcInfo]) -> bool:
     return any(p.name in _APP_NAMES or p.name.startswith("ollama app") for p in procs)
 
 
-def detect_runtime(
-    url: str,
-    *,
-    root: Path = Path("/"),
-    platform: str | None = None,
-    processes: Callable[[], list[ProcInfo]] = list_processes,
-    which: Callable[[str], str | None] = shutil.which,
-) -> RuntimeInfo:
-    """How the Ollama server at `url` runs (see the module doc)."""
-    platform = platform or sys.platform
-    if not is_local_url(url):
-        return RuntimeInfo(
-            Runtime.REMOTE,
-            False,
-            f"Ollama at {url} runs on another machine: its settings are changed there "
-            "(run VeloLLM on that machine, or use Copy commands).",
-        )
-    procs = processes()
-    server = _server(procs)
+def _managed(
+    root: Path, platform: str, procs: list[ProcInfo], server: ProcInfo | None
+) -> RuntimeInfo | None:
+    """A systemd service or the desktop app: the two places a setting can be applied."""
     pid = server.pid if server else None
     if platform.startswith("linux") and any((d / UNIT).exists() for d in systemd_dirs(root)):
         return RuntimeInfo(
@@ -158,6 +143,11 @@ def detect_runtime(
             "must be quit and reopened for them to take effect.",
             pid,
         )
+    return None
+
+
+def _unmanaged(server: ProcInfo | None, installed: bool) -> RuntimeInfo:
+    """Started by hand, installed but not running, or not installed: nothing to apply to."""
     if server is not None:
         return RuntimeInfo(
             Runtime.MANUAL,
@@ -165,9 +155,9 @@ def detect_runtime(
             f"Ollama was started by hand (`ollama serve`, pid {server.pid}, no service manages "
             "it): it reads only the environment of the terminal that started it. Use Copy "
             "commands, paste them in that terminal and start `ollama serve` again.",
-            pid,
+            server.pid,
         )
-    if which("ollama"):
+    if installed:
         return RuntimeInfo(
             Runtime.MANUAL,
             False,
@@ -180,3 +170,28 @@ def detect_runtime(
         "Ollama is not installed here (no ollama.service, no Ollama app or `ollama` program, "
         "no running server): there is nothing to apply the settings to.",
     )
+
+
+def detect_runtime(
+    url: str,
+    *,
+    root: Path = Path("/"),
+    platform: str | None = None,
+    processes: Callable[[], list[ProcInfo]] = list_processes,
+    which: Callable[[str], str | None] = shutil.which,
+) -> RuntimeInfo:
+    """How the Ollama server at `url` runs (see the module doc)."""
+    platform = platform or sys.platform
+    if not is_local_url(url):
+        return RuntimeInfo(
+            Runtime.REMOTE,
+            False,
+            f"Ollama at {url} runs on another machine: its settings are changed there "
+            "(run VeloLLM on that machine, or use Copy commands).",
+        )
+    procs = processes()
+    server = _server(procs)
+    managed = _managed(root, platform, procs, server)
+    if managed is not None:
+        return managed
+    return _unmanaged(server, installed=server is None and bool(which("ollama")))

@@ -75,7 +75,7 @@ def shell_quote(value: str) -> str:
 
 
 def render_shell(env: Mapping[str, str]) -> str:
-    """`export NAME='value'` lines (the seed's `-o config.sh`): for a manual `ollama serve`."""
+    """`export NAME='value'` lines (`velollm optimize -o config.sh`): for a manual `ollama serve`."""
     env = validate(env)
     lines = [
         "#!/bin/sh",

@@ -1,4 +1,5 @@
-"""Parse the timing lines of `llama-speculative` and `llama-completion` (the seed's path).
+"""Parse the timing lines of `llama-speculative` and `llama-completion` (`velollm compare
+--engine llama-speculative`: llama.cpp's own command-line tools instead of llama-server).
 
 The formats change across llama.cpp versions (log prefixes, `llama_perf_*` vs
 `common_perf_print`), so each value is found by a regex on its own line, whatever precedes it.
@@ -27,6 +28,9 @@ class SpeculativeRun:
     prompt_tokens_per_s: float | None
     n_drafted: int | None
     n_accepted: int | None
+    ttft_ms: float | None = None
+    """Prompt processing before the first token ("encoded N tokens in S seconds"), model load
+    excluded."""
 
     @property
     def acceptance(self) -> float | None:
@@ -45,6 +49,8 @@ class CompletionRun:
     decode_tokens_per_s: float | None
     prompt_tokens_per_s: float | None
     eval_tokens: int | None
+    ttft_ms: float | None = None
+    """Prompt processing before the first token ("prompt eval time"), model load excluded."""
 
 
 def parse_speculative(text: str) -> SpeculativeRun:
@@ -62,6 +68,11 @@ def parse_speculative(text: str) -> SpeculativeRun:
         ),
         n_drafted=int(drafted) if drafted is not None else None,
         n_accepted=int(accepted) if accepted is not None else None,
+        ttft_ms=(
+            encoded * 1000
+            if (encoded := _find(rf"encoded\s+\d+\s+tokens in\s+{_NUM}", text)) is not None
+            else None
+        ),
     )
 
 
@@ -75,6 +86,7 @@ def parse_completion(text: str) -> CompletionRun:
         decode_tokens_per_s=float(eval_line.group(2)) if eval_line else None,
         prompt_tokens_per_s=_find(rf"prompt eval time =.*?{_NUM} tokens per second", text),
         eval_tokens=int(float(eval_line.group(1))) if eval_line else None,
+        ttft_ms=_find(rf"prompt eval time =\s+{_NUM} ms", text),
     )
 
 
@@ -87,7 +99,7 @@ def run_seed_tools(
     bin_dir: str | None = None,
     timeout_s: float = 600,
 ) -> tuple[CompletionRun, SpeculativeRun]:
-    """The seed's path: run `llama-completion` (vanilla) and `llama-speculative` directly and parse them.
+    """Run `llama-completion` (vanilla) and `llama-speculative` directly and parse them.
 
     Both are run with an argv list (no shell) and a timeout; a failure raises RuntimeError with the
     program's last output lines.
@@ -112,6 +124,7 @@ def run_seed_tools(
         "42",
         "-c",
         "2048",
+        "--ignore-eos",  # every run generates n tokens (a prompt the model ends at once has no speed)
     ]
     runs = []
     for argv in (

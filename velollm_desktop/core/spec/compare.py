@@ -8,6 +8,7 @@ same prompts (code and prose; temperature 0, fixed seed, fixed length) N times, 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,8 @@ from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 
+OLLAMA_MODE = "ollama"
+"""The mode "as Ollama would run it" (core/spec/ollama_spec.py derives its flags)."""
 NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
 DEFAULT_PROMPTS = (
     (
@@ -32,6 +35,29 @@ DEFAULT_PROMPTS = (
 )
 VOCAB_MAX_DIFFERENCE = 128
 """llama.cpp's tolerance (SPEC_VOCAB_MAX_SIZE_DIFFERENCE) between target and draft vocabularies."""
+
+
+def refused_note(mode: SpecMode, error: str) -> str:
+    """Why llama-server did not start with Ollama's flags (its error lines)."""
+    log = error.splitlines()
+    first_e = next((i for i, x in enumerate(log) if re.search(r" E ", x)), None)
+    picked = [] if first_e is None else log[max(first_e - 1, 0) :]  # the warning that caused it
+    lines = [
+        x.split(": ", 1)[-1].strip()
+        for x in picked
+        if re.search(r" [EW] ", x) and not re.search(r"exiting|cleaning up", x)
+    ]
+    why = "; ".join(dict.fromkeys(lines[:4])) or (log or ["?"])[-1].strip()
+    return (
+        f"as Ollama would run it (`{' '.join(mode.args)}`): not measured — this llama-server "
+        f"refuses these flags: {why}. Ollama ≥ 0.30 passes the same flags to its own "
+        "llama-server, so expect the same there."
+    )
+
+
+def significant_gain(mode: ModeResult) -> bool:
+    """Faster than vanilla with 95 % confidence (the interval's low end above 1)."""
+    return mode.speedup_ci95 is not None and mode.speedup_ci95[0] > 1.0
 
 
 class CompareCancelled(Cancelled):
@@ -47,7 +73,8 @@ class SpecMode:
 
 
 def draft_mode(draft: Path, n_max: int = 8, n_min: int = 0, p_min: float = 0.75) -> SpecMode:
-    """Draft-model speculation (defaults from the seed's research: n_draft 5–16, p_min 0.75)."""
+    """Draft-model speculation (defaults: 8 drafted tokens per step, within the 5–16 that
+    published draft-model results use, and a minimum draft probability of 0.75)."""
     return SpecMode(
         "draft",
         (
@@ -154,14 +181,16 @@ def run_compare(
     binary: LlamaBinary | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
+    notes: Sequence[str] = (),
 ) -> CompareResult:
-    """Measure every mode; the first mode is the baseline (normally vanilla)."""
+    """Measure every mode; the first mode is the baseline (normally vanilla). `notes` (what
+    Ollama would do with this model) come first in the advice."""
     cancel = cancel or threading.Event()
     report = progress or (lambda *_: None)
     target_info = read_gguf(target)
     draft_info = read_gguf(draft) if draft else None
     problems = compatibility_problems(target_info, draft_info) if draft_info else []
-    if problems and any(m.name == "draft" for m in modes):
+    if problems and any(m.name in ("draft", OLLAMA_MODE) for m in modes):
         name = draft.name if draft else "the draft"
         raise ValueError(f"{name} cannot draft for {target.name}: " + "; ".join(problems))
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -193,10 +222,14 @@ def run_compare(
                             f"{mode.name} · {label} run {r + 1}/{runs}: "
                             f"{m.server_decode_tokens_per_s or 0:.1f} tok/s",
                         )
-        except ServerStartError:
+        except ServerStartError as exc:
             if cancel.is_set():
                 raise CompareCancelled("cancelled; every llama-server was stopped") from None
-            raise
+            if mode.name != OLLAMA_MODE:
+                raise
+            notes = (*notes, refused_note(mode, str(exc)))  # say so instead of failing
+            total -= runs * len(prompts)
+            continue
         if cancel.is_set():
             raise CompareCancelled("cancelled; every llama-server was stopped")
         drafted = sum(m.draft_n or 0 for m in measured)
@@ -244,7 +277,7 @@ def run_compare(
         tuple(problems),
         f"{binary.path} ({program_version(binary) or 'version n/a'})",
     )
-    return replace(result, advice=tuple(advise(result, target_info, draft_info)))
+    return replace(result, advice=(*notes, *advise(result, target_info, draft_info)))
 
 
 def advise(result: CompareResult, target: GGUFInfo, draft: GGUFInfo | None) -> list[str]:
@@ -268,7 +301,7 @@ def advise(result: CompareResult, target: GGUFInfo, draft: GGUFInfo | None) -> l
             why.append(f"only {m.acceptance:.0%} of drafted tokens were accepted")
         elif m.acceptance is not None:
             why.append(f"{m.acceptance:.0%} of drafted tokens were accepted")
-        if m.mode == "draft" and draft is not None:
+        if m.mode in ("draft", OLLAMA_MODE) and draft is not None:
             ratio = draft.file_size_bytes / max(target.file_size_bytes, 1)
             if ratio > 0.25:
                 why.append(

@@ -1,6 +1,6 @@
 """Closed-loop tuning of a running Ollama server.
 
-Two kinds of settings (shared/reference/ollama.md §1, §3):
+Two kinds of settings (Ollama's `envconfig/config.go` and `api/types.go` `Runner` options):
 
 - Per-request load options (`num_ctx`, `num_batch`, `num_thread`, `num_gpu`) are tried without
   touching the service: each candidate's requests carry its options, and Ollama reloads the
@@ -26,6 +26,7 @@ from typing import Protocol
 from velollm_desktop.core.bench.backends import OllamaBackend
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.ollama.client import OllamaClient
+from velollm_desktop.core.ollama.derived import create_derived, delete_derived, derived_name
 from velollm_desktop.core.ollama.errors import OllamaError
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
@@ -298,8 +299,7 @@ def _switch_server(
 
 def tuned_name(model: str) -> str:
     """The derived model a per-request winner is saved as."""
-    base, _, tag = model.partition(":")
-    return f"{base}{TUNED_SUFFIX}" + (f":{tag}" if tag else "")
+    return derived_name(model, TUNED_SUFFIX)
 
 
 def apply_ollama_winner(result: TuneResult, url: str) -> tuple[str | None, dict[str, str]]:
@@ -312,15 +312,13 @@ def apply_ollama_winner(result: TuneResult, url: str) -> tuple[str | None, dict[
     name = None
     if c.options:
         name = tuned_name(result.model)
-        with OllamaClient(url) as client:
-            client.create(name, result.model, c.options)
+        create_derived(url, name, result.model, c.options)  # journalled; never a user's model
     return name, dict(c.server_env)
 
 
 def undo_ollama_winner(url: str, name: str) -> None:
     """Delete the derived model made by `apply_ollama_winner`."""
-    with OllamaClient(url) as client:
-        client.delete(name)
+    delete_derived(url, name)
 
 
 def remeasure_ollama(

@@ -38,7 +38,7 @@ def ollama_candidates(
     ctx: int | None = None,
     server_changes: bool = False,
 ) -> list[OllamaCandidate]:
-    """Baseline (what runs now), the optimizer's and the seed's picks, and a small search."""
+    """Baseline (what runs now), the optimizer's and the VRAM-tier heuristic's picks, and a small search."""
     base: dict[str, int] = {"num_ctx": ctx} if ctx else {}
     out = [OllamaCandidate("current settings", dict(base))]
     out += _option_search(hardware, objective, base)
@@ -75,11 +75,11 @@ def _recommended(
     ctx: int | None,
     server_changes: bool,
 ) -> list[OllamaCandidate]:
-    """The optimizer's fit and the seed heuristic, as candidates (when they change anything)."""
+    """The optimizer's fit and the VRAM-tier heuristic, as candidates (when they change anything)."""
     out = []
     for label, rec in (
         ("optimizer fit", recommend_fit(hardware, [profile])),
-        ("seed heuristic", recommend_heuristic(hardware, [profile])),
+        ("VRAM-tier heuristic", recommend_heuristic(hardware, [profile])),
     ):
         opts = {
             k: int(v) for k, v in rec.per_model.get(profile.name, {}).items() if k in LOAD_OPTIONS
@@ -114,7 +114,7 @@ def _server_search(objective: str, concurrency: int, base: dict[str, int]) -> li
 
 
 def _unique(cands: list[OllamaCandidate]) -> list[OllamaCandidate]:
-    """Drop repeats (the fit and the seed may agree with each other or with the search)."""
+    """Drop repeats (the fit and the heuristic may agree with each other or with the search)."""
     seen: set[str] = set()
     unique = []
     for c in cands:
