@@ -227,6 +227,8 @@ def _measure_mode(
                     f"{mode.name} · {label} run {r + 1}/{runs}: "
                     f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
                 )
+    if cancel.is_set():
+        raise CompareCancelled("cancelled; every llama-server was stopped")
     return measured
 
 
@@ -311,8 +313,6 @@ def run_compare(
             notes = (*notes, refused_note(mode, str(exc)))  # say so instead of failing
             tracker.total -= runs * len(prompts)
             continue
-        if cancel.is_set():
-            raise CompareCancelled("cancelled; every llama-server was stopped")
         texts[mode.name] = [m.text for m in measured]
         results.append(_mode_result(mode, measured))
     binary = binary or find_program("llama-server")
