@@ -191,8 +191,8 @@ def _cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="compare vanilla vs speculative decoding (llama.cpp)")
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    """What is compared: target, draft, n-gram modes, engine."""
     p.add_argument("--target", help="target model: FILE.gguf or ollama:NAME[:TAG] (required)")
     p.add_argument("--draft", help="draft model: FILE.gguf or ollama:NAME[:TAG]")
     p.add_argument(
@@ -208,6 +208,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="llama-server modes (default), or llama.cpp's llama-completion vs "
         "llama-speculative command-line tools (needs --draft)",
     )
+
+
+def _add_measure_args(p: argparse.ArgumentParser) -> None:
+    """How it is measured: runs, length, threads, drafting parameters."""
     p.add_argument(
         "--runs", type=int_range(1, 10_000), default=3, help="runs per prompt and mode (default 3)"
     )
@@ -231,6 +235,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.75,
         help="minimum draft probability (default 0.75)",
     )
+
+
+def _add_output_and_ollama_args(p: argparse.ArgumentParser) -> None:
+    """Where results go: JSON, the Ollama mode, applying to / undoing in Ollama."""
     p.add_argument(
         "--json", type=Path, help="write the result as JSON (docs/SPECULATIVE_FORMAT.md)"
     )
@@ -259,4 +267,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--url", help="Ollama URL (default: OLLAMA_HOST or http://127.0.0.1:11434)")
     p.add_argument("-q", "--quiet", action="store_true")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare vanilla vs speculative decoding (llama.cpp)")
+    _add_model_args(p)
+    _add_measure_args(p)
+    _add_output_and_ollama_args(p)
     p.set_defaults(func=_cmd)

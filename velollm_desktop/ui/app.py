@@ -11,7 +11,6 @@ import argparse
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -22,7 +21,9 @@ from velollm_desktop import APP_ID, APP_NAME, __version__
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.icons import app_icon
+from velollm_desktop.ui.startup import report_ready_when_visible, single_instance_server
 from velollm_desktop.ui.tray import Tray
+from velollm_desktop.ui.tray_actions import run_tray_action
 from velollm_desktop.workers import logfile
 from velollm_desktop.workers.runner import drop_feature_import_hook, runner
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -269,37 +270,7 @@ class Controller(QObject):
                 self.poller.set_url(self.settings.get(name))
 
     def _on_tray_action(self, key: str) -> None:
-        if key == "quick_optimize":
-            window = self.window
-            page = self.optimize_page
-            window.tabs.setCurrentWidget(page)
-
-            def offer(_state) -> None:  # after the page has shown the recommendation
-                self.show_dashboard()
-                if not page.apply_button.isEnabled():  # nothing to apply here: the page says why
-                    self.tray.notify("Quick optimize", page.status.text()[:300])
-                    return
-                self.tray.notify("Quick optimize", page.summary())
-                page.apply()  # shows the confirmation; nothing changes unless it is accepted
-
-            if self._hardware is None:  # detection still runs: continue when it is done
-                self._quick_optimize_pending = True
-                self.show_dashboard()
-                page.status.setText("Reading the hardware first; the recommendation follows.")
-            elif not page.compute(then=offer):  # `then` is connected before the worker starts
-                self.show_dashboard()
-        elif key == "quick_benchmark":
-            window = self.window
-            self.benchmark_page.suite.setCurrentText("quick")
-            self.benchmark_page.start()
-            window.tabs.setCurrentWidget(self.benchmark_page)
-        elif key == "open_log":
-            open_log()
-        elif key == "tune":  # a tune takes minutes and needs a model: open the page, don't start
-            window = self.window
-            self.tune_page.target.setCurrentIndex(self.tune_page.target.findData("ollama"))
-            window.tabs.setCurrentWidget(self.tune_page)
-            self.show_dashboard()
+        run_tray_action(self, key)
 
     # -- actions --------------------------------------------------------------------------
     def show_dashboard(self) -> None:
@@ -338,55 +309,6 @@ class Controller(QObject):
         self.app.quit()
 
 
-def open_log() -> bool:
-    """Open the log file in the desktop's viewer (creating it if nothing was logged yet)."""
-    from PySide6.QtCore import QUrl  # noqa: PLC0415 - rarely used
-    from PySide6.QtGui import QDesktopServices  # noqa: PLC0415
-
-    path = logfile.log_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=True)
-    except OSError as exc:
-        log.warning("cannot create the log file %s: %s", path, exc)
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
-
-
-def _report_ready_when_visible(controller: Controller, path: str) -> None:
-    """For bench/tray_overhead.py: write the wall time at which the tray icon (or, without a
-    tray, the window) first became visible."""
-
-    def check() -> None:
-        visible = (
-            (controller.tray.icon.geometry().width() > 0)
-            if controller.tray
-            else controller.window.isVisible()
-        )
-        if visible:
-            timer.stop()
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(f"{time.time():.6f}\n")
-
-    timer = QTimer(controller)
-    timer.timeout.connect(check)
-    timer.start(10)
-
-
-def _single_instance(app: QApplication):
-    """The listening InstanceServer; `None` when another instance answered (it shows its
-    dashboard); `False` when QtNetwork is missing (a stripped bundle): run without it."""
-    try:
-        from velollm_desktop.ui import single_instance  # noqa: PLC0415 - QtNetwork, after the app
-    except ImportError as exc:
-        log.warning("single instance check unavailable: %s", exc)
-        return False
-    if single_instance.ask_running_instance_to_show():
-        return None
-    server = single_instance.InstanceServer(parent=app)
-    server.listen()
-    return server
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `velollm-desktop` and `python -m velollm_desktop`."""
     parser = argparse.ArgumentParser(
@@ -412,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)
-    instance = _single_instance(app)
+    instance = single_instance_server(app)
     if instance is None:  # already running: its dashboard came forward
         print(f"{APP_NAME} is already running: showing its dashboard.", file=sys.stderr)
         return 0
@@ -428,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         controller.show_dashboard()
     ready_file = os.environ.get("VELOLLM_READY_FILE")
     if ready_file:
-        _report_ready_when_visible(controller, ready_file)
+        report_ready_when_visible(controller, ready_file)
     if args.quit_after > 0:
         QTimer.singleShot(int(args.quit_after * 1000), controller.quit)
     code = app.exec()

@@ -4,20 +4,16 @@ see mean ± stddev, chart it, and compare runs from the history."""
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -30,16 +26,15 @@ from PySide6.QtWidgets import (
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.stats import (
     Stats,
-    compared_differences,
-    comparison_warning,
     noise_warning,
 )
-from velollm_desktop.core.bench.store import History, export_file, from_json
+from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.bench.suites import SUITES
 from velollm_desktop.core.kinds import default_url
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.benchmark_history import BenchmarkHistoryBase
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
@@ -60,7 +55,7 @@ def pm(s: Stats | None, digits: int = 1) -> str:
     return f"{s.mean:.{digits}f} ± {s.stddev:.{digits}f}" if s else "n/a"
 
 
-class BenchmarkPage(QWidget):
+class BenchmarkPage(BenchmarkHistoryBase):
     """Signals:
     finished(str): a one-line summary when a run ends (for a tray notification).
     """
@@ -72,7 +67,20 @@ class BenchmarkPage(QWidget):
         self.settings = settings
         self.history = history
         self.result: BenchmarkResult | None = None
+        form = self._build_form(settings)
+        self.jobs = JobControls(self, "Run benchmark", "Pick a server and a model, then Run.")
+        self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
+        self.progress, self.status = self.jobs.progress, self.jobs.status
+        self.run_button.clicked.connect(lambda: self.start())
+        buttons = self.jobs.row()
+        self._build_results()
+        export_row = self._build_history()
+        self._lay_out(form, buttons, export_row)
+        self.reload_history()
+        self._update_run_enabled()
 
+    def _build_form(self, settings: Settings) -> QFormLayout:
+        """Server, URL, model (listed from the server), suite, runs."""
         self.kind = QComboBox()
         for label, key in KINDS:
             self.kind.addItem(label, key)
@@ -102,13 +110,10 @@ class BenchmarkPage(QWidget):
         form.addRow("Model", model_row)
         form.addRow("Suite", self.suite)
         form.addRow("Runs per test", self.runs)
+        return form
 
-        self.jobs = JobControls(self, "Run benchmark", "Pick a server and a model, then Run.")
-        self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
-        self.progress, self.status = self.jobs.progress, self.jobs.status
-        self.run_button.clicked.connect(lambda: self.start())
-        buttons = self.jobs.row()
-
+    def _build_results(self) -> None:
+        """The results table, the comparison warning and the chart."""
         self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(
             [
@@ -133,21 +138,8 @@ class BenchmarkPage(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart("Decode speed (mean ± stddev)", "tokens/s")
 
-        self.history_list = QListWidget()
-        self.compare_button = QPushButton("Compare checked runs")
-        self.compare_button.clicked.connect(lambda: self.compare_checked())
-        export_row = QGridLayout()  # 2 × 2: the left pane stays narrow at 800×600
-        for n, (text, slot) in enumerate(
-            (
-                ("Export JSON…", partial(self._export, "json")),
-                ("Export CSV…", partial(self._export, "csv")),
-                ("Import JSON…", self._import),
-                ("Save chart PNG…", self._export_png),
-            )
-        ):
-            b = QPushButton(text)
-            b.clicked.connect(lambda _checked=False, slot=slot: slot())
-            export_row.addWidget(b, n // 2, n % 2)
+    def _lay_out(self, form: QFormLayout, buttons: QHBoxLayout, export_row: QGridLayout) -> None:
+        """Form, buttons and history on the left; results on the right."""
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addLayout(form)
@@ -168,8 +160,6 @@ class BenchmarkPage(QWidget):
         split.setStretchFactor(0, 1)  # the results get most of the room, also at 800×600
         split.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(split)
-        self.reload_history()
-        self._update_run_enabled()
 
     # -- form -----------------------------------------------------------------------------
     def _kind(self) -> str:
@@ -359,63 +349,3 @@ class BenchmarkPage(QWidget):
             )
         self.chart.set_data(tests, series)
         self.chart.setLabel("bottom", f"test — {note}" if note else "test")
-
-    def reload_history(self) -> None:
-        """Refresh the history list (newest first)."""
-        self.history_list.clear()
-        for entry in self.history.entries():
-            item = QListWidgetItem(entry.label)
-            item.setData(Qt.ItemDataRole.UserRole, entry.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.history_list.addItem(item)
-
-    def compare_checked(self) -> None:
-        """Chart the checked history entries side by side."""
-        chosen = []
-        for i in range(self.history_list.count()):
-            item = self.history_list.item(i)
-            if item.checkState() == Qt.CheckState.Checked:
-                entry_id = item.data(Qt.ItemDataRole.UserRole)
-                r = self.history.load(entry_id)
-                chosen.append((f"#{entry_id} {r.server.kind}:{r.model}", r))
-        if len(chosen) < 2:
-            self.status.setText("Check at least two runs in the history to compare them.")
-            return
-        results = [r for _, r in chosen]
-        warning = comparison_warning(results)
-        differ = compared_differences(results)
-        self._chart(chosen, f"different {', '.join(differ)} per bar" if differ else "")
-        self._show_warning(warning or "")
-        self.status.setText(f"Comparing {len(chosen)} runs.")
-
-    # -- files ----------------------------------------------------------------------------
-    def _export(self, fmt: str) -> None:
-        if self.result is None:
-            self.status.setText("Run or pick a benchmark first.")
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export", f"benchmark.{fmt}", f"{fmt.upper()} (*.{fmt})"
-        )
-        if path:
-            export_file(self.result, Path(path))
-            self.status.setText(f"Wrote {path}")
-
-    def _import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import", "", "JSON (*.json)")
-        if not path:
-            return
-        try:
-            result = from_json(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            self.status.setText(f"Could not import {path}: {exc}")
-            return
-        self.history.add(result)
-        self.reload_history()
-        self.show_result(result)
-
-    def _export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save chart", "benchmark.png", "PNG (*.png)")
-        if path:
-            self.chart.export_png(Path(path))
-            self.status.setText(f"Saved {path}")

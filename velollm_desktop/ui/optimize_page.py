@@ -117,6 +117,12 @@ class OptimizePage(QWidget):
         self.processes = list_processes
         """Lists Ollama's processes (a fake list in tests)."""
         self.worker: TaskWorker | None = None
+        top = self._build_buttons()
+        self._build_results()
+        self._lay_out(top)
+
+    def _build_buttons(self) -> QVBoxLayout:
+        """Strategy, Recommend, Add model; Apply, Undo, Copy (two rows, fits 800 px)."""
         self.strategy = QComboBox()
         self.strategy.addItem("Model-aware fit (recommended)", "fit")
         self.strategy.addItem("Hardware tiers (VeloLLM 0.1 heuristic)", "heuristic")
@@ -148,6 +154,10 @@ class OptimizePage(QWidget):
                 line.addWidget(w)
             line.addStretch(1)
             top.addLayout(line)
+        return top
+
+    def _build_results(self) -> None:
+        """Status, the settings table, per-model options and the memory bars."""
         self.status = QLabel(
             "Press Recommend: reads the hardware, Ollama's models and how Ollama runs here."
         )
@@ -163,6 +173,9 @@ class OptimizePage(QWidget):
         self.table.setWordWrap(True)
         self.bars = QVBoxLayout()
         self.per_model = PerModelPanel(lambda: self.settings.get("ollama_url"))
+
+    def _lay_out(self, top: QVBoxLayout) -> None:
+        """Buttons, status, table, per-model panel, memory bars and breakdowns, top to bottom."""
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.status)

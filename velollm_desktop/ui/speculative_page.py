@@ -113,6 +113,25 @@ class SpeculativePage(QWidget):
         super().__init__(parent)
         self.history = history
         self.result: CompareResult | None = None
+        self._build_model_inputs()
+        form = self._build_form()
+        buttons = self._build_controls(form, ollama_url_provider)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.chart = BarChart("Decode speed per mode (mean ± stddev)", "tokens/s")
+        self.intro = QLabel(INTRO)
+        self.intro.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.verdict)
+        self.refresh_models()
+
+    def _build_model_inputs(self) -> None:
+        """Target and draft lists (drafts filtered in a worker once typing pauses), Add .gguf."""
         self.target = QComboBox()
         self.target.setEditable(True)
         self.draft = QComboBox()
@@ -129,6 +148,9 @@ class SpeculativePage(QWidget):
         self.draft.currentTextChanged.connect(lambda: self._update_run_enabled())
         browse = self.browse_button = QPushButton("Add .gguf…")
         browse.clicked.connect(lambda: self._browse())
+
+    def _build_form(self) -> QFormLayout:
+        """Target, draft, n-gram mode, runs, tokens per run."""
         self.ngram = QComboBox()
         self.ngram.addItem("(none)", None)
         for t in NGRAM_TYPES:
@@ -146,7 +168,7 @@ class SpeculativePage(QWidget):
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.target, 1)
-        row.addWidget(browse)
+        row.addWidget(self.browse_button)
         form.addRow("Target model", row)
         drow = QHBoxLayout()
         drow.addWidget(self.use_draft)
@@ -155,6 +177,10 @@ class SpeculativePage(QWidget):
         form.addRow("N-gram mode", self.ngram)
         form.addRow("Runs per prompt", self.runs)
         form.addRow("Tokens per run", self.n_predict)
+        return form
+
+    def _build_controls(self, form: QFormLayout, ollama_url_provider) -> QHBoxLayout:
+        """Compare / Cancel and the Ollama mode (a row of `form`)."""
         self.jobs = JobControls(
             self, "Compare", "Pick a target model (any .gguf, or one Ollama downloaded)."
         )
@@ -166,20 +192,7 @@ class SpeculativePage(QWidget):
         self.ollama = OllamaSpecControls(self.jobs, ollama_url_provider or ollama_url_from_env)
         self.ollama.as_ollama.toggled.connect(lambda: self._update_run_enabled())
         form.addRow("Ollama", self.ollama)
-        buttons = self.jobs.row()
-        self.verdict = QLabel()
-        self.verdict.setWordWrap(True)
-        self.chart = BarChart("Decode speed per mode (mean ± stddev)", "tokens/s")
-        self.intro = QLabel(INTRO)
-        self.intro.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.intro)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
-        layout.addWidget(self.chart, 1)
-        layout.addWidget(self.verdict)
-        self.refresh_models()
+        return self.jobs.row()
 
     # -- model lists ----------------------------------------------------------------------
     def refresh_models(self, extra: list[str] | None = None) -> None:

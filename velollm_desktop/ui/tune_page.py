@@ -74,6 +74,19 @@ class TunePage(QWidget):
             url, Applier(dropin=dropin_path(self.system_root))
         )
         """Builds the server-settings writer from the URL (the optimizer's; replaced in tests)."""
+        form = self._build_form()
+        buttons = self._build_buttons()
+        self._build_results()
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.chart, 1)
+        self._on_target()
+
+    def _build_form(self) -> QFormLayout:
+        """Target, model, context, server changes, objective, concurrency, time budget."""
         self.target = QComboBox()
         for key, label in TARGETS.items():
             self.target.addItem(label, key)
@@ -121,6 +134,10 @@ class TunePage(QWidget):
         form.addRow("Objective", self.objective)
         form.addRow("Concurrent clients (throughput)", self.concurrency)
         form.addRow("Time budget", self.budget)
+        return form
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """Start / Cancel (job controls) and Apply winner."""
         self.jobs = JobControls(
             self,
             "Start",
@@ -132,7 +149,10 @@ class TunePage(QWidget):
         self.apply_button = QPushButton("Apply winner…")
         self.apply_button.setEnabled(False)
         self.apply_button.clicked.connect(lambda: self.apply())
-        buttons = self.jobs.row(self.apply_button)
+        return self.jobs.row(self.apply_button)
+
+    def _build_results(self) -> None:
+        """The candidates table and the before/after chart."""
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(
             ["Candidate", "tokens/s (mean ± sd)", "p95 latency (ms)", "Note"]
@@ -140,13 +160,6 @@ class TunePage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart("Before / after (mean ± stddev)", "tokens/s")
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.chart, 1)
-        self._on_target()
 
     @property
     def target_key(self) -> str:

@@ -20,50 +20,14 @@ from velollm_desktop.core.optimize.fit import (
     max_context,
 )
 from velollm_desktop.core.optimize.footprint import METHOD_LLAMACPP
+from velollm_desktop.core.optimize.heuristic import recommend_heuristic
 from velollm_desktop.core.optimize.models import ModelProfile
-
-GIB = 1024**3
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why one setting has its value."""
-
-    setting: str
-    value: str
-    why: str
-
-
-@dataclass(frozen=True)
-class ModelFit:
-    """How one model sits in memory with the recommended settings."""
-
-    name: str
-    num_ctx: int | None
-    parallel: int
-    fits_on_gpu: bool
-    vram_bytes: int
-    """Estimated total at the recommended setting (weights + KV + compute + overhead)."""
-    weights_bytes: int
-    kv_cache_bytes: int
-    compute_bytes: int
-    budget_bytes: int
-    method: str = "formula"
-    """What computed the bytes: "llama.cpp projection" or "formula"."""
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """A complete recommendation."""
-
-    strategy: str
-    env: dict[str, str]
-    per_model: dict[str, dict[str, int]]
-    fits: tuple[ModelFit, ...]
-    reasons: tuple[Reason, ...]
-    budget: str
-    ollama_version: str | None = None
-    warnings: tuple[str, ...] = field(default=())
+from velollm_desktop.core.optimize.recommendation import (
+    GIB,
+    ModelFit,
+    Reason,
+    Recommendation,
+)
 
 
 def _gib(n: int) -> str:
@@ -335,83 +299,6 @@ def _residency(plan: _Plan, fits: Sequence[ModelFit]) -> None:
         f"{loaded} model(s) resident together: "
         f"keeping models loaded for {keep} instead of 5m avoids reloads (loading is the slowest "
         "part of a request)",
-    )
-
-
-def recommend_heuristic(
-    spec: HardwareSpec, models: Sequence[ModelProfile] = (), ollama_version: str | None = None
-) -> Recommendation:
-    """The VRAM-tier heuristic (VRAM → parallel/ctx, RAM → loaded models / keep-alive), expressed
-    only through settings Ollama reads. Kept for comparison with the fit."""
-    # Tiers are in decimal GB as cards are sold: a "24 GB" RTX 4090 reports 24564 MiB = 23.99 GiB
-    vram_gib = spec.total_vram_mib * 1024 * 1024 / 1e9
-    ram_gib = spec.memory.total_mib * 1024 * 1024 / 1e9
-    if vram_gib >= 24:
-        parallel, ctx, batch = 4, 8192, 512
-    elif vram_gib >= 12:
-        parallel, ctx, batch = 2, 4096, 512
-    elif vram_gib >= 8:
-        parallel, ctx, batch = 1, 4096, 256
-    else:
-        parallel, ctx, batch = 1, 2048, 128
-    if ram_gib >= 32:
-        loaded, keep = 3, "30m"
-    elif ram_gib >= 16:
-        loaded, keep = 2, "10m"
-    else:
-        loaded, keep = 1, "5m"
-    env = {
-        "OLLAMA_NUM_PARALLEL": str(parallel),
-        "OLLAMA_CONTEXT_LENGTH": str(ctx),
-        "OLLAMA_MAX_LOADED_MODELS": str(loaded),
-        "OLLAMA_KEEP_ALIVE": keep,
-    }
-    per_model_opts = {"num_batch": batch}
-    if spec.gpus:
-        per_model_opts["num_gpu"] = 999
-    elif spec.cpu.physical_cores:
-        per_model_opts["num_thread"] = spec.cpu.physical_cores
-    reasons = (
-        Reason(
-            "OLLAMA_NUM_PARALLEL / OLLAMA_CONTEXT_LENGTH",
-            f"{parallel} / {ctx}",
-            f"VRAM tier: {vram_gib:.0f} GB",
-        ),
-        Reason(
-            "OLLAMA_MAX_LOADED_MODELS / OLLAMA_KEEP_ALIVE",
-            f"{loaded} / {keep}",
-            f"RAM tier: {ram_gib:.0f} GB",
-        ),
-        Reason(
-            "per-model options",
-            ", ".join(f"{k}={v}" for k, v in per_model_opts.items()),
-            "the VRAM-tier heuristic's num_gpu/num_batch/num_thread, which Ollama reads only per "
-            "model (Modelfile PARAMETER), not as environment variables",
-        ),
-    )
-    budget = budget_for(spec)
-    fits = tuple(
-        ModelFit(
-            m.name,
-            ctx,
-            parallel,
-            footprint(m, ctx, parallel, "f16", False, budget).total <= budget.bytes,
-            footprint(m, ctx, parallel, "f16", False, budget).total,
-            m.weights_bytes,
-            footprint(m, ctx, parallel, "f16", False, budget).kv_cache,
-            footprint(m, ctx, parallel, "f16", False, budget).compute,
-            budget.bytes,
-        )
-        for m in models
-    )
-    return Recommendation(
-        "heuristic",
-        env,
-        {m.name: dict(per_model_opts) for m in models},
-        fits,
-        reasons,
-        budget.description,
-        ollama_version,
     )
 
 

@@ -169,6 +169,107 @@ def _agreement(a: str, b: str) -> float:
     return n / max(len(a), len(b))
 
 
+@dataclass
+class _Progress:
+    """Runs done / runs planned, reported as they change."""
+
+    report: Callable[[int, int, str], None]
+    total: int
+    done: int = 0
+
+    def say(self, text: str) -> None:
+        self.report(self.done, self.total, text)
+
+
+def _check_draft(
+    target: Path, draft: Path | None, modes: Sequence[SpecMode]
+) -> tuple[GGUFInfo, GGUFInfo | None, list[str]]:
+    """Read both GGUFs; refuse a draft that cannot draft for the target when a mode needs it."""
+    target_info = read_gguf(target)
+    draft_info = read_gguf(draft) if draft else None
+    problems = compatibility_problems(target_info, draft_info) if draft_info else []
+    if problems and any(m.name in ("draft", OLLAMA_MODE) for m in modes):
+        name = draft.name if draft else "the draft"
+        raise ValueError(f"{name} cannot draft for {target.name}: " + "; ".join(problems))
+    return target_info, draft_info, problems
+
+
+def _measure_mode(
+    target: Path,
+    mode: SpecMode,
+    *,
+    runs: int,
+    n_predict: int,
+    threads: int | None,
+    prompts: Sequence[tuple[str, str]],
+    binary: LlamaBinary | None,
+    cancel: threading.Event,
+    progress: _Progress,
+) -> list[RunMeasurement]:
+    """One llama-server for `mode`: warm up, then every prompt `runs` times (stopped on exit)."""
+    progress.say(f"{mode.name}: starting llama-server")
+    measured: list[RunMeasurement] = []
+    with (
+        LlamaServer(
+            target, mode.args, binary=binary, threads=threads, ctx_size=4096, cancel=cancel
+        ) as server,
+        LlamaServerClient(server.url) as client,
+    ):
+        client.measure("warm-up", 8)  # page the weights in; not counted
+        for r in range(runs):
+            for label, prompt in prompts:
+                if cancel.is_set():
+                    raise CompareCancelled("cancelled; every llama-server was stopped")
+                m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
+                measured.append(m)
+                progress.done += 1
+                progress.say(
+                    f"{mode.name} · {label} run {r + 1}/{runs}: "
+                    f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
+                )
+    if cancel.is_set():
+        raise CompareCancelled("cancelled; every llama-server was stopped")
+    return measured
+
+
+def _mode_result(mode: SpecMode, measured: list[RunMeasurement]) -> ModeResult:
+    """Summaries of one mode's runs (speedups come later, against the baseline)."""
+    drafted = sum(m.draft_n or 0 for m in measured)
+    accepted = sum(m.draft_n_accepted or 0 for m in measured)
+    return ModeResult(
+        mode=mode.name,
+        args=mode.args,
+        runs=tuple(measured),
+        decode_tokens_per_s=summarize([m.server_decode_tokens_per_s for m in measured]),
+        ttft_ms=summarize([m.ttft_ms for m in measured]),
+        prompt_tokens_per_s=summarize([m.prompt_tokens_per_s for m in measured]),
+        acceptance=accepted / drafted if drafted else None,
+        drafted=drafted,
+        accepted=accepted,
+    )
+
+
+def _with_speedups(results: list[ModeResult], texts: dict[str, list[str]]) -> list[ModeResult]:
+    """Each mode's speedup (95 % interval) and output agreement against the first mode."""
+    base = results[0]
+    final = []
+    for res in results:
+        speed = ci = None
+        if base.decode_tokens_per_s and res.decode_tokens_per_s:
+            speed, lo, hi = ratio_ci95(res.decode_tokens_per_s, base.decode_tokens_per_s)
+            ci = (lo, hi)
+        agree = [_agreement(a, b) for a, b in zip(texts[base.mode], texts[res.mode], strict=False)]
+        final.append(
+            replace(
+                res,
+                speedup=speed,
+                speedup_ci95=ci,
+                agreement_with_vanilla=sum(agree) / len(agree) if agree else None,
+            )
+        )
+    return final
+
+
 def run_compare(
     target: Path,
     modes: Sequence[SpecMode],
@@ -186,84 +287,34 @@ def run_compare(
     """Measure every mode; the first mode is the baseline (normally vanilla). `notes` (what
     Ollama would do with this model) come first in the advice."""
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
-    target_info = read_gguf(target)
-    draft_info = read_gguf(draft) if draft else None
-    problems = compatibility_problems(target_info, draft_info) if draft_info else []
-    if problems and any(m.name in ("draft", OLLAMA_MODE) for m in modes):
-        name = draft.name if draft else "the draft"
-        raise ValueError(f"{name} cannot draft for {target.name}: " + "; ".join(problems))
+    target_info, draft_info, problems = _check_draft(target, draft, modes)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    total = len(modes) * runs * len(prompts)
-    done = 0
+    tracker = _Progress(progress or (lambda *_: None), len(modes) * runs * len(prompts))
     results: list[ModeResult] = []
     texts: dict[str, list[str]] = {}
     for mode in modes:
-        report(done, total, f"{mode.name}: starting llama-server")
-        measured: list[RunMeasurement] = []
         try:
-            with (
-                LlamaServer(
-                    target, mode.args, binary=binary, threads=threads, ctx_size=4096, cancel=cancel
-                ) as server,
-                LlamaServerClient(server.url) as client,
-            ):
-                client.measure("warm-up", 8)  # page the weights in; not counted
-                for r in range(runs):
-                    for label, prompt in prompts:
-                        if cancel.is_set():
-                            raise CompareCancelled("cancelled; every llama-server was stopped")
-                        m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
-                        measured.append(m)
-                        done += 1
-                        report(
-                            done,
-                            total,
-                            f"{mode.name} · {label} run {r + 1}/{runs}: "
-                            f"{m.server_decode_tokens_per_s or 0:.1f} tok/s",
-                        )
+            measured = _measure_mode(
+                target,
+                mode,
+                runs=runs,
+                n_predict=n_predict,
+                threads=threads,
+                prompts=prompts,
+                binary=binary,
+                cancel=cancel,
+                progress=tracker,
+            )
         except ServerStartError as exc:
             if cancel.is_set():
                 raise CompareCancelled("cancelled; every llama-server was stopped") from None
             if mode.name != OLLAMA_MODE:
                 raise
             notes = (*notes, refused_note(mode, str(exc)))  # say so instead of failing
-            total -= runs * len(prompts)
+            tracker.total -= runs * len(prompts)
             continue
-        if cancel.is_set():
-            raise CompareCancelled("cancelled; every llama-server was stopped")
-        drafted = sum(m.draft_n or 0 for m in measured)
-        accepted = sum(m.draft_n_accepted or 0 for m in measured)
         texts[mode.name] = [m.text for m in measured]
-        results.append(
-            ModeResult(
-                mode=mode.name,
-                args=mode.args,
-                runs=tuple(measured),
-                decode_tokens_per_s=summarize([m.server_decode_tokens_per_s for m in measured]),
-                ttft_ms=summarize([m.ttft_ms for m in measured]),
-                prompt_tokens_per_s=summarize([m.prompt_tokens_per_s for m in measured]),
-                acceptance=accepted / drafted if drafted else None,
-                drafted=drafted,
-                accepted=accepted,
-            )
-        )
-    base = results[0]
-    final = []
-    for res in results:
-        speed = ci = None
-        if base.decode_tokens_per_s and res.decode_tokens_per_s:
-            speed, lo, hi = ratio_ci95(res.decode_tokens_per_s, base.decode_tokens_per_s)
-            ci = (lo, hi)
-        agree = [_agreement(a, b) for a, b in zip(texts[base.mode], texts[res.mode], strict=False)]
-        final.append(
-            replace(
-                res,
-                speedup=speed,
-                speedup_ci95=ci,
-                agreement_with_vanilla=sum(agree) / len(agree) if agree else None,
-            )
-        )
+        results.append(_mode_result(mode, measured))
     binary = binary or find_program("llama-server")
     result = CompareResult(
         __version__,
@@ -272,7 +323,7 @@ def run_compare(
         draft.name if draft else None,
         n_predict,
         runs,
-        tuple(final),
+        tuple(_with_speedups(results, texts)),
         (),
         tuple(problems),
         f"{binary.path} ({program_version(binary) or 'version n/a'})",

@@ -1,0 +1,51 @@
+"""What a recommendation is: values, each with its reason, and how the models then fit.
+
+Shared by the model-aware fit (recommend.py) and the VRAM-tier heuristic (heuristic.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why one setting has its value."""
+
+    setting: str
+    value: str
+    why: str
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """How one model sits in memory with the recommended settings."""
+
+    name: str
+    num_ctx: int | None
+    parallel: int
+    fits_on_gpu: bool
+    vram_bytes: int
+    """Estimated total at the recommended setting (weights + KV + compute + overhead)."""
+    weights_bytes: int
+    kv_cache_bytes: int
+    compute_bytes: int
+    budget_bytes: int
+    method: str = "formula"
+    """What computed the bytes: "llama.cpp projection" or "formula"."""
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A complete recommendation."""
+
+    strategy: str
+    env: dict[str, str]
+    per_model: dict[str, dict[str, int]]
+    fits: tuple[ModelFit, ...]
+    reasons: tuple[Reason, ...]
+    budget: str
+    ollama_version: str | None = None
+    warnings: tuple[str, ...] = field(default=())

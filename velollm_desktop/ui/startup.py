@@ -1,0 +1,50 @@
+"""Start-up helpers of `main()`: one instance per user, and the ready report for the bench."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from velollm_desktop.ui.app import Controller
+
+log = logging.getLogger(__name__)
+
+
+def report_ready_when_visible(controller: Controller, path: str) -> None:
+    """For bench/tray_overhead.py: write the wall time at which the tray icon (or, without a
+    tray, the window) first became visible."""
+
+    def check() -> None:
+        visible = (
+            (controller.tray.icon.geometry().width() > 0)
+            if controller.tray
+            else controller.window.isVisible()
+        )
+        if visible:
+            timer.stop()
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(f"{time.time():.6f}\n")
+
+    timer = QTimer(controller)
+    timer.timeout.connect(check)
+    timer.start(10)
+
+
+def single_instance_server(app: QApplication):
+    """The listening InstanceServer; `None` when another instance answered (it shows its
+    dashboard); `False` when QtNetwork is missing (a stripped bundle): run without it."""
+    try:
+        from velollm_desktop.ui import single_instance  # noqa: PLC0415 - QtNetwork, after the app
+    except ImportError as exc:
+        log.warning("single instance check unavailable: %s", exc)
+        return False
+    if single_instance.ask_running_instance_to_show():
+        return None
+    server = single_instance.InstanceServer(parent=app)
+    server.listen()
+    return server

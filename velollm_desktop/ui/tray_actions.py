@@ -1,0 +1,80 @@
+"""What the tray menu's actions do: quick optimize, quick benchmark, tune, open the log.
+
+Each opens the matching dashboard page; nothing changes on the system unless the user accepts
+the page's own confirmation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from velollm_desktop.workers import logfile
+
+if TYPE_CHECKING:
+    from velollm_desktop.ui.app import Controller
+
+log = logging.getLogger(__name__)
+
+
+def open_log() -> bool:
+    """Open the log file in the desktop's viewer (creating it if nothing was logged yet)."""
+    from PySide6.QtCore import QUrl  # noqa: PLC0415 - rarely used
+    from PySide6.QtGui import QDesktopServices  # noqa: PLC0415
+
+    path = logfile.log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot create the log file %s: %s", path, exc)
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def quick_optimize(controller: Controller) -> None:
+    """Show the recommendation, then offer to apply it (the page's own confirmation)."""
+    window = controller.window
+    page = controller.optimize_page
+    window.tabs.setCurrentWidget(page)
+
+    def offer(_state) -> None:  # after the page has shown the recommendation
+        controller.show_dashboard()
+        if not page.apply_button.isEnabled():  # nothing to apply here: the page says why
+            controller.tray.notify("Quick optimize", page.status.text()[:300])
+            return
+        controller.tray.notify("Quick optimize", page.summary())
+        page.apply()  # shows the confirmation; nothing changes unless it is accepted
+
+    if controller._hardware is None:  # detection still runs: continue when it is done
+        controller._quick_optimize_pending = True
+        controller.show_dashboard()
+        page.status.setText("Reading the hardware first; the recommendation follows.")
+    elif not page.compute(then=offer):  # `then` is connected before the worker starts
+        controller.show_dashboard()
+
+
+def quick_benchmark(controller: Controller) -> None:
+    window = controller.window
+    controller.benchmark_page.suite.setCurrentText("quick")
+    controller.benchmark_page.start()
+    window.tabs.setCurrentWidget(controller.benchmark_page)
+
+
+def open_tune(controller: Controller) -> None:
+    """A tune takes minutes and needs a model: open the page, don't start."""
+    window = controller.window
+    controller.tune_page.target.setCurrentIndex(controller.tune_page.target.findData("ollama"))
+    window.tabs.setCurrentWidget(controller.tune_page)
+    controller.show_dashboard()
+
+
+def run_tray_action(controller: Controller, key: str) -> None:
+    """The tray menu's `action_requested(key)`."""
+    if key == "quick_optimize":
+        quick_optimize(controller)
+    elif key == "quick_benchmark":
+        quick_benchmark(controller)
+    elif key == "open_log":
+        open_log()
+    elif key == "tune":
+        open_tune(controller)
