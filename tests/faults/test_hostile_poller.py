@@ -147,14 +147,18 @@ def test_undo_after_user_edits_asks_and_a_no_keeps_them(qtbot, tmp_path, accept)
         qtbot.waitUntil(lambda: page.state is not None, timeout=10000)
     stop = _answer_dialogs(qtbot, QMessageBox.StandardButton.Yes)  # if Apply asks first
     qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.busy, timeout=15000)  # the apply job, then the re-read
     stop[0] = True
     assert "Applied" in page.status.text()
-    qtbot.waitUntil(lambda: page.worker is None, timeout=15000)  # the table re-read after Apply
     edited = dropin.read_text() + "Environment=EDITED_LATER=1\n"
     dropin.write_text(edited)
     button = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
     stop = _answer_dialogs(qtbot, button)
     qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: not page.busy and any(w in page.status.text() for w in ("Not undone", "Restored")),
+        timeout=15000,
+    )
     stop[0] = True
     if accept:
         assert dropin.read_text() == "[Service]\nEnvironment=MINE=1\n"

@@ -105,7 +105,7 @@ def test_apply_declined_then_accepted_then_undo(qtbot, sandbox):
         answers = answer_dialogs(qtbot, "Apply and restart Ollama")
         qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
         assert not answers.errors, answers.errors
-        qtbot.waitUntil(lambda: page.worker is None, timeout=15000)
+        qtbot.waitUntil(lambda: not page.busy, timeout=15000)
         assert log.read_text().splitlines() == ["daemon-reload", "restart ollama"]
         written = dropin.read_text()
         assert "# my own setting" in written
@@ -124,7 +124,7 @@ def test_apply_declined_then_accepted_then_undo(qtbot, sandbox):
         answers = answer_dialogs(qtbot, "Undo and restart Ollama")
         qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
         assert not answers.errors, answers.errors
-        qtbot.waitUntil(lambda: page.worker is None, timeout=15000)
+        qtbot.waitUntil(lambda: not page.busy, timeout=15000)
     assert dropin.read_text() == USER_DROPIN
     assert log.read_text().splitlines()[2:] == ["daemon-reload", "restart ollama"]
     assert _current(page)["OLLAMA_KEEP_ALIVE"].startswith("10m (systemd ")
@@ -188,7 +188,7 @@ def test_no_model_uses_the_tiers_and_a_picked_file_is_planned_for(qtbot, sandbox
         answers = answer_file_dialog(qtbot, str(path))
         qtbot.mouseClick(page.add_model_button, Qt.MouseButton.LeftButton)
         assert not answers.errors, answers.errors
-        qtbot.waitUntil(lambda: page.worker is None, timeout=15000)
+        qtbot.waitUntil(lambda: not page.busy, timeout=15000)
         names = [page.bars.itemAt(i).widget().fit.name for i in range(page.bars.count())]
         assert (name or names[-1]) in names and "hardware tiers are used" not in page.status.text()
     assert len(names) == 2

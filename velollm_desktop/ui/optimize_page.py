@@ -8,8 +8,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPainter
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -34,67 +34,17 @@ from velollm_desktop.core.optimize.preview import (
     build_preview,
     current_with_source,
 )
-from velollm_desktop.core.optimize.recommend import ModelFit
 from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.writers import render_shell
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.confirm import confirm
+from velollm_desktop.ui.optimize_widgets import MemoryBar, breakdown_text
 from velollm_desktop.ui.per_model_panel import PerModelPanel
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 GIB = 1024**3
 RESTART_NOTE = RESTART_CONSEQUENCE
-
-
-def breakdown_text(fit: ModelFit) -> str:
-    """ "name: weights … / KV … / compute … MiB (by llama.cpp projection)"."""
-    mib = 1024 * 1024
-    return (
-        f"{fit.name}: weights {fit.weights_bytes / mib:,.0f} MiB / KV cache "
-        f"{fit.kv_cache_bytes / mib:,.0f} MiB / compute {fit.compute_bytes / mib:,.0f} MiB"
-        f" — computed by {fit.method}"
-    )
-
-
-class MemoryBar(QWidget):
-    """Weights | KV cache | compute | free, against the memory budget of one model."""
-
-    COLOURS = (QColor("#42a5f5"), QColor("#ffa726"), QColor("#ab47bc"))
-
-    def __init__(self, fit: ModelFit, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.fit = fit
-        self.setMinimumHeight(22)
-        self.setToolTip(
-            f"{fit.name}: weights {fit.weights_bytes / GIB:.2f} GiB, KV cache {fit.kv_cache_bytes / GIB:.2f} "
-            f"GiB, compute {fit.compute_bytes / GIB:.2f} GiB, of {max(fit.budget_bytes, 0) / GIB:.1f} GiB"
-        )
-
-    def paintEvent(self, _event) -> None:
-        p = QPainter(self)
-        r = QRectF(self.rect()).adjusted(0, 2, -1, -2)
-        p.fillRect(
-            r, QColor("#2e7d32") if self.fit.fits_on_gpu or self.fit.num_ctx else QColor("#8e2424")
-        )
-        total = max(self.fit.budget_bytes, self.fit.vram_bytes, 1)
-        x = r.left()
-        for part, colour in zip(
-            (self.fit.weights_bytes, self.fit.kv_cache_bytes, self.fit.compute_bytes),
-            self.COLOURS,
-            strict=True,
-        ):
-            w = r.width() * part / total
-            p.fillRect(QRectF(x, r.top(), w, r.height()), colour)
-            x += w
-        p.setPen(QColor("white"))
-        p.drawText(
-            r.adjusted(6, 0, -6, 0),
-            Qt.AlignmentFlag.AlignVCenter,
-            f"{self.fit.name}  {self.fit.vram_bytes / GIB:.1f} / {max(self.fit.budget_bytes, 0) / GIB:.1f} GiB"
-            f"  ctx {self.fit.num_ctx or 'n/a'}",
-        )
-        p.end()
 
 
 class OptimizePage(QWidget):
@@ -117,6 +67,8 @@ class OptimizePage(QWidget):
         self.processes = list_processes
         """Lists Ollama's processes (a fake list in tests)."""
         self.worker: TaskWorker | None = None
+        self.system_job: TaskWorker | None = None
+        """The running apply or undo (a file write and a service restart)."""
         top = self._build_buttons()
         self._build_results()
         self._lay_out(top)
@@ -216,7 +168,11 @@ class OptimizePage(QWidget):
         self.worker.result.connect(lambda state: self.show_state(state, after))
         if then is not None:
             self.worker.result.connect(then)
-        self.worker.failed.connect(lambda m: self.status.setText(f"Could not recommend: {m}"))
+        self.worker.failed.connect(
+            lambda m: self.status.setText(
+                " ".join(x for x in (after, f"Could not recommend: {m}") if x)
+            )
+        )
         self.worker.finished.connect(self._on_finished)
         for b in (self.compute_button, self.apply_button, self.undo_button):
             b.setEnabled(False)
@@ -312,55 +268,96 @@ class OptimizePage(QWidget):
             return None
         return plan, build_preview(plan, env, self.state.current)
 
+    @property
+    def busy(self) -> bool:
+        """A recommendation, an apply or an undo is running."""
+        return self.worker is not None or self.system_job is not None
+
+    def _change_system(self, fn: Callable[[], tuple[str, str]], doing: str) -> None:
+        """Run `fn` (apply or undo: a file write and a service restart, up to minutes) in a
+        light job, never on the GUI thread; `_changed` gets its (outcome, text)."""
+        self.apply_button.setEnabled(False)
+        self.undo_button.setEnabled(False)
+        self.status.setText(doing)
+        job = TaskWorker(fn, pass_control=False, label="configuration change")
+        job.result.connect(lambda outcome: self._changed(*outcome))
+        job.failed.connect(lambda message: self._changed("failed", message))
+        job.finished.connect(lambda: setattr(self, "system_job", None))
+        self.system_job = job
+        start_task(self, job)
+
     def apply(self) -> bool:
-        """Show the plan; carry out exactly that plan only if the user accepts."""
+        """Show the plan; carry out exactly that plan (in a job) only if the user accepts."""
         planned = self.preview()
-        if planned is None:
+        if planned is None or self.busy:
             return False
         plan, preview = planned
         if not confirm(self, "Apply Ollama settings", preview.text(), preview.accept_label):
             self.status.setText("Cancelled: nothing was changed.")
             return False
-        try:
-            backup = self.applier.apply(plan)
-        except (RuntimeError, OSError, ValueError) as exc:
-            self.status.setText(f"Not applied: {exc}")
-            self.applied.emit(f"Not applied: {exc}")
-            return False
-        text = f"Applied to {plan.target}" + (f" (backup {backup})" if backup else "")
-        self.undo_button.setEnabled(True)
-        self.applied.emit(text)
-        self.compute(after=text + ". Undo restores the previous file.")
+
+        def work() -> tuple[str, str]:
+            try:
+                backup = self.applier.apply(plan)
+            except (RuntimeError, OSError, ValueError) as exc:
+                return "failed", f"Not applied: {exc}"
+            text = f"Applied to {plan.target}" + (f" (backup {backup})" if backup else "")
+            return "applied", text
+
+        self._change_system(work, "Applying: writing the file and restarting Ollama…")
         return True
 
-    def undo(self) -> bool:
-        """Ask, then restore the configuration from before the last apply (and restart)."""
-        restart = " and restart Ollama" if self.applier.platform.startswith("linux") else ""
-        text = "Undo restores Ollama's configuration file from before the last Apply" + (
-            f"{restart}.\n\n{RESTART_NOTE}" if restart else "."
-        )
-        if not confirm(self, "Undo the last apply", text, f"Undo{restart}"):
-            self.status.setText("Cancelled: nothing was changed.")
+    def undo(self, force: bool = False) -> bool:
+        """Ask, then restore (in a job) the configuration from before the last apply."""
+        if self.busy:
             return False
-        try:
+        if not force:
+            restart = " and restart Ollama" if self.applier.platform.startswith("linux") else ""
+            text = "Undo restores Ollama's configuration file from before the last Apply" + (
+                f"{restart}.\n\n{RESTART_NOTE}" if restart else "."
+            )
+            if not confirm(self, "Undo the last apply", text, f"Undo{restart}"):
+                self.status.setText("Cancelled: nothing was changed.")
+                return False
+
+        def work() -> tuple[str, str]:
             try:
-                done = self.applier.undo()
-            except UserEdited as exc:  # never discard the user's edits without asking
-                answer = QMessageBox.question(
-                    self, "Discard your edits?", f"{exc}.\n\nDiscard them and restore the file?"
-                )
-                if answer != QMessageBox.StandardButton.Yes:
-                    self.status.setText(f"Not undone: {exc}. Your edits are kept.")
-                    return False
-                done = self.applier.undo(force=True)
-        except (RuntimeError, OSError) as exc:
-            done = f"Undo failed: {exc}"
-        self.undo_button.setEnabled(self.applier.can_undo())
-        self.applied.emit(done)
-        self.status.setText(done)
-        if self.state is not None:
-            self.compute(after=done[:1].upper() + done[1:] + ".")
+                return "undone", self.applier.undo(force=force)
+            except UserEdited as exc:  # asked on the GUI thread, never discarded silently
+                return "edited", str(exc)
+            except (RuntimeError, OSError) as exc:
+                return "failed", f"Undo failed: {exc}"
+
+        self._change_system(work, "Undoing: restoring the file and restarting Ollama…")
         return True
+
+    def _changed(self, outcome: str, text: str) -> None:
+        """The GUI-thread end of an apply or undo job."""
+        self.undo_button.setEnabled(self.applier.can_undo())
+        if outcome == "edited":
+            answer = QMessageBox.question(
+                self, "Discard your edits?", f"{text}.\n\nDiscard them and restore the file?"
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                QTimer.singleShot(0, lambda: self.undo(force=True))  # once this job has ended
+            else:
+                self.status.setText(f"Not undone: {text}. Your edits are kept.")
+                self._update_apply_enabled()
+            return
+        self.applied.emit(text)
+        self.status.setText(text)
+        if outcome == "applied":
+            text += ". Undo restores the previous file"
+        if self.state is not None and outcome != "failed":
+            self.compute(after=text[:1].upper() + text[1:] + ".")
+        else:
+            self._update_apply_enabled()
+
+    def _update_apply_enabled(self) -> None:
+        runtime = self.state.runtime if self.state is not None else None
+        can_apply = runtime is None or runtime.can_apply
+        env = self.state.recommendation.env if self.state is not None else {}
+        self.apply_button.setEnabled(bool(env) and can_apply and bool(self._changes()))
 
     def add_model_file(self) -> None:
         """Pick a GGUF file or a saved /api/show JSON to plan for, then recommend again."""
