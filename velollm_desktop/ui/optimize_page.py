@@ -289,7 +289,7 @@ class OptimizePage(QWidget):
     def apply(self) -> bool:
         """Show the plan; carry out exactly that plan (in a job) only if the user accepts."""
         planned = self.preview()
-        if planned is None or self.busy:
+        if planned is None or self.system_job is not None:
             return False
         plan, preview = planned
         if not confirm(self, "Apply Ollama settings", preview.text(), preview.accept_label):
@@ -309,7 +309,7 @@ class OptimizePage(QWidget):
 
     def undo(self, force: bool = False) -> bool:
         """Ask, then restore (in a job) the configuration from before the last apply."""
-        if self.busy:
+        if self.system_job is not None:  # one change to the system at a time
             return False
         if not force:
             restart = " and restart Ollama" if self.applier.platform.startswith("linux") else ""

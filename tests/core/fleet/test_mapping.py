@@ -57,6 +57,9 @@ def test_cpu_pct_and_counter_reset():
     assert mapping.cpu_pct(b, restarted) is None  # exporter restarted: no reading
     assert mapping.tokens_per_s(b, restarted) == pytest.approx(15.0)  # counts from zero
     assert mapping.tokens_per_s(None, b) is None
+    # an idle machine: idle grew a rounding step more than the total -> 0 %, not "no reading"
+    idle = Counters(2.0, cpu_idle_s=101.0 + 4.01, cpu_total_s=204.0 + 4.0)
+    assert mapping.cpu_pct(b, idle) == 0.0
 
 
 def test_llamacpp_and_vllm_fields():

@@ -144,9 +144,11 @@ def cpu_pct(prev: Counters | None, cur: Counters) -> float | None:
         return None
     d_total = cur.cpu_total_s - prev.cpu_total_s  # type: ignore[operator]
     d_idle = cur.cpu_idle_s - prev.cpu_idle_s  # type: ignore[operator]
-    if d_total <= 0 or d_idle < 0 or d_idle > d_total:
+    # Per-CPU counters are rounded (1/100 s) and read one CPU after another, so on an idle
+    # machine idle can grow a hair more than the total: that is 0 % busy, not "no reading".
+    if d_total <= 0 or d_idle < 0 or d_idle > d_total * 1.02:
         return None  # no time passed, or a reset (the exporter restarted): no reading
-    return bounded(100.0 * (1.0 - d_idle / d_total), 0.0, 100.0)
+    return bounded(max(0.0, 100.0 * (1.0 - d_idle / d_total)), 0.0, 100.0)
 
 
 def tokens_per_s(prev: Counters | None, cur: Counters) -> float | None:
