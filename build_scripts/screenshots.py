@@ -160,7 +160,7 @@ def _bench_results():
 def _compare_result():
     from velollm_desktop.core.bench.model import RunMeasurement
     from velollm_desktop.core.bench.stats import summarize
-    from velollm_desktop.core.spec.compare import (
+    from velollm_desktop.core.speculative.compare import (
         DEFAULT_PROMPTS,
         CompareResult,
         ModeResult,

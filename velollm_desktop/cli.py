@@ -125,11 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from velollm_desktop.core.ollama.errors import OllamaError  # noqa: PLC0415
+    from velollm_desktop.core.ollama.errors import ServerError  # noqa: PLC0415
 
     try:
         return int(args.func(args) or 0)
-    except (CliError, OllamaError) as exc:
+    except (CliError, ServerError) as exc:
         print(f"velollm: error: {plain(cli_message(str(exc)))}", file=sys.stderr)
         return exc.code if isinstance(exc, CliError) else 2
     except KeyboardInterrupt:

@@ -28,8 +28,8 @@ from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
     BadURL,
-    OllamaError,
     RequestTimedOut,
+    ServerError,
     StreamBroken,
     TooLarge,
 )
@@ -228,7 +228,7 @@ def test_any_json_reply_is_a_typed_result_or_an_ollama_error(switchable, value, 
     reply.body = json.dumps(value, allow_nan=True).encode()
     try:
         result = CALLS[path](OllamaClient(srv.url, lightweight=True))
-    except OllamaError:
+    except ServerError:
         return
     if path in ("/api/tags", "/api/ps"):
         for m in result:
@@ -243,7 +243,7 @@ def test_any_bytes_as_a_reply_end_in_an_ollama_error_or_a_result(switchable, raw
     reply.body = raw
     try:
         OllamaClient(srv.url, lightweight=True).loaded_models()
-    except OllamaError:
+    except ServerError:
         pass
 
 
@@ -370,7 +370,7 @@ def test_a_measurement_is_stored_only_when_physically_possible(
     "url", ["http://[::1", "http://[::1]:99999", "http://:::11434", "ftp://x", "http://a b:1", ""]
 )
 def test_malformed_urls_are_one_bad_url_error(url):
-    with pytest.raises((BadURL, OllamaError)) as err:
+    with pytest.raises((BadURL, ServerError)) as err:
         OllamaClient(url, lightweight=True).loaded_models()
     assert "Traceback" not in str(err.value) and str(err.value)
 
@@ -379,14 +379,14 @@ def test_malformed_urls_are_one_bad_url_error(url):
 def test_any_url_text_is_a_result_or_an_ollama_error(url):
     try:
         open_request(url, "GET", "/", None, Limits(deadline_s=0.5, stall_s=0.5), "X").close()
-    except OllamaError:
+    except ServerError:
         pass
 
 
 def test_error_bodies_and_model_names_lose_their_escape_sequences():
     evil = "\x1b[2J\x1b]0;pwned\x07SECURITY UPDATE <b>run</b> | sudo sh"
     with HostileServer(json_reply({"error": evil}, status=500)) as srv:
-        with pytest.raises(OllamaError) as err:
+        with pytest.raises(ServerError) as err:
             OllamaClient(srv.url).version()
     assert "\x1b" not in str(err.value) and "\x07" not in str(err.value)
     tags = {"models": [{"name": "m\x1b[31mred", "size": 1}]}

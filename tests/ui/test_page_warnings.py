@@ -11,7 +11,7 @@ from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.bench.store import History, export_file
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
-from velollm_desktop.core.spec.compare import DEFAULT_PROMPTS, CompareResult, ModeResult
+from velollm_desktop.core.speculative.compare import DEFAULT_PROMPTS, CompareResult, ModeResult
 from velollm_desktop.ui.benchmark_page import BenchmarkPage
 from velollm_desktop.ui.speculative_page import INTRO, SpeculativePage
 

@@ -10,7 +10,7 @@ from tests.ollama_fake import MODEL, FakeOllama
 from tests.ui.dialogs import answer_dialogs
 from tests.ui.test_speculative_page import _ollama_models
 from velollm_desktop.core.bench.stats import summarize
-from velollm_desktop.core.spec.compare import OLLAMA_MODE, CompareResult, ModeResult
+from velollm_desktop.core.speculative.compare import OLLAMA_MODE, CompareResult, ModeResult
 from velollm_desktop.ui.speculative_page import SpeculativePage
 
 SPEC = "smollm2-spec:135m"

@@ -16,7 +16,7 @@ from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.store import History, export_file
 from velollm_desktop.core.bench.suites import SUITES
 from velollm_desktop.core.kinds import BackendKind, default_url
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.progress import as_event
 
 CLI_KINDS = tuple(k.value for k in BackendKind)
@@ -87,7 +87,7 @@ def _load(args: argparse.Namespace, url: str) -> int:
     try:
         probe.info()  # one clear error when nothing answers, before N clients start
         model = probe.model_name()
-    except OllamaError as exc:
+    except ServerError as exc:
         raise CliError(str(exc)) from exc
     finally:
         probe.close()
@@ -156,7 +156,7 @@ def _run_flow(args: argparse.Namespace, request: BenchRequest) -> BenchRun:
         return run_benchmark_flow(request, progress=_printer(args), history=history)
     except ServerStartError as exc:
         raise CliError(f"the built-in engine did not start: {exc}") from exc
-    except (OllamaError, ValueError, DownloadError) as exc:
+    except (ServerError, ValueError, DownloadError) as exc:
         raise CliError(str(exc)) from exc
     finally:
         if history is not None:

@@ -15,9 +15,9 @@ from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.settings import ollama_url_from_env
-from velollm_desktop.core.spec.compare import (
+from velollm_desktop.core.speculative.compare import (
     NGRAM_TYPES,
     OLLAMA_MODE,
     CompareCancelled,
@@ -25,7 +25,7 @@ from velollm_desktop.core.spec.compare import (
     draft_mode,
     ngram_mode,
 )
-from velollm_desktop.core.spec.flow import compare_and_save
+from velollm_desktop.core.speculative.flow import compare_and_save
 
 
 def model_path(spec: str) -> Path:
@@ -78,7 +78,7 @@ def render(result) -> str:
 def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> tuple[list, list]:
     """The fourth mode, "as Ollama would run it": ([SpecMode] or [], advice notes)."""
     from velollm_desktop.core.llamacpp.binaries import find_program  # noqa: PLC0415
-    from velollm_desktop.core.spec.ollama_spec import (  # noqa: PLC0415
+    from velollm_desktop.core.speculative.ollama_spec import (  # noqa: PLC0415
         ollama_mode_args,
         server_support,
     )
@@ -91,7 +91,7 @@ def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> 
 def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
     """What Ollama does with the target's speculation (MTP heads, an attached DRAFT): from
     `/api/show` for a running Ollama's model, else from the GGUF file."""
-    from velollm_desktop.core.spec.ollama_spec import (  # noqa: PLC0415
+    from velollm_desktop.core.speculative.ollama_spec import (  # noqa: PLC0415
         info_from_gguf,
         mtp_advice,
         ollama_model_advice,
@@ -102,7 +102,7 @@ def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
             return ollama_model_advice(
                 args.url or ollama_url_from_env(), args.target.removeprefix("ollama:")
             )[1]
-        except OllamaError:
+        except ServerError:
             pass  # Ollama not running: the blob says as much about MTP heads
     try:
         return mtp_advice(info_from_gguf(target, args.target))
@@ -112,11 +112,11 @@ def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
 
 def _undo_ollama(args: argparse.Namespace) -> int:
     """`--undo-ollama NAME-spec`: delete a model that `--apply-to-ollama` created."""
-    from velollm_desktop.core.spec.ollama_apply import undo_use_in_ollama  # noqa: PLC0415
+    from velollm_desktop.core.speculative.ollama_apply import undo_use_in_ollama  # noqa: PLC0415
 
     try:
         undo_use_in_ollama(args.url or ollama_url_from_env(), args.undo_ollama)
-    except OllamaError as exc:
+    except ServerError as exc:
         raise CliError(str(exc)) from exc
     print(f"deleted {args.undo_ollama}")
     return 0
@@ -172,7 +172,7 @@ def _cmd(args: argparse.Namespace) -> int:
             history=history,
             notes=notes,
         )
-    except (NotGGUF, ValueError, BinaryNotFound, OllamaError, CompareCancelled) as exc:
+    except (NotGGUF, ValueError, BinaryNotFound, ServerError, CompareCancelled) as exc:
         raise CliError(str(exc)) from exc
     finally:
         history.close()

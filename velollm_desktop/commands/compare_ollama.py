@@ -8,10 +8,10 @@ from pathlib import Path
 
 from velollm_desktop.cli import CliError
 from velollm_desktop.core.llamacpp.gguf import read_gguf
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.settings import ollama_url_from_env
-from velollm_desktop.core.spec.compare import OLLAMA_MODE, CompareResult, significant_gain
-from velollm_desktop.core.spec.ollama_apply import spec_plan, use_in_ollama
+from velollm_desktop.core.speculative.compare import OLLAMA_MODE, CompareResult, significant_gain
+from velollm_desktop.core.speculative.ollama_apply import spec_plan, use_in_ollama
 
 
 def _consent(args: argparse.Namespace) -> bool:
@@ -44,7 +44,7 @@ def apply_to_ollama(args: argparse.Namespace, result: CompareResult, draft: Path
     url = args.url or ollama_url_from_env()
     try:
         applied = use_in_ollama(url, plan)
-    except (OllamaError, ValueError) as exc:
+    except (ServerError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     before, after = applied.before, applied.after
     if before and after and before.score and after.score and applied.speedup:

@@ -1,6 +1,6 @@
 """`velollm compare --engine llama-speculative`: llama.cpp's command-line tools instead of
 llama-server — `llama-completion` (vanilla) and `llama-speculative` (draft model), each started
-per prompt and run, their timing lines parsed (core/spec/cli_parsers.py)."""
+per prompt and run, their timing lines parsed (core/speculative/cli_parsers.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from velollm_desktop.cli import CliError
 from velollm_desktop.core.bench.stats import ratio_ci95, summarize
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
-from velollm_desktop.core.spec.cli_parsers import run_seed_tools
-from velollm_desktop.core.spec.compare import DEFAULT_PROMPTS
+from velollm_desktop.core.speculative.cli_parsers import run_seed_tools
+from velollm_desktop.core.speculative.compare import DEFAULT_PROMPTS
 
 
 def run_tools(args: argparse.Namespace, target: Path, draft: Path | None) -> int:

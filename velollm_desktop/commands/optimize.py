@@ -11,7 +11,7 @@ from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
 from velollm_desktop.core.jsonio import read_json_object
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.preview import current_text
@@ -130,7 +130,7 @@ def _undo_models(url: str) -> int:
 
     try:
         gone = undo_all_per_model(url)
-    except OllamaError as exc:
+    except ServerError as exc:
         raise CliError(str(exc)) from exc
     print("deleted " + ", ".join(gone) if gone else "no per-model models to delete")
     return 0

@@ -14,7 +14,7 @@ from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.kinds import BackendKind, Objective, default_url
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.tune.common import OBJECTIVES, TuneCancelled, TuneResult, verdict_text
 from velollm_desktop.core.tune.ollama import ServiceSettings
@@ -106,13 +106,13 @@ def _cmd(args: argparse.Namespace) -> int:
         raise CliError(
             "cancelled: every server we started was stopped and every setting restored"
         ) from None
-    except (NotGGUF, ValueError, OllamaError, TuneCancelled, RuntimeError, PermissionError) as exc:
+    except (NotGGUF, ValueError, ServerError, TuneCancelled, RuntimeError, PermissionError) as exc:
         raise CliError(str(exc)) from exc
     _print_table(result)
     if args.apply:
         try:
             print(target.apply(result).message)
-        except (OllamaError, OSError) as exc:
+        except (ServerError, OSError) as exc:
             raise CliError(f"could not apply the winner: {exc}") from exc
     if args.json:
         atomic_write_text(args.json, json.dumps(jsonio.to_plain(summary(result)), indent=2) + "\n")

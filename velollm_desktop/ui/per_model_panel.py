@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.per_model import (
     PerModelApplied,
     PerModelPlan,
@@ -97,7 +97,7 @@ class PerModelPanel(QWidget):
             return
         try:
             gone = undo_per_model(self.url_provider(), self.applied)
-        except OllamaError as exc:
+        except ServerError as exc:
             self.status.setText(f"Undo failed: {exc}")
             return
         self.applied = []

@@ -25,7 +25,7 @@ from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
 from velollm_desktop.core.settings import ollama_url_from_env
-from velollm_desktop.core.spec.compare import (
+from velollm_desktop.core.speculative.compare import (
     DEFAULT_PROMPTS,
     NGRAM_TYPES,
     CompareResult,
@@ -34,10 +34,10 @@ from velollm_desktop.core.spec.compare import (
     draft_mode,
     ngram_mode,
 )
-from velollm_desktop.core.spec.flow import compare_and_save
+from velollm_desktop.core.speculative.flow import compare_and_save
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
-from velollm_desktop.ui.spec_ollama import OllamaSpecControls
+from velollm_desktop.ui.speculative_ollama import OllamaSpecControls
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 FILTER_DELAY_MS = 300

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 
 from velollm_desktop.core.cancel import Cancelled
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 
 log = logging.getLogger("velollm_desktop.jobs")
 
 EXPECTED: tuple[type[BaseException], ...] = (
     Cancelled,
-    OllamaError,
+    ServerError,
     OSError,
     ValueError,
     LookupError,

@@ -8,7 +8,7 @@ import threading
 from PySide6.QtCore import QObject, Signal
 
 from velollm_desktop.core.monitor.sampler import SampleLoop, Sampler, SystemSample
-from velollm_desktop.core.ollama.errors import BadResponse, OllamaError, ServerNotRunning
+from velollm_desktop.core.ollama.errors import BadResponse, ServerError, ServerNotRunning
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class OllamaPoller(QObject):
         except BadResponse as exc:
             log.warning("unreadable /api/ps reply: %s", exc)
             self.unavailable.emit(f"unreadable reply from Ollama: {exc}")
-        except OllamaError as exc:
+        except ServerError as exc:
             self.unavailable.emit(str(exc))
         except Exception as exc:
             log.exception("polling /api/ps failed")

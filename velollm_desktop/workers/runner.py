@@ -246,7 +246,7 @@ JOB_MODULES = (
     "velollm_desktop.core.llamacpp.server",
     "velollm_desktop.core.optimize.apply",
     "velollm_desktop.core.optimize.recommend",
-    "velollm_desktop.core.spec.compare",
+    "velollm_desktop.core.speculative.compare",
     "velollm_desktop.core.tune.llamacpp",
     "velollm_desktop.core.tune.ollama",
 )

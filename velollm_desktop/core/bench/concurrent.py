@@ -2,7 +2,7 @@
 
 Gives aggregate generated tokens per second, request latency and TTFT percentiles, and a
 per-interval throughput series (to see it hold over time). Errors are counted by who caused
-them: the server (HTTP errors, refused or dropped connections, timeouts: `OllamaError`) or us
+them: the server (HTTP errors, refused or dropped connections, timeouts: `ServerError`) or us
 (anything else: a bug in our client, which a load test must never see).
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from velollm_desktop.core.bench.backends import Backend
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 
 PROMPTS = (
     "Explain in a few sentences how a hash map works.",
@@ -102,7 +102,7 @@ def _client(
             i += 1
             try:
                 m = backend.measure(prompt, max_tokens, cancel)
-            except OllamaError as exc:
+            except ServerError as exc:
                 tally.error(False, f"client {k}: {exc}")
                 time.sleep(0.5)  # a failing server is not hammered
                 continue

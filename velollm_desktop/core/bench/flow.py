@@ -69,7 +69,7 @@ def run_benchmark_flow(
 ) -> BenchRun:
     """Run the suite (starting and always stopping the built-in engine if chosen).
 
-    Raises ValueError for a bad suite or kind, and the server errors (`OllamaError` family).
+    Raises ValueError for a bad suite or kind, and the server errors (`ServerError` family).
     A result with at least one test is added to `history` when one is given; when the history
     is busy (another process holds its lock) it is written to `unsaved-result-*.json` in the data
     directory instead and `BenchRun.unsaved_path` says where.

@@ -17,7 +17,7 @@ from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.fleet.targets import Target, TargetError, parse_target
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.progress import ProgressEvent
 
 BACKEND_OF_KIND = {"ollama": "ollama", "llamacpp": "llamacpp", "vllm": "openai", "openai": "openai"}
@@ -75,9 +75,9 @@ def backend_for(endpoint: Endpoint, deadline_s: float = 5.0) -> str:
             try:
                 kind = detect_kind(http, endpoint.target, time.monotonic() + deadline_s)
             except ProbeError as exc:
-                raise OllamaError(f"{endpoint.name} ({endpoint.target.url}): {exc}") from None
+                raise ServerError(f"{endpoint.name} ({endpoint.target.url}): {exc}") from None
     if kind not in BACKEND_OF_KIND:
-        raise OllamaError(f"{endpoint.name} is a {kind} exporter, not a server to benchmark")
+        raise ServerError(f"{endpoint.name} is a {kind} exporter, not a server to benchmark")
     return BACKEND_OF_KIND[kind]
 
 
@@ -120,6 +120,6 @@ def benchmark_endpoints(
                 )
             finally:
                 backend.close()
-        except OllamaError as exc:
+        except ServerError as exc:
             item.error = str(exc)
     return out

@@ -22,13 +22,13 @@ import httpx
 
 from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 
 STOP_GRACE_S = 5.0
 """Seconds between SIGTERM and SIGKILL."""
 
 
-class ServerStartError(OllamaError):
+class ServerStartError(ServerError):
     """llama-server exited or never became healthy; the message has its last stderr lines."""
 
 

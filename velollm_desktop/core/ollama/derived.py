@@ -19,7 +19,7 @@ from typing import Any
 
 from velollm_desktop.core.fsutil import atomic_write_text, move_aside
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import OllamaError, from_transport
+from velollm_desktop.core.ollama.errors import ServerError, from_transport
 from velollm_desktop.core.optimize.catalogue import version_tuple
 from velollm_desktop.core.settings import data_dir
 
@@ -27,7 +27,7 @@ _BLOB_NAME = re.compile(r"^sha256-([0-9a-f]{64})$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
 
 
-class DerivedModelError(OllamaError):
+class DerivedModelError(ServerError):
     """A derived model cannot be created or removed; the message says why."""
 
 
@@ -162,7 +162,7 @@ def create_derived(
         journal.record(name, {"base": base, "parameters": dict(parameters), "draft": str(draft)})
         try:
             client.create(name, base, parameters, draft_files=draft_files)
-        except OllamaError:
+        except ServerError:
             if _canon(name) not in installed:
                 journal.forget(name)
             raise

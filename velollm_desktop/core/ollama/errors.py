@@ -6,35 +6,36 @@ GUI_ADDRESS_FIX = "set the right address in Settings"
 """How a message tells the app's user to fix a wrong address; the CLI swaps in `--url`."""
 
 
-class OllamaError(Exception):
-    """Base of every error a server client raises (the message is shown to the user)."""
+class ServerError(Exception):
+    """Base of every error a server client raises — Ollama, llama-server, OpenAI-compatible,
+    fleet targets (the message is shown to the user): the GUI and CLI need one `except`."""
 
 
-# Servers other than Ollama share the same hierarchy: the GUI and CLI need one `except`.
-ServerError = OllamaError
+OllamaError = ServerError
+"""The former name of `ServerError` (kept for code written against earlier versions)."""
 
 
-class ServerNotRunning(OllamaError):
+class ServerNotRunning(ServerError):
     """Nothing answers at the URL (connection refused / unreachable)."""
 
 
-class ModelNotFound(OllamaError):
+class ModelNotFound(ServerError):
     """The server answered 404 for the model."""
 
 
-class ServerBusy(OllamaError):
+class ServerBusy(ServerError):
     """HTTP 503 persisted through the retries."""
 
 
-class RequestTimedOut(OllamaError):
+class RequestTimedOut(ServerError):
     """No answer (or no next stream line) within the timeout."""
 
 
-class StreamBroken(OllamaError):
+class StreamBroken(ServerError):
     """The connection dropped mid-stream, a line was not JSON, or an error line arrived."""
 
 
-class BadResponse(OllamaError):
+class BadResponse(ServerError):
     """The server answered with something that is not the documented format."""
 
 
@@ -42,11 +43,11 @@ class TooLarge(BadResponse):
     """A reply went past a size cap (body, line, stream length); reading stopped."""
 
 
-class BadURL(OllamaError):
+class BadURL(ServerError):
     """The server address is not a usable http(s) URL."""
 
 
-def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> OllamaError:
+def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> ServerError:
     """The one mapping from a transport failure (httpx or socket) to a typed, actionable error.
 
     httpx is only imported when the error came from httpx: the tray's lightweight socket path
@@ -67,12 +68,12 @@ def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> O
         return RequestTimedOut(f"{product} at {url} did not answer in time")
     if isinstance(exc, dropped):
         return StreamBroken(f"the connection to {product} at {url} dropped: {exc}")
-    return OllamaError(f"talking to {product} at {url} failed: {exc}")
+    return ServerError(f"talking to {product} at {url} failed: {exc}")
 
 
 def from_status(
     status: int, product: str, detail: str = "", *, model: str | None = None, pull: str = ""
-) -> OllamaError | None:
+) -> ServerError | None:
     """The one mapping from an HTTP error status to a typed error (None below 400).
 
     `detail` is the server's own error text, `model` the model the request named (a 404 then
@@ -89,4 +90,4 @@ def from_status(
     if status == 503:
         why = f": {detail}" if detail else ""
         return ServerBusy(f"{product} is busy or still loading (HTTP 503{why}); try again later")
-    return OllamaError(f"{product} answered HTTP {status}: {detail or 'no details'}")
+    return ServerError(f"{product} answered HTTP {status}: {detail or 'no details'}")

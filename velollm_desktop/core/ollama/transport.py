@@ -3,7 +3,7 @@
 Each request has ONE overall deadline (`Limits.deadline_s`, monotonic clock): every `recv`
 waits at most the time left (and at most `stall_s` for the next bytes), so a server that
 drips one byte a second cannot hold a caller past the deadline. Header lines, header count,
-body size, line length and stream size are capped; every failure is one typed `OllamaError`
+body size, line length and stream size are capped; every failure is one typed `ServerError`
 whose message names the server and the limit. Only `socket` (and `ssl` for https) is used,
 so the tray's `/api/ps` poll loads neither httpx nor http.client.
 """
@@ -23,8 +23,8 @@ from typing import Any
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
     BadURL,
-    OllamaError,
     RequestTimedOut,
+    ServerError,
     ServerNotRunning,
     StreamBroken,
     TooLarge,
@@ -37,7 +37,7 @@ MAX_HEADERS = 100
 CANCEL_POLL_S = 0.25
 
 
-class Cancelled(OllamaError):
+class Cancelled(ServerError):
     """The caller's cancel event was set while waiting for the server."""
 
 
@@ -345,7 +345,7 @@ def open_request(
         conn.connect()
         conn.send(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (data or b""))
         status, reason, headers = conn.read_head()
-    except OllamaError:
+    except ServerError:
         conn.close()
         raise
     return Response(conn, status, reason, headers)
@@ -355,7 +355,7 @@ def error_detail(resp: Response) -> str:
     """The `error` field of an error body (or its first 200 characters), read within caps."""
     try:
         raw = resp.read(64 * 1024)
-    except OllamaError:
+    except ServerError:
         return ""
     try:
         data = json.loads(raw)

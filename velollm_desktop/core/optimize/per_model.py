@@ -18,7 +18,7 @@ from velollm_desktop.core.ollama.derived import (
     delete_derived,
     derived_name,
 )
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.catalogue import PER_MODEL_OPTIONS
 from velollm_desktop.core.optimize.recommend import Recommendation
 
@@ -84,7 +84,7 @@ def apply_per_model(
     for p in plans:
         try:
             create_derived(url, p.name, p.model, p.options, journal=journal)
-        except OllamaError as exc:
+        except ServerError as exc:
             out.append(PerModelApplied(p, False, str(exc)))
             continue
         out.append(PerModelApplied(p, True))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.models import (
     ModelProfile,
     load_model_file,
@@ -66,10 +66,10 @@ def gather_models(
                             m.name, {"model_info": dict(show.model_info)}, m.size_bytes
                         )
                     )
-                except (OllamaError, ValueError) as exc:
+                except (ServerError, ValueError) as exc:
                     notes.append(f"skipped {m.name}: {exc}")
             return models, version, notes
-    except OllamaError as exc:
+    except ServerError as exc:
         notes.append(f"{exc} — recommending from the hardware alone (no model to plan for)")
         return [], None, notes
 

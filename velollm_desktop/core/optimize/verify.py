@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.parse import clean
 from velollm_desktop.core.optimize.sources import find_server_process
 
@@ -43,7 +43,7 @@ def verify(
             try:
                 version = client.version()
                 break
-            except OllamaError:
+            except ServerError:
                 time.sleep(0.5)
         if version is None:
             return VerifyReport(

@@ -27,7 +27,7 @@ from velollm_desktop.core.bench.backends import OllamaBackend
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import create_derived, delete_derived, derived_name
-from velollm_desktop.core.ollama.errors import OllamaError
+from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
@@ -124,7 +124,7 @@ class ServiceSettings:
                 try:
                     client.version()
                     return
-                except OllamaError:
+                except ServerError:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.5)
@@ -248,7 +248,7 @@ def tune_ollama(
             cancel=cancel,
             before=_switch_server(server, report),
             cancelled=CANCELLED,
-            cancel_shows_as=(OllamaError,),
+            cancel_shows_as=(ServerError,),
         )
     finally:
         if server is not None:

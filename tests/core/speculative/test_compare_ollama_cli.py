@@ -13,7 +13,7 @@ from velollm_desktop.cli import CliError
 from velollm_desktop.commands import compare_ollama
 from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.ollama.derived import DerivedJournal
-from velollm_desktop.core.spec.compare import OLLAMA_MODE, CompareResult, ModeResult
+from velollm_desktop.core.speculative.compare import OLLAMA_MODE, CompareResult, ModeResult
 
 SPEC = "smollm2-spec:135m"
 

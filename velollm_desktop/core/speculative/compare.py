@@ -24,7 +24,7 @@ from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 
 OLLAMA_MODE = "ollama"
-"""The mode "as Ollama would run it" (core/spec/ollama_spec.py derives its flags)."""
+"""The mode "as Ollama would run it" (core/speculative/ollama_spec.py derives its flags)."""
 NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
 DEFAULT_PROMPTS = (
     (

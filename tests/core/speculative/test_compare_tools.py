@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fakes import FIXTURES
-from velollm_desktop.core.spec.cli_parsers import parse_completion, parse_speculative
+from velollm_desktop.core.speculative.cli_parsers import parse_completion, parse_speculative
 
 
 def test_ttft_parsed_from_recorded_tool_output():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from velollm_desktop.core.bench.store import History
-from velollm_desktop.core.spec.compare import CompareResult, run_compare
+from velollm_desktop.core.speculative.compare import CompareResult, run_compare
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from velollm_desktop.core.ollama.derived import (
     derived_name,
     require_version,
 )
-from velollm_desktop.core.ollama.errors import OllamaError
-from velollm_desktop.core.spec.ollama_spec import (
+from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.speculative.ollama_spec import (
     DEFAULT_DRAFT_NUM_PREDICT,
     DFLASH_MIN_VERSION,
     MTP_MIN_VERSION,
@@ -133,7 +133,7 @@ def use_in_ollama(
                     cancel=cancel,
                 )
             )
-        except OllamaError as exc:  # Ollama cannot run it (or the user cancelled): undo
+        except ServerError as exc:  # Ollama cannot run it (or the user cancelled): undo
             delete_derived(url, plan.name, journal)
             raise DerivedModelError(
                 f"{plan.name} was created, but measuring {model} through Ollama failed ({exc}); "

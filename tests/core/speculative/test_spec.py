@@ -14,12 +14,12 @@ from tests.gguf_writer import write_gguf
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, list_models, resolve
-from velollm_desktop.core.spec.cli_parsers import (
+from velollm_desktop.core.speculative.cli_parsers import (
     parse_completion,
     parse_speculative,
     run_seed_tools,
 )
-from velollm_desktop.core.spec.compare import (
+from velollm_desktop.core.speculative.compare import (
     CompareCancelled,
     SpecMode,
     compatibility_problems,

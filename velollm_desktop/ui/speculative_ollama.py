@@ -11,21 +11,21 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidg
 
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
-from velollm_desktop.core.ollama.errors import OllamaError
-from velollm_desktop.core.spec.compare import (
+from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.speculative.compare import (
     OLLAMA_MODE,
     CompareResult,
     SpecMode,
     significant_gain,
 )
-from velollm_desktop.core.spec.ollama_apply import (
+from velollm_desktop.core.speculative.ollama_apply import (
     SpecApplied,
     SpecPlan,
     spec_plan,
     undo_use_in_ollama,
     use_in_ollama,
 )
-from velollm_desktop.core.spec.ollama_spec import ollama_mode_args, server_support
+from velollm_desktop.core.speculative.ollama_spec import ollama_mode_args, server_support
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
 
@@ -127,7 +127,7 @@ class OllamaSpecControls(QWidget):
             return
         try:
             undo_use_in_ollama(self.url_provider(), self.created)
-        except OllamaError as exc:
+        except ServerError as exc:
             self.label.setText(f"Undo failed: {exc}")
             return
         self.label.setText(f"Deleted {self.created}.")

@@ -19,9 +19,13 @@ from velollm_desktop.core.ollama.derived import (
     create_derived,
     delete_derived,
 )
-from velollm_desktop.core.ollama.errors import OllamaError
-from velollm_desktop.core.spec.ollama_apply import spec_plan, undo_use_in_ollama, use_in_ollama
-from velollm_desktop.core.spec.ollama_spec import (
+from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.speculative.ollama_apply import (
+    spec_plan,
+    undo_use_in_ollama,
+    use_in_ollama,
+)
+from velollm_desktop.core.speculative.ollama_spec import (
     OllamaSpecInfo,
     info_from_gguf,
     info_from_show,
@@ -217,7 +221,7 @@ def test_runner_maps_the_draft_exactly_and_surfaces_llama_servers_refusal(
         with OllamaClient(fake.url) as client:
             info, advice = ollama_model_advice(fake.url, SPEC)
             assert info.draft_path == str(blob) and "drafts 4 tokens per step" in advice[0]
-            with pytest.raises(OllamaError, match="MTP"):
+            with pytest.raises(ServerError, match="MTP"):
                 list(client.generate(SPEC, "Hi", {"num_predict": 8, "temperature": 0}))
             assert fake.launched[-1][-7:] == [
                 "--spec-type",
@@ -247,7 +251,7 @@ def test_runner_maps_the_draft_exactly_and_surfaces_llama_servers_refusal(
 
 
 def test_refusal_note_names_the_cause_not_the_noise():
-    from velollm_desktop.core.spec.compare import SpecMode, refused_note
+    from velollm_desktop.core.speculative.compare import SpecMode, refused_note
 
     log = "\n".join(
         [
