@@ -221,12 +221,15 @@ class History:
         except sqlite3.DatabaseError as exc:
             db.close()
             if _is_busy(exc):
-                raise HistoryBusy(
-                    f"the benchmark history {self.path} is busy (another program holds it); "
-                    "try again in a moment"
-                ) from None
+                raise self._busy() from None
             raise
         return db
+
+    def _busy(self) -> HistoryBusy:
+        return HistoryBusy(
+            f"the benchmark history {self.path} is busy (another program holds it); "
+            "try again in a moment"
+        )
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         """A `results` table of another schema is renamed aside (its rows kept), ours created."""
@@ -254,10 +257,7 @@ class History:
             return self._insert(result)
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
-                raise HistoryBusy(
-                    f"the benchmark history {self.path} is busy (another program holds it); "
-                    "try again in a moment"
-                ) from None
+                raise self._busy() from None
             raise
 
     def _insert(self, result: BenchmarkResult) -> int:

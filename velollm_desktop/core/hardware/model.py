@@ -89,6 +89,13 @@ class HardwareSpec:
         """Sum of dedicated VRAM over all GPUs, in MiB (unified memory excluded)."""
         return sum(g.vram_total_mib or 0 for g in self.gpus if not g.unified_memory)
 
+    @property
+    def discrete_gpus(self) -> tuple[GpuInfo, ...]:
+        """GPUs with their own known VRAM (not integrated, not unified memory)."""
+        return tuple(
+            g for g in self.gpus if not g.unified_memory and not g.integrated and g.vram_total_mib
+        )
+
 
 def hardware_from_json(data: dict) -> HardwareSpec:
     """Rebuild a HardwareSpec from `velollm detect --json` output (to plan for another machine)."""

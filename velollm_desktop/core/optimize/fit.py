@@ -89,9 +89,7 @@ def budget_for(spec: HardwareSpec) -> Budget:
     """What one model can use: the largest discrete GPU's free VRAM, unified memory's GPU
     share, or available RAM on a CPU-only machine — minus the fit margin."""
     fa = flash_attention_supported(spec)
-    discrete = [
-        g for g in spec.gpus if not g.unified_memory and not g.integrated and g.vram_total_mib
-    ]
+    discrete = spec.discrete_gpus
     if discrete:
         best = max(
             discrete,

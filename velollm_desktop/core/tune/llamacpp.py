@@ -150,17 +150,11 @@ def candidates_for(
     return out
 
 
-def _discrete_gpu(hardware: HardwareSpec) -> bool:
-    return any(
-        g.vram_total_mib and not g.integrated and not g.unified_memory for g in hardware.gpus
-    )
-
-
 def layers_that_fit(profile: ModelProfile, hardware: HardwareSpec, ctx: int) -> int | None:
     """With a discrete GPU too small for the whole model (one slot at `ctx`): how many of its
     layers fit beside the compute buffer (the optimizer's memory model, split per layer).
     None when it fits whole or there is no discrete GPU."""
-    if not _discrete_gpu(hardware) or profile.block_count <= 0:
+    if not hardware.discrete_gpus or profile.block_count <= 0:
         return None
     budget = budget_for(hardware)
     fp = footprint(profile, ctx, 1, "f16", False, budget)  # as the candidate runs: default FA
@@ -181,7 +175,7 @@ def gpu_candidates(
     """What matters on a discrete GPU: many parallel slots with flash attention (throughput),
     a larger physical batch (prompt processing), and partial offload (`-ngl`) when the model
     does not fit. Nothing without a discrete GPU."""
-    if not _discrete_gpu(hardware):
+    if not hardware.discrete_gpus:
         return []
     out: list[Candidate] = []
     if objective == "throughput":
