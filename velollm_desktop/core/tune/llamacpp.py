@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,8 +242,10 @@ def measure_candidate(
     n_predict: int = 64,
     deadline: float,
     cancel: threading.Event,
+    on_sample: Callable[[int], None] | None = None,
 ) -> Measured:
-    """Start llama-server with `c`, measure until precise enough or out of time, stop it."""
+    """Start llama-server with `c`, measure until precise enough or out of time, stop it.
+    `cancel` ends the start, the warm-up and the request in flight (the tune's stop)."""
     ctx = c.ctx_per_slot * c.parallel
     with (
         LlamaServer(model, c.args(), threads=c.threads, ctx_size=ctx, cancel=cancel) as server,
@@ -259,7 +261,12 @@ def measure_candidate(
 
         try:
             samples, latencies = measure_rounds(
-                request, objective, concurrency, deadline=deadline, cancel=cancel
+                request,
+                objective,
+                concurrency,
+                deadline=deadline,
+                cancel=cancel,
+                on_sample=on_sample,
             )
         except TuneCancelled:
             raise TuneCancelled(CANCELLED) from None
@@ -295,14 +302,15 @@ def tune(
         )
     measured, skipped = measure_all(
         keep,
-        lambda c, deadline: measure_candidate(
+        lambda c, deadline, clock: measure_candidate(
             model,
             c,
             objective,
             concurrency,
             n_predict=n_predict,
             deadline=deadline,
-            cancel=cancel,
+            cancel=clock.stop,
+            on_sample=clock.sampled,
         ),
         t_start=t_start,
         budget_s=budget_s,

@@ -172,8 +172,10 @@ def measure_ollama_candidate(
     n_predict: int = 64,
     deadline: float,
     cancel: threading.Event,
+    on_sample: Callable[[int], None] | None = None,
 ) -> Measured:
-    """Load the model with `c`'s options (timed on its own), then measure until precise enough."""
+    """Load the model with `c`'s options (timed on its own), then measure until precise enough.
+    `cancel` (the tune's stop) ends the request in flight."""
     with OllamaClient(url) as client:
         loaded = client.preload(model, c.options)
     load_ms = loaded.load_duration_ns / 1e6 if loaded.load_duration_ns else None
@@ -190,7 +192,7 @@ def measure_ollama_candidate(
 
     request(-1)  # warm-up: the first generation after a load
     samples, latencies = measure_rounds(
-        request, objective, concurrency, deadline=deadline, cancel=cancel
+        request, objective, concurrency, deadline=deadline, cancel=cancel, on_sample=on_sample
     )
     return measured_from(c, samples, latencies, load_ms)
 
@@ -232,7 +234,7 @@ def tune_ollama(
     try:
         measured, skipped = measure_all(
             keep,
-            lambda c, deadline: measure_ollama_candidate(
+            lambda c, deadline, clock: measure_ollama_candidate(
                 url,
                 model,
                 c,
@@ -240,7 +242,8 @@ def tune_ollama(
                 concurrency,
                 n_predict=n_predict,
                 deadline=deadline,
-                cancel=cancel,
+                cancel=clock.stop,
+                on_sample=clock.sampled,
             ),
             t_start=t_start,
             budget_s=budget_s,
