@@ -55,7 +55,9 @@ def test_tune_ollama_not_running_is_one_clear_line(velollm_exe):
     assert len(lines) == 1 and "not running" in lines[0].lower()
 
 
-def test_tune_llamacpp_budget_is_a_hard_limit_and_said_in_sentences(velollm_exe, smol_model, tmp_path):
+def test_tune_llamacpp_budget_is_a_hard_limit_and_said_in_sentences(
+    velollm_exe, smol_model, tmp_path
+):
     """A budget far too small for the default candidates: the baseline is measured, the
     others are listed as not measured (or stopped), the clock is printed against the budget,
     and the verdict says what happened in whole sentences."""

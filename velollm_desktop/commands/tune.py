@@ -20,11 +20,11 @@ from velollm_desktop.core.tune.common import (
     OBJECTIVES,
     TuneCancelled,
     TuneResult,
-    sentence,
     verdict_text,
 )
 from velollm_desktop.core.tune.ollama import ServiceSettings
 from velollm_desktop.core.tune.target import TuneSettings, TuneTarget, target_for
+from velollm_desktop.core.wording import sentence
 
 
 def summary(result: TuneResult) -> dict:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from velollm_desktop.core.wording import shorten
 from velollm_desktop.workers import logfile
 
 if TYPE_CHECKING:
     from velollm_desktop.ui.app import Controller
 
 log = logging.getLogger(__name__)
+BALLOON_CHARS = 300
+"""A tray balloon's text is cut at a sentence or word boundary to this length."""
 
 
 def open_log() -> bool:
@@ -40,7 +43,7 @@ def quick_optimize(controller: Controller) -> None:
     def offer(_state) -> None:  # after the page has shown the recommendation
         controller.show_dashboard()
         if not page.apply_button.isEnabled():  # nothing to apply here: the page says why
-            controller.tray.notify("Quick optimize", page.status.text()[:300])
+            controller.tray.notify("Quick optimize", shorten(page.status.text(), BALLOON_CHARS))
             return
         controller.tray.notify("Quick optimize", page.summary())
         page.apply()  # shows the confirmation; nothing changes unless it is accepted

@@ -188,7 +188,7 @@ def _context_and_parallel(
         str(server_ctx),
         f"the largest context (≤ {plan.ctx_cap}) at which every model that fits stays entirely in "
         f"{budget.device.upper()} memory; {smallest.name} is the limit "
-        f"({budget.description}; its memory by {_method_text(limit)})",
+        f"(its memory by {_method_text(limit)})",
     )
     parallel = 1
     for p in (4, 2):

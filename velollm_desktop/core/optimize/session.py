@@ -70,7 +70,7 @@ def gather_models(
                     notes.append(f"skipped {m.name}: {exc}")
             return models, version, notes
     except ServerError as exc:
-        notes.append(f"{exc} — recommending from the hardware alone (no model to plan for)")
+        notes.append(str(exc))
         return [], None, notes
 
 
@@ -94,7 +94,7 @@ def optimize_state(
     models += [load_model_file(Path(f)) for f in files]
     if not models and strategy == "fit":
         strategy = "heuristic"
-        notes.append("no model to plan for: the hardware tiers are used instead")
+        notes.append("With no model to plan for, the recommendation comes from the hardware tiers")
     rec = (
         recommend_fit(hardware, models, version)
         if strategy == "fit"

@@ -22,6 +22,7 @@ from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile
 from velollm_desktop.core.progress import ProgressFn
 from velollm_desktop.core.tune.budget import BudgetClock
+from velollm_desktop.core.wording import sentences
 
 OBJECTIVES = ("decode", "throughput", "prompt")
 PROMPT = (
@@ -215,16 +216,7 @@ def verdict_text(result: TuneResult) -> str:
 def outcome_text(result: TuneResult) -> str:
     """The verdict and the notes, each a sentence (the GUI's status line; the CLI prints the
     same sentences one per line)."""
-    return " ".join([verdict_text(result), *(sentence(n) for n in result.notes)])
-
-
-def sentence(text: str) -> str:
-    """`text` with a capital first letter and a full stop (kept as is when it has one)."""
-    text = text.strip()
-    if not text:
-        return ""
-    text = text[:1].upper() + text[1:]
-    return text if text[-1] in ".!?" else text + "."
+    return sentences([verdict_text(result), *result.notes])
 
 
 Shape = Callable[[Any], tuple[int, int, str, bool]]

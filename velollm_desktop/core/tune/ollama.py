@@ -29,6 +29,7 @@ from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import create_derived, delete_derived, derived_name
 from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.effective import default_context_tokens
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.tune.common import (
@@ -141,9 +142,7 @@ def model_profile(client: OllamaClient, model: str) -> ModelProfile:
 
 def _default_ctx(hardware: HardwareSpec, profile: ModelProfile) -> int:
     """Ollama's num_ctx when none is given (VRAM tiers, capped at the trained context)."""
-    total_gib = sum(g.vram_total_mib or 0 for g in hardware.gpus) / 1024
-    tier = 262144 if total_gib >= 47 else 32768 if total_gib >= 23 else 4096
-    return min(tier, profile.context_length)
+    return min(default_context_tokens(hardware), profile.context_length)
 
 
 def prune_ollama(
