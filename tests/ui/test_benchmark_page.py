@@ -67,6 +67,37 @@ def test_list_run_history_compare_export(page, qtbot, tmp_path):
     assert not img.isNull() and img.width() >= 800
 
 
+def test_cancel_before_the_first_run_keeps_the_previous_result(page, qtbot):
+    """Issue 27 items 3 and 5: Cancel during the warm-up says nothing was measured, the
+    previous run's rows and chart stay, the bar does not claim 100 %, and a one-bar chart has
+    no "(x0.001)" SI prefix on its category axis."""
+    with FakeOllama() as fake:
+        _select(page, "ollama")
+        page.url.setText(fake.url)
+        page.show()
+        qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
+        page.suite.setCurrentText("quick")
+        page.runs.setValue(2)
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
+        before = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
+        axis = page.chart.getAxis("bottom")
+        assert len(page.chart.bars) == 1 and axis.autoSIPrefixScale == 1.0
+        assert "x0.001" not in axis.labelString()
+        fake.fault = "stall"  # the next warm-up never answers
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "warm" in page.status.text().lower(), timeout=10000)
+        qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
+    status = page.status.text()
+    assert "nothing was saved" in status and "previous result is still shown" in status
+    assert "partial results shown" not in status
+    assert [page.table.item(0, c).text() for c in range(page.table.columnCount())] == before
+    assert len(page.chart.bars) == 1 and page.chart.bars[0].opts["height"]
+    assert page.progress.value() < page.progress.maximum()  # never "100 %" after a cancel
+    assert page.history_list.count() == 1  # the empty run was not saved
+
+
 def test_server_down_shows_a_failed_state_and_what_to_do(page, qtbot):
     _select(page, "llamacpp")
     page.url.setText("http://127.0.0.1:9")
@@ -93,7 +124,12 @@ def test_cancel_during_a_real_run(page, qtbot, llama_server):
     qtbot.waitUntil(lambda: page.progress.value() >= 2, timeout=20000)
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
-    assert "cancelled" in page.status.text()
+    status = page.status.text()
+    assert "cancelled" in status
+    if page.result is not None and page.result.results:  # what was measured is kept and shown
+        assert "kept and shown" in status and page.table.rowCount() == len(page.result.results)
+        assert all(int(page.table.item(r, 1).text()) >= 1 for r in range(page.table.rowCount()))
+    assert page.progress.value() < page.progress.maximum()
 
 
 def _wheel_bytes(payload: bytes) -> bytes:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from velollm_desktop.core.bench.flow import outcome_text
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.stats import (
     Stats,
@@ -294,13 +295,17 @@ class BenchmarkPage(BenchmarkHistoryBase):
         self.jobs.cancel()
 
     def _on_result(self, result: BenchmarkResult) -> None:
-        self.show_result(result)
+        """Show what was measured; a run cancelled before its first measurement leaves the
+        previous result on screen (and says so)."""
+        if result.results:
+            self.show_result(result)
         if not self.history.closed:  # the app may be quitting: the result arrives after shutdown
             self.reload_history()
-        state = "cancelled; partial results shown" if result.cancelled else "done"
-        self.status.setText(f"Benchmark {state}: {result.model} in {result.wall_s:.1f} s")
+        self.status.setText(outcome_text(result, previous_shown=self.result is not None))
         self.finished.emit(
-            f"{result.model}: {pm(result.results[0].decode_tokens_per_s) if result.results else 'n/a'} tok/s"
+            f"{result.model}: {pm(result.results[0].decode_tokens_per_s)} tok/s"
+            if result.results
+            else f"{result.model}: cancelled, nothing measured"
         )
 
     # -- showing --------------------------------------------------------------------------
