@@ -132,11 +132,14 @@ def test_hardware_header_memory_line_is_live(qtbot):
     qtbot.addWidget(page)
     page.show()
     page.set_hardware(SPEC)
-    assert "4384 MiB used" in page.hardware_label.text()
+    def shown() -> str:  # numbers and units are glued with a no-break space (never wrap apart)
+        return page.hardware_label.text().replace("\u00a0", " ")
+
+    assert "4384 MiB used" in shown()
     history.add(_cpu_only(0.0, ram_mib=5000))
     page.mark_dirty()
-    qtbot.waitUntil(lambda: "5000 MiB used" in page.hardware_label.text(), timeout=3000)
-    assert "11384 MiB available" in page.hardware_label.text()
+    qtbot.waitUntil(lambda: "5000 MiB used" in shown(), timeout=3000)
+    assert "11384 MiB available" in shown()
 
 
 def test_ollama_panel(qtbot):

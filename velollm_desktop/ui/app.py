@@ -154,6 +154,8 @@ class Controller(QObject):
             )
             self.tune_page.finished.connect(lambda text: self.tray.notify("Tuning finished", text))
             window.fleet.worst_changed.connect(self._on_fleet_worst)
+        if self.tray is not None and self.tray.paused:
+            window.monitor.set_paused(True)
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
@@ -255,6 +257,8 @@ class Controller(QObject):
     def _on_pause(self, paused: bool) -> None:
         if self.sampler is not None:
             self.sampler.set_paused(paused)
+        if self._window is not None:  # the Monitor page says its values are frozen
+            self._window.monitor.set_paused(paused)
 
     def _on_fleet_worst(self, level: str, why: str) -> None:
         if self.tray:
