@@ -132,6 +132,7 @@ def test_hardware_header_memory_line_is_live(qtbot):
     qtbot.addWidget(page)
     page.show()
     page.set_hardware(SPEC)
+
     def shown() -> str:  # numbers and units are glued with a no-break space (never wrap apart)
         return page.hardware_label.text().replace("\u00a0", " ")
 
