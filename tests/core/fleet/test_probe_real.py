@@ -4,10 +4,9 @@ garbage, drip, send too much or hang."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 import psutil
