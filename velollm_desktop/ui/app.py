@@ -154,8 +154,11 @@ class Controller(QObject):
             )
             self.tune_page.finished.connect(lambda text: self.tray.notify("Tuning finished", text))
             window.fleet.worst_changed.connect(self._on_fleet_worst)
-        if self.tray is not None and self.tray.paused:
-            window.monitor.set_paused(True)
+        if self.tray is not None:
+            if self.tray.paused:
+                window.monitor.set_paused(True)
+            # the Settings page's box follows the tray's "Start at login" while it is shown
+            self.tray.login_changed.connect(lambda _on: window.settings_page.show_start_at_login())
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
