@@ -272,3 +272,30 @@ def test_builtin_engine_missing_is_said_before_any_download(page, qtbot, monkeyp
         assert page.worker is None and pypi.requests == 0
     finally:
         pypi.close()
+
+
+def test_file_dialogs_open_in_home_and_history_reads_as_dates(page, qtbot):
+    """Issue 27 items 19 and 17: Export JSON… / Import JSON… / Save chart PNG… open in the
+    user's home (not the process's working directory); history entries read as local dates."""
+    from tests.ui.dialogs import answer_file_dialog
+    from velollm_desktop.core.bench.store import readable_time
+
+    with FakeOllama() as fake:
+        _select(page, "ollama")
+        page.url.setText(fake.url)
+        page.show()
+        qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
+        page.suite.setCurrentText("quick")
+        page.runs.setValue(2)
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
+    buttons = {b.text(): b for b in page.findChildren(type(page.run_button))}
+    for text in ("Export JSON…", "Import JSON…", "Save chart PNG…"):
+        answers = answer_file_dialog(qtbot, None)  # cancelled: nothing written
+        qtbot.mouseClick(buttons[text], Qt.MouseButton.LeftButton)
+        assert not answers.errors, (text, answers.errors)
+        assert answers.directories == [str(Path.home())], text
+    label = page.history_list.item(0).text()
+    assert "T" not in label.split(" · ")[0] and "+00:00" not in label
+    assert readable_time("2026-11-27T08:00:00") == "27 Nov 2026 08:00"
+    assert readable_time("not a time") == "not a time"
