@@ -134,7 +134,9 @@ def test_apply_declined_then_accepted_then_undo(qtbot, sandbox):
 @pytest.mark.parametrize(
     ("unit", "processes", "url", "expected"),
     [
-        (False, [], None, "not installed"),
+        # the API answers though no `ollama serve` is seen (a container): it runs (item 7)
+        (False, [], None, "Ollama runs and answers at"),
+        (False, [], "dead", "not installed"),
         (False, [ProcInfo(4242, "ollama", ("ollama", "serve"), "bash")], None, "started by hand"),
         (True, [], "http://ollama-box.invalid:11434", "runs on another machine"),
     ],
@@ -145,10 +147,17 @@ def test_nothing_offered_where_it_would_not_take_effect(
     root, dropin, log = sandbox
     if not unit:
         (root / "etc/systemd/system/ollama.service").unlink()
+    if url == "dead":
+        from velollm_desktop.core.llamacpp.server import free_port
+
+        url = f"http://127.0.0.1:{free_port()}"
     with FakeOllama() as fake:
         page = _page(qtbot, url or fake.url, root, lambda: processes)
         _recommend(qtbot, page)
     assert page.state.recommendation.env and expected in page.status.text()
+    if url is None:  # it answered: nothing may say it is not running or not installed
+        assert "no running server" not in page.status.text()
+        assert "not installed" not in page.status.text()
     assert not page.apply_button.isEnabled() and page.copy_button.isEnabled()
     assert expected in page.apply_button.toolTip()
     qtbot.mouseClick(page.copy_button, Qt.MouseButton.LeftButton)

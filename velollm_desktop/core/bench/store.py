@@ -91,7 +91,7 @@ class HistoryEntry:
 
     @property
     def label(self) -> str:
-        """"#3 27 Nov 2026 08:00 · ollama:smollm2 · standard — 118.5 tok/s" (local time)."""
+        """ "#3 27 Nov 2026 08:00 · ollama:smollm2 · standard — 118.5 tok/s" (local time)."""
         rate = f"{self.decode_mean:.1f} tok/s" if self.decode_mean else "n/a"
         when = readable_time(self.started_at)
         return f"#{self.id} {when} · {self.kind}:{self.model} · {self.suite} — {rate}"

@@ -101,5 +101,6 @@ def optimize_state(
         else recommend_heuristic(hardware, models, version)
     )
     current = read_current(systemd_dirs=systemd_dirs(root))
-    runtime = detect_runtime(url, root=root, processes=processes)
+    answered = version is not None if not specs else None  # the API answered just now
+    runtime = detect_runtime(url, root=root, processes=processes, answers=answered)
     return OptimizeState(hardware, tuple(models), version, current, rec, tuple(notes), runtime)
