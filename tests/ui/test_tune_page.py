@@ -190,3 +190,26 @@ def test_derived_model_is_created_only_after_consent(qtbot):
         assert not answers.errors, answers.errors
         qtbot.waitUntil(lambda: page.worker is None, timeout=60000)  # created in a job
         assert list(fake.derived) == ["smollm2-velollm:135m"]
+
+
+def test_llama_server_target_lists_the_downloaded_builtin_model(qtbot, tmp_path, monkeypatch):
+    """Issue 27 item 11: the built-in model (downloaded for Benchmark/Speculative) is in the
+    llama-server model list; with target Ollama, "Add .gguf…" is not offered."""
+    from velollm_desktop.ui import tune_page
+
+    own = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    monkeypatch.setattr(tune_page, "builtin_model_path", lambda: own)
+    page = TunePage(lambda: detect_hardware())
+    qtbot.addWidget(page)
+    page.show()
+    items = lambda: [page.model.itemText(i) for i in range(page.model.count())]  # noqa: E731
+    assert str(own) not in items()  # not downloaded yet: not offered
+    own.write_bytes(b"GGUF")
+    page.hide()
+    page.show()  # shown again after the download
+    assert str(own) in items() and page.model.currentText()
+    assert page.browse_button.isVisible()
+    page.target.setCurrentIndex(page.target.findData("ollama"))
+    assert not page.browse_button.isVisible()
+    page.target.setCurrentIndex(page.target.findData("llamacpp"))
+    assert page.browse_button.isVisible() and page.start_button.isEnabled()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.service import (
     Runtime,
@@ -131,7 +132,8 @@ class TunePage(QWidget):
         )
         self.model.addItems(self._local)
         self.model.currentTextChanged.connect(lambda: self._update_start_enabled())
-        browse = QPushButton("Add .gguf…")
+        self.browse_button = browse = QPushButton("Add .gguf…")
+        browse.setToolTip("A GGUF file for llama-server (Ollama tunes the models it serves)")
         browse.clicked.connect(lambda: self._browse())
         self.objective = QComboBox()
         self.objective.addItems(OBJECTIVES)
@@ -184,9 +186,24 @@ class TunePage(QWidget):
     def target_key(self) -> str:
         return self.target.currentData()
 
+    def _local_files(self) -> list[str]:
+        """What llama-server can load here: Ollama's downloaded models (their GGUF blobs) and
+        the app's own built-in model once it is downloaded."""
+        own = builtin_model_path()
+        return self._local + ([str(own)] if own.is_file() else [])
+
+    def _add_local_files(self) -> None:
+        known = {self.model.itemText(i) for i in range(self.model.count())}
+        self.model.addItems([m for m in self._local_files() if m not in known])
+        if not self.model.currentText() and self.model.count():
+            self.model.setCurrentIndex(0)
+
     def _on_target(self) -> None:
         ollama = self.target_key == "ollama"
         self.server_changes.setEnabled(ollama)
+        self.browse_button.setVisible(not ollama)  # a file is for llama-server only
+        if not ollama:
+            self._add_local_files()
         self.ctx.setSpecialValueText("as configured" if ollama else "2048 per slot")
         self.status.setText(
             "Each candidate's options are sent with the requests (Ollama reloads the model; load time "
@@ -203,6 +220,8 @@ class TunePage(QWidget):
         super().showEvent(event)
         if self.target_key == "ollama":
             self._list_ollama_models()
+        else:  # the built-in model may have been downloaded meanwhile
+            self._add_local_files()
 
     def _list_ollama_models(self) -> None:
         self._lister.start(list_models, "ollama", self.ollama_url_provider())
