@@ -157,8 +157,7 @@ SCHEMA: tuple[Option, ...] = (
         "fleet_targets",
         str,
         "",
-        "Fleet targets: URLs or KIND=URL, separated by commas "
-        "(e.g. http://gpu-box:9100, dcgm=http://gpu-box:9400; `velollm fleet --help`)",
+        "Fleet targets: URLs or KIND=URL, comma-separated (e.g. dcgm=http://gpu-box:9400)",
     ),
     Option("fleet_poll_s", float, 5.0, "How often to poll the fleet, in seconds", 1.0, 600.0),
     Option("fleet_tray_worst", bool, False, "Tray icon shows the fleet's worst host"),
