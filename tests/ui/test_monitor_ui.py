@@ -339,3 +339,30 @@ def test_tray_tune_entry_opens_the_tune_page_on_ollama(qtbot):
         assert controller.tune_page.target_key == "ollama" and controller.tune_page.worker is None
     finally:
         controller.shutdown()
+
+
+def test_first_start_with_a_tray_opens_the_dashboard_once_with_a_welcome(qtbot, monkeypatch):
+    """Issue 27 item 16: the first start shows the window (a 22 px tray icon alone is easy to
+    miss) with what the app does and where its icon lives; the next start does not."""
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    from velollm_desktop.ui.app import WELCOME_TEXT
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    app = QApplication.instance()
+    first = Controller(app, Settings.load())
+    try:
+        assert first.tray is not None and first.window_built
+        qtbot.addWidget(first.window)
+        assert first.window.isVisible() and first.window.banner.text() == WELCOME_TEXT
+        assert "tray" in WELCOME_TEXT and "right-click" in WELCOME_TEXT
+    finally:
+        first.shutdown()
+        first.tray.hide()
+    assert Settings.load().get("welcome_shown") is True
+    second = Controller(app, Settings.load())
+    try:
+        assert not second.window_built  # tray only, as every later start
+    finally:
+        second.shutdown()
+        second.tray.hide()

@@ -121,6 +121,8 @@ def server_url_problem(text: str) -> str | None:
 
 URL_OPTIONS = frozenset({"ollama_url"})
 """Options holding a server address: checked with `server_url_problem` before they are saved."""
+HIDDEN_OPTIONS = frozenset({"tray_hint_shown", "welcome_shown"})
+"""The app's own memory, not options a person sets (not on the Settings page)."""
 DERIVED_OPTIONS = frozenset({"start_at_login"})
 """Options whose truth lives outside settings.json (the login entry): never stored in it."""
 
@@ -153,6 +155,7 @@ SCHEMA: tuple[Option, ...] = (
         "llama-server binary to use (empty: PATH, then the built-in engine)",
     ),
     Option("tray_hint_shown", bool, False, "The 'no system tray' hint was already shown once"),
+    Option("welcome_shown", bool, False, "The first-start welcome was already shown once"),
     Option(
         "fleet_targets",
         str,

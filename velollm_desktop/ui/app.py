@@ -42,6 +42,15 @@ NO_TRAY_HINT = (
 )
 
 
+WELCOME_TEXT = (
+    "Welcome to VeloLLM Desktop. It watches this machine's CPU, GPU and memory and the "
+    "models Ollama has loaded, benchmarks and tunes local LLM servers, and recommends "
+    "Ollama settings (nothing changes without your yes). It lives in the system tray: the "
+    "small bar icon by the clock shows CPU, GPU and memory; click it for this window, "
+    "right-click it for quick actions. Closing this window keeps it running in the tray."
+)
+"""Shown once, at the first start with a tray (the window opens by itself that one time)."""
+
 BACKGROUND_POLL_MS = 20
 BACKGROUND_START_MAX_MS = 1000
 QUIT_DEADLINE_S = 15.0
@@ -102,11 +111,19 @@ class Controller(QObject):
             self.window.show()
             if not settings.get("tray_hint_shown"):
                 self.window.show_banner(NO_TRAY_HINT)
-                settings.set("tray_hint_shown", True)
-                try:
-                    settings.save()
-                except OSError:
-                    log.warning("could not save settings")
+                self._remember("tray_hint_shown")
+        elif not settings.get("welcome_shown"):  # first start: a 22 px icon is easy to miss
+            self.show_dashboard()
+            self.window.show_banner(WELCOME_TEXT)
+            self._remember("welcome_shown")
+
+    def _remember(self, flag: str) -> None:
+        """A once-only message was shown: keep that in the settings file."""
+        self.settings.set(flag, True)
+        try:
+            self.settings.save()
+        except OSError:
+            log.warning("could not save settings")
 
     # -- the window, built on first use ---------------------------------------------------
     @property

@@ -15,7 +15,13 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core import autostart
-from velollm_desktop.core.settings import SCHEMA, URL_OPTIONS, Settings, server_url_problem
+from velollm_desktop.core.settings import (
+    HIDDEN_OPTIONS,
+    SCHEMA,
+    URL_OPTIONS,
+    Settings,
+    server_url_problem,
+)
 from velollm_desktop.ui.confirm import confirm
 
 
@@ -34,7 +40,7 @@ class SettingsPage(QWidget):
         self.editors: dict[str, QWidget] = {}
         form = QFormLayout(self)
         for opt in SCHEMA:
-            if opt.name == "tray_hint_shown":
+            if opt.name in HIDDEN_OPTIONS:
                 continue
             value = settings.get(opt.name)
             if opt.name == "start_at_login":  # the autostart entry itself is the truth
