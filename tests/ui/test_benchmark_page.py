@@ -299,3 +299,37 @@ def test_file_dialogs_open_in_home_and_history_reads_as_dates(page, qtbot):
     assert "T" not in label.split(" · ")[0] and "+00:00" not in label
     assert readable_time("2026-11-27T08:00:00") == "27 Nov 2026 08:00"
     assert readable_time("not a time") == "not a time"
+
+
+def test_rows_appear_as_tests_finish_and_the_table_fits_its_pane(page, qtbot):
+    """Issue 27 item 17: each test's row appears when that test ends (not only at the end),
+    the progress says runs done and time left, the suite says what it runs, and the table
+    fits its pane at the default 1100×760 (no sideways scrolling; long notes elided)."""
+    page.resize(1100, 760)
+    with FakeOllama() as fake:
+        _select(page, "ollama")
+        page.url.setText(fake.url)
+        page.show()
+        qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
+        page.suite.setCurrentText("standard")
+        assert page.suite_info.text().startswith("3 tests (short_completion")
+        assert "warm-up" in page.suite_info.text()
+        page.runs.setValue(2)
+        rows_while_running: list[int] = []
+        texts: list[str] = []
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        page.jobs.worker.event.connect(
+            lambda e: (
+                texts.append(e.text),
+                rows_while_running.append(page.table.rowCount()) if page.jobs.busy else None,
+            )
+        )
+        qtbot.waitUntil(lambda: page.worker is None, timeout=30000)
+    assert page.table.rowCount() == 3
+    assert 1 in rows_while_running and 2 in rows_while_running  # rows came one by one
+    assert any(" runs, " in t and " so far" in t for t in texts)
+    assert any(t.endswith(" left") for t in texts)
+    qtbot.wait(50)
+    t = page.table
+    assert t.horizontalScrollBar().maximum() == 0
+    assert sum(t.columnWidth(c) for c in range(t.columnCount())) <= t.viewport().width() + 1

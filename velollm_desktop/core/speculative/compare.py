@@ -23,6 +23,7 @@ from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, pr
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
+from velollm_desktop.core.progress import runs_left_text
 
 OLLAMA_MODE = "ollama"
 """The mode "as Ollama would run it" (core/speculative/ollama_spec.py derives its flags)."""
@@ -190,21 +191,10 @@ class _Progress:
     started: float = field(default_factory=time.monotonic)
 
     def say(self, text: str) -> None:
-        self.report(self.done, self.total, f"{text} — {self.eta_text()}")
-
-    def eta_text(self) -> str:
-        """ "7 of 18 runs, about 3 min left" (no estimate before the first run)."""
-        runs = f"{self.done} of {self.total} runs"
-        if self.done <= 0 or self.done >= self.total:
-            return runs
-        left = (time.monotonic() - self.started) / self.done * (self.total - self.done)
-        return f"{runs}, about {_duration(left)} left"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds / 5) * 5):.0f} s"
-    return f"{round(seconds / 60):.0f} min"
+        elapsed = time.monotonic() - self.started
+        self.report(
+            self.done, self.total, f"{text} — {runs_left_text(self.done, self.total, elapsed)}"
+        )
 
 
 def _check_draft(
