@@ -268,7 +268,6 @@ class MonitorPage(QWidget):
             button.setEnabled(self._ollama_url is not None)
             button.clicked.connect(lambda _=False, name=m.name: self._unload(name))
             self.ollama_table.setCellWidget(row, 5, button)
-        self.ollama_table.resizeColumnsToContents()
 
     def set_ollama_unavailable(self, reason: str) -> None:
         """Ollama is not running: a calm status line, not an error."""
@@ -295,11 +294,24 @@ class MonitorPage(QWidget):
         for row in range(self.ollama_table.rowCount()):
             self.unload_button(row).setEnabled(False)
         worker = TaskWorker(unload, pass_control=False)
-        worker.result.connect(lambda n: self.ollama_status.setText(f"Unloaded {n}."))
+        worker.result.connect(self._unloaded)
         worker.failed.connect(lambda e: self.ollama_status.setText(f"Could not unload {name}: {e}"))
         worker.finished.connect(self._unload_finished)
         self.unload_worker = worker
         start_task(self, worker)
+
+    def _unloaded(self, name: str) -> None:
+        """Ollama confirmed: the row goes now, not at the next poll."""
+        table = self.ollama_table
+        for row in reversed(range(table.rowCount())):
+            item = table.item(row, 0)
+            if item is not None and item.text() == name:
+                table.removeRow(row)
+        left = table.rowCount()
+        self.ollama_status.setText(
+            f"Unloaded {name}. "
+            + (f"Ollama: {left} model(s) loaded." if left else "Ollama: running, no model loaded.")
+        )
 
     def _unload_finished(self) -> None:
         self.unload_worker = None
