@@ -244,6 +244,8 @@ class OptimizePage(QWidget):
             wanted = max(t.sizeHintForColumn(1), t.horizontalHeader().sectionSizeHint(1))
             t.setColumnWidth(1, max(80, min(wanted, int(free * 0.4))))
             t.resizeRowsToContents()
+            # "Why" stretches once the header has laid out again: wrap the rows to that width
+            QTimer.singleShot(0, t.resizeRowsToContents)
         finally:
             self._sizing = False
 
