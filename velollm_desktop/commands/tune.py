@@ -94,7 +94,7 @@ def _print_table(result: TuneResult) -> None:
             else ("  (baseline, kept)" if m is result.baseline else "")
         )
         load = f"  load {m.load_ms:.0f} ms" if m.load_ms else ""
-        print(f"{m.candidate.name:<36}{score}{load}{mark}")
+        print(f"{m.candidate.name:<36} {score}{load}{mark}")
     print(verdict_text(result))
     for n in result.notes:
         print(f"note: {sentence(n)}")
