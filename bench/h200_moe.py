@@ -1,6 +1,7 @@
 """MoE expert offload on a real GPU: the fit's placement against llama.cpp's, and its speed.
 
     python bench/h200_moe.py --bin BUILD/bin --shapes DIR --out OUT [--models a,b] [--budget-gib 12]
+        [--budgets qwen3-30b-a3b=12,gpt-oss-20b=8]
 
 For each model shape (tests/gguf_shapes.py, written WITH zero data so the weights are really
 loaded and read), with a VRAM budget made small by llama.cpp's own margin (`--fit-target`:
@@ -84,6 +85,7 @@ def moe_layers_in_ot(fitted: str) -> list[int]:
 
 def predict(shape, budget: int) -> dict:
     """Formula: whole model, smallest N (without / with Ollama's overhead), whole layers k."""
+
     def total(n: int) -> int:
         return formula_estimate(shape, FitSettings(CTX, NP, "f16", True, n_cpu_moe=n)).total_bytes
 
@@ -99,7 +101,9 @@ def predict(shape, budget: int) -> dict:
 
 
 def post(url: str, body: dict) -> dict:
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=300) as r:
         return json.loads(r.read())
 
@@ -174,7 +178,8 @@ def run_model(name: str, a: argparse.Namespace, deadline: float) -> dict:
         write_shape(SHAPES[name], path, fill=a.fill)
     g = read_gguf(path)
     shape = shape_from_metadata(g.metadata, g.file_size_bytes, read_gguf_tensors(path))
-    budget = int(a.budget_gib * 1024) * MIB
+    gib = dict(x.split("=") for x in a.budgets.split(",") if "=" in x).get(name, a.budget_gib)
+    budget = int(float(gib) * 1024) * MIB
     free = gpu_mib("memory.free")
     margin = free - budget // MIB
     rec: dict = {"model": name, "fill": a.fill, "ctx_per_slot": CTX, "parallel": NP,
@@ -190,8 +195,12 @@ def run_model(name: str, a: argparse.Namespace, deadline: float) -> dict:
     _save(a.out, name, rec)
     plans = [("fit on (Ollama default)", ["-fitt", str(margin)])]
     if n is not None:
-        plans.append((f"--n-cpu-moe {n} (ours)", ["-ngl", "999", "--n-cpu-moe", str(n), "-fit", "off"]))
-        plans.append((f"--n-cpu-moe {n + 2}", ["-ngl", "999", "--n-cpu-moe", str(n + 2), "-fit", "off"]))
+        plans.append(
+            (f"--n-cpu-moe {n} (ours)", ["-ngl", "999", "--n-cpu-moe", str(n), "-fit", "off"])
+        )
+        plans.append(
+            (f"--n-cpu-moe {n + 2}", ["-ngl", "999", "--n-cpu-moe", str(n + 2), "-fit", "off"])
+        )
     k = rec["formula"]["whole_layers_k"]
     plans.append((f"-ngl {k} whole layers (pre-0.30)", ["-ngl", str(k), "-fit", "off"]))
     rec["runs"] = {}
@@ -217,6 +226,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--models", default="qwen3-30b-a3b,gpt-oss-20b")
     p.add_argument("--budget-gib", type=float, default=12.0)
+    p.add_argument("--budgets", default="", help="per model: NAME=GiB,…")
     p.add_argument("--n-predict", type=int, default=128)
     p.add_argument("--fill", default="zeros", choices=("zeros", "sparse"))
     p.add_argument("--seconds", type=float, default=420.0)

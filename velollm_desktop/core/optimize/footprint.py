@@ -357,7 +357,11 @@ def formula_estimate(shape: ModelShape, s: FitSettings) -> MemoryEstimate:
     """The formula's estimate (no llama.cpp needed); with `n_cpu_moe` the offloaded experts
     are host bytes, not the budget's."""
     swa = sum(shape.swa_layers)
-    details = [f"{swa} of {shape.n_layer} layers keep a {shape.sliding_window}-token window"] if swa else []
+    details = (
+        [f"{swa} of {shape.n_layer} layers keep a {shape.sliding_window}-token window"]
+        if swa
+        else []
+    )
     weights = weights_on_device(shape, s.device)
     host = 0
     if s.device == "gpu":
@@ -366,7 +370,9 @@ def formula_estimate(shape: ModelShape, s: FitSettings) -> MemoryEstimate:
         if moved:
             weights, host = weights - moved, host + moved
             n = min(s.n_cpu_moe, shape.n_layer)
-            details.append(f"experts of {n} of {shape.n_layer} layers in RAM ({moved / MIB:.0f} MiB)")
+            details.append(
+                f"experts of {n} of {shape.n_layer} layers in RAM ({moved / MIB:.0f} MiB)"
+            )
     return MemoryEstimate(
         max(weights, 0),
         kv_bytes(shape, s),
