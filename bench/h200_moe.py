@@ -133,7 +133,7 @@ def serve(binary: Path, model: Path, args: list[str], n_predict: int, port: int)
     before = gpu_mib("memory.used")
     argv = [str(binary / "llama-server"), "-m", str(model), "--host", "127.0.0.1", "--port",
             str(port), "-c", str(CTX * NP), "-np", str(NP), "-fa", "on", "--no-webui", *args]  # fmt: skip
-    log = open(f"/tmp/server_{port}.log", "w")  # noqa: SIM115 - closed below
+    log = open(f"/tmp/server_{port}.log", "w")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     out: dict = {"args": args}
     try:

@@ -35,6 +35,10 @@ class ModelFit:
     budget_bytes: int
     method: str = "formula"
     """What computed the bytes: "llama.cpp projection" or "formula"."""
+    n_cpu_moe: int = 0
+    """A MoE model too big for the GPU: layers whose experts stay in RAM (every layer on the GPU)."""
+    host_bytes: int = 0
+    """Weights in host memory with that placement (offloaded experts, token embeddings)."""
 
 
 @dataclass(frozen=True)
