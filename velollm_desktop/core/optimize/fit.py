@@ -272,11 +272,10 @@ def experts_to_cpu(
     n = next((n for n in range(shape.n_layer + 1) if formula(n) <= budget.bytes), None)
     if n is None:
         return None
-    while n <= shape.n_layer:
-        f = footprint(m, ctx, parallel, kv_type, flash_attention, budget, n_cpu_moe=n)
+    for k in range(n, min(n + 4, shape.n_layer) + 1):  # the projection may need a layer more
+        f = footprint(m, ctx, parallel, kv_type, flash_attention, budget, n_cpu_moe=k)
         if f.total <= budget.bytes:
             return f
-        n += 1
     return None
 
 

@@ -246,7 +246,10 @@ class Projector:
             pass
 
     def estimate(self, model: Path, s: FitSettings) -> MemoryEstimate:
-        return estimate_from_rows(self.rows(model, s), s.device)
+        rows = self.rows(model, s)
+        if s.n_cpu_moe and s.device == "gpu" and not any(r.accelerator for r in rows):
+            raise FitParamsError("this llama.cpp has no GPU backend: it cannot project the split")
+        return estimate_from_rows(rows, s.device)
 
 
 def find_projector(

@@ -40,6 +40,18 @@ class ModelFit:
     host_bytes: int = 0
     """Weights in host memory with that placement (offloaded experts, token embeddings)."""
 
+    @property
+    def placement(self) -> str:
+        """Where the model runs, in words (the Optimize page and `velollm optimize` show it)."""
+        if self.n_cpu_moe:
+            return (
+                f"every layer on the GPU, the experts of {self.n_cpu_moe} layers in RAM "
+                f"({self.host_bytes / GIB:.1f} GiB)"
+            )
+        if self.fits_on_gpu:
+            return "entirely on GPU"
+        return "in RAM (CPU)" if self.num_ctx else "does NOT fit: split CPU/GPU"
+
 
 @dataclass(frozen=True)
 class Recommendation:
