@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 
 from tests.core.optimize.profiles import cpu_only, nvidia
 from tests.gguf_shapes import SHAPES, write_shape
+from tests.ui import test_optimize_page as base
 from tests.ui.dialogs import answer_file_dialog
-from tests.ui.test_optimize_page import sandbox  # noqa: F401 - the fixture
 from velollm_desktop.core.llamacpp.server import free_port
 from velollm_desktop.core.optimize import fit
 from velollm_desktop.core.optimize.apply import Applier
@@ -17,6 +17,12 @@ from velollm_desktop.core.optimize.footprint import METHOD_LLAMACPP
 from velollm_desktop.core.optimize.service import dropin_path
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.optimize_page import OptimizePage
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """The Optimize page tests' root (ollama.service, a user's drop-in, recording systemctl)."""
+    return base.sandbox.__wrapped__(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -58,7 +64,7 @@ def _rows(page) -> list[str]:
 
 def test_picked_moe_model_too_big_keeps_every_layer_on_the_gpu(
     qtbot, sandbox, tmp_path, auto_projector
-):  # noqa: F811
+):
     root, dropin, _ = sandbox
     before = dropin.read_text() if dropin.exists() else None
     path = write_shape(SHAPES["qwen3-30b-a3b"], tmp_path / "Qwen3-30B-A3B-Q4_K_M.gguf").path
@@ -76,7 +82,7 @@ def test_picked_moe_model_too_big_keeps_every_layer_on_the_gpu(
     assert (dropin.read_text() if dropin.exists() else None) == before  # nothing written
 
 
-def test_picked_gguf_gets_llamacpps_projection(qtbot, sandbox, smol_model, auto_projector):  # noqa: F811
+def test_picked_gguf_gets_llamacpps_projection(qtbot, sandbox, smol_model, auto_projector):
     root, _, _ = sandbox
     page = _page(qtbot, root, cpu_only(8, 32))
     _pick(qtbot, page, smol_model)

@@ -272,6 +272,12 @@ def experts_to_cpu(
     n = next((n for n in range(shape.n_layer + 1) if formula(n) <= budget.bytes), None)
     if n is None:
         return None
+    n = max(n, 1)  # N = 0 is the whole model: that is max_context's case, not this one
+    if (
+        n == 1
+        and footprint(m, ctx, parallel, kv_type, flash_attention, budget).total <= budget.bytes
+    ):
+        return None  # it fits whole (by llama.cpp's projection, where the formula said no)
     for k in range(n, min(n + 4, shape.n_layer) + 1):  # the projection may need a layer more
         f = footprint(m, ctx, parallel, kv_type, flash_attention, budget, n_cpu_moe=k)
         if f.total <= budget.bytes:
