@@ -302,7 +302,7 @@ def _experts_offload(
                 f"({_gib(f.total)} at {c} tokens) and the experts of {f.n_cpu_moe} layers "
                 f"({_gib(f.host_weights)} with the token embeddings) stay in RAM, rather than "
                 "only some layers on the GPU: attention and the KV cache stay on the GPU and the "
-                "CPU runs only the few active experts (1.4–1.5× the decode speed of whole-layer "
+                "CPU runs only the few active experts (1.2–1.5× the decode speed of whole-layer "
                 f"offload on an H200, docs/BENCHMARKS.md). {engine}; memory by {_method_text(f)}",
             )
         )
