@@ -130,7 +130,10 @@ def test_recommendation_keeps_every_layer_on_the_gpu_with_experts_in_ram(shapes,
     assert fewer.total > budget.bytes  # the smallest N that fits
     why = next(r for r in rec.reasons if r.setting == f"{name}: MoE experts")
     assert why.value == f"{f.n_cpu_moe} of {SHAPES[name].n_layer} layers in RAM"
-    assert "rather than only some layers on the GPU" in why.why and "nothing to set" in why.why
+    k = fit.whole_layers_that_fit(m, budget, f.num_ctx, True)
+    assert 0 < k < SHAPES[name].n_layer  # the alternative: k whole layers on the GPU
+    assert f"rather than only {k} of {SHAPES[name].n_layer} whole layers" in why.why
+    assert "nothing to set" in why.why
     assert "LLAMA_ARG_N_CPU_MOE" not in rec.env and not rec.warnings
     assert as_json_summary(rec)["models"][name]["n_cpu_moe"] == f.n_cpu_moe
     old_why = next(r for r in old.reasons if r.setting == f"{name}: MoE experts")

@@ -248,6 +248,16 @@ def footprint(
     )
 
 
+def whole_layers_that_fit(m: ModelProfile, budget: Budget, ctx: int, flash_attention: bool) -> int:
+    """The alternative to expert offload: how many whole layers (weights + KV) fit beside the
+    compute buffer and the overhead (`-ngl k`, what Ollama < 0.30 does)."""
+    f = footprint(m, ctx, 1, "f16", flash_attention, budget)
+    n_layer = max(1, shape_of(m).n_layer)
+    per_layer = (f.weights + f.kv_cache) / n_layer
+    room = budget.bytes - f.compute - f.overhead
+    return max(0, min(n_layer, int(room // per_layer))) if per_layer > 0 else 0
+
+
 def experts_to_cpu(
     m: ModelProfile,
     budget: Budget,

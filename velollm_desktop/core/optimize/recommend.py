@@ -19,6 +19,7 @@ from velollm_desktop.core.optimize.fit import (
     experts_to_cpu,
     footprint,
     max_context,
+    whole_layers_that_fit,
 )
 from velollm_desktop.core.optimize.footprint import METHOD_LLAMACPP
 from velollm_desktop.core.optimize.heuristic import recommend_heuristic
@@ -301,7 +302,8 @@ def _experts_offload(
                 f"too big for {_gib(max(plan.budget.bytes, 0))} whole; every layer stays on the GPU "
                 f"({_gib(f.total)} at {c} tokens) and the experts of {f.n_cpu_moe} layers "
                 f"({_gib(f.host_weights)} with the token embeddings) stay in RAM, rather than "
-                "only some layers on the GPU: attention and the KV cache stay on the GPU and the "
+                f"only {whole_layers_that_fit(m, plan.budget, c, plan.fa)} of {layers} whole layers "
+                "on the GPU: attention and the KV cache stay on the GPU and the "
                 "CPU runs only the few active experts (1.2–1.5× the decode speed of whole-layer "
                 f"offload on an H200, docs/BENCHMARKS.md). {engine}; memory by {_method_text(f)}",
             )
