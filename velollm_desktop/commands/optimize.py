@@ -72,11 +72,7 @@ def render_report(
         lines.append(f"{row.name:<28}{row.current:<34}{row.recommended:<14}")
     lines.append("")
     for f in rec.fits:
-        where = (
-            "entirely on GPU"
-            if f.fits_on_gpu
-            else ("in RAM (CPU)" if f.num_ctx else "does NOT fit: split CPU/GPU")
-        )
+        where = f.placement
         lines.append(
             f"{f.name}: ctx {f.num_ctx or 'n/a'} × {f.parallel} slot(s), {f.vram_bytes / 2**30:.1f} GiB "
             f"(weights {f.weights_bytes / 2**30:.1f} + KV {f.kv_cache_bytes / 2**30:.2f} + compute "

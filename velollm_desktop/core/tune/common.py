@@ -219,7 +219,7 @@ def outcome_text(result: TuneResult) -> str:
     return sentences([verdict_text(result), *result.notes])
 
 
-Shape = Callable[[Any], tuple[int, int, str, bool]]
+Shape = Callable[[Any], tuple[int, int, str, bool] | tuple[int, int, str, bool, int]]
 """A candidate → (context per slot, parallel slots, KV cache type, flash attention on)."""
 
 
@@ -230,8 +230,8 @@ def prune_by_memory(
     budget = budget_for(hardware)
     keep, pruned = [], []
     for c in cands:
-        ctx, parallel, kv, fa = shape(c)
-        fp = footprint(profile, ctx, parallel, kv, fa, budget)
+        ctx, parallel, kv, fa, *moe = shape(c)  # a fifth value: --n-cpu-moe N
+        fp = footprint(profile, ctx, parallel, kv, fa, budget, n_cpu_moe=moe[0] if moe else 0)
         if fp.total > budget.bytes:
             why = f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB"
             pruned.append(Measured(c, None, pruned=why))

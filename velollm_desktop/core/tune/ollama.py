@@ -30,6 +30,7 @@ from velollm_desktop.core.ollama.derived import create_derived, delete_derived, 
 from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.effective import default_context_tokens
+from velollm_desktop.core.optimize.fit import budget_for, experts_to_cpu
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.tune.common import (
@@ -47,6 +48,7 @@ from velollm_desktop.core.tune.common import (
 )
 from velollm_desktop.core.tune.ollama_candidates import (
     LOAD_OPTIONS,
+    N_CPU_MOE,
     SERVER_VARS,
     OllamaCandidate,
     ollama_candidates,
@@ -150,13 +152,17 @@ def prune_ollama(
 ) -> tuple[list[OllamaCandidate], list[Measured]]:
     """Split into (fits, pruned with reasons) with the optimizer's memory model."""
 
-    def shape(c: OllamaCandidate) -> tuple[int, int, str, bool]:
-        return (
-            c.options.get("num_ctx") or _default_ctx(hardware, profile),
-            int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1)),
-            c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16"),
-            c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1",
-        )
+    def shape(c: OllamaCandidate) -> tuple[int, int, str, bool, int]:
+        ctx = c.options.get("num_ctx") or _default_ctx(hardware, profile)
+        parallel = int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1))
+        kv = c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16")
+        fa = c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1"
+        moe = c.server_env.get(N_CPU_MOE)
+        if moe is None:  # llama.cpp's --fit keeps a too-big MoE model's experts in RAM itself
+            f = experts_to_cpu(profile, budget_for(hardware), ctx, parallel=parallel, kv_type=kv,
+                               flash_attention=fa)  # fmt: skip
+            return ctx, parallel, kv, fa, f.n_cpu_moe if f else 0
+        return ctx, parallel, kv, fa, int(moe)
 
     return prune_by_memory(cands, profile, hardware, shape)
 
@@ -223,11 +229,18 @@ def tune_ollama(
     t_start = time.monotonic()
     with OllamaClient(url) as client:
         profile = model_profile(client, model)
+        version = client.version()
     cands = list(
         candidates
         or ollama_candidates(
-            hardware, profile, objective, concurrency, ctx=ctx, server_changes=server is not None
-        )
+            hardware,
+            profile,
+            objective,
+            concurrency,
+            ctx=ctx,
+            server_changes=server is not None,
+            ollama_version=version,
+        )  # fmt: skip
     )
     keep, pruned = _allowed(cands, profile, hardware, server)
     try:
