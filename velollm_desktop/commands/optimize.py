@@ -10,8 +10,8 @@ from pathlib import Path
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.jsonio import read_json_object
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.preview import current_text

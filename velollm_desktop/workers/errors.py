@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from velollm_desktop.core.cancel import Cancelled
-from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.http.errors import ServerError
 
 log = logging.getLogger("velollm_desktop.jobs")
 

@@ -25,9 +25,9 @@ from typing import Protocol
 
 from velollm_desktop.core.bench.backends import OllamaBackend
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import create_derived, delete_derived, derived_name
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
