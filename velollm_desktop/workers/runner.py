@@ -96,7 +96,7 @@ class Job(QObject):
         self.pass_control = pass_control
         self.cancel_event = threading.Event()
         self.state = JobState.NEW
-        self._thread: JobThread | None = None
+        self.thread: JobThread | None = None  # type: ignore[assignment]  # shadows QObject.thread
         self._ended = threading.Event()
 
     def cancel(self) -> None:
@@ -160,18 +160,18 @@ class JobRunner(QObject):
         if job.kind is JobKind.MEASURING:
             self._measuring = job
         job.state = JobState.RUNNING
-        job._thread = JobThread(job)
+        job.thread = JobThread(job)
         job._done.connect(lambda j=job: self._on_done(j))
         self._running.add(job)
-        job._thread.start()
+        job.thread.start()
 
     def _on_done(self, job: Job) -> None:
         """GUI thread: the function returned; reap its thread, start the next queued job."""
-        if job._thread is not None:
-            job._thread.wait()  # returns at once: run() has returned; the thread is exiting
+        if job.thread is not None:
+            job.thread.wait()  # returns at once: run() has returned; the thread is exiting
         job.state = JobState.DONE
         self._running.discard(job)
-        job._thread = None
+        job.thread = None
         job.finished.emit()
         if job is self._measuring:
             self._measuring = None
