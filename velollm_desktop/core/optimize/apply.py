@@ -284,6 +284,10 @@ class Applier:
         except ApplyError:
             return False
 
+    def restarts_on_undo(self) -> bool:
+        """Whether undo restarts Ollama (systemd) — the consent text says so."""
+        return self.platform.startswith("linux") and self.restart
+
     def known_targets(self) -> set[Path]:
         """The only paths undo may write or delete."""
         plist = Path.home() / "Library" / "LaunchAgents" / f"{writers.LAUNCH_AGENT_LABEL}.plist"
@@ -361,7 +365,7 @@ class Applier:
             )
         done = self._restore(target, backup, last)
         write_entries(self.journal, entries[:-1])
-        if self.platform.startswith("linux") and self.restart and restart:
+        if self.restarts_on_undo() and restart:
             prefix = tuple(elevate_prefix()) if not writable(target) else ()
             for cmd in _restart_commands(prefix):
                 failure = self._run(cmd)
