@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from velollm_desktop.core.failure import Fix
+
 GUI_ADDRESS_FIX = "set the right address in Settings"
 """How a message tells the app's user to fix a wrong address; the CLI swaps in `--url`."""
 
@@ -17,6 +19,8 @@ OllamaError = ServerError
 
 class ServerNotRunning(ServerError):
     """Nothing answers at the URL (connection refused / unreachable)."""
+
+    fix = Fix.START_SERVER
 
 
 class ModelNotFound(ServerError):
@@ -45,6 +49,8 @@ class TooLarge(BadResponse):
 
 class BadURL(ServerError):
     """The server address is not a usable http(s) URL."""
+
+    fix = Fix.SET_ADDRESS
 
 
 def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> ServerError:
