@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from velollm_desktop import __version__
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core import jsonio
-from velollm_desktop.core.ollama.errors import GUI_ADDRESS_FIX
+from velollm_desktop.core.http.errors import GUI_ADDRESS_FIX
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from velollm_desktop.core.ollama.errors import ServerError  # noqa: PLC0415
+    from velollm_desktop.core.http.errors import ServerError  # noqa: PLC0415
 
     try:
         return int(args.func(args) or 0)

@@ -19,8 +19,10 @@ from tests.ollama_fake import MODEL, FakeOllama
 from tests.ui.dialogs import answer_dialogs
 from velollm_desktop.core.bench import flow as bench_flow
 from velollm_desktop.core.bench.store import History
+from velollm_desktop.core.http.errors import BadResponse, ServerNotRunning
 from velollm_desktop.core.llamacpp import builtin
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui import benchmark_page
 from velollm_desktop.ui.benchmark_page import BenchmarkPage
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, run_job
 
@@ -111,6 +113,30 @@ def test_server_down_shows_a_failed_state_and_what_to_do(page, qtbot):
     assert "Built-in engine" in page.status.text()  # offered when no server runs
     assert page.progress.value() == 0  # a failure does not sit at 100 %
     assert page.run_button.isEnabled()
+
+
+@pytest.mark.parametrize(
+    ("error", "offered"),
+    [
+        (ServerNotRunning("nothing answers at http://127.0.0.1:9 (reworded)"), True),
+        (BadResponse("the reply says the model is not running"), False),
+    ],
+    ids=["typed-fix-reworded", "same-words-other-failure"],
+)
+def test_the_builtin_offer_follows_the_failures_typed_fix_not_its_words(
+    page, qtbot, monkeypatch, error, offered
+):
+    def fails(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(benchmark_page, "run_job", fails)
+    _select(page, "llamacpp")
+    page.model.setEditText("some-model")
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
+    assert str(error) in page.status.text()
+    assert ("Built-in engine" in page.status.text()) is offered
+    assert page.jobs.last_failure is not None and page.jobs.last_failure.expected
 
 
 @pytest.mark.slow

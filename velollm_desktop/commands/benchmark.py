@@ -15,8 +15,8 @@ from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmar
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.store import History, export_file
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, default_url
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.progress import as_event
 
 CLI_KINDS = tuple(k.value for k in BackendKind)

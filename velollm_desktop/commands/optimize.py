@@ -10,8 +10,8 @@ from pathlib import Path
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.jsonio import read_json_object
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.recommend import (
@@ -90,33 +90,28 @@ def render_report(
 
 def _undo(applier, yes: bool) -> int:
     """`--undo`: a file edited since we wrote it is only discarded when the user says so."""
-    from velollm_desktop.core.optimize.apply import ApplyError, UserEdited  # noqa: PLC0415
+    from velollm_desktop.core.optimize import flow  # noqa: PLC0415
 
-    try:
-        print(applier.undo())
-    except UserEdited as exc:
+    outcome = flow.undo(applier)
+    if outcome.kind is flow.UndoKind.EDITED:
         ask = not yes and sys.stdin.isatty()
-        if not (yes or (ask and input(f"{exc}. Discard them? [y/N] ").strip().lower() == "y")):
-            raise CliError(f"{exc}; nothing changed (--undo --yes discards them)") from exc
-        print(applier.undo(force=True))
-    except (ApplyError, OSError) as exc:
-        raise CliError(str(exc)) from exc
+        if not (
+            yes or (ask and input(f"{outcome.text}. Discard them? [y/N] ").strip().lower() == "y")
+        ):
+            raise CliError(f"{outcome.text}; nothing changed (--undo --yes discards them)")
+        outcome = flow.undo(applier, force=True)
+    if outcome.kind is flow.UndoKind.FAILED:
+        raise CliError(outcome.error)
+    print(outcome.text)
     return 0
 
 
-def _preview_or_reason(state, applier) -> tuple[object, object] | str:
+def _preview_or_reason(state, applier):
     """(plan, preview) of applying here, or the sentence saying why nothing can be applied."""
-    from velollm_desktop.core.optimize.preview import build_preview  # noqa: PLC0415
+    from velollm_desktop.core.optimize.flow import preview_or_reason  # noqa: PLC0415
 
-    runtime = state.runtime
-    if runtime is not None and not runtime.can_apply:
-        return runtime.explanation
-    env = state.recommendation.env
-    try:
-        plan = applier.plan(env)
-    except (PermissionError, ValueError) as exc:
-        return str(exc)
-    return plan, build_preview(plan, env, state.current)
+    planned = preview_or_reason(state, applier)
+    return planned if isinstance(planned, str) else (planned.plan, planned.preview)
 
 
 def _undo_models(url: str) -> int:
@@ -225,12 +220,16 @@ def _apply(args: argparse.Namespace, state, planned, applier) -> int:
             print("nothing changed")
             return 1
     if plan is not None:
-        try:
-            backup = applier.apply(plan)
-        except (RuntimeError, PermissionError, OSError) as exc:
-            raise CliError(str(exc)) from exc
+        from velollm_desktop.core.optimize import flow  # noqa: PLC0415
+
+        # --verify reads the server next: wait until the restarted Ollama answers first
+        outcome = flow.apply_recommendation(applier, plan, wait_url=url if args.verify else None)
+        if outcome.kind is flow.ApplyKind.FAILED:
+            raise CliError(outcome.error)
+        late = f"; {outcome.late}" if outcome.late else ""
         print(
-            f"applied; backup: {backup or 'none (new file)'}; undo with `velollm optimize --undo`"
+            f"applied; backup: {outcome.backup or 'none (new file)'}; "
+            f"undo with `velollm optimize --undo`{late}"
         )
     _apply_models(url, models)
     if args.verify:

@@ -12,9 +12,9 @@ from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, Objective, default_url
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.tune.common import (
     OBJECTIVES,

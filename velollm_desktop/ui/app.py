@@ -296,6 +296,13 @@ class Controller(QObject):
     def _on_tray_action(self, key: str) -> None:
         run_tray_action(self, key)
 
+    # -- the tray's host (ui/tray_actions.TrayHost) ---------------------------------------
+    def hardware_known(self) -> bool:
+        return self._hardware is not None
+
+    def quick_optimize_after_detection(self) -> None:
+        self._quick_optimize_pending = True
+
     # -- actions --------------------------------------------------------------------------
     def show_dashboard(self) -> None:
         """Show and raise the dashboard window."""
@@ -374,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         controller.show_dashboard()
     ready_file = os.environ.get("VELOLLM_READY_FILE")
     if ready_file:
-        report_ready_when_visible(controller, ready_file)
+        report_ready_when_visible(controller, ready_file, controller)
     if args.quit_after > 0:
         QTimer.singleShot(int(args.quit_after * 1000), controller.quit)
     code = app.exec()

@@ -31,6 +31,7 @@ from velollm_desktop.core.bench.stats import (
 )
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.bench.suites import SUITES, describe_suite
+from velollm_desktop.core.failure import Fix
 from velollm_desktop.core.kinds import default_url
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
@@ -301,7 +302,8 @@ class BenchmarkPage(BenchmarkHistoryBase):
 
     def _offer_builtin(self) -> None:
         """With no server running, point at the built-in engine (a real benchmark in a minute)."""
-        if "is not running" in self.status.text() and self._kind() != BUILTIN:
+        failure = self.jobs.last_failure
+        if failure is not None and failure.fix is Fix.START_SERVER and self._kind() != BUILTIN:
             self.status.setText(
                 self.status.text() + " — or choose “Built-in engine” as the server to "
                 "benchmark right away with llama.cpp and a small model."

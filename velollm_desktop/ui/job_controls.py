@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from velollm_desktop.core.failure import Failure
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.workers.runner import Job, JobKind, JobState, runner
 
@@ -50,6 +51,8 @@ class JobControls:
         """Whether the last job failed (its bar then stays empty, not at 100 %)."""
         self.cancelled = False
         """Whether the user cancelled the last job (its bar then stays where it stopped)."""
+        self.last_failure: Failure | None = None
+        """The last job's typed failure (its fix), None when it did not fail."""
         self.progress = QProgressBar()
         self.status = QLabel(status_text)
         self.status.setWordWrap(True)
@@ -93,7 +96,10 @@ class JobControls:
         job.started.connect(lambda: self.status.setText(starting))
         job.result.connect(on_result)
         self.failed = self.cancelled = False
-        job.failed.connect(lambda message: self._on_failed(f"{failed_prefix}: {message}"))
+        self.last_failure = None
+        job.failed.connect(
+            lambda message: self._on_failed(f"{failed_prefix}: {message}", job.failure)
+        )
         job.finished.connect(self._on_finished)
         self.worker, self._on_done, self.last_event = job, on_done, None
         self.run_button.setEnabled(False)
@@ -125,8 +131,8 @@ class JobControls:
         self.progress.setValue(done)
         self.status.setText(text)
 
-    def _on_failed(self, text: str) -> None:
-        self.failed = True
+    def _on_failed(self, text: str, failure: Failure | None = None) -> None:
+        self.failed, self.last_failure = True, failure
         self.status.setText(text)
 
     def _on_finished(self) -> None:

@@ -25,12 +25,20 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.optimize.apply import Applier, Plan, UserEdited
+from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.flow import (
+    ApplyKind,
+    ApplyOutcome,
+    Planned,
+    UndoKind,
+    UndoOutcome,
+    apply_recommendation,
+    preview_or_reason,
+)
+from velollm_desktop.core.optimize.flow import undo as undo_change
 from velollm_desktop.core.optimize.per_model import per_model_plans
 from velollm_desktop.core.optimize.preview import (
     RESTART_CONSEQUENCE,
-    ApplyPreview,
-    build_preview,
 )
 from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
@@ -267,60 +275,53 @@ class OptimizePage(QWidget):
             ", ".join(changes) if changes else "Ollama already runs with the recommended settings"
         )
 
-    def preview(self) -> tuple[Plan, ApplyPreview] | None:
+    def preview(self) -> Planned | None:
         """The plan Apply would carry out and its preview (None when nothing may be applied:
-        the status then says why)."""
+        the status then says why) — `core.optimize.flow.preview_or_reason`."""
         if self.state is None:
             return None
-        runtime = self.state.runtime
-        if runtime is not None and not runtime.can_apply:
-            self.status.setText("Nothing can be applied here. " + runtime.explanation)
+        planned = preview_or_reason(self.state, self.applier)
+        if isinstance(planned, str):
+            self.status.setText("Nothing can be applied here. " + planned)
             return None
-        env = self.state.recommendation.env
-        try:
-            plan = self.applier.plan(env)
-        except (PermissionError, ValueError) as exc:
-            self.status.setText(f"Cannot apply: {exc}")
-            return None
-        return plan, build_preview(plan, env, self.state.current)
+        return planned
 
     @property
     def busy(self) -> bool:
         """A recommendation, an apply or an undo is running."""
         return self.worker is not None or self.system_job is not None
 
-    def _change_system(self, fn: Callable[[], tuple[str, str]], doing: str) -> None:
+    def _change_system(self, fn: Callable[[], ApplyOutcome | UndoOutcome], doing: str) -> None:
         """Run `fn` (apply or undo: a file write and a service restart, up to minutes) in a
-        light job, never on the GUI thread; `_changed` gets its (outcome, text)."""
+        light job, never on the GUI thread; `_changed` gets its typed outcome."""
         self.apply_button.setEnabled(False)
         self.undo_button.setEnabled(False)
         self.status.setText(doing)
         job = TaskWorker(fn, pass_control=False, label="configuration change")
-        job.result.connect(lambda outcome: self._changed(*outcome))
-        job.failed.connect(lambda message: self._changed("failed", message))
+        job.result.connect(self._changed)
+        job.failed.connect(lambda message: self._changed(ApplyOutcome(ApplyKind.FAILED, message)))
         job.finished.connect(lambda: setattr(self, "system_job", None))
         self.system_job = job
         start_task(self, job)
+
+    def _ollama_url(self) -> str:
+        return str(self.settings.get("ollama_url"))
 
     def apply(self) -> bool:
         """Show the plan; carry out exactly that plan (in a job) only if the user accepts."""
         planned = self.preview()
         if planned is None or self.system_job is not None:
             return False
-        plan, preview = planned
-        if not confirm(self, "Apply Ollama settings", preview.text(), preview.accept_label):
+        if not confirm(
+            self, "Apply Ollama settings", planned.preview.text(), planned.preview.accept_label
+        ):
             self.status.setText("Cancelled: nothing was changed.")
             return False
-
-        def work() -> tuple[str, str]:
-            try:
-                backup = self.applier.apply(plan)
-            except (RuntimeError, OSError, ValueError) as exc:
-                return "failed", f"Not applied: {exc}"
-            text = f"Applied to {plan.target}" + (f" (backup {backup})" if backup else "")
-            return "applied", text
-
-        self._change_system(work, "Applying: writing the file and restarting Ollama…")
+        url = self._ollama_url()
+        self._change_system(
+            lambda: apply_recommendation(self.applier, planned.plan, wait_url=url),
+            "Applying: writing the file and restarting Ollama…",
+        )
         return True
 
     def undo(self, force: bool = False) -> bool:
@@ -328,29 +329,25 @@ class OptimizePage(QWidget):
         if self.system_job is not None:  # one change to the system at a time
             return False
         if not force:
-            restart = " and restart Ollama" if self.applier.platform.startswith("linux") else ""
+            restart = " and restart Ollama" if self.applier.restarts_on_undo() else ""
             text = "Undo restores Ollama's configuration file from before the last Apply" + (
                 f"{restart}.\n\n{RESTART_NOTE}" if restart else "."
             )
             if not confirm(self, "Undo the last apply", text, f"Undo{restart}"):
                 self.status.setText("Cancelled: nothing was changed.")
                 return False
-
-        def work() -> tuple[str, str]:
-            try:
-                return "undone", self.applier.undo(force=force)
-            except UserEdited as exc:  # asked on the GUI thread, never discarded silently
-                return "edited", str(exc)
-            except (RuntimeError, OSError) as exc:
-                return "failed", f"Undo failed: {exc}"
-
-        self._change_system(work, "Undoing: restoring the file and restarting Ollama…")
+        url = self._ollama_url()
+        self._change_system(
+            lambda: undo_change(self.applier, force=force, wait_url=url),
+            "Undoing: restoring the file and restarting Ollama…",
+        )
         return True
 
-    def _changed(self, outcome: str, text: str) -> None:
-        """The GUI-thread end of an apply or undo job."""
+    def _changed(self, outcome: ApplyOutcome | UndoOutcome) -> None:
+        """The GUI-thread end of an apply or undo job (Ollama answers again, or we said so)."""
         self.undo_button.setEnabled(self.applier.can_undo())
-        if outcome == "edited":
+        text = outcome.text
+        if outcome.kind is UndoKind.EDITED:
             answer = QMessageBox.question(
                 self, "Discard your edits?", f"{text}.\n\nDiscard them and restore the file?"
             )
@@ -362,9 +359,10 @@ class OptimizePage(QWidget):
             return
         self.applied.emit(text)
         self.status.setText(text)
-        if outcome == "applied":
+        failed = outcome.kind in (ApplyKind.FAILED, UndoKind.FAILED)
+        if outcome.kind is ApplyKind.APPLIED:
             text += ". Undo restores the previous file"
-        if self.state is not None and outcome != "failed":
+        if self.state is not None and not failed:
             self.compute(after=text[:1].upper() + text[1:] + ".")
         else:
             self._update_apply_enabled()
@@ -398,7 +396,7 @@ class OptimizePage(QWidget):
         planned = self.preview() if runtime is None or runtime.can_apply else None
         if planned is not None:
             text += "\n# To make it permanent (what Apply does):\n" + "\n".join(
-                f"# {line}" for line in planned[1].text().splitlines()
+                f"# {line}" for line in planned.preview.text().splitlines()
             )
         QGuiApplication.clipboard().setText(text)
         self.status.setText("Copied to the clipboard.")

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.optimize.per_model import (
     PerModelApplied,
     PerModelPlan,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.speculative.compare import (
     OLLAMA_MODE,
     CompareResult,

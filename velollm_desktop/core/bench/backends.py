@@ -9,9 +9,9 @@ import time
 from typing import Protocol
 
 from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
+from velollm_desktop.core.http.errors import BadResponse, ModelNotFound, StreamBroken
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import BadResponse, ModelNotFound, StreamBroken
 from velollm_desktop.core.ollama.models import GenerateChunk
 
 NS_PER_S = 1e9

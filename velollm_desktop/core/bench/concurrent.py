@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from velollm_desktop.core.bench.backends import Backend
-from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.http.errors import ServerError
 
 PROMPTS = (
     "Explain in a few sentences how a hash map works.",

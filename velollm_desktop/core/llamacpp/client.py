@@ -1,7 +1,7 @@
 """Clients that measure one generation: llama-server's native API and OpenAI-compatible servers.
 
 Both stream (so TTFT is real) and go through the shared choke point `_post_stream` over the
-bounded transport (`core/ollama/transport.py`): one overall deadline per request, capped
+bounded transport (`core/http/transport.py`): one overall deadline per request, capped
 lines and streams, non-finite numbers refused, and the same typed errors as the Ollama client.
 Limits: a plain request ends within 10 s; a stream sends its next bytes within
 `read_timeout_s` (300 s) and ends within `stream_deadline_s` (3600 s), at most
@@ -16,14 +16,13 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from velollm_desktop.core.measurement import RunMeasurement
-from velollm_desktop.core.ollama.errors import (
+from velollm_desktop.core.http.errors import (
     BadResponse,
     ServerNotRunning,
     StreamBroken,
     from_status,
 )
-from velollm_desktop.core.ollama.transport import (
+from velollm_desktop.core.http.transport import (
     Limits,
     Response,
     error_detail,
@@ -31,6 +30,7 @@ from velollm_desktop.core.ollama.transport import (
     open_request,
     printable,
 )
+from velollm_desktop.core.measurement import RunMeasurement
 
 CONNECT_TIMEOUT_S = 2.0
 GET_DEADLINE_S = 10.0

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 
 from velollm_desktop.core.cancel import Cancelled
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program
-from velollm_desktop.core.ollama.errors import ServerError
 
 STOP_GRACE_S = 5.0
 """Seconds between SIGTERM and SIGKILL."""

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from velollm_desktop.core.fsutil import atomic_write_text, move_aside
+from velollm_desktop.core.http.errors import ServerError, from_transport
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import ServerError, from_transport
-from velollm_desktop.core.optimize.catalogue import version_tuple
+from velollm_desktop.core.ollama.version import version_tuple
 from velollm_desktop.core.settings import data_dir
 
 _BLOB_NAME = re.compile(r"^sha256-([0-9a-f]{64})$")

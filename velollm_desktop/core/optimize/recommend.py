@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.optimize.catalogue import version_tuple
+from velollm_desktop.core.ollama.version import version_tuple
 from velollm_desktop.core.optimize.fit import (
     MIB,
     Budget,

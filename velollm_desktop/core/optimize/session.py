@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.models import (
     ModelProfile,
     load_model_file,

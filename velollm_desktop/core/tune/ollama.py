@@ -25,9 +25,9 @@ from typing import Protocol
 
 from velollm_desktop.core.bench.backends import OllamaBackend
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import create_derived, delete_derived, derived_name
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.effective import default_context_tokens
 from velollm_desktop.core.optimize.fit import budget_for, experts_to_cpu
