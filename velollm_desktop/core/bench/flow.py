@@ -22,6 +22,7 @@ from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.store import History, HistoryBusy, export_file
 from velollm_desktop.core.bench.suites import suite
+from velollm_desktop.core.energy import EnergyMeter
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path, download_builtin_model
@@ -66,19 +67,22 @@ def run_benchmark_flow(
     cancel: threading.Event | None = None,
     history: History | None = None,
     hardware: object = None,
+    energy: EnergyMeter | None = None,
 ) -> BenchRun:
     """Run the suite (starting and always stopping the built-in engine if chosen).
 
     Raises ValueError for a bad suite or kind, and the server errors (`ServerError` family).
     A result with at least one test is added to `history` when one is given; when the history
     is busy (another process holds its lock) it is written to `unsaved-result-*.json` in the data
-    directory instead and `BenchRun.unsaved_path` says where.
+    directory instead and `BenchRun.unsaved_path` says where. Each test's energy is measured
+    with `energy` (default: every source this machine has; "n/a" with the reason if none).
     """
     report = progress or silent
     cancel = cancel or threading.Event()
     tests = suite(request.suite, runs=request.runs, max_tokens=request.max_tokens)
     kind = BackendKind(request.kind)
     spec = hardware if hardware is not None else detect_hardware()
+    meter = energy if energy is not None else EnergyMeter.here()
 
     def measure(backend: Backend) -> BenchmarkResult:
         try:
@@ -89,6 +93,7 @@ def run_benchmark_flow(
                 progress=report,
                 cancel=cancel,
                 hardware=spec,
+                energy=meter,
             )
         finally:
             backend.close()
