@@ -48,6 +48,8 @@ def _text(report: DoctorReport) -> str:
         tag = "PROBLEM" if f.problem else "advice"
         lines.append(f"{i}. [{tag}] {f.kind}: {f.cause}")
         lines += [f"   fix ({x.kind}): {x.text}" for x in f.fixes]
+    for r in report.rerun:
+        lines.append(f"re-run: {r.text}: velollm benchmark --model {r.model} --suite {r.suite}")
     if report.problems:
         lines.append("Fixes: the Doctor page of the app applies them (with confirmation and undo).")
     return "\n".join(lines)

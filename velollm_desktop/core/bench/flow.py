@@ -19,6 +19,7 @@ from velollm_desktop.core.bench.backends import (
     make_backend,
 )
 from velollm_desktop.core.bench.model import BenchmarkResult
+from velollm_desktop.core.bench.regression import RegressionDiff, against_previous_version
 from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.store import History, HistoryBusy, export_file
 from velollm_desktop.core.bench.suites import suite
@@ -58,6 +59,8 @@ class BenchRun:
     """Where the result went instead when the history was busy (never lost)."""
     unsaved_reason: str = ""
     """Why it is not in the history (the `HistoryBusy` sentence), when `unsaved_path` is set."""
+    regression: RegressionDiff | None = None
+    """Before/after against the last run of this suite under another server version."""
 
 
 def run_benchmark_flow(
@@ -108,9 +111,11 @@ def run_benchmark_flow(
 
 
 def _save(history: History, result: BenchmarkResult) -> BenchRun:
-    """Add to the history; when it is busy, keep the run in a JSON file instead."""
+    """Add to the history (with the diff against a previous server version, if any); when it
+    is busy, keep the run in a JSON file instead."""
+    regression = against_previous_version(history, result)
     try:
-        return BenchRun(result, history.add(result))
+        return BenchRun(result, history.add(result), regression=regression)
     except HistoryBusy as exc:
         stamp = result.started_at.replace(":", "").replace("-", "")[:15]
         path = data_dir() / f"unsaved-result-{stamp}.json"

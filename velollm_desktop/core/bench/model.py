@@ -59,3 +59,6 @@ class BenchmarkResult:
     wall_s: float = 0.0
     cancelled: bool = False
     notes: tuple[str, ...] = field(default=())
+    model_memory_bytes: int | None = None
+    """What the server reported the loaded model to take after the warm-up (Ollama /api/ps
+    size); None where the server does not say."""

@@ -116,6 +116,12 @@ def _run_test(
     return runs
 
 
+def _loaded_bytes(backend: Backend) -> int | None:
+    """The loaded model's memory as the server reports it (backends that can say: Ollama)."""
+    fn = getattr(backend, "loaded_bytes", None)
+    return fn() if callable(fn) else None
+
+
 def _measured_test(
     backend: Backend,
     test: BenchTest,
@@ -161,6 +167,7 @@ def run_benchmark(
     info, model, digest = backend.info(), backend.model_name(), backend.model_digest()
     count = _Counter(sum(t.runs for t in tests) + (1 if warmup else 0))
     warm_load = _warm_up(backend, tests[0], count, report, cancel) if warmup and tests else None
+    memory = _loaded_bytes(backend) if not cancel.is_set() else None
     results: list[TestResult] = []
     for test in tests:
         runs, reading = _measured_test(backend, test, count, report, cancel, on_run, energy)
@@ -180,4 +187,5 @@ def run_benchmark(
         hardware=hardware,
         wall_s=time.perf_counter() - t_start,
         cancelled=cancel.is_set(),
+        model_memory_bytes=memory,
     )

@@ -133,6 +133,11 @@ def _runs_requested(value: Any) -> int | None:
     return value if ok else None
 
 
+def _memory_bytes(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**50
+    return value if ok else None
+
+
 def from_json(text: str) -> BenchmarkResult:
     """Read an exported result back; raises ValueError with the reason if it is not one."""
     try:
@@ -173,6 +178,7 @@ def from_json(text: str) -> BenchmarkResult:
             wall_s=d.get("wall_s", 0.0),
             cancelled=bool(d.get("cancelled")),
             notes=tuple(d.get("notes") or ()),
+            model_memory_bytes=_memory_bytes(d.get("model_memory_bytes")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a VeloLLM benchmark export: {exc}") from exc

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from velollm_desktop.core.bench.regression import VersionChange, version_changes
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.doctor.history import slow_decode
 from velollm_desktop.core.doctor.llamaserver import diagnose_llama_server, view_from
@@ -27,6 +28,7 @@ class _Part:
     checked: str = ""
     note: str = ""
     unreachable: bool = False
+    version: str | None = None
 
 
 def _local(url: str) -> bool:
@@ -45,6 +47,7 @@ def _ollama(url: str, hw: HardwareSpec, settings: OllamaSettings | None) -> _Par
     notes: list[str] = []
     try:
         with OllamaClient(url) as client:
+            version = client.version()
             loaded = client.loaded_models()
             sizes = {m.name: m.size_bytes for m in client.installed_models()} if loaded else {}
             profiles: dict[str, ModelProfile] = {}
@@ -60,7 +63,8 @@ def _ollama(url: str, hw: HardwareSpec, settings: OllamaSettings | None) -> _Par
         settings, why = _settings(url)
         notes += [why] if why else []
     found = diagnose_ollama(url, loaded, profiles, hw, settings)
-    return _Part(found, f"Ollama at {url}: {len(loaded)} model(s) loaded", "; ".join(notes))
+    checked = f"Ollama {version} at {url}: {len(loaded)} model(s) loaded"
+    return _Part(found, checked, "; ".join(notes), version=version)
 
 
 def _llama(url: str, hw: HardwareSpec) -> _Part:
@@ -94,11 +98,16 @@ def diagnose(
     parts = [_ollama(ollama_url, hw, ollama_settings)] if ollama_url else []
     parts += [_llama(u, hw) for u in llama_servers]
     findings = [f for p in parts for f in p.findings]
+    rerun: list[VersionChange] = []
     if history is not None:
-        findings += slow_decode(history.entries(500))
+        entries = history.entries(500)
+        findings += slow_decode(entries)
+        if ollama_url and parts[0].version:
+            rerun = version_changes(entries, "ollama", ollama_url, parts[0].version)
     return DoctorReport(
         tuple(findings),
         tuple(p.checked for p in parts if p.checked),
         tuple(p.note for p in parts if p.note),
         tuple(p.note for p in parts if p.unreachable),
+        tuple(rerun),
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from velollm_desktop.core.bench.regression import VersionChange
+
 
 class FindingKind(str, Enum):
     ON_CPU = "on_cpu"
@@ -97,6 +99,8 @@ class DoctorReport:
     """What could not be checked and why (server not running, no /api/show, …)."""
     unreachable: tuple[str, ...] = field(default=())
     """Servers that did not answer (one sentence each)."""
+    rerun: tuple[VersionChange, ...] = field(default=())
+    """Suites last run under another server version: offered for a re-run (regression watch)."""
 
     @property
     def problems(self) -> tuple[Finding, ...]:
