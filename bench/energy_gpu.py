@@ -23,16 +23,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from velollm_desktop.core import jsonio  # noqa: E402
-from velollm_desktop.core.bench.backends import LlamaCppBackend  # noqa: E402
-from velollm_desktop.core.bench.concurrent import run_load  # noqa: E402
-from velollm_desktop.core.bench.runner import run_benchmark  # noqa: E402
-from velollm_desktop.core.bench.suites import BenchTest  # noqa: E402
-from velollm_desktop.core.energy import EnergyMeter  # noqa: E402
-from velollm_desktop.core.energy.sources import NvmlEnergy  # noqa: E402
-from velollm_desktop.core.hardware.nvidia import NVML  # noqa: E402
-from velollm_desktop.core.llamacpp.binaries import LlamaBinary  # noqa: E402
-from velollm_desktop.core.llamacpp.server import LlamaServer  # noqa: E402
+from velollm_desktop.core import jsonio
+from velollm_desktop.core.bench.backends import LlamaCppBackend
+from velollm_desktop.core.bench.concurrent import run_load
+from velollm_desktop.core.bench.runner import run_benchmark
+from velollm_desktop.core.bench.suites import BenchTest
+from velollm_desktop.core.energy import EnergyMeter
+from velollm_desktop.core.energy.sources import NvmlEnergy
+from velollm_desktop.core.hardware.nvidia import NVML
+from velollm_desktop.core.llamacpp.binaries import LlamaBinary
+from velollm_desktop.core.llamacpp.server import LlamaServer
 
 PROMPT = "Write a detailed essay about the history of computing, from Babbage to GPUs."
 
@@ -41,7 +41,10 @@ def machine() -> dict:
     q = "name,driver_version,memory.total,power.limit"
     out = subprocess.run(
         ["nvidia-smi", f"--query-gpu={q}", "--format=csv,noheader"],
-        capture_output=True, text=True, timeout=10, check=False,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
     ).stdout.strip()
     cuda = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=10, check=False)
     line = next((ln for ln in cuda.stdout.splitlines() if "CUDA Version" in ln), "")
@@ -60,7 +63,7 @@ def agreement(reading) -> dict:
 
 
 def fetch(url: str) -> object:
-    import httpx  # noqa: PLC0415 - only this script needs it at top level
+    import httpx
 
     r = httpx.get(url, timeout=10)
     ct = r.headers.get("content-type", "")
@@ -71,7 +74,9 @@ def one_stream(url: str, meter: EnergyMeter, runs: int, tokens: int) -> dict:
     backend = LlamaCppBackend(url)
     try:
         res = run_benchmark(
-            backend, [BenchTest("one_stream", PROMPT, tokens, runs)], suite_name="energy",
+            backend,
+            [BenchTest("one_stream", PROMPT, tokens, runs)],
+            suite_name="energy",
             energy=meter,
         )
     finally:
@@ -97,8 +102,9 @@ def clients(url: str, meter: EnergyMeter, n: int, seconds: float, tokens: int) -
 
 
 def partial(binary: LlamaBinary, model: Path, ngl: int) -> dict:
-    with LlamaServer(model, ["-ngl", str(ngl), "-np", "2", "--metrics", "--slots"],
-                     binary=binary, ctx_size=4096) as srv:
+    with LlamaServer(
+        model, ["-ngl", str(ngl), "-np", "2", "--metrics", "--slots"], binary=binary, ctx_size=4096
+    ) as srv:
         backend = LlamaCppBackend(srv.url)
         try:
             m = backend.measure(PROMPT, 32, None)
@@ -106,7 +112,10 @@ def partial(binary: LlamaBinary, model: Path, ngl: int) -> dict:
             backend.close()
         mem = subprocess.run(
             ["nvidia-smi", "--query-gpu=memory.used,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         ).stdout.strip()
         return {
             "ngl": ngl,
@@ -133,13 +142,17 @@ def main(argv: list[str]) -> int:
     binary = LlamaBinary(a.server, "cli")
     meter = EnergyMeter([NvmlEnergy(0, NVML)], interval_s=0.1)
     steps = [("one_stream", None), ("clients_8", None), ("ngl_8", 8), ("ngl_0", 0)]
-    with LlamaServer(a.model, ["-ngl", "99", "-np", "8", "-fa", "on"], binary=binary,
-                     ctx_size=8 * 2048) as srv:
+    with LlamaServer(
+        a.model, ["-ngl", "99", "-np", "8", "-fa", "on"], binary=binary, ctx_size=8 * 2048
+    ) as srv:
         for name, _ in steps[:2]:
             t0 = time.monotonic()
             try:
-                out[name] = (one_stream(srv.url, meter, a.runs, a.tokens) if name == "one_stream"
-                             else clients(srv.url, meter, 8, a.seconds, a.tokens))
+                out[name] = (
+                    one_stream(srv.url, meter, a.runs, a.tokens)
+                    if name == "one_stream"
+                    else clients(srv.url, meter, 8, a.seconds, a.tokens)
+                )
             except Exception as exc:  # noqa: BLE001 - keep going: record what failed
                 out[name] = {"error": f"{type(exc).__name__}: {exc}"}
             out[name]["wall_s"] = time.monotonic() - t0

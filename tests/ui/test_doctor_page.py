@@ -46,8 +46,10 @@ def test_unload_the_model_holding_vram_decline_then_accept(qtbot, monkeypatch):
     try:
         with FakeOllama() as fake:
             install(fake)
-            fake.ps_models = [ps("llama3.1:8b", 9.0 * GIB, 5.0 * GIB, 32768),
-                              ps("llama3.2:1b", 2.5 * GIB, 2.5 * GIB, 4096, "sha256:bb")]
+            fake.ps_models = [
+                ps("llama3.1:8b", 9.0 * GIB, 5.0 * GIB, 32768),
+                ps("llama3.2:1b", 2.5 * GIB, 2.5 * GIB, 4096, "sha256:bb"),
+            ]
             page = _page(qtbot, fake)
             assert page.table.rowCount() >= 1
             assert page.table.item(0, 0).text() == "Problem: vram held"

@@ -60,15 +60,17 @@ def render_table(result: BenchmarkResult) -> str:
 
 
 def energy_text(e) -> str:
-    """"0.366 J/token, 9840 tokens/Wh, mean 278.6 W (idle 80.1 W), counter" or "n/a: why"."""
+    """ "0.366 J/token, 9840 tokens/Wh, mean 278.6 W (idle 80.1 W), counter" or "n/a: why"."""
     if e is None:
         return "n/a (not measured)"
     if e.j_per_generated_token is None:
         return f"n/a: {e.na_reason or 'no tokens'}"
     idle = f" (idle {e.idle_w:.1f} W)" if e.idle_w is not None else ""
     prompt = f", {e.j_per_prompt_token:.4f} J/prompt token" if e.j_per_prompt_token else ""
-    return (f"{e.j_per_generated_token:.3f} J/token{prompt}, {e.generated_tokens_per_wh:.0f} tokens/Wh,"
-            f" mean {e.mean_w:.1f} W{idle}, {e.method}")
+    return (
+        f"{e.j_per_generated_token:.3f} J/token{prompt}, {e.generated_tokens_per_wh:.0f} tokens/Wh,"
+        f" mean {e.mean_w:.1f} W{idle}, {e.method}"
+    )
 
 
 def render_load(r) -> str:

@@ -26,14 +26,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "memory fit and this machine's benchmark history. Exit status 1 when a problem was found.",
     )
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    p.add_argument("--url", help="Ollama's address (default: OLLAMA_HOST or http://127.0.0.1:11434)")
+    p.add_argument(
+        "--url", help="Ollama's address (default: OLLAMA_HOST or http://127.0.0.1:11434)"
+    )
     p.add_argument("--no-ollama", action="store_true", help="do not check Ollama")
     p.add_argument(
-        "--llama-server", action="append", default=[], metavar="URL",
+        "--llama-server",
+        action="append",
+        default=[],
+        metavar="URL",
         help="also check this llama-server (repeatable)",
     )
     p.add_argument(
-        "--hardware", type=Path, metavar="FILE",
+        "--hardware",
+        type=Path,
+        metavar="FILE",
         help="use this `velollm detect --json` report instead of detecting the hardware",
     )
     p.set_defaults(func=run)
@@ -60,9 +67,15 @@ def run(args: argparse.Namespace) -> int:
     if url is None and not args.llama_server:
         raise CliError("nothing to check: drop --no-ollama or name a --llama-server URL")
     try:
-        hw = hardware_from_json(read_json_object(args.hardware, "--hardware")) if args.hardware else None
+        hw = (
+            hardware_from_json(read_json_object(args.hardware, "--hardware"))
+            if args.hardware
+            else None
+        )
     except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CliError(f"--hardware {args.hardware}: not a `velollm detect --json` report ({exc})") from exc
+        raise CliError(
+            f"--hardware {args.hardware}: not a `velollm detect --json` report ({exc})"
+        ) from exc
     history = History()
     try:
         report = diagnose(url, args.llama_server, history=history, hardware=hw)

@@ -17,6 +17,7 @@ from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.tune.common import OBJECTIVES, TuneCancelled, TuneResult, verdict_text
+from velollm_desktop.core.tune.energy import score_unit
 from velollm_desktop.core.tune.ollama import ServiceSettings
 from velollm_desktop.core.tune.target import TuneSettings, TuneTarget, target_for
 
@@ -43,7 +44,7 @@ def summary(result: TuneResult) -> dict:
         "model": result.model,
         "objective": result.objective,
         "concurrency": result.concurrency,
-        "unit": "tokens/s",
+        "unit": score_unit(result.objective),
         "baseline": row(result.baseline),
         "candidates": [row(m) for m in result.candidates],
         "winner": row(result.winner),
@@ -78,7 +79,7 @@ def _target(args: argparse.Namespace) -> TuneTarget:
 def _print_table(result: TuneResult) -> None:
     for m in result.candidates:
         score = (
-            f"{m.score.mean:8.1f} ± {m.score.stddev:5.1f} tok/s"
+            f"{m.score.mean:8.2f} ± {m.score.stddev:5.2f} {score_unit(result.objective)}"
             if m.score
             else f"pruned: {m.pruned}"
         )

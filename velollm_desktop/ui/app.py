@@ -150,7 +150,9 @@ class Controller(QObject):
             lambda: self.settings.get("ollama_url"), lambda: self._hardware, self._bench_history
         )
         window.add_page(self.doctor_page, "Doctor")
-        self.doctor_page.open_optimize.connect(lambda: window.tabs.setCurrentWidget(self.optimize_page))
+        self.doctor_page.open_optimize.connect(
+            lambda: window.tabs.setCurrentWidget(self.optimize_page)
+        )
         if self.tray:
             self.benchmark_page.finished.connect(
                 lambda text: self.tray.notify("Benchmark finished", text)

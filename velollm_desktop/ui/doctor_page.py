@@ -102,7 +102,8 @@ class DoctorPage(QWidget):
         self.status.setText("Checking…")
         url, hw = self.url_provider(), self.hardware()
         self.worker = TaskWorker(
-            lambda: diagnose(url, hardware=hw, history=self.history), pass_control=False,
+            lambda: diagnose(url, hardware=hw, history=self.history),
+            pass_control=False,
             label="doctor",
         )
         self.worker.result.connect(self.show_report)
@@ -119,14 +120,20 @@ class DoctorPage(QWidget):
         self.table.setRowCount(len(report.findings))
         for row, f in enumerate(report.findings):
             tag = "Problem" if f.problem else "Advice"
-            for col, text in enumerate((f"{tag}: {f.kind.value.replace('_', ' ')}", f.model, f.cause)):
+            for col, text in enumerate(
+                (f"{tag}: {f.kind.value.replace('_', ' ')}", f.model, f.cause)
+            ):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.table.setItem(row, col, item)
         self.table.resizeRowsToContents()
         parts = list(report.checked) + list(report.notes)
-        head = (f"{len(report.problems)} problem(s), {len(report.findings) - len(report.problems)} "
-                "advice." if report.findings else "No problem found.")
+        head = (
+            f"{len(report.problems)} problem(s), {len(report.findings) - len(report.problems)} "
+            "advice."
+            if report.findings
+            else "No problem found."
+        )
         self.status.setText(" ".join([head, *parts]))
         self.rerun.setText("\n".join(r.text + " (Benchmark page)" for r in report.rerun))
         self.fixes.clear()
@@ -162,12 +169,16 @@ class DoctorPage(QWidget):
         elif fix.kind is FixKind.DERIVED_MODEL:
             self._derived(fix)
         elif fix.kind is FixKind.SERVER_SETTINGS:
-            self.result.setText("Server settings are applied on the Optimize page (preview, backup, undo).")
+            self.result.setText(
+                "Server settings are applied on the Optimize page (preview, backup, undo)."
+            )
             self.open_optimize.emit()
 
     def _unload(self, fix: Fix) -> None:
-        text = (f"Unload {fix.model} from Ollama now? It stays installed; the next request loads "
-                "it again.")
+        text = (
+            f"Unload {fix.model} from Ollama now? It stays installed; the next request loads "
+            "it again."
+        )
         if not confirm(self, "Unload the model?", text, "Unload"):
             self.result.setText("Nothing was changed.")
             return
@@ -180,8 +191,9 @@ class DoctorPage(QWidget):
         self.result.setText(f"Unloaded {fix.model}. Check again to see the new placement.")
 
     def _derived(self, fix: Fix) -> None:
-        plan = PerModelPlan(fix.model, derived_name(fix.model, PER_MODEL_SUFFIX),
-                            dict(fix.options), (fix.text,))
+        plan = PerModelPlan(
+            fix.model, derived_name(fix.model, PER_MODEL_SUFFIX), dict(fix.options), (fix.text,)
+        )
         if not confirm(self, "Create models in Ollama?", describe([plan]), "Create models"):
             self.result.setText("Nothing was created.")
             return
@@ -191,13 +203,18 @@ class DoctorPage(QWidget):
             self.undo_button.setEnabled(True)
         self.result.setText(
             f"Created {plan.name}: use it instead of {plan.model} (Delete created models undoes it)."
-            if applied.created else f"Nothing was created: {applied.error}"
+            if applied.created
+            else f"Nothing was created: {applied.error}"
         )
 
     def undo_created(self) -> None:
         names = ", ".join(a.plan.name for a in self.created)
-        if not confirm(self, "Delete the models?", f"Delete {names} from Ollama? Only the models "
-                       "the Doctor created go.", "Delete"):
+        if not confirm(
+            self,
+            "Delete the models?",
+            f"Delete {names} from Ollama? Only the models the Doctor created go.",
+            "Delete",
+        ):
             self.result.setText("Nothing was deleted.")
             return
         try:

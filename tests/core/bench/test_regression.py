@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
+from tests.core.doctor.scenarios import cpu_machine
 from tests.fakes import FIXTURES
 from tests.ollama_fake import FakeOllama
 from velollm_desktop.core.bench.model import ServerInfo
@@ -16,7 +17,6 @@ from velollm_desktop.core.bench.regression import (
 )
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.doctor import diagnose
-from tests.core.doctor.scenarios import cpu_machine
 
 
 def _history(tmp_path) -> History:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.core.doctor.scenarios import GIB, cpu_machine, gpu_machine, install, ps
+from tests.core.doctor.scenarios import GIB, SHOW_8B, cpu_machine, gpu_machine, install, ps
 from tests.fakes import FIXTURES
 from tests.ollama_fake import FakeOllama
 from velollm_desktop.core.doctor import FindingKind, FixKind, OllamaSettings, SpillWatch, diagnose
@@ -24,7 +24,6 @@ from velollm_desktop.core.doctor.watch import alert_text
 from velollm_desktop.core.ollama.models import LoadedModel
 from velollm_desktop.core.optimize.fit import FIT_MARGIN, Budget, footprint, use_projector
 from velollm_desktop.core.optimize.models import profile_from_show
-from tests.core.doctor.scenarios import SHOW_8B
 
 F16 = OllamaSettings()
 
@@ -44,8 +43,10 @@ def fake():
 
 
 def test_a_second_model_holding_vram_names_it_and_offers_unload_or_a_smaller_context(fake):
-    fake.ps_models = [ps("llama3.1:8b", 9.0 * GIB, 5.0 * GIB, 32768),
-                      ps("llama3.2:1b", 2.5 * GIB, 2.5 * GIB, 4096, "sha256:bb")]
+    fake.ps_models = [
+        ps("llama3.1:8b", 9.0 * GIB, 5.0 * GIB, 32768),
+        ps("llama3.2:1b", 2.5 * GIB, 2.5 * GIB, 4096, "sha256:bb"),
+    ]
     hw = gpu_machine(12 * 1024, used_mib=int(8.1 * 1024))
     report = diagnose(fake.url, hardware=hw, ollama_settings=F16)
     f = next(x for x in report.findings if x.model == "llama3.1:8b")
@@ -78,7 +79,11 @@ def test_wholly_on_cpu_when_it_cannot_fit(fake):
 def test_partly_on_cpu_with_q8_kv_as_a_server_setting_fix(fake):
     fake.ps_models = [ps("llama3.1:8b", 11 * GIB, 7 * GIB, 40960)]
     report = diagnose(fake.url, hardware=gpu_machine(10 * 1024, used_mib=7600), ollama_settings=F16)
-    f = next(x for x in report.findings if x.model == "llama3.1:8b" and x.kind is FindingKind.PARTLY_ON_CPU)
+    f = next(
+        x
+        for x in report.findings
+        if x.model == "llama3.1:8b" and x.kind is FindingKind.PARTLY_ON_CPU
+    )
     assert "% CPU /" in f.cause and f.number("gpu_fraction") == pytest.approx(7 / 11)
     server = [x for x in f.fixes if x.kind is FixKind.SERVER_SETTINGS]
     assert server and ("OLLAMA_KV_CACHE_TYPE", "q8_0") in server[0].settings
@@ -95,7 +100,10 @@ def test_no_gpu_used_although_one_is_present_and_has_room(fake):
 
 def test_on_gpu_is_healthy_and_cpu_only_machines_expect_cpu(fake):
     fake.ps_models = [ps("llama3.2:1b", 1.9 * GIB, 1.9 * GIB, 4096)]
-    assert diagnose(fake.url, hardware=gpu_machine(24 * 1024, 2500), ollama_settings=F16).problems == ()
+    assert (
+        diagnose(fake.url, hardware=gpu_machine(24 * 1024, 2500), ollama_settings=F16).problems
+        == ()
+    )
     fake.ps_models = [ps("llama3.2:1b", 1.9 * GIB, 0, 4096)]
     report = diagnose(fake.url, hardware=cpu_machine(), ollama_settings=F16)
     assert report.findings == () and "1 model(s) loaded" in report.checked[0]
@@ -135,8 +143,9 @@ RECORDED = json.loads((FIXTURES / "llamacpp" / "h200-partial-ngl.json").read_tex
 WEIGHTS_8B = 4_916_138_752  # the file tests/gguf_shapes.py wrote on the H200
 
 
-@pytest.mark.parametrize(("ngl", "kind"), [("ngl_8", FindingKind.PARTLY_ON_CPU),
-                                           ("ngl_0", FindingKind.NO_GPU_USED)])
+@pytest.mark.parametrize(
+    ("ngl", "kind"), [("ngl_8", FindingKind.PARTLY_ON_CPU), ("ngl_0", FindingKind.NO_GPU_USED)]
+)
 def test_recorded_h200_llama_server_with_partial_ngl(tmp_path, ngl, kind):
     rec = RECORDED[ngl]
     model = tmp_path / "llama31-8b.gguf"
@@ -179,8 +188,11 @@ JSONISH = st.recursive(
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from(["model_path", "total_slots", "default_generation_settings",
-                                        "x"]), JSONISH))
+@given(
+    st.dictionaries(
+        st.sampled_from(["model_path", "total_slots", "default_generation_settings", "x"]), JSONISH
+    )
+)
 def test_props_of_any_shape_give_a_view(props):
     v = view_from("http://127.0.0.1:1", props, None)
     assert v.slots is None or v.slots >= 0

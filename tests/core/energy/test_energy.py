@@ -173,8 +173,12 @@ def test_per_token_figures_match_the_public_anchor():
 
 
 def test_export_round_trip_and_impossible_values_dropped():
-    r = with_tokens(reading_from_json({"method": "counter", "energy_j": 12.5, "duration_s": 2.0,
-                                       "mean_w": 6.25}), 100)
+    r = with_tokens(
+        reading_from_json(
+            {"method": "counter", "energy_j": 12.5, "duration_s": 2.0, "mean_w": 6.25}
+        ),
+        100,
+    )
     from velollm_desktop.core import jsonio
 
     back = reading_from_json(json.loads(jsonio.dumps(r)))
@@ -192,9 +196,26 @@ JSONISH = st.recursive(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["method", "energy_j", "duration_s", "mean_w", "idle_w",
-                                        "parts", "generated_tokens", "prompt_tokens",
-                                        "j_per_prompt_token", "samples"]), JSONISH) | JSONISH)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "method",
+                "energy_j",
+                "duration_s",
+                "mean_w",
+                "idle_w",
+                "parts",
+                "generated_tokens",
+                "prompt_tokens",
+                "j_per_prompt_token",
+                "samples",
+            ]
+        ),
+        JSONISH,
+    )
+    | JSONISH
+)
 def test_reading_from_json_never_raises(d):
     r = reading_from_json(d)
     if r is not None:

@@ -60,8 +60,8 @@ def test_each_test_carries_its_energy_per_token():
 
 
 def test_this_machine_without_sources_records_na_with_the_reason(tmp_path):
-    from velollm_desktop.core.energy import discover
     from tests.fakes import FakePynvml
+    from velollm_desktop.core.energy import discover
 
     meter = EnergyMeter.here(discover(tmp_path, Nvml(FakePynvml(init_error=RuntimeError("no")))))
     e = _result(meter).results[0].energy
@@ -76,7 +76,8 @@ def test_json_and_csv_carry_the_energy():
     rows = list(csv.DictReader(io.StringIO(to_csv(result))))
     assert rows[0]["energy_method"] == "counter"
     assert float(rows[0]["j_per_generated_token"]) == pytest.approx(
-        result.results[0].energy.j_per_generated_token)
+        result.results[0].energy.j_per_generated_token
+    )
 
 
 def test_history_written_by_the_previous_schema_keeps_its_rows(tmp_path):

@@ -150,10 +150,14 @@ def run_load(
         raise ValueError("clients must be ≥ 1 and the duration > 0 s")
     cancel = cancel or threading.Event()
     if energy is None:
-        return _run_load(make_backend, clients, duration_s, max_tokens, interval_s, progress, cancel)
+        return _run_load(
+            make_backend, clients, duration_s, max_tokens, interval_s, progress, cancel
+        )
     idle = energy.idle_w(cancel=cancel) if energy.available else None
     with energy.window(idle) as window:
-        load = _run_load(make_backend, clients, duration_s, max_tokens, interval_s, progress, cancel)
+        load = _run_load(
+            make_backend, clients, duration_s, max_tokens, interval_s, progress, cancel
+        )
     reading = with_tokens(window.reading, load.generated_tokens) if window.reading else None
     return dataclasses.replace(load, energy=reading)
 

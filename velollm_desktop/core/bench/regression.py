@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.stats import NOISY_CV, noise_warning, ratio_ci95, summarize
-from velollm_desktop.core.bench.store import History, HistoryEntry, HistoryBusy, mean_j_per_token
+from velollm_desktop.core.bench.store import History, HistoryBusy, HistoryEntry, mean_j_per_token
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,9 @@ def _runs(result: BenchmarkResult) -> list[float | None]:
 def _speed(before: BenchmarkResult, after: BenchmarkResult, noise: list[str]) -> MetricDiff:
     b, a = summarize(_runs(before)), summarize(_runs(after))
     if b is None or a is None:
-        return MetricDiff("decode speed", "tok/s", b.mean if b else None, a.mean if a else None, None)
+        return MetricDiff(
+            "decode speed", "tok/s", b.mean if b else None, a.mean if a else None, None
+        )
     for label, s in (("before", b), ("after", a)):
         if w := noise_warning(s):
             noise.append(f"{label}: {w}")
@@ -114,14 +116,16 @@ def diff_text(d: RegressionDiff) -> list[str]:
     """One line per metric (the CLI and the Doctor page)."""
     lines = [f"{d.before_version} → {d.after_version}:"]
     for m in d.metrics:
-        if m.ratio is None:
+        if m.ratio is None or m.before is None or m.after is None:
             lines.append(f"  {m.name}: n/a (not measured in both runs)")
             continue
         scale = 1 / 2**20 if m.unit == "bytes" else 1.0
         unit = "MiB" if m.unit == "bytes" else m.unit
         ci = f" (95 % {m.low:.2f}–{m.high:.2f})" if m.low is not None and m.high is not None else ""
-        lines.append(f"  {m.name}: {m.before * scale:.3g} → {m.after * scale:.3g} {unit}, "
-                     f"{m.ratio:.2f}×{ci}: {m.verdict}")
+        lines.append(
+            f"  {m.name}: {m.before * scale:.3g} → {m.after * scale:.3g} {unit}, "
+            f"{m.ratio:.2f}×{ci}: {m.verdict}"
+        )
     lines += [f"  {n}" for n in d.noise]
     return lines
 
@@ -134,9 +138,12 @@ def against_previous_version(history: History, result: BenchmarkResult) -> Regre
     try:
         entries = history.entries(500)
         earlier = [
-            e for e in entries
-            if e.kind == result.server.kind and e.server == result.server.url
-            and e.model == result.model and e.suite == result.suite
+            e
+            for e in entries
+            if e.kind == result.server.kind
+            and e.server == result.server.url
+            and e.model == result.model
+            and e.suite == result.suite
         ]
         if not earlier or not earlier[0].server_version:
             return None

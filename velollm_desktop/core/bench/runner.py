@@ -56,11 +56,17 @@ def _energy_of(
         return None
     generated = sum(r.eval_count or 0 for r in runs) or None
     prompt = sum(r.prompt_tokens or 0 for r in runs) or None
-    spans = [(t, t + r.ttft_ms / 1000) for t, r in zip(starts, runs) if r.ttft_ms is not None]
+    spans = [
+        (t, t + r.ttft_ms / 1000)
+        for t, r in zip(starts, runs, strict=True)
+        if r.ttft_ms is not None
+    ]
     prefill = None
     if spans and sum(b - a for a, b in spans) >= MIN_PREFILL_SAMPLES * interval_s:
         parts = [window.energy_between_j(a, b) for a, b in spans]
-        prefill = sum(p for p in parts if p is not None) if all(p is not None for p in parts) else None
+        prefill = (
+            sum(p for p in parts if p is not None) if all(p is not None for p in parts) else None
+        )
     return with_tokens(window.reading, generated, prompt, prefill)
 
 

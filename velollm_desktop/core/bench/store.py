@@ -111,7 +111,9 @@ class HistoryEntry:
     def label(self) -> str:
         rate = f"{self.decode_mean:.1f} tok/s" if self.decode_mean else "n/a"
         joules = f", {self.j_per_token:.3f} J/token" if self.j_per_token is not None else ""
-        return f"#{self.id} {self.started_at} {self.kind}:{self.model} {self.suite} — {rate}{joules}"
+        return (
+            f"#{self.id} {self.started_at} {self.kind}:{self.model} {self.suite} — {rate}{joules}"
+        )
 
 
 def to_json(result: BenchmarkResult) -> str:
@@ -312,7 +314,8 @@ class History:
                     version = None
                 if isinstance(version, str):
                     db.execute(
-                        "UPDATE results SET server_version = ? WHERE id = ?", (version[:100], row_id)
+                        "UPDATE results SET server_version = ? WHERE id = ?",
+                        (version[:100], row_id),
                     )
 
     def close(self) -> None:

@@ -38,7 +38,10 @@ def _local(url: str) -> bool:
 
 def _settings(url: str) -> tuple[OllamaSettings, str]:
     if not _local(url):
-        return OllamaSettings(), "a remote Ollama: its settings are not readable here (defaults assumed)"
+        return (
+            OllamaSettings(),
+            "a remote Ollama: its settings are not readable here (defaults assumed)",
+        )
     cur = read_current()
     return OllamaSettings.from_values({k: cur.get(k) for k in cur.values}), ""
 
@@ -53,8 +56,9 @@ def _ollama(url: str, hw: HardwareSpec, settings: OllamaSettings | None) -> _Par
             profiles: dict[str, ModelProfile] = {}
             for m in loaded:
                 try:
-                    profiles[m.name] = profile_from_show(m.name, client.show_json(m.name),
-                                                         sizes.get(m.name))
+                    profiles[m.name] = profile_from_show(
+                        m.name, client.show_json(m.name), sizes.get(m.name)
+                    )
                 except (ServerError, ValueError) as exc:
                     notes.append(f"{m.name}: no fit ({exc})")
     except ServerError as exc:
@@ -81,7 +85,9 @@ def _llama(url: str, hw: HardwareSpec) -> _Part:
     except ServerError as exc:
         return _Part([], note=f"llama-server at {url}: {exc}", unreachable=True)
     view = view_from(url, props, metrics)
-    return _Part(diagnose_llama_server(view, hw), f"llama-server at {url}: {view.model_path or '?'}")
+    return _Part(
+        diagnose_llama_server(view, hw), f"llama-server at {url}: {view.model_path or '?'}"
+    )
 
 
 def diagnose(

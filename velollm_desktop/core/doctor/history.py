@@ -26,11 +26,16 @@ def slow_decode(entries: Sequence[HistoryEntry]) -> list[Finding]:
             continue
         median = statistics.median(e.decode_mean or 0.0 for e in earlier)
         if median > 0 and newest.decode_mean < SLOW_RATIO * median:
-            out.append(Finding(
-                FindingKind.SLOW_DECODE, server, model,
-                f"{model} on {kind} decoded at {newest.decode_mean:.1f} tok/s in run #{newest.id}, "
-                f"{newest.decode_mean / median:.0%} of its median {median:.1f} tok/s over "
-                f"{len(earlier)} earlier runs on this machine",
-                (), (("decode_tokens_per_s", newest.decode_mean), ("median_tokens_per_s", median)),
-            ))
+            out.append(
+                Finding(
+                    FindingKind.SLOW_DECODE,
+                    server,
+                    model,
+                    f"{model} on {kind} decoded at {newest.decode_mean:.1f} tok/s in run #{newest.id}, "
+                    f"{newest.decode_mean / median:.0%} of its median {median:.1f} tok/s over "
+                    f"{len(earlier)} earlier runs on this machine",
+                    (),
+                    (("decode_tokens_per_s", newest.decode_mean), ("median_tokens_per_s", median)),
+                )
+            )
     return out

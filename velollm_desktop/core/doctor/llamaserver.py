@@ -95,16 +95,26 @@ def diagnose_llama_server(view: LlamaServerView, hardware: HardwareSpec) -> list
         return []
     share = used / weights
     name = Path(view.model_path).name
-    nums = (("weights_bytes", float(weights)), ("gpu_used_bytes", float(used)), ("gpu_share", share))
-    fix = Fix(FixKind.RESTART_SERVER,
-              f"Restart it with -ngl 999 (or --fit on) so that every layer goes to the GPU; a build "
-              f"without CUDA/ROCm/Vulkan cannot use {gpus[0].name}")
+    nums = (
+        ("weights_bytes", float(weights)),
+        ("gpu_used_bytes", float(used)),
+        ("gpu_share", share),
+    )
+    fix = Fix(
+        FixKind.RESTART_SERVER,
+        f"Restart it with -ngl 999 (or --fit on) so that every layer goes to the GPU; a build "
+        f"without CUDA/ROCm/Vulkan cannot use {gpus[0].name}",
+    )
     if share < NO_GPU_SHARE:
-        cause = (f"llama-server at {view.url} ({name}, {gib(weights)} of weights) uses next to no "
-                 f"GPU although {gpus[0].name} is present: the GPU holds {used // MIB} MiB in all "
-                 f"({share:.0%} of the weights)")
+        cause = (
+            f"llama-server at {view.url} ({name}, {gib(weights)} of weights) uses next to no "
+            f"GPU although {gpus[0].name} is present: the GPU holds {used // MIB} MiB in all "
+            f"({share:.0%} of the weights)"
+        )
         return [Finding(FindingKind.NO_GPU_USED, view.url, name, cause, (fix,), nums)]
-    cause = (f"llama-server at {view.url} ({name}) is partly on the CPU: the GPU holds "
-             f"{used // MIB} MiB in all, so at most {share:.0%} of its {gib(weights)} of weights "
-             "can be there (llama-server does not report -ngl; this is the bound)")
+    cause = (
+        f"llama-server at {view.url} ({name}) is partly on the CPU: the GPU holds "
+        f"{used // MIB} MiB in all, so at most {share:.0%} of its {gib(weights)} of weights "
+        "can be there (llama-server does not report -ngl; this is the bound)"
+    )
     return [Finding(FindingKind.PARTLY_ON_CPU, view.url, name, cause, (fix,), nums)]

@@ -90,7 +90,9 @@ def _budget(room: _Room, fa_ok: bool) -> Budget:
     return Budget(room.free_bytes, "gpu", False, fa_ok, "")
 
 
-def _fits(p: ModelProfile, ctx: int, par: int, kv: str, fa: bool, budget: Budget) -> tuple[bool, int]:
+def _fits(
+    p: ModelProfile, ctx: int, par: int, kv: str, fa: bool, budget: Budget
+) -> tuple[bool, int]:
     f = footprint(p, ctx, par, kv, fa, budget)
     return f.total <= budget.bytes, f.total
 
@@ -113,11 +115,17 @@ def _spill(
     ctx = m.context_length or 2048
     kind = FindingKind.ON_CPU if m.size_vram_bytes == 0 else FindingKind.PARTLY_ON_CPU
     where = "wholly in system RAM" if kind is FindingKind.ON_CPU else f"{m.placement}"
-    nums = [("size_bytes", m.size_bytes), ("size_vram_bytes", m.size_vram_bytes),
-            ("gpu_fraction", frac), ("free_bytes", room.free_bytes)]
+    nums = [
+        ("size_bytes", m.size_bytes),
+        ("size_vram_bytes", m.size_vram_bytes),
+        ("gpu_fraction", frac),
+        ("free_bytes", room.free_bytes),
+    ]
     if p is None:
-        cause = (f"{m.name} is {where} ({gib(m.size_vram_bytes)} of {gib(m.size_bytes)} on the "
-                 f"GPU); {gib(room.free_bytes)} are free for it")
+        cause = (
+            f"{m.name} is {where} ({gib(m.size_vram_bytes)} of {gib(m.size_bytes)} on the "
+            f"GPU); {gib(room.free_bytes)} are free for it"
+        )
         return [Finding(kind, url, m.name, cause, (), tuple(nums))]
     fa = bool(s.flash_attention) if s.flash_attention is not None else fa_ok
     budget = _budget(room, fa_ok)
@@ -125,8 +133,35 @@ def _spill(
     nums.append(("needed_bytes", need))
     setting = f"{ctx_text(ctx)} × {s.num_parallel} slot{'s' if s.num_parallel > 1 else ''}"
     held = "; ".join(f"{n} holds {gib(b)}" for n, b in room.others)
-    cause = (f"{m.name} is {where}: it needs {gib(need)} at {setting}; {gib(room.free_bytes)} "
-             f"are free" + (f" because {held}" if held else ""))
+    cause = (
+        f"{m.name} is {where}: it needs {gib(need)} at {setting}; {gib(room.free_bytes)} "
+        f"are free" + (f" because {held}" if held else "")
+    )
+    kind, fixes, found = _fixes(m, p, room, s, (fa, fa_ok), kind, setting, url)
+    if ok:
+        cause += " (the fit says it would fit now: unload and load it again)"
+        fixes.append(
+            Fix(FixKind.UNLOAD, f"Unload {m.name} so that the next request loads it afresh", m.name)
+        )
+    if not fixes:
+        cause += "; even 2k × 1 does not fit: a smaller quantization or model is needed"
+    return [Finding(kind, url, m.name, cause, tuple(fixes), tuple(nums)), *found]
+
+
+def _fixes(
+    m: LoadedModel,
+    p: ModelProfile,
+    room: _Room,
+    s: OllamaSettings,
+    fas: tuple[bool, bool],
+    kind: FindingKind,
+    setting: str,
+    url: str,
+) -> tuple[FindingKind, list[Fix], list[Finding]]:
+    """What would make it fit: unloading the others, a smaller context, a q8_0 KV cache."""
+    fa, fa_ok = fas
+    ctx = m.context_length or 2048
+    budget = _budget(room, fa_ok)
     fixes: list[Fix] = []
     found: list[Finding] = []
     if room.others:
@@ -137,24 +172,38 @@ def _spill(
                 fixes.append(Fix(FixKind.UNLOAD, f"Unload {name} (frees {gib(b)})", name))
     smaller = _smaller_setting(p, ctx, s, fa, budget)
     if smaller is not None and (smaller < ctx or s.num_parallel > 1):
-        fixes.append(Fix(FixKind.DERIVED_MODEL,
-                         f"Use {ctx_text(smaller)} × 1 (fits entirely): create {m.name.split(':')[0]}-velollm "
-                         f"with num_ctx {smaller}", m.name, (("num_ctx", smaller),)))
+        fixes.append(
+            Fix(
+                FixKind.DERIVED_MODEL,
+                f"Use {ctx_text(smaller)} × 1 (fits entirely): create {m.name.split(':')[0]}-velollm "
+                f"with num_ctx {smaller}",
+                m.name,
+                (("num_ctx", smaller),),
+            )
+        )
         if kind is not FindingKind.VRAM_HELD:
-            found.append(Finding(FindingKind.CONTEXT_TOO_BIG, url, m.name,
-                                 f"{setting} does not fit in {gib(room.free_bytes)}; "
-                                 f"{ctx_text(smaller)} × 1 would", (), (("fits_ctx", smaller),)))
+            found.append(
+                Finding(
+                    FindingKind.CONTEXT_TOO_BIG,
+                    url,
+                    m.name,
+                    f"{setting} does not fit in {gib(room.free_bytes)}; "
+                    f"{ctx_text(smaller)} × 1 would",
+                    (),
+                    (("fits_ctx", smaller),),
+                )
+            )
     if s.kv_type == "f16" and fa_ok and _fits(p, ctx, s.num_parallel, "q8_0", True, budget)[0]:
-        fixes.append(Fix(FixKind.SERVER_SETTINGS, "Set OLLAMA_KV_CACHE_TYPE=q8_0 with flash attention "
-                         "(every model: the KV cache takes half the memory)", "",
-                         settings=(("OLLAMA_KV_CACHE_TYPE", "q8_0"), ("OLLAMA_FLASH_ATTENTION", "1"))))
-    if ok:
-        cause += " (the fit says it would fit now: unload and load it again)"
-        fixes.append(Fix(FixKind.UNLOAD, f"Unload {m.name} so that the next request loads it afresh",
-                         m.name))
-    if not fixes:
-        cause += "; even 2k × 1 does not fit: a smaller quantization or model is needed"
-    return [Finding(kind, url, m.name, cause, tuple(fixes), tuple(nums)), *found]
+        fixes.append(
+            Fix(
+                FixKind.SERVER_SETTINGS,
+                "Set OLLAMA_KV_CACHE_TYPE=q8_0 with flash attention "
+                "(every model: the KV cache takes half the memory)",
+                "",
+                settings=(("OLLAMA_KV_CACHE_TYPE", "q8_0"), ("OLLAMA_FLASH_ATTENTION", "1")),
+            )
+        )
+    return kind, fixes, found
 
 
 def _advice(
@@ -165,23 +214,54 @@ def _advice(
     ctx = m.context_length or 2048
     budget = _budget(room, fa_ok)
     if fa_ok and s.flash_attention is False:
-        out.append(Finding(FindingKind.FLASH_ATTENTION_OFF, url, m.name,
-                           "flash attention is off although this GPU supports it (less memory "
-                           "for long contexts, usually faster)",
-                           (Fix(FixKind.SERVER_SETTINGS, "Set OLLAMA_FLASH_ATTENTION=1",
-                                settings=(("OLLAMA_FLASH_ATTENTION", "1"),)),)))
+        out.append(
+            Finding(
+                FindingKind.FLASH_ATTENTION_OFF,
+                url,
+                m.name,
+                "flash attention is off although this GPU supports it (less memory "
+                "for long contexts, usually faster)",
+                (
+                    Fix(
+                        FixKind.SERVER_SETTINGS,
+                        "Set OLLAMA_FLASH_ATTENTION=1",
+                        settings=(("OLLAMA_FLASH_ATTENTION", "1"),),
+                    ),
+                ),
+            )
+        )
     if s.kv_type == "f16" and fa_ok:
-        bigger = next((c for c in CTX_CANDIDATES if ctx < c <= p.context_length
-                       and _fits(p, c, s.num_parallel, "q8_0", True, budget)[0]
-                       and not _fits(p, c, s.num_parallel, "f16", True, budget)[0]), None)
+        bigger = next(
+            (
+                c
+                for c in CTX_CANDIDATES
+                if ctx < c <= p.context_length
+                and _fits(p, c, s.num_parallel, "q8_0", True, budget)[0]
+                and not _fits(p, c, s.num_parallel, "f16", True, budget)[0]
+            ),
+            None,
+        )
         if bigger is not None:
-            out.append(Finding(FindingKind.KV_F16, url, m.name,
-                               f"the KV cache is f16: with q8_0 {ctx_text(bigger)} would fit entirely "
-                               f"(f16 does not)",
-                               (Fix(FixKind.SERVER_SETTINGS, "Set OLLAMA_KV_CACHE_TYPE=q8_0",
-                                    settings=(("OLLAMA_KV_CACHE_TYPE", "q8_0"),
-                                              ("OLLAMA_FLASH_ATTENTION", "1"))),),
-                               (("fits_ctx", bigger),)))
+            out.append(
+                Finding(
+                    FindingKind.KV_F16,
+                    url,
+                    m.name,
+                    f"the KV cache is f16: with q8_0 {ctx_text(bigger)} would fit entirely "
+                    f"(f16 does not)",
+                    (
+                        Fix(
+                            FixKind.SERVER_SETTINGS,
+                            "Set OLLAMA_KV_CACHE_TYPE=q8_0",
+                            settings=(
+                                ("OLLAMA_KV_CACHE_TYPE", "q8_0"),
+                                ("OLLAMA_FLASH_ATTENTION", "1"),
+                            ),
+                        ),
+                    ),
+                    (("fits_ctx", bigger),),
+                )
+            )
     return out
 
 
@@ -213,10 +293,21 @@ def diagnose_ollama(
 
 
 def _no_gpu(m: LoadedModel, room: _Room, url: str) -> Finding:
-    cause = (f"{m.name} ({gib(m.size_bytes)}) is in system RAM although the GPU has "
-             f"{gib(room.free_bytes)} free and no loaded model uses it: Ollama did not find a "
-             "usable GPU (driver or GPU library not found; its log says which)")
-    fix = Fix(FixKind.UNLOAD, f"After fixing the driver, unload {m.name} so that it loads on the GPU",
-              m.name)
-    return Finding(FindingKind.NO_GPU_USED, url, m.name, cause, (fix,),
-                   (("size_bytes", m.size_bytes), ("free_bytes", room.free_bytes)))
+    cause = (
+        f"{m.name} ({gib(m.size_bytes)}) is in system RAM although the GPU has "
+        f"{gib(room.free_bytes)} free and no loaded model uses it: Ollama did not find a "
+        "usable GPU (driver or GPU library not found; its log says which)"
+    )
+    fix = Fix(
+        FixKind.UNLOAD,
+        f"After fixing the driver, unload {m.name} so that it loads on the GPU",
+        m.name,
+    )
+    return Finding(
+        FindingKind.NO_GPU_USED,
+        url,
+        m.name,
+        cause,
+        (fix,),
+        (("size_bytes", m.size_bytes), ("free_bytes", room.free_bytes)),
+    )

@@ -66,7 +66,9 @@ class _Series:
         return total
 
 
-def counter_delta(e0: float | None, e1: float | None, wrap_j: float | None) -> tuple[float | None, str]:
+def counter_delta(
+    e0: float | None, e1: float | None, wrap_j: float | None
+) -> tuple[float | None, str]:
     """(joules, note): a counter that went backwards wrapped once when its range is known,
     else the reading is rejected."""
     if e0 is None or e1 is None:
@@ -128,7 +130,8 @@ class Window:
         integrated = ser.integral_j()
         delta, note = counter_delta(ser.counter0_j, src.energy_j(), src.wrap_j)
         if delta is not None and duration > 0 and delta / duration > MAX_W:
-            delta, note = None, f"counter gave {delta / duration:.0f} W: reading rejected"
+            watts = delta / duration
+            delta, note = None, f"counter gave {watts:.0f} W: reading rejected"
         if delta is not None:
             return EnergyPart(src.name, METHOD_COUNTER, delta, integrated, note)
         if integrated is not None:
@@ -147,8 +150,15 @@ class Window:
         rejected = sum(s.rejected for s in self._series)
         if not known:
             why = "; ".join(f"{p.source}: {p.note}" for p in parts)
-            return EnergyReading("n/a", None, duration, idle_w=idle_w, parts=parts,
-                                 rejected_samples=rejected, na_reason=why)
+            return EnergyReading(
+                "n/a",
+                None,
+                duration,
+                idle_w=idle_w,
+                parts=parts,
+                rejected_samples=rejected,
+                na_reason=why,
+            )
         energy = sum(p.energy_j or 0.0 for p in known)
         integ = [p.integrated_energy_j for p in parts if p.integrated_energy_j is not None]
         methods = sorted({p.method for p in known})
@@ -201,7 +211,9 @@ class EnergyMeter:
         finally:
             w.stop(idle_w)
 
-    def idle_w(self, duration_s: float = IDLE_S, cancel: threading.Event | None = None) -> float | None:
+    def idle_w(
+        self, duration_s: float = IDLE_S, cancel: threading.Event | None = None
+    ) -> float | None:
         """Mean power over a quiet `duration_s` (the baseline a run is compared with)."""
         if not self.sources:
             return None

@@ -105,10 +105,15 @@ def reading_from_json(d: Any) -> EnergyReading | None:
     mean_w, idle_w = _num(d.get("mean_w"), MAX_W * 64), _num(d.get("idle_w"), MAX_W * 64)
     energy = _num(d.get("energy_j"), MAX_W * 64 * max(duration, 1.0))
     parts = tuple(
-        EnergyPart(str(p.get("source", "?"))[:80], str(p.get("method", "?"))[:40],
-                   _num(p.get("energy_j")), _num(p.get("integrated_energy_j")),
-                   str(p.get("note", ""))[:200])
-        for p in d.get("parts") or () if isinstance(p, dict)
+        EnergyPart(
+            str(p.get("source", "?"))[:80],
+            str(p.get("method", "?"))[:40],
+            _num(p.get("energy_j")),
+            _num(p.get("integrated_energy_j")),
+            str(p.get("note", ""))[:200],
+        )
+        for p in d.get("parts") or ()
+        if isinstance(p, dict)
     )[:64]
     base = EnergyReading(
         method=d["method"][:80],
@@ -131,7 +136,7 @@ def reading_from_json(d: Any) -> EnergyReading | None:
 
 
 def format_j_per_token(reading: EnergyReading | None) -> str:
-    """"0.37 J/token", or "n/a" (the table's and the CLI's one rendering)."""
+    """ "0.37 J/token", or "n/a" (the table's and the CLI's one rendering)."""
     if reading is None or reading.j_per_generated_token is None:
         return "n/a"
     v = reading.j_per_generated_token

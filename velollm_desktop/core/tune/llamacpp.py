@@ -8,6 +8,7 @@ called better only when its interval lies entirely above the baseline's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.energy import EnergyMeter
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
@@ -38,6 +40,7 @@ from velollm_desktop.core.tune.common import (
     prune_by_memory,
     tune_result,
 )
+from velollm_desktop.core.tune.energy import CandidateEnergy, meter_for
 
 __all__ = ["OBJECTIVES", "Candidate", "Measured", "TuneCancelled", "TuneResult", "tune"]
 CANCELLED = "cancelled: the server was stopped and nothing was applied"
@@ -242,6 +245,7 @@ def measure_candidate(
     n_predict: int = 64,
     deadline: float,
     cancel: threading.Event,
+    energy: EnergyMeter | None = None,
 ) -> Measured:
     """Start llama-server with `c`, measure until precise enough or out of time, stop it."""
     ctx = c.ctx_per_slot * c.parallel
@@ -257,13 +261,15 @@ def measure_candidate(
             with LlamaServerClient(server.url) as own:  # one connection per concurrent client
                 return _one(own, objective, n_predict, cancel, k)
 
+        tally = CandidateEnergy(energy or EnergyMeter([]), objective)
         try:
-            samples, latencies = measure_rounds(
-                request, objective, concurrency, deadline=deadline, cancel=cancel
-            )
+            with tally.measuring():
+                samples, latencies = measure_rounds(
+                    tally.wrap(request), objective, concurrency, deadline=deadline, cancel=cancel
+                )
         except TuneCancelled:
             raise TuneCancelled(CANCELLED) from None
-    return measured_from(c, samples, latencies)
+    return dataclasses.replace(measured_from(c, samples, latencies), energy=tally.reading)
 
 
 def tune(
@@ -278,11 +284,13 @@ def tune(
     candidates: Sequence[Candidate] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    energy: EnergyMeter | None = None,
 ) -> TuneResult:
     """Measure the baseline and each candidate within `budget_s` seconds; return the table and
     winner. `ctx` is the context every candidate must keep, per slot (tokens)."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    meter = meter_for(objective, energy)
     cancel = cancel or threading.Event()
     report = progress or silent
     t_start = time.monotonic()
@@ -303,6 +311,7 @@ def tune(
             n_predict=n_predict,
             deadline=deadline,
             cancel=cancel,
+            energy=meter,
         ),
         t_start=t_start,
         budget_s=budget_s,
