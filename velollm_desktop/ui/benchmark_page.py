@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from velollm_desktop.core.bench.metrics import METRICS, metric_of
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.stats import (
     Stats,
@@ -30,6 +31,7 @@ from velollm_desktop.core.bench.stats import (
 )
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.energy import EnergyReading, format_j_per_token
 from velollm_desktop.core.kinds import default_url
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
@@ -114,7 +116,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
 
     def _build_results(self) -> None:
         """The results table, the comparison warning and the chart."""
-        self.table = QTableWidget(0, 7)
+        self.table = QTableWidget(0, 8)
         self.table.setHorizontalHeaderLabels(
             [
                 "Test",
@@ -123,6 +125,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
                 "Server decode (tok/s)",
                 "TTFT (ms)",
                 "Prompt (tok/s)",
+                "Energy (J/token)",
                 "Note",
             ]
         )
@@ -137,6 +140,11 @@ class BenchmarkPage(BenchmarkHistoryBase):
         self.warning.setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart("Decode speed (mean ± stddev)", "tokens/s")
+        self.chart_metric = QComboBox()
+        for key, (title, unit) in METRICS.items():
+            self.chart_metric.addItem(f"{title} ({unit})", key)
+        self.chart_metric.currentIndexChanged.connect(lambda _i: self._rechart())
+        self._charted: tuple[list[tuple[str, BenchmarkResult]], str] = ([], "")
 
     def _lay_out(self, form: QFormLayout, buttons: QHBoxLayout, export_row: QGridLayout) -> None:
         """Form, buttons and history on the left; results on the right."""
@@ -153,6 +161,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
         rv = QVBoxLayout(right)
         rv.addWidget(self.table)
         rv.addWidget(self.warning)
+        rv.addWidget(self.chart_metric)
         rv.addWidget(self.chart, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -318,11 +327,12 @@ class BenchmarkPage(BenchmarkHistoryBase):
                 pm(t.server_decode_tokens_per_s),
                 pm(t.ttft_ms, 0),
                 pm(t.prompt_tokens_per_s, 0),
+                format_j_per_token(t.energy).removesuffix(" J/token"),
                 f"⚠ {note}" if note else "ok",
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(energy_tip(t.energy) if col == 6 else text)
                 self.table.setItem(row, col, item)
             if note:
                 noisy.append(f"{t.name}: {note}")
@@ -333,19 +343,41 @@ class BenchmarkPage(BenchmarkHistoryBase):
         self.warning.setText(f"⚠ {text}" if text else "")
         self.warning.setVisible(bool(text))
 
+    def _rechart(self) -> None:
+        self._chart(*self._charted)
+
     def _chart(self, labelled: list[tuple[str, BenchmarkResult]], note: str = "") -> None:
+        self._charted = (labelled, note)
+        metric = self.chart_metric.currentData() or "decode"
+        title, unit = METRICS[metric]
+        self.chart.setTitle(title)
+        self.chart.setLabel("left", unit)
         tests: list[str] = []
         for _, r in labelled:
             tests += [t.name for t in r.results if t.name not in tests]
         series = []
         for label, r in labelled:
-            by_name = {t.name: t.decode_tokens_per_s for t in r.results}
+            by_name = {t.name: metric_of(t, metric) for t in r.results}
+            none = (None, None)
             series.append(
                 (
                     label,
-                    [by_name[n].mean if by_name.get(n) else None for n in tests],
-                    [by_name[n].stddev if by_name.get(n) else None for n in tests],
+                    [by_name.get(n, none)[0] for n in tests],
+                    [by_name.get(n, none)[1] for n in tests],
                 )
             )
         self.chart.set_data(tests, series)
         self.chart.setLabel("bottom", f"test — {note}" if note else "test")
+
+
+def energy_tip(e: EnergyReading | None) -> str:
+    """The energy cell's tooltip: method, mean and idle watts, tokens per Wh, or why n/a."""
+    if e is None:
+        return "Energy was not measured for this run (saved before energy was recorded)."
+    if e.j_per_generated_token is None:
+        return e.na_reason or "n/a"
+    idle = f", idle {e.idle_w:.1f} W before" if e.idle_w is not None else ""
+    return (
+        f"{e.energy_j:.1f} J over {e.duration_s:.1f} s ({e.method}): mean {e.mean_w:.1f} W"
+        f"{idle}; {e.generated_tokens_per_wh:.0f} tokens/Wh"
+    )

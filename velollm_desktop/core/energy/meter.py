@@ -195,7 +195,7 @@ class EnergyMeter:
     def here(cls, found: Discovery | None = None, **kw: object) -> EnergyMeter:
         """A meter over every readable source of this machine."""
         found = found or discover()
-        why = "n/a: " + "; ".join(found.reasons) if found.reasons else "no energy source"
+        why = "; ".join(found.reasons) if found.reasons else "no energy source"
         return cls(found.sources, na_reason=why, **kw)  # type: ignore[arg-type]
 
     @property
