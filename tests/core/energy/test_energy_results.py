@@ -98,3 +98,23 @@ def test_history_written_by_the_previous_schema_keeps_its_rows(tmp_path):
         h.close()
     cols = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(results)")}
     assert {"j_per_token", "server_version", "body"} <= cols
+
+
+def test_every_speculative_comparison_mode_records_its_energy(smol_model):
+    from velollm_desktop.core.speculative.compare import SpecMode, ngram_mode, run_compare
+
+    meter = EnergyMeter([NvmlEnergy(0, Nvml(CountingNvml()))], interval_s=0.05)
+    result = run_compare(
+        smol_model,
+        [SpecMode("vanilla"), ngram_mode("ngram-simple")],
+        runs=1,
+        n_predict=12,
+        threads=2,
+        prompts=(("short", "Say hello."),),
+        energy=meter,
+    )
+    for mode in result.modes:
+        e = mode.energy
+        assert e is not None and e.method == "counter"
+        assert e.generated_tokens == sum(r.eval_count or 0 for r in mode.runs)
+        assert e.j_per_generated_token == pytest.approx(e.energy_j / e.generated_tokens)
