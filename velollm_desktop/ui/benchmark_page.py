@@ -308,6 +308,10 @@ class BenchmarkPage(BenchmarkHistoryBase):
             self.reload_history()
         state = "cancelled; partial results shown" if result.cancelled else "done"
         self.status.setText(f"Benchmark {state}: {result.model} in {result.wall_s:.1f} s")
+        if result.notes:  # the regression watch's before/after, among others
+            self._show_warning(
+                "\n".join((self.warning.text().removeprefix("⚠ "), *result.notes)).strip()
+            )
         self.finished.emit(
             f"{result.model}: {pm(result.results[0].decode_tokens_per_s) if result.results else 'n/a'} tok/s"
         )

@@ -71,3 +71,24 @@ def test_the_doctor_offers_the_rerun_after_an_ollama_upgrade(tmp_path):
         assert [r.before_version for r in report.rerun] == ["0.33.0"]
     finally:
         h.close()
+
+
+def test_a_benchmark_after_an_upgrade_carries_the_before_after(tmp_path):
+    import threading
+
+    from tests.ollama_fake import MODEL
+    from velollm_desktop.workers.bench_jobs import BenchJob, run_job
+
+    h = _history(tmp_path)
+    try:
+        with FakeOllama(version="0.34.0") as fake:
+            h._db.execute("UPDATE results SET server = ?, model = ?", (fake.url, MODEL))
+            h._db.commit()
+            job = BenchJob("ollama", fake.url, MODEL, "quick", 2)
+            result = run_job(job, lambda e: None, threading.Event(), h)
+        assert result.server.version == "0.34.0"
+        [note] = [n for n in result.notes if "version changed" in n]
+        assert "0.33.0 → 0.34.0" in note and "decode speed:" in note and "energy: n/a" in note
+        assert h.entries()[0].server_version == "0.34.0"
+    finally:
+        h.close()
