@@ -106,3 +106,20 @@ def test_server_settings_fix_opens_optimize_and_writes_nothing(qtbot, monkeypatc
             assert "Optimize page" in page.result.text() and fake.service_restarts == []
     finally:
         use_projector(previous)
+
+
+def test_a_typed_llama_server_is_checked_too(qtbot, llama_server):
+    """A real llama-server on this CPU box with a machine profile that has a GPU: "no GPU used"."""
+    page = DoctorPage(lambda: "http://127.0.0.1:9", lambda: gpu_machine(24 * 1024, 0))
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    qtbot.mouseClick(page.llama_servers, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(page.llama_servers, llama_server.url)
+    qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.report is not None and page.worker is None, timeout=15000)
+    assert page.table.item(0, 0).text() == "Problem: no gpu used"
+    assert "uses next to no GPU" in page.table.item(0, 2).text()
+    assert "Ollama at http://127.0.0.1:9" in page.status.text()  # not running: said, not fatal
+    page.table.selectRow(0)
+    assert page.fixes.count() == 1 and not page.apply_button.isEnabled()  # restart: by the user

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QListWidget,
     QPushButton,
     QTableWidget,
@@ -56,6 +57,10 @@ class DoctorPage(QWidget):
         self.history = history
         self.report: DoctorReport | None = None
         self.worker: TaskWorker | None = None
+        self.llama_servers = QLineEdit()
+        self.llama_servers.setPlaceholderText(
+            "llama-servers to check too, e.g. http://127.0.0.1:8080 (comma-separated; optional)"
+        )
         self.check_button = QPushButton("Check now")
         self.check_button.clicked.connect(lambda: self.check())
         self.status = QLabel("Press Check now: the loaded models are compared with the memory fit.")
@@ -80,10 +85,11 @@ class DoctorPage(QWidget):
         self.rerun = QLabel("")
         self.rerun.setWordWrap(True)
         top = QHBoxLayout()
+        top.addWidget(self.llama_servers, 1)
         top.addWidget(self.check_button)
-        top.addWidget(self.status, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.status)
         layout.addWidget(self.table, 2)
         layout.addWidget(QLabel("Fixes for the selected finding:"))
         layout.addWidget(self.fixes, 1)
@@ -101,8 +107,9 @@ class DoctorPage(QWidget):
         self.check_button.setEnabled(False)
         self.status.setText("Checking…")
         url, hw = self.url_provider(), self.hardware()
+        servers = [u.strip() for u in self.llama_servers.text().split(",") if u.strip()]
         self.worker = TaskWorker(
-            lambda: diagnose(url, hardware=hw, history=self.history),
+            lambda: diagnose(url, servers, hardware=hw, history=self.history),
             pass_control=False,
             label="doctor",
         )
