@@ -201,3 +201,33 @@ def test_props_of_any_shape_give_a_view(props):
 
 def test_margin_is_kept_free():
     assert FIT_MARGIN == 1024**3
+
+
+SIZES = st.integers(min_value=0, max_value=2**42)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(SIZES, SIZES, st.one_of(st.none(), st.integers(0, 2**20))), max_size=3),
+    st.integers(min_value=0, max_value=200_000),
+    st.dictionaries(
+        st.sampled_from(["OLLAMA_NUM_PARALLEL", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_FLASH_ATTENTION"]),
+        st.one_of(st.integers(-5, 64), st.text(max_size=6), st.booleans(), st.none()),
+    ),
+)
+def test_any_placement_numbers_give_findings_not_tracebacks(models, used_mib, values):
+    """Whatever /api/ps and the settings say (sizes, zero, vram > size), a report comes back."""
+    from velollm_desktop.core.doctor import diagnose_ollama
+
+    loaded = [
+        LoadedModel("llama3.1:8b" if i == 0 else f"m{i}", size, vram, ctx, None, "d")
+        for i, (size, vram, ctx) in enumerate(models)
+    ]
+    p = profile_from_show("llama3.1:8b", SHOW_8B, SHOW_8B["size"])
+    hw = gpu_machine(24 * 1024, min(used_mib, 24 * 1024))
+    found = diagnose_ollama(
+        "http://x", loaded, {"llama3.1:8b": p}, hw, OllamaSettings.from_values(values)
+    )
+    for f in found:
+        assert f.cause and f.model in {m.name for m in loaded}
+        assert all(x.text for x in f.fixes)
