@@ -231,3 +231,27 @@ def test_any_placement_numbers_give_findings_not_tracebacks(models, used_mib, va
     for f in found:
         assert f.cause and f.model in {m.name for m in loaded}
         assert all(x.text for x in f.fixes)
+
+
+def test_llama_server_context_times_slots_that_cannot_fit_on_this_gpu(tmp_path):
+    """The 8B shape's real metadata (sparse file): 128k × 4 slots needs far more than 24 GiB."""
+    from tests.gguf_shapes import SHAPES, write_shape
+
+    model = write_shape(SHAPES["llama31-8b"], tmp_path / "llama31-8b.gguf").path
+    props = {
+        "model_path": str(model),
+        "total_slots": 4,
+        "default_generation_settings": {"n_ctx": 131072},
+    }
+    view = view_from("http://127.0.0.1:8080", props, None)
+    hw = gpu_machine(24 * 1024, used_mib=23 * 1024)  # weights on the GPU: no offload finding
+    [f] = diagnose_llama_server(view, hw)
+    assert f.kind is FindingKind.CONTEXT_TOO_BIG and "128k × 4 slots" in f.cause
+    fits = int(f.number("fits_ctx"))
+    assert 0 < fits <= 131072 and f"-c {fits} -np 1" in f.fixes[0].text  # one slot fits
+    small = view_from(
+        "http://127.0.0.1:8080",
+        {**props, "total_slots": 1, "default_generation_settings": {"n_ctx": 8192}},
+        None,
+    )
+    assert diagnose_llama_server(small, hw) == []

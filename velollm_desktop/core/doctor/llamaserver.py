@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from velollm_desktop.core.doctor.model import Finding, FindingKind, Fix, FixKind, gib
+from velollm_desktop.core.doctor.model import Finding, FindingKind, Fix, FixKind, ctx_text, gib
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.optimize.fit import MIB
+from velollm_desktop.core.optimize.fit import CTX_CANDIDATES, FIT_MARGIN, MIB, Budget, footprint
+from velollm_desktop.core.optimize.models import load_model_file
 
 NO_GPU_SHARE = 0.2
 """The GPU holds less than this share of the weights: hardly anything of the model is there
@@ -81,20 +82,74 @@ def _local(url: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
+def _slots_fit(view: LlamaServerView, hardware: HardwareSpec, path: Path) -> list[Finding]:
+    """Context × slots that cannot fit on the (empty) GPU where one slot of less would."""
+    gpu = max(hardware.discrete_gpus, key=lambda g: g.vram_total_mib or 0)
+    ctx, slots = view.ctx_per_slot, view.slots
+    if not ctx or not slots:
+        return []
+    try:
+        profile = load_model_file(path)
+    except ValueError:
+        return []
+    budget = Budget(int(gpu.vram_total_mib or 0) * MIB - FIT_MARGIN, "gpu")
+    need = footprint(profile, ctx, slots, "f16", True, budget).total
+    if need <= budget.bytes:
+        return []
+    smaller = next(
+        (
+            c
+            for c in CTX_CANDIDATES
+            if c <= ctx
+            and c <= profile.context_length
+            and footprint(profile, c, 1, "f16", True, budget).total <= budget.bytes
+        ),
+        None,
+    )
+    if smaller is None:
+        return []
+    cause = (
+        f"llama-server at {view.url} ({path.name}) runs {ctx_text(ctx)} × {slots} slots: "
+        f"{gib(need)}, more than {gpu.name}'s {gib(budget.bytes)} even when empty; "
+        f"{ctx_text(smaller)} × 1 fits entirely"
+    )
+    fix = Fix(FixKind.RESTART_SERVER, f"Restart it with -c {smaller} -np 1 (or --fit on)")
+    return [
+        Finding(
+            FindingKind.CONTEXT_TOO_BIG,
+            view.url,
+            path.name,
+            cause,
+            (fix,),
+            (("needed_bytes", float(need)), ("fits_ctx", float(smaller))),
+        )
+    ]
+
+
 def diagnose_llama_server(view: LlamaServerView, hardware: HardwareSpec) -> list[Finding]:
-    """A finding when the GPU holds too little to hold this server's weights."""
+    """Findings when the GPU holds too little of this server's weights, or when its context ×
+    slots cannot fit on this GPU at all."""
     gpus = hardware.discrete_gpus
     if not gpus or not view.model_path or not _local(view.url):
         return []
+    path = Path(view.model_path)
     try:
-        weights = Path(view.model_path).stat().st_size
+        weights = path.stat().st_size
     except OSError:
         return []
+    return _offload(view, hardware, path, weights) + _slots_fit(view, hardware, path)
+
+
+def _offload(
+    view: LlamaServerView, hardware: HardwareSpec, path: Path, weights: int
+) -> list[Finding]:
+    """The GPU's used memory (every process) bounds the weights that can be there."""
+    gpus = hardware.discrete_gpus
     used = sum(int(g.vram_used_mib or 0) for g in gpus) * MIB
     if weights <= 0 or used >= weights:
         return []
     share = used / weights
-    name = Path(view.model_path).name
+    name = path.name
     nums = (
         ("weights_bytes", float(weights)),
         ("gpu_used_bytes", float(used)),
