@@ -106,6 +106,11 @@ class FakeOllama:
         self.busy_count = 0
         self.ps_delay_s = 0.0
         self.loaded: dict[str, float] = {}
+        self.extra_models: dict[str, dict] = {}
+        """More installed models: name → {"show": /api/show body, "size": bytes} (no runner)."""
+        self.ps_models: list[dict] | None = None
+        """When set, /api/ps answers these entries (placement scenarios); an unload
+        (keep_alive 0) of a listed name removes it."""
         self.requests: list[tuple[str, str, dict]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -127,7 +132,7 @@ class FakeOllama:
     # -- the scheduler (runner mode) -------------------------------------------------------
     def names(self) -> set[str]:
         """Model names this server knows."""
-        return {MODEL, MODEL.split(":")[0], *self.derived}
+        return {MODEL, MODEL.split(":")[0], *self.derived, *self.extra_models}
 
     def draft_args(self, model: str, options: dict) -> tuple[str, ...]:
         """`appendDraftArgs` for `model` with the request's options (see the module docstring)."""
@@ -276,8 +281,17 @@ class FakeOllama:
                     return self._json(200, {"version": fake.version})
                 if self.path == "/api/tags":
                     return self._json(
-                        200, {"models": [self._tag(name) for name in (MODEL, *fake.derived)]}
+                        200,
+                        {
+                            "models": [self._tag(name) for name in (MODEL, *fake.derived)]
+                            + [
+                                {**self._tag(n), "size": e["size"]}
+                                for n, e in fake.extra_models.items()
+                            ]
+                        },
                     )
+                if self.path == "/api/ps" and fake.ps_models is not None:
+                    return self._json(200, {"models": list(fake.ps_models)})
                 if self.path == "/api/ps":
                     time.sleep(fake.ps_delay_s)
                     models = []
@@ -377,6 +391,8 @@ class FakeOllama:
                     name = body.get("model")
                     if name not in fake.names():
                         return self._json(404, {"error": f"model '{body.get('model')}' not found"})
+                    if name in fake.extra_models:
+                        return self._json(200, fake.extra_models[name]["show"])
                     params = {"temperature": 0.2, **fake.derived.get(name, {})}
                     modelfile = f"FROM {MODEL}\n" + "".join(
                         f"PARAMETER {k} {v}\n" for k, v in params.items()
@@ -405,6 +421,8 @@ class FakeOllama:
                     )
                 t0 = time.perf_counter_ns()
                 keep = body.get("keep_alive")
+                if keep == 0 and fake.ps_models is not None:
+                    fake.ps_models = [m for m in fake.ps_models if m.get("name") != model]
                 if keep == 0:
                     fake.loaded.pop(MODEL, None)
                     return self._json(

@@ -22,6 +22,7 @@ from velollm_desktop.core.tune.common import (
     TuneResult,
     verdict_text,
 )
+from velollm_desktop.core.tune.energy import score_unit
 from velollm_desktop.core.tune.ollama import ServiceSettings
 from velollm_desktop.core.tune.target import TuneSettings, TuneTarget, target_for
 from velollm_desktop.core.wording import sentence
@@ -49,7 +50,7 @@ def summary(result: TuneResult) -> dict:
         "model": result.model,
         "objective": result.objective,
         "concurrency": result.concurrency,
-        "unit": "tokens/s",
+        "unit": score_unit(result.objective),
         "baseline": row(result.baseline),
         "candidates": [row(m) for m in result.candidates],
         "winner": row(result.winner),
@@ -84,7 +85,7 @@ def _target(args: argparse.Namespace) -> TuneTarget:
 def _print_table(result: TuneResult) -> None:
     for m in result.candidates:
         score = (
-            f"{m.score.mean:8.1f} ± {m.score.stddev:5.1f} tok/s"
+            f"{m.score.mean:8.2f} ± {m.score.stddev:5.2f} {score_unit(result.objective)}"
             if m.score
             else f"{m.pruned or 'n/a'}"
         )

@@ -149,6 +149,12 @@ SCHEMA: tuple[Option, ...] = (
     ),
     Option("start_at_login", bool, False, "Start VeloLLM Desktop when you log in"),
     Option(
+        "doctor_spill_alerts",
+        bool,
+        True,
+        "Notify from the tray when a model starts running partly on the CPU (once per load)",
+    ),
+    Option(
         "llama_server_path",
         str,
         "",

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from velollm_desktop import APP_ID, APP_NAME, __version__
+from velollm_desktop.core.doctor.watch import SpillWatch, alert_text
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.icons import app_icon
@@ -79,6 +80,7 @@ class Controller(QObject):
         self._hardware: HardwareSpec | None = None
         self._hardware_error: str | None = None
         self._models: Sequence | None = None
+        self._spills = SpillWatch()
         self._ollama_down: str | None = None
         self.tray: Tray | None = None
         self._first_sample = True
@@ -159,6 +161,15 @@ class Controller(QObject):
 
         self.tune_page = TunePage(lambda: self._hardware, lambda: self.settings.get("ollama_url"))
         window.add_page(self.tune_page, "Tune")
+        from velollm_desktop.ui.doctor_page import DoctorPage  # noqa: PLC0415
+
+        self.doctor_page = DoctorPage(
+            lambda: self.settings.get("ollama_url"), lambda: self._hardware, self._bench_history
+        )
+        window.add_page(self.doctor_page, "Doctor")
+        self.doctor_page.open_optimize.connect(
+            lambda: window.tabs.setCurrentWidget(self.optimize_page)
+        )
         if self.tray:
             self.benchmark_page.finished.connect(
                 lambda text: self.tray.notify("Benchmark finished", text)
@@ -266,6 +277,15 @@ class Controller(QObject):
             self._window.monitor.set_loaded_models(models)
         if self.tray:
             self.tray.update_models(models)
+        self._spill_alert(models)
+
+    def _spill_alert(self, models: Sequence) -> None:
+        """A tray notification when a model starts spilling to the CPU (once per load)."""
+        if not (self._hardware and self._hardware.discrete_gpus):
+            return  # no GPU: CPU placement is expected
+        new = self._spills.update(models)
+        if new and self.tray and self.settings.get("doctor_spill_alerts"):
+            self.tray.notify("A model runs partly on the CPU", alert_text(new))
 
     def _on_ollama_down(self, reason: str) -> None:
         self._models, self._ollama_down = None, reason

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.bench.flow import outcome_text
+from velollm_desktop.core.bench.metrics import METRICS, metric_of
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.stats import (
     Stats,
@@ -31,6 +32,7 @@ from velollm_desktop.core.bench.stats import (
 )
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.bench.suites import SUITES, describe_suite
+from velollm_desktop.core.energy import describe_energy, format_j_per_token
 from velollm_desktop.core.failure import Fix
 from velollm_desktop.core.kinds import default_url
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
@@ -127,7 +129,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
 
     def _build_results(self) -> None:
         """The results table, the comparison warning and the chart."""
-        self.table = QTableWidget(0, 7)
+        self.table = QTableWidget(0, 8)
         self.table.setHorizontalHeaderLabels(
             [  # two-line headers: the table fits its pane at 1100×760 and at 800×600
                 "Test",
@@ -136,12 +138,13 @@ class BenchmarkPage(BenchmarkHistoryBase):
                 "Server decode\n(tok/s)",
                 "TTFT\n(ms)",
                 "Prompt\n(tok/s)",
+                "Energy\n(J/token)",
                 "Note",
             ]
         )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)  # elided, full in tooltip
+        header.setSectionResizeMode(7, QHeaderView.ResizeMode.Stretch)  # elided, full in tooltip
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
@@ -151,6 +154,11 @@ class BenchmarkPage(BenchmarkHistoryBase):
         self.warning.setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.chart = BarChart("Decode speed (mean ± stddev)", "tokens/s")
+        self.chart_metric = QComboBox()
+        for key, (title, unit) in METRICS.items():
+            self.chart_metric.addItem(f"{title} ({unit})", key)
+        self.chart_metric.currentIndexChanged.connect(lambda _i: self._rechart())
+        self._charted: tuple[list[tuple[str, BenchmarkResult]], str] = ([], "")
 
     def _lay_out(self, form: QFormLayout, buttons: QHBoxLayout, export_row: QGridLayout) -> None:
         """Form, buttons and history on the left; results on the right."""
@@ -167,6 +175,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
         rv = QVBoxLayout(right)
         rv.addWidget(self.table)
         rv.addWidget(self.warning)
+        rv.addWidget(self.chart_metric)
         rv.addWidget(self.chart, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -325,6 +334,10 @@ class BenchmarkPage(BenchmarkHistoryBase):
         if not self.history.closed:  # the app may be quitting: the result arrives after shutdown
             self.reload_history()
         self.status.setText(outcome_text(result, previous_shown=self.result is not None))
+        if result.notes:  # the regression watch's before/after, among others
+            self._show_warning(
+                "\n".join((self.warning.text().removeprefix("⚠ "), *result.notes)).strip()
+            )
         self.finished.emit(
             f"{result.model}: {pm(result.results[0].decode_tokens_per_s)} tok/s"
             if result.results
@@ -350,11 +363,12 @@ class BenchmarkPage(BenchmarkHistoryBase):
                 pm(t.server_decode_tokens_per_s),
                 pm(t.ttft_ms, 0),
                 pm(t.prompt_tokens_per_s, 0),
+                format_j_per_token(t.energy).removesuffix(" J/token"),
                 f"⚠ {note}" if note else "ok",
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(describe_energy(t.energy) if col == 6 else text)
                 self.table.setItem(row, col, item)
             if note:
                 noisy.append(f"{t.name}: {note}")
@@ -364,19 +378,29 @@ class BenchmarkPage(BenchmarkHistoryBase):
         self.warning.setText(f"⚠ {text}" if text else "")
         self.warning.setVisible(bool(text))
 
+    def _rechart(self) -> None:
+        self._chart(*self._charted)
+
     def _chart(self, labelled: list[tuple[str, BenchmarkResult]], note: str = "") -> None:
+        self._charted = (labelled, note)
+        metric = self.chart_metric.currentData() or "decode"
+        title, unit = METRICS[metric]
+        self.chart.setTitle(title)
+        self.chart.setLabel("left", unit)
         tests: list[str] = []
         for _, r in labelled:
             tests += [t.name for t in r.results if t.name not in tests]
         series = []
         for label, r in labelled:
-            by_name = {t.name: t.decode_tokens_per_s for t in r.results}
+            by_name = {t.name: metric_of(t, metric) for t in r.results}
+            none = (None, None)
             series.append(
                 (
                     label,
-                    [by_name[n].mean if by_name.get(n) else None for n in tests],
-                    [by_name[n].stddev if by_name.get(n) else None for n in tests],
+                    [by_name.get(n, none)[0] for n in tests],
+                    [by_name.get(n, none)[1] for n in tests],
                 )
             )
         self.chart.set_data(tests, series)
         self.chart.setLabel("bottom", f"test — {note}" if note else "test")
+

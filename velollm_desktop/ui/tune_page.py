@@ -43,6 +43,7 @@ from velollm_desktop.core.tune.common import (
     outcome_text,
     verdict_text,
 )
+from velollm_desktop.core.tune.energy import score_unit
 from velollm_desktop.core.tune.llamacpp import tune
 from velollm_desktop.core.tune.ollama import SERVER_VARS, ServiceSettings, tune_ollama, tuned_name
 from velollm_desktop.core.tune.target import apply_and_remeasure, target_for
@@ -352,7 +353,8 @@ class TunePage(QWidget):
     def _on_progress(self, event: ProgressEvent) -> None:
         m = event.measurement
         if isinstance(m, Measured):  # a candidate finished: show it now
-            score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s" if m.score else "n/a"
+            unit = score_unit(self.objective.currentText())
+            score = f"{m.score.mean:.2f} ± {m.score.stddev:.2f} {unit}" if m.score else "n/a"
             row = self.table.rowCount()
             self.table.insertRow(row)
             self.table.setItem(row, 0, QTableWidgetItem(m.candidate.name))

@@ -243,6 +243,8 @@ JOB_MODULES = (
     "velollm_desktop.core.hardware",
     "velollm_desktop.core.bench.flow",
     "velollm_desktop.core.bench.concurrent",
+    "velollm_desktop.core.doctor",
+    "velollm_desktop.core.energy",
     "velollm_desktop.core.llamacpp.gguf",
     "velollm_desktop.core.llamacpp.server",
     "velollm_desktop.core.optimize.apply",

@@ -123,6 +123,15 @@ class _SseClient:
             raise BadResponse(f"{self.what} sent a {type(data).__name__} on {path}, not an object")
         return data
 
+    def get_text(self, path: str) -> str:
+        """A text reply (llama-server's /metrics), bounded; undecodable bytes replaced."""
+        resp = self._open("GET", path, None, None, self._get_limits)
+        try:
+            raw = resp.read(self._get_limits.max_body_bytes)
+        finally:
+            resp.close()
+        return raw.decode("utf-8", "replace")
+
     def _raise_for(self, resp: Response, model: str | None) -> None:
         try:
             detail = error_detail(resp)

@@ -19,6 +19,7 @@ from velollm_desktop import __version__
 from velollm_desktop.core.bench.model import RunMeasurement
 from velollm_desktop.core.bench.stats import Stats, ratio_ci95, summarize
 from velollm_desktop.core.cancel import Cancelled
+from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, program_version
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
@@ -129,6 +130,8 @@ class ModeResult:
     speedup_ci95: tuple[float, float] | None = None
     agreement_with_vanilla: float | None = None
     """Mean share of the output text identical to vanilla's (common prefix / length), 0–1."""
+    energy: EnergyReading | None = None
+    """The mode's measured runs as one energy window (J per generated token), when measured."""
 
 
 @dataclass(frozen=True)
@@ -221,8 +224,10 @@ def _measure_mode(
     binary: LlamaBinary | None,
     cancel: threading.Event,
     progress: _Progress,
-) -> list[RunMeasurement]:
-    """One llama-server for `mode`: warm up, then every prompt `runs` times (stopped on exit)."""
+    meter: EnergyMeter,
+) -> tuple[list[RunMeasurement], EnergyReading | None]:
+    """One llama-server for `mode`: warm up, then every prompt `runs` times (stopped on exit),
+    the measured runs inside one energy window."""
     progress.say(f"{mode.name}: starting llama-server")
     measured: list[RunMeasurement] = []
     with (
@@ -232,23 +237,41 @@ def _measure_mode(
         LlamaServerClient(server.url) as client,
     ):
         client.measure("warm-up", 8)  # page the weights in; not counted
-        for r in range(runs):
-            for label, prompt in prompts:
-                if cancel.is_set():
-                    raise CompareCancelled("cancelled; every llama-server was stopped")
-                m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
-                measured.append(m)
-                progress.done += 1
-                progress.say(
-                    f"{mode.name} · {label} run {r + 1}/{runs}: "
-                    f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
-                )
+        with meter.window() as w:
+            _runs(client, mode, runs, prompts, n_predict, cancel, progress, measured)
     if cancel.is_set():
         raise CompareCancelled("cancelled; every llama-server was stopped")
-    return measured
+    tokens = sum(m.eval_count or 0 for m in measured) or None
+    return measured, with_tokens(w.reading, tokens) if w.reading else None
 
 
-def _mode_result(mode: SpecMode, measured: list[RunMeasurement]) -> ModeResult:
+def _runs(
+    client: LlamaServerClient,
+    mode: SpecMode,
+    runs: int,
+    prompts: Sequence[tuple[str, str]],
+    n_predict: int,
+    cancel: threading.Event,
+    progress: _Progress,
+    measured: list[RunMeasurement],
+) -> None:
+    """Every prompt `runs` times, appended to `measured` as they finish."""
+    for r in range(runs):
+        for label, prompt in prompts:
+            if cancel.is_set():
+                raise CompareCancelled("cancelled; every llama-server was stopped")
+            m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
+            measured.append(m)
+            progress.done += 1
+            progress.say(
+                f"{mode.name} · {label} run {r + 1}/{runs}: "
+                f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
+            )
+
+
+def _mode_result(
+    mode: SpecMode, measured: list[RunMeasurement], energy: EnergyReading | None = None
+) -> ModeResult:
     """Summaries of one mode's runs (speedups come later, against the baseline)."""
     drafted = sum(m.draft_n or 0 for m in measured)
     accepted = sum(m.draft_n_accepted or 0 for m in measured)
@@ -262,6 +285,7 @@ def _mode_result(mode: SpecMode, measured: list[RunMeasurement]) -> ModeResult:
         acceptance=accepted / drafted if drafted else None,
         drafted=drafted,
         accepted=accepted,
+        energy=energy,
     )
 
 
@@ -300,11 +324,15 @@ def run_compare(
     cancel: threading.Event | None = None,
     notes: Sequence[str] = (),
     on_mode: Callable[[ModeResult], None] | None = None,
+    energy: EnergyMeter | None = None,
 ) -> CompareResult:
     """Measure every mode; the first mode is the baseline (normally vanilla). `notes` (what
     Ollama would do with this model) come first in the advice. `on_mode` gets each mode's
-    result (its speedup against the baseline) as soon as that mode is measured."""
+    result (its speedup against the baseline) as soon as that mode is measured. Each mode's
+    energy is read with `energy` (default: this machine's sources; "n/a" with the reason if
+    none)."""
     cancel = cancel or threading.Event()
+    meter = energy if energy is not None else EnergyMeter.here()
     target_info, draft_info, problems = _check_draft(target, draft, modes)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     tracker = _Progress(progress or (lambda *_: None), len(modes) * runs * len(prompts))
@@ -312,7 +340,7 @@ def run_compare(
     texts: dict[str, list[str]] = {}
     for mode in modes:
         try:
-            measured = _measure_mode(
+            measured, reading = _measure_mode(
                 target,
                 mode,
                 runs=runs,
@@ -322,6 +350,7 @@ def run_compare(
                 binary=binary,
                 cancel=cancel,
                 progress=tracker,
+                meter=meter,
             )
         except ServerStartError as exc:
             if cancel.is_set():
@@ -332,7 +361,7 @@ def run_compare(
             tracker.total -= runs * len(prompts)
             continue
         texts[mode.name] = [m.text for m in measured]
-        results.append(_mode_result(mode, measured))
+        results.append(_mode_result(mode, measured, reading))
         if on_mode is not None:
             on_mode(_with_speedups(results, texts)[-1])
     binary = binary or find_program("llama-server")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from velollm_desktop.core.bench.stats import Stats, summarize
 from velollm_desktop.core.cancel import Cancelled
+from velollm_desktop.core.energy.model import EnergyReading
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile
@@ -24,7 +25,7 @@ from velollm_desktop.core.progress import ProgressFn
 from velollm_desktop.core.tune.budget import BudgetClock
 from velollm_desktop.core.wording import sentences
 
-OBJECTIVES = ("decode", "throughput", "prompt")
+OBJECTIVES = ("decode", "throughput", "prompt", "efficiency")
 PROMPT = (
     "Write a detailed, step by step explanation of how a hash map works, with an example in Python."
 )
@@ -53,7 +54,8 @@ class Measured:
     candidate: Any
     """The `TuneCandidate` measured (a llama-server `Candidate` or an `OllamaCandidate`)."""
     score: Stats | None
-    """tokens/s: decode (single stream), aggregate (throughput) or prompt."""
+    """tokens/s: decode (single stream), aggregate (throughput) or prompt; generated tokens
+    per joule for "efficiency"."""
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
     samples: tuple[float, ...] = ()
@@ -61,6 +63,8 @@ class Measured:
     """Why it was not measured (memory, no consent), if so."""
     load_ms: float | None = None
     """Time to load the model with this setting (ms; Ollama's load_duration), if measured."""
+    energy: EnergyReading | None = None
+    """The candidate's energy over all its rounds (J per generated token), when measured."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.energy import EnergyMeter
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
@@ -38,6 +39,7 @@ from velollm_desktop.core.tune.common import (
     prune_by_memory,
     tune_result,
 )
+from velollm_desktop.core.tune.energy import CandidateEnergy, meter_for
 from velollm_desktop.core.tune.moe import expert_offload_picks
 
 __all__ = ["OBJECTIVES", "Candidate", "Measured", "TuneCancelled", "TuneResult", "tune"]
@@ -259,6 +261,7 @@ def measure_candidate(
     deadline: float,
     cancel: threading.Event,
     on_sample: Callable[[int], None] | None = None,
+    energy: EnergyMeter | None = None,
 ) -> Measured:
     """Start llama-server with `c`, measure until precise enough or out of time, stop it.
     `cancel` ends the start, the warm-up and the request in flight (the tune's stop)."""
@@ -275,18 +278,20 @@ def measure_candidate(
             with LlamaServerClient(server.url) as own:  # one connection per concurrent client
                 return _one(own, objective, n_predict, cancel, k)
 
+        tally = CandidateEnergy(energy or EnergyMeter([]), objective)
         try:
-            samples, latencies = measure_rounds(
-                request,
-                objective,
-                concurrency,
-                deadline=deadline,
-                cancel=cancel,
-                on_sample=on_sample,
-            )
+            with tally.measuring():
+                samples, latencies = measure_rounds(
+                    tally.wrap(request),
+                    objective,
+                    concurrency,
+                    deadline=deadline,
+                    cancel=cancel,
+                    on_sample=on_sample,
+                )
         except TuneCancelled:
             raise TuneCancelled(CANCELLED) from None
-    return measured_from(c, samples, latencies)
+    return dataclasses.replace(measured_from(c, samples, latencies), energy=tally.reading)
 
 
 def tune(
@@ -301,11 +306,13 @@ def tune(
     candidates: Sequence[Candidate] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    energy: EnergyMeter | None = None,
 ) -> TuneResult:
     """Measure the baseline and each candidate within `budget_s` seconds; return the table and
     winner. `ctx` is the context every candidate must keep, per slot (tokens)."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    meter = meter_for(objective, energy)
     cancel = cancel or threading.Event()
     report = progress or silent
     t_start = time.monotonic()
@@ -327,6 +334,7 @@ def tune(
             deadline=deadline,
             cancel=clock.stop,
             on_sample=clock.sampled,
+            energy=meter,
         ),
         t_start=t_start,
         budget_s=budget_s,

@@ -18,12 +18,14 @@ options as Modelfile parameters); the original model is never changed, and undo 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from velollm_desktop.core.bench.backends import OllamaBackend
+from velollm_desktop.core.energy import EnergyMeter
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
@@ -35,7 +37,6 @@ from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
-    OBJECTIVES,
     PROMPT,
     Measured,
     TuneCancelled,
@@ -46,6 +47,7 @@ from velollm_desktop.core.tune.common import (
     prune_by_memory,
     tune_result,
 )
+from velollm_desktop.core.tune.energy import CandidateEnergy, meter_for
 from velollm_desktop.core.tune.ollama_candidates import (
     LOAD_OPTIONS,
     N_CPU_MOE,
@@ -178,6 +180,7 @@ def measure_ollama_candidate(
     deadline: float,
     cancel: threading.Event,
     on_sample: Callable[[int], None] | None = None,
+    energy: EnergyMeter | None = None,
 ) -> Measured:
     """Load the model with `c`'s options (timed on its own), then measure until precise enough.
     `cancel` (the tune's stop) ends the request in flight."""
@@ -196,10 +199,17 @@ def measure_ollama_candidate(
         return float(rate or 0.0), m.total_ms, int(m.eval_count or 0)
 
     request(-1)  # warm-up: the first generation after a load
-    samples, latencies = measure_rounds(
-        request, objective, concurrency, deadline=deadline, cancel=cancel, on_sample=on_sample
-    )
-    return measured_from(c, samples, latencies, load_ms)
+    tally = CandidateEnergy(energy or EnergyMeter([]), objective)
+    with tally.measuring():
+        samples, latencies = measure_rounds(
+            tally.wrap(request),
+            objective,
+            concurrency,
+            deadline=deadline,
+            cancel=cancel,
+            on_sample=on_sample,
+        )
+    return dataclasses.replace(measured_from(c, samples, latencies, load_ms), energy=tally.reading)
 
 
 def tune_ollama(
@@ -216,14 +226,12 @@ def tune_ollama(
     candidates: Sequence[OllamaCandidate] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    energy: EnergyMeter | None = None,
 ) -> TuneResult:
     """Measure the current settings and each candidate within `budget_s`; restore the server.
-
     `server` is the user's consent to server-level changes; without it, candidates that need
-    one are listed as not tried.
-    """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    one are listed as not tried."""
+    meter = meter_for(objective, energy)  # refuses an unknown objective too
     cancel = cancel or threading.Event()
     report = progress or silent
     t_start = time.monotonic()
@@ -256,6 +264,7 @@ def tune_ollama(
                 deadline=deadline,
                 cancel=clock.stop,
                 on_sample=clock.sampled,
+                energy=meter,
             ),
             t_start=t_start,
             budget_s=budget_s,
