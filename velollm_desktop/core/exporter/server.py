@@ -65,7 +65,7 @@ def _handler(registry: CollectorRegistry, auth: Auth | None) -> type[BaseHTTPReq
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             if auth is not None and not auth.allows(self.headers.get("Authorization")):
                 challenge = (
                     'Bearer realm="velollm"' if auth.scheme == "bearer" else 'Basic realm="velollm"'

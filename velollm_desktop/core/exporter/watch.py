@@ -102,7 +102,7 @@ class Watch:
             self.state.poll_started()
             try:
                 self.state.set_ollama(poll_ollama(self.url, self.state.ollama_deadline_s))
-            except Exception as exc:  # noqa: BLE001 - a bad poll must not end the exporter
+            except Exception as exc:
                 log.exception("exporter: Ollama poll failed")
                 self.state.set_ollama(
                     OllamaSnapshot(False, time.monotonic(), 0.0, error=type(exc).__name__)
