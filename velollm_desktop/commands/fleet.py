@@ -148,7 +148,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="[KIND=]URL",
         help="a server or exporter to watch (repeat); KIND: ollama, llamacpp, vllm, openai,"
-        " node, dcgm (default: detected)",
+        " node, dcgm, velollm (default: detected)",
     )
     p.add_argument("--once", action="store_true", help="probe twice (for rates), print, exit")
     p.add_argument("--json", action="store_true", help="print JSON (docs/guides/FLEET.md)")

@@ -30,6 +30,7 @@ from velollm_desktop.workers.task import TaskWorker, start_task
 
 if TYPE_CHECKING:
     from velollm_desktop.core.hardware import HardwareSpec
+    from velollm_desktop.ui.exporter_control import ExporterControl
     from velollm_desktop.ui.main_window import MainWindow
     from velollm_desktop.workers.monitor import OllamaPoller, SamplerWorker
 
@@ -76,6 +77,7 @@ class Controller(QObject):
         self._detect: TaskWorker | None = None
         self.poller: OllamaPoller | None = None
         self.sampler: SamplerWorker | None = None
+        self.exporter: ExporterControl | None = None
         self._shut_down = False
         self._quick_optimize_pending = False
         if self.has_tray:
@@ -158,6 +160,9 @@ class Controller(QObject):
         if problems:
             window.show_banner("\n".join(problems))
         window.settings_page.changed.connect(self._on_setting_changed)
+        if self.exporter is not None:
+            window.settings_page.show_exporter_status(self.exporter.last_status)
+            self.exporter.status.connect(window.settings_page.show_exporter_status)
         if self._hardware is not None:
             window.monitor.set_hardware(self._hardware)
         elif self._hardware_error:
@@ -191,6 +196,8 @@ class Controller(QObject):
         self._monitor = monitor
         self._start_sampler()
         self._start_ollama_poller()
+        if self.settings.get("exporter_enabled"):
+            self._apply_exporter()
         if (
             self.tray
             and self.settings.get("fleet_tray_worst")
@@ -215,6 +222,16 @@ class Controller(QObject):
         self.poller.unavailable.connect(self._on_ollama_down)
         self.poller.start()
 
+    def _apply_exporter(self) -> None:
+        """Start, restart or stop the /metrics endpoint as Settings say (off the GUI thread)."""
+        from velollm_desktop.ui.exporter_control import ExporterConfig, ExporterControl  # noqa: PLC0415
+
+        if self.exporter is None:
+            self.exporter = ExporterControl(self)
+            if self._window is not None:
+                self.exporter.status.connect(self._window.settings_page.show_exporter_status)
+        self.exporter.apply(ExporterConfig.from_settings(self.settings))
+
     def _on_hardware(self, spec: HardwareSpec) -> None:
         self._hardware = spec
         if self._window is not None:
@@ -230,6 +247,8 @@ class Controller(QObject):
 
     def _on_sample(self, sample) -> None:
         self.history.add(sample)
+        if self.exporter is not None:
+            self.exporter.feed(sample)  # the Monitor page's numbers, on /metrics
         if self._window is not None:
             self._window.monitor.mark_dirty(sample)
         if self.tray:
@@ -268,6 +287,9 @@ class Controller(QObject):
         elif name == "ollama_url":
             if self.poller is not None:
                 self.poller.set_url(self.settings.get(name))
+        if name.startswith("exporter_") or (name == "ollama_url" and self.exporter is not None):
+            if not self._shut_down:
+                self._apply_exporter()
 
     def _on_tray_action(self, key: str) -> None:
         run_tray_action(self, key)
@@ -293,6 +315,7 @@ class Controller(QObject):
         for name, done in (
             ("sampler", self.sampler is None or self.sampler.join(5.0)),
             ("Ollama poller", self.poller is None or self.poller.join(5.0)),
+            ("exporter", self.exporter is None or self.exporter.shutdown(5.0)),
         ):
             if not done:
                 late.append(name)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGroupBox,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core import autostart
+from velollm_desktop.core.exporter.listen import ListenError, parse_listen
 from velollm_desktop.core.settings import SCHEMA, Settings
 
 
@@ -32,8 +34,8 @@ class SettingsPage(QWidget):
         self.editors: dict[str, QWidget] = {}
         form = QFormLayout(self)
         for opt in SCHEMA:
-            if opt.name == "tray_hint_shown":
-                continue
+            if opt.name == "tray_hint_shown" or opt.name.startswith("exporter_"):
+                continue  # the exporter's options are in their own group
             value = settings.get(opt.name)
             if opt.name == "start_at_login":  # the autostart entry itself is the truth
                 w = QCheckBox()
@@ -56,11 +58,64 @@ class SettingsPage(QWidget):
             w.setToolTip(opt.description)
             self.editors[opt.name] = w
             form.addRow(QLabel(opt.description), w)
+        form.addRow(self._build_exporter_group())
         reset = QPushButton("Reset to defaults")
         reset.clicked.connect(lambda: self._reset())
         form.addRow(reset)
         self.status = QLabel(f"Stored in {settings.path}")
         form.addRow(self.status)
+
+    def _build_exporter_group(self) -> QGroupBox:
+        """The Prometheus exporter: on/off (off by default), address, remote access, auth file."""
+        box = QGroupBox("Prometheus exporter")
+        form = QFormLayout(box)
+        enabled = QCheckBox()
+        enabled.setChecked(bool(self.settings.get("exporter_enabled")))
+        enabled.toggled.connect(lambda v: self._commit("exporter_enabled", v))
+        listen = QLineEdit(str(self.settings.get("exporter_listen")))
+        listen.editingFinished.connect(lambda: self._commit_listen())
+        remote = QCheckBox()
+        remote.setChecked(bool(self.settings.get("exporter_allow_remote")))
+        remote.toggled.connect(lambda v: self._commit_listen(allow_remote=v))
+        auth = QLineEdit(str(self.settings.get("exporter_auth_file")))
+        auth.setPlaceholderText("none")
+        auth.editingFinished.connect(lambda: self._commit("exporter_auth_file", auth.text().strip()))
+        for name, editor in (
+            ("exporter_enabled", enabled),
+            ("exporter_listen", listen),
+            ("exporter_allow_remote", remote),
+            ("exporter_auth_file", auth),
+        ):
+            opt = next(o for o in SCHEMA if o.name == name)
+            editor.setToolTip(opt.description)
+            self.editors[name] = editor
+            form.addRow(QLabel(opt.description), editor)
+        self.exporter_status = QLabel("Off")
+        self.exporter_status.setWordWrap(True)
+        form.addRow(self.exporter_status)
+        return box
+
+    def _commit_listen(self, allow_remote: bool | None = None) -> None:
+        """Save the address only when it can be served (loopback unless remote is allowed)."""
+        listen = self.editors["exporter_listen"]
+        remote = self.editors["exporter_allow_remote"]
+        assert isinstance(listen, QLineEdit) and isinstance(remote, QCheckBox)
+        allow = remote.isChecked() if allow_remote is None else allow_remote
+        try:
+            address = parse_listen(listen.text(), allow_remote=allow)
+        except ListenError as exc:
+            self.exporter_status.setText(f"Not saved: {exc}")
+            if allow_remote is not None and not allow_remote:
+                self._commit("exporter_allow_remote", False)
+            return
+        self._commit("exporter_allow_remote", allow)
+        self._commit("exporter_listen", listen.text().strip())
+        if address.warning():
+            self.exporter_status.setText(address.warning() or "")
+
+    def show_exporter_status(self, text: str) -> None:
+        """What the endpoint does now (from the app's ExporterControl)."""
+        self.exporter_status.setText(text)
 
     def showEvent(self, event) -> None:
         """The tray menu may have changed start-at-login meanwhile: show what is true now."""
