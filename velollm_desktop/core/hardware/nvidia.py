@@ -188,7 +188,7 @@ class Nvml:
             power_w=sample.power_w,
             power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
             fan_pct=float(fan) if fan is not None else None,
-            uuid=_text(self.query("nvmlDeviceGetUUID", handle)) if handle else None,
+            uuid=_text(self.query("nvmlDeviceGetUUID", handle)) if handle is not None else None,
             pci_bus_id=_text(getattr(pci, "busId", "")) or None if pci is not None else None,
             source="nvml",
         )
