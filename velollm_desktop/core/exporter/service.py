@@ -124,8 +124,8 @@ def _sha(text: str) -> str:
 class ServiceInstaller:
     """Applies an install or removal plan; `runner` runs commands (injectable for tests)."""
 
-    def __init__(self, *, runner: Runner = run_command, journal: Path | None = None) -> None:
-        self.runner = runner
+    def __init__(self, *, runner: Runner | None = None, journal: Path | None = None) -> None:
+        self.runner = runner or run_command
         self.journal = journal or journal_path()
 
     def _entry(self) -> dict | None:
