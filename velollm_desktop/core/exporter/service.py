@@ -67,7 +67,6 @@ def unit_text(argv: Sequence[str]) -> str:
     return (
         "[Unit]\n"
         "Description=VeloLLM Prometheus exporter (Ollama, GPU, benchmarks)\n"
-        "Documentation=https://github.com/velollm/velollm-desktop/blob/main/docs/guides/FLEET.md\n"
         "After=network.target\n\n"
         "[Service]\n"
         f"ExecStart={' '.join(_exec_quote(a) for a in argv)}\n"
