@@ -23,7 +23,10 @@ TOKEN = "0123456789abcdef-token"
 @pytest.fixture
 def fake():
     with FakeOllama() as f:
-        f.ps_models = [ps_model("llama3.3:70b", 44 * GIB, 30 * GIB), ps_model("qwen3:8b", 6 * GIB, 6 * GIB)]
+        f.ps_models = [
+            ps_model("llama3.3:70b", 44 * GIB, 30 * GIB),
+            ps_model("qwen3:8b", 6 * GIB, 6 * GIB),
+        ]
         yield f
 
 
@@ -31,7 +34,10 @@ def test_once_output_passes_promtool(velollm_exe, fake):
     res = run_cli(velollm_exe, "exporter", "--once", "--url", fake.url)
     assert res.returncode == 0, res.stderr
     assert promtool_check(res.stdout).returncode == 0
-    assert 'velollm_ollama_model_vram_bytes{digest="9f438cb9cd58",model="llama3.3:70b",processor="gpu+cpu"}' in res.stdout
+    assert (
+        'velollm_ollama_model_vram_bytes{digest="9f438cb9cd58",model="llama3.3:70b",processor="gpu+cpu"}'
+        in res.stdout
+    )
 
 
 def _wait_metrics(url: str, headers: dict | None = None) -> httpx.Response:
@@ -52,20 +58,32 @@ def test_served_endpoint_is_a_fleet_kind_with_model_rows_and_stops_on_sigterm(ve
     port = free_port()
     proc = subprocess.Popen(
         [velollm_exe, "exporter", "--listen", f"127.0.0.1:{port}", "--url", fake.url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
         assert _wait_metrics(base + "/metrics").status_code == 200
-        res = run_cli(velollm_exe, "fleet", "--target", base, "--once", "--json", "--interval", "0.2")
+        res = run_cli(
+            velollm_exe, "fleet", "--target", base, "--once", "--json", "--interval", "0.2"
+        )
         assert res.returncode == 0, res.stderr
         (target,) = json.loads(res.stdout)["targets"]
         assert target["kind"] == "velollm" and target["up"]
         rows = {r["name"]: r for r in target["model_rows"]}
-        assert rows["llama3.3:70b"]["vram_bytes"] == 30 * GIB and rows["llama3.3:70b"]["spills"] is True
+        assert (
+            rows["llama3.3:70b"]["vram_bytes"] == 30 * GIB
+            and rows["llama3.3:70b"]["spills"] is True
+        )
         assert rows["qwen3:8b"]["processor"] == "gpu"
-        table = run_cli(velollm_exe, "fleet", "--target", base, "--once", "--interval", "0.2").stdout
-        assert "velollm" in table and "model llama3.3:70b · gpu+cpu · VRAM 30.0 GiB · RAM 14.0 GiB" in table
+        table = run_cli(
+            velollm_exe, "fleet", "--target", base, "--once", "--interval", "0.2"
+        ).stdout
+        assert (
+            "velollm" in table
+            and "model llama3.3:70b · gpu+cpu · VRAM 30.0 GiB · RAM 14.0 GiB" in table
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
     finally:
@@ -83,8 +101,19 @@ def test_auth_file_guards_the_endpoint(velollm_exe, fake, tmp_path):
     os.chmod(auth, 0o644)
     port = free_port()
     proc = subprocess.Popen(
-        [velollm_exe, "exporter", "--listen", f"127.0.0.1:{port}", "--url", fake.url, "--auth-file", str(auth)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            velollm_exe,
+            "exporter",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--url",
+            fake.url,
+            "--auth-file",
+            str(auth),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{port}/metrics"

@@ -16,7 +16,9 @@ from velollm_desktop.core.llamacpp.server import free_port
 class Prometheus:
     def __init__(self, tmp: Path, target: str, *, token_file: Path | None = None) -> None:
         exe = shutil.which("prometheus")
-        assert exe, "prometheus missing (Debian package prometheus): run bash build_scripts/setup.sh test"
+        assert exe, (
+            "prometheus missing (Debian package prometheus): run bash build_scripts/setup.sh test"
+        )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         auth = (
@@ -32,8 +34,11 @@ class Prometheus:
         )
         (tmp / "tsdb").mkdir()
         self.argv = [
-            exe, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn",
+            exe,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--log.level=warn",
         ]
         self.log = tmp / "prometheus.log"
         self.proc: subprocess.Popen | None = None
@@ -63,12 +68,16 @@ class Prometheus:
 
     def query(self, expr: str) -> list[tuple[dict[str, str], float]]:
         """Instant query: [(labels, value)]."""
-        r = httpx.get(self.url + "/api/v1/query", params={"query": expr}, timeout=5, trust_env=False)
+        r = httpx.get(
+            self.url + "/api/v1/query", params={"query": expr}, timeout=5, trust_env=False
+        )
         body = r.json()
         assert body["status"] == "success", body
         return [(item["metric"], float(item["value"][1])) for item in body["data"]["result"]]
 
-    def wait_for(self, expr: str, check, timeout_s: float = 30.0) -> list[tuple[dict[str, str], float]]:
+    def wait_for(
+        self, expr: str, check, timeout_s: float = 30.0
+    ) -> list[tuple[dict[str, str], float]]:
         """Query until `check(result)` holds; the last result (AssertionError on timeout)."""
         deadline = time.monotonic() + timeout_s
         result: list = []

@@ -30,37 +30,90 @@ from velollm_desktop.core.exporter.state import (
 from velollm_desktop.core.exporter.watch import poll_ollama
 from velollm_desktop.core.ollama.models import LoadedModel
 
-UNIT_SUFFIXES = ("_bytes", "_seconds", "_joules_total", "_watts", "_celsius", "_hertz", "_ratio",
-                 "_total", "_info", "_tokens", "_per_second", "_joules", "_up", "_loaded",
-                 "_dropped", "_spill")
+UNIT_SUFFIXES = (
+    "_bytes",
+    "_seconds",
+    "_joules_total",
+    "_watts",
+    "_celsius",
+    "_hertz",
+    "_ratio",
+    "_total",
+    "_info",
+    "_tokens",
+    "_per_second",
+    "_joules",
+    "_up",
+    "_loaded",
+    "_dropped",
+    "_spill",
+)
 
 
 def _exporter() -> Exporter:
-    return Exporter(ListenAddress("127.0.0.1", 0), ollama_url="http://127.0.0.1:1",
-                    history_path=None, own_sampler=False)
+    return Exporter(
+        ListenAddress("127.0.0.1", 0),
+        ollama_url="http://127.0.0.1:1",
+        history_path=None,
+        own_sampler=False,
+    )
 
 
-def _result(model: str, started: str, decode: list[float], *, prompt_text: str = "") -> BenchmarkResult:
+def _result(
+    model: str, started: str, decode: list[float], *, prompt_text: str = ""
+) -> BenchmarkResult:
     runs = tuple(
-        RunMeasurement(ttft_ms=120.0, decode_tokens_per_s=d, server_decode_tokens_per_s=d,
-                       prompt_tokens_per_s=900.0, prompt_tokens=20, eval_count=64, load_ms=None,
-                       total_ms=600.0, text=prompt_text)
+        RunMeasurement(
+            ttft_ms=120.0,
+            decode_tokens_per_s=d,
+            server_decode_tokens_per_s=d,
+            prompt_tokens_per_s=900.0,
+            prompt_tokens=20,
+            eval_count=64,
+            load_ms=None,
+            total_ms=600.0,
+            text=prompt_text,
+        )
         for d in decode
     )
-    test = BenchTest("short", 64, runs, summarize([r.decode_tokens_per_s for r in runs]), None,
-                      summarize([120.0] * len(runs)), summarize([900.0] * len(runs)))
-    return BenchmarkResult("0.2.0", started, ServerInfo("llamacpp", "http://127.0.0.1:8080", "b1"),
-                           model, None, "quick", {}, (test,))
+    test = BenchTest(
+        "short",
+        64,
+        runs,
+        summarize([r.decode_tokens_per_s for r in runs]),
+        None,
+        summarize([120.0] * len(runs)),
+        summarize([900.0] * len(runs)),
+    )
+    return BenchmarkResult(
+        "0.2.0",
+        started,
+        ServerInfo("llamacpp", "http://127.0.0.1:8080", "b1"),
+        model,
+        None,
+        "quick",
+        {},
+        (test,),
+    )
 
 
 def _full_text(tmp_path) -> tuple[str, Exporter]:
     exp = _exporter()
     with FakeOllama() as fake:
-        fake.ps_models = [ps_model("qwen3:8b", 6 * GIB, 6 * GIB), ps_model("llama3.3:70b", 44 * GIB, 30 * GIB)]
+        fake.ps_models = [
+            ps_model("qwen3:8b", 6 * GIB, 6 * GIB),
+            ps_model("llama3.3:70b", 44 * GIB, 30 * GIB),
+        ]
         exp.state.set_ollama(poll_ollama(fake.url, 2.0))
     db = History(tmp_path / "h.sqlite3")
-    db.add(_result("/home/alice/secret-models/smol.gguf", "2026-12-01T10:00:00+00:00", [50.0, 52.0],
-                   prompt_text="PROMPT-SECRET the user's question"))
+    db.add(
+        _result(
+            "/home/alice/secret-models/smol.gguf",
+            "2026-12-01T10:00:00+00:00",
+            [50.0, 52.0],
+            prompt_text="PROMPT-SECRET the user's question",
+        )
+    )
     db.close()
     exp.state.set_bench(*latest_results(tmp_path / "h.sqlite3"))
     exp.state.set_system(h100_sampler().sample())
@@ -77,8 +130,10 @@ def test_exposition_passes_promtool_and_follows_naming_rules(tmp_path, monkeypat
     for fam in families:
         assert re.fullmatch(r"velollm_[a-z0-9_]+", fam.name), fam.name
         assert fam.documentation, fam.name
-        assert f"# TYPE {fam.name if fam.type != 'counter' else fam.name + '_total'} " in text or \
-            f"# TYPE {fam.name}" in text
+        assert (
+            f"# TYPE {fam.name if fam.type != 'counter' else fam.name + '_total'} " in text
+            or f"# TYPE {fam.name}" in text
+        )
         for sample in fam.samples:
             assert sample.name.endswith(UNIT_SUFFIXES), sample.name
     for secret in ("ENV-SECRET-VALUE", "PROMPT-SECRET", "/home/alice", "secret-models"):
@@ -89,7 +144,11 @@ def test_labels_and_values_of_models_gpus_host_and_bench(tmp_path):
     text, exp = _full_text(tmp_path)
     s = samples(text)
     vram = {lb["model"]: (lb, v) for lb, v in s["velollm_ollama_model_vram_bytes"]}
-    assert vram["llama3.3:70b"][0] == {"model": "llama3.3:70b", "digest": "9f438cb9cd58", "processor": "gpu+cpu"}
+    assert vram["llama3.3:70b"][0] == {
+        "model": "llama3.3:70b",
+        "digest": "9f438cb9cd58",
+        "processor": "gpu+cpu",
+    }
     assert vram["llama3.3:70b"][1] == 30 * GIB and vram["qwen3:8b"][0]["processor"] == "gpu"
     ram = {lb["model"]: v for lb, v in s["velollm_ollama_model_ram_bytes"]}
     assert ram == {"llama3.3:70b": 14 * GIB, "qwen3:8b": 0}
@@ -99,8 +158,12 @@ def test_labels_and_values_of_models_gpus_host_and_bench(tmp_path):
     assert 250 < until <= 300
     assert s["velollm_ollama_up"][0][1] == 1.0
     assert s["velollm_ollama_info"][0][0] == {"version": "0.33.0"}
-    (labels, power), = s["velollm_gpu_power_watts"]
-    assert labels == {"index": "0", "name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-00000000-0000-0000-0000-000000000000"}
+    ((labels, power),) = s["velollm_gpu_power_watts"]
+    assert labels == {
+        "index": "0",
+        "name": "NVIDIA H100 80GB HBM3",
+        "uuid": "GPU-00000000-0000-0000-0000-000000000000",
+    }
     assert power == 72.12
     assert s["velollm_gpu_memory_used_bytes"][0][1] == 480 * 1024 * 1024
     assert s["velollm_gpu_energy_joules_total"][0][1] > 123_456
@@ -116,7 +179,7 @@ def test_thousands_of_models_are_capped(tmp_path):
         fake.ps_models = [ps_model(f"m{i}:7b", 8 * GIB, (i % 7) * GIB) for i in range(5000)]
         snap = poll_ollama(fake.url, 10.0)
     assert snap.up and len(snap.models) == MAX_MODELS and snap.models_dropped == 5000 - MAX_MODELS
-    assert all(m.vram_bytes == 6 * GIB for m in snap.models[:MAX_MODELS // 2])  # the largest kept
+    assert all(m.vram_bytes == 6 * GIB for m in snap.models[: MAX_MODELS // 2])  # the largest kept
     exp.state.set_ollama(snap)
     text = generate_latest(exp.registry).decode()
     s = samples(text)
@@ -159,14 +222,33 @@ def _history_result(body: dict) -> str:
 
 
 def test_history_rows_read_energy_defensively_and_skip_cancelled(tmp_path):
-    base = {"results": [{"decode_tokens_per_s": {"mean": 40.0}, "ttft_ms": {"mean": 200.0},
-                         "energy_per_token_j": {"mean": 0.25}}]}
+    base = {
+        "results": [
+            {
+                "decode_tokens_per_s": {"mean": 40.0},
+                "ttft_ms": {"mean": 200.0},
+                "energy_per_token_j": {"mean": 0.25},
+            }
+        ]
+    }
     row = bench_row("2026-12-01T10:00:00Z", "ollama", "qwen3:8b", "standard", json.dumps(base))
     assert row is not None and row.joules_per_token == 0.25 and row.ttft_s == 0.2
-    assert bench_row("2026-12-01T10:00:00Z", "ollama", "m", "s", json.dumps({**base, "cancelled": True})) is None
-    weird = {"results": [{"decode_tokens_per_s": "fast", "ttft_ms": {"mean": float("nan")}}, 7], "joules_per_token": -1}
+    assert (
+        bench_row(
+            "2026-12-01T10:00:00Z", "ollama", "m", "s", json.dumps({**base, "cancelled": True})
+        )
+        is None
+    )
+    weird = {
+        "results": [{"decode_tokens_per_s": "fast", "ttft_ms": {"mean": float("nan")}}, 7],
+        "joules_per_token": -1,
+    }
     row = bench_row("2026-12-01T10:00:00", "ollama", "m", "s", json.dumps(weird))
-    assert row is not None and (row.decode_tokens_per_s, row.ttft_s, row.joules_per_token) == (None, None, None)
+    assert row is not None and (row.decode_tokens_per_s, row.ttft_s, row.joules_per_token) == (
+        None,
+        None,
+        None,
+    )
     assert latest_results(tmp_path / "absent.sqlite3") == ((), None)
     (tmp_path / "bad.sqlite3").write_bytes(b"not a database" * 100)
     rows, error = latest_results(tmp_path / "bad.sqlite3")
@@ -188,23 +270,51 @@ def test_newest_result_per_model_backend_suite(tmp_path):
 @given(
     st.one_of(st.none(), st.text(max_size=40)),
     st.text(max_size=60),
-    st.one_of(st.text(max_size=200), st.recursive(
-        st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=10)),
-        lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(st.sampled_from(
-            ["results", "decode_tokens_per_s", "ttft_ms", "mean", "cancelled", "energy_per_token_j",
-             "prompt_tokens_per_s"]), c, max_size=5)), max_leaves=20).map(json.dumps)),
+    st.one_of(
+        st.text(max_size=200),
+        st.recursive(
+            st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=10)),
+            lambda c: st.one_of(
+                st.lists(c, max_size=4),
+                st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "results",
+                            "decode_tokens_per_s",
+                            "ttft_ms",
+                            "mean",
+                            "cancelled",
+                            "energy_per_token_j",
+                            "prompt_tokens_per_s",
+                        ]
+                    ),
+                    c,
+                    max_size=5,
+                ),
+            ),
+            max_leaves=20,
+        ).map(json.dumps),
+    ),
 )
 @settings(max_examples=300, deadline=None)
 def test_history_row_parser_never_crashes(started, model, body):
     row = bench_row(started, "ollama", model, "quick", body)
     if row is not None:
-        for value in (row.decode_tokens_per_s, row.prompt_tokens_per_s, row.ttft_s, row.joules_per_token):
+        for value in (
+            row.decode_tokens_per_s,
+            row.prompt_tokens_per_s,
+            row.ttft_s,
+            row.joules_per_token,
+        ):
             assert value is None or value >= 0
 
 
 @given(
-    st.text(max_size=400), st.integers(-10, 1 << 50), st.integers(-10, 1 << 50),
-    st.one_of(st.none(), st.integers(-5, 1 << 40)), st.one_of(st.none(), st.text(max_size=70)),
+    st.text(max_size=400),
+    st.integers(-10, 1 << 50),
+    st.integers(-10, 1 << 50),
+    st.one_of(st.none(), st.integers(-5, 1 << 40)),
+    st.one_of(st.none(), st.text(max_size=70)),
     st.one_of(st.none(), st.text(max_size=80)),
 )
 @settings(max_examples=300, deadline=None)
@@ -224,4 +334,9 @@ def test_label_rules():
     assert model_label("hf.co/unsloth/Qwen3-8B-GGUF:Q4_K_M") == "hf.co/unsloth/Qwen3-8B-GGUF:Q4_K_M"
     assert model_label("~/m.gguf") == "m.gguf" and model_label("\x1b[31m") == "[31m"
     assert digest_prefix("sha256:ABCDEF0123456789") == "abcdef012345" and digest_prefix("zz") == ""
-    assert [processor(10, 10), processor(10, 0), processor(10, 4), processor(0, 0)] == ["gpu", "cpu", "gpu+cpu", "cpu"]
+    assert [processor(10, 10), processor(10, 0), processor(10, 4), processor(0, 0)] == [
+        "gpu",
+        "cpu",
+        "gpu+cpu",
+        "cpu",
+    ]

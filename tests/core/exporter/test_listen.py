@@ -72,7 +72,10 @@ def test_parse_listen_never_raises_anything_but_listen_error(text, remote):
         return
     assert 1 <= addr.port <= 65535
     assert remote or addr.is_loopback
-    assert parse_listen(addr.url.removeprefix("http://").removesuffix("/metrics"), allow_remote=True) == addr
+    assert (
+        parse_listen(addr.url.removeprefix("http://").removesuffix("/metrics"), allow_remote=True)
+        == addr
+    )
 
 
 def test_auth_file_bearer_and_basic(tmp_path):
@@ -136,8 +139,13 @@ def test_auth_text_parser_never_crashes(text):
     assert auth.scheme in ("bearer", "basic") and auth.secret
 
 
-@given(st.one_of(st.none(), st.text(max_size=300), st.binary(max_size=200).map(
-    lambda b: "Basic " + base64.b64encode(b).decode())))
+@given(
+    st.one_of(
+        st.none(),
+        st.text(max_size=300),
+        st.binary(max_size=200).map(lambda b: "Basic " + base64.b64encode(b).decode()),
+    )
+)
 @settings(max_examples=300, deadline=None)
 def test_authorization_header_parser_never_crashes(header):
     got = parse_authorization(header)

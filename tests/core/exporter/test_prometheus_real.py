@@ -34,9 +34,19 @@ def test_prometheus_scrapes_models_and_gpu_through_ollama_up_hang_garbage_down(t
     assert warning is None
     before = {t.name for t in threading.enumerate()}
     with FakeOllama() as fake:
-        fake.ps_models = [ps_model("llama3.3:70b", 44 * GIB, 30 * GIB), ps_model("qwen3:8b", 6 * GIB, 6 * GIB)]
-        exporter = Exporter(ListenAddress("127.0.0.1", 0), ollama_url=fake.url, history_path=None,
-                            auth=auth, sampler=h100_sampler(), period_s=0.5, deadline_s=1.0)
+        fake.ps_models = [
+            ps_model("llama3.3:70b", 44 * GIB, 30 * GIB),
+            ps_model("qwen3:8b", 6 * GIB, 6 * GIB),
+        ]
+        exporter = Exporter(
+            ListenAddress("127.0.0.1", 0),
+            ollama_url=fake.url,
+            history_path=None,
+            auth=auth,
+            sampler=h100_sampler(),
+            period_s=0.5,
+            deadline_s=1.0,
+        )
         exporter.start()
         try:
             target = f"127.0.0.1:{exporter.port}"
@@ -45,13 +55,21 @@ def test_prometheus_scrapes_models_and_gpu_through_ollama_up_hang_garbage_down(t
                 rows = prom.wait_for("velollm_ollama_model_vram_bytes", lambda r: len(r) == 2)
                 by_model = {m["model"]: (m, v) for m, v in rows}
                 labels, vram = by_model["llama3.3:70b"]
-                assert (labels["digest"], labels["processor"], labels["job"]) == ("9f438cb9cd58", "gpu+cpu", "velollm")
+                assert (labels["digest"], labels["processor"], labels["job"]) == (
+                    "9f438cb9cd58",
+                    "gpu+cpu",
+                    "velollm",
+                )
                 assert vram == 30 * GIB
                 assert _value(prom.query("velollm_ollama_model_spill{model='llama3.3:70b'}")) == 1.0
                 assert _value(prom.query("velollm_ollama_up")) == 1.0
                 gpu = prom.wait_for("velollm_gpu_energy_joules_total", lambda r: bool(r))
-                assert gpu[0][0]["name"] == "NVIDIA H100 80GB HBM3" and gpu[0][0]["uuid"].startswith("GPU-")
-                prom.wait_for("rate(velollm_gpu_energy_joules_total[5s])", lambda r: bool(r) and r[0][1] > 0)
+                assert gpu[0][0]["name"] == "NVIDIA H100 80GB HBM3" and gpu[0][0][
+                    "uuid"
+                ].startswith("GPU-")
+                prom.wait_for(
+                    "rate(velollm_gpu_energy_joules_total[5s])", lambda r: bool(r) and r[0][1] > 0
+                )
 
                 fake.ps_delay_s = 30.0  # Ollama hangs: up 0 within the deadline, scrapes go on
                 prom.wait_for("velollm_ollama_up", lambda r: _value(r) == 0.0)
@@ -61,7 +79,9 @@ def test_prometheus_scrapes_models_and_gpu_through_ollama_up_hang_garbage_down(t
 
                 fake.ps_body = b"\x00\xff garbage {"  # garbage: still down, errors counted
                 errors = _value(prom.query("velollm_ollama_poll_errors_total")) or 0.0
-                prom.wait_for("velollm_ollama_poll_errors_total", lambda r: (_value(r) or 0) > errors + 1)
+                prom.wait_for(
+                    "velollm_ollama_poll_errors_total", lambda r: (_value(r) or 0) > errors + 1
+                )
                 assert _value(prom.query("velollm_ollama_up")) == 0.0
                 fake.ps_body = None
                 prom.wait_for("velollm_ollama_up", lambda r: _value(r) == 1.0)  # back

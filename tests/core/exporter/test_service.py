@@ -24,7 +24,9 @@ class Runner:
     def __call__(self, argv):
         self.calls.append(tuple(argv))
         code = 1 if self.fail and self.fail in argv else 0
-        return subprocess.CompletedProcess(argv, code, "", "Failed to connect to bus" if code else "")
+        return subprocess.CompletedProcess(
+            argv, code, "", "Failed to connect to bus" if code else ""
+        )
 
 
 @pytest.fixture
@@ -64,8 +66,10 @@ def test_install_accepted_then_remove_declined_then_accepted(monkeypatch, runner
     unit = service.unit_path()
     text = unit.read_text()
     assert "ExecStart=" in text and '"exporter" "--listen" "127.0.0.1:9877"' in text
-    assert runner.calls == [("systemctl", "--user", "daemon-reload"),
-                            ("systemctl", "--user", "enable", "--now", service.UNIT_NAME)]
+    assert runner.calls == [
+        ("systemctl", "--user", "daemon-reload"),
+        ("systemctl", "--user", "enable", "--now", service.UNIT_NAME),
+    ]
     assert _state() == (True, True)
     _tty(monkeypatch, "no")
     assert cli.main(["exporter", "--remove-service"]) == 1
@@ -73,8 +77,10 @@ def test_install_accepted_then_remove_declined_then_accepted(monkeypatch, runner
     _tty(monkeypatch, "y")
     assert cli.main(["exporter", "--remove-service"]) == 0
     assert _state() == (False, False)
-    assert runner.calls[2:] == [("systemctl", "--user", "disable", "--now", service.UNIT_NAME),
-                                ("systemctl", "--user", "daemon-reload")]
+    assert runner.calls[2:] == [
+        ("systemctl", "--user", "disable", "--now", service.UNIT_NAME),
+        ("systemctl", "--user", "daemon-reload"),
+    ]
 
 
 def test_without_a_terminal_it_needs_yes(monkeypatch, runner, capsys):
@@ -100,7 +106,9 @@ def test_a_unit_we_did_not_write_is_never_replaced_or_removed(runner):
         installer.install(service.install_plan([]))
     with pytest.raises(service.ServiceError, match="has not installed"):
         installer.remove(service.remove_plan())
-    assert unit.read_text() == "[Service]\nExecStart=/usr/bin/someone-elses\n" and runner.calls == []
+    assert (
+        unit.read_text() == "[Service]\nExecStart=/usr/bin/someone-elses\n" and runner.calls == []
+    )
 
 
 def test_symlinks_and_edited_units_are_refused(runner, tmp_path):
@@ -139,7 +147,12 @@ def test_unit_quoting_survives_systemd_analyze(tmp_path):
     assert exe, "systemd-analyze missing (Debian package systemd)"
     path = tmp_path / service.UNIT_NAME
     path.write_text(plan.content or "")
-    res = subprocess.run([exe, "verify", str(path)], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})
+    res = subprocess.run(
+        [exe, "verify", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
+    )
     assert res.returncode == 0, res.stderr
     assert service.UNIT_NAME not in res.stderr

@@ -57,27 +57,34 @@ def model_rows(metrics: Metrics) -> list[ModelRow]:
 
 
 def gpus(metrics: Metrics) -> list[GpuStatus]:
+    """One GpuStatus per (index, name, uuid) label set of the exporter's GPU series."""
     keys = ("index", "name", "uuid")
-    seen = _by_labels(metrics, "velollm_gpu_memory_total_bytes", keys)
-    for name in ("velollm_gpu_utilization_ratio", "velollm_gpu_power_watts"):
-        for key in _by_labels(metrics, name, keys):
-            seen.setdefault(key, 0.0)
+    series = {
+        name: _by_labels(metrics, f"velollm_gpu_{name}", keys)
+        for name in (
+            "utilization_ratio",
+            "memory_used_bytes",
+            "memory_total_bytes",
+            "temperature_celsius",
+            "power_watts",
+        )
+    }
+    seen: list[tuple[str, ...]] = []
+    for values in series.values():
+        seen += [key for key in values if key not in seen]
     out = []
-    for key in list(seen)[:64]:
-        match = dict(zip(keys, key, strict=True))
-        util = bounded(total(metrics, "velollm_gpu_utilization_ratio", **match), 0, 1)
-        used = bounded(total(metrics, "velollm_gpu_memory_used_bytes", **match), 0, MAX_GPU_BYTES)
-        size = bounded(total(metrics, "velollm_gpu_memory_total_bytes", **match), 1, MAX_GPU_BYTES)
+    for key in seen[:64]:
+        util = bounded(series["utilization_ratio"].get(key), 0, 1)
+        used = bounded(series["memory_used_bytes"].get(key), 0, MAX_GPU_BYTES)
+        size = bounded(series["memory_total_bytes"].get(key), 1, MAX_GPU_BYTES)
         out.append(
             GpuStatus(
                 name=clean_text(f"GPU {key[0]} {key[1]}".strip(), 100),
                 load_pct=util * 100 if util is not None else None,
                 vram_used_bytes=int(used) if used is not None else None,
                 vram_total_bytes=int(size) if size is not None else None,
-                temperature_c=bounded(
-                    total(metrics, "velollm_gpu_temperature_celsius", **match), *TEMP_RANGE_C
-                ),
-                power_w=bounded(total(metrics, "velollm_gpu_power_watts", **match), 0, MAX_POWER_W),
+                temperature_c=bounded(series["temperature_celsius"].get(key), *TEMP_RANGE_C),
+                power_w=bounded(series["power_watts"].get(key), 0, MAX_POWER_W),
             )
         )
     return out
