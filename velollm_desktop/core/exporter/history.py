@@ -3,8 +3,9 @@
 The database is opened with `mode=ro`: the exporter never creates, migrates or moves aside the
 app's history. Each result's JSON is read defensively (older and newer exports differ): a
 field that is missing or not a finite number is left out, never guessed. Energy per token is
-read from the fields energy-aware benchmarks write (`energy_per_token_j` and the like, at the
-result or test level); results without them have no energy series.
+read from each test's energy reading (`results[].energy.j_per_generated_token`, written by
+energy-aware benchmarks) or a flat `j_per_token`-like field; results without one have no
+energy series.
 """
 
 from __future__ import annotations
@@ -41,10 +42,19 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def _energy(body: dict, tests: list) -> float | None:
+    """Mean J per generated token: each test's `energy.j_per_generated_token` (the benchmark's
+    energy reading), else a flat field of the result or test; None when nothing measured it."""
     for key in ENERGY_KEYS:
         if (value := _number(body.get(key))) is not None:
             return value
-    return _mean([_number(t.get(k)) for t in tests for k in ENERGY_KEYS if k in t])
+    per_test = []
+    for t in tests:
+        reading = t.get("energy")
+        if isinstance(reading, dict) and "j_per_generated_token" in reading:
+            per_test.append(_number(reading["j_per_generated_token"]))
+        else:
+            per_test += [_number(t.get(k)) for k in ENERGY_KEYS if k in t]
+    return _mean(per_test)
 
 
 def _timestamp(text: Any) -> float | None:

@@ -55,15 +55,19 @@ def processor(size_bytes: int, vram_bytes: int) -> str:
     return "cpu" if vram_bytes <= 0 else "gpu+cpu"
 
 
+SPILL_TOLERANCE = 0.99
+"""size_vram / size below this is a spill (Ollama rounds; 99 % is "on GPU"), as the doctor."""
+
+
 def spill_verdict(model: LoadedModel) -> bool | None:
     """Whether the model spills to system RAM: part of it in VRAM, the rest not.
 
-    A model wholly on the CPU is not a spill (no GPU, or num_gpu 0); None when the size is
-    unknown. One place to decide, so the doctor's verdict can replace this rule.
+    A model wholly on the CPU is `processor="cpu"`, not a spill (no GPU, or num_gpu 0); None
+    when the size is unknown. One place to decide, shared with the doctor's tolerance.
     """
     if model.size_bytes <= 0:
         return None
-    return 0 < model.size_vram_bytes < model.size_bytes
+    return model.size_vram_bytes > 0 and model.gpu_fraction < SPILL_TOLERANCE
 
 
 @dataclass(frozen=True)
