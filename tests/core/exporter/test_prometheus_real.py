@@ -3,11 +3,15 @@ garbage and goes down; the auth file keeps other scrapers out."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from tests.core.exporter.helpers import GIB, h100_sampler, ps_model
 from tests.core.exporter.prometheus import Prometheus
@@ -16,6 +20,46 @@ from velollm_desktop.core.exporter.listen import ListenAddress, read_auth_file
 from velollm_desktop.core.exporter.server import Exporter
 
 TOKEN = "s3cr3t-token-0123456789abcdef"
+DASHBOARD = Path(__file__).resolve().parents[3] / "resources" / "grafana" / "velollm-exporter.json"
+
+
+def dashboard_queries() -> dict[str, list[str]]:
+    """Panel title → its PromQL, with Grafana's variables as Grafana would fill them."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    fill = {"$instance": ".*", "$__rate_interval": "5s", "$__range": "1m"}
+    out = {}
+    for panel in panels:
+        exprs = []
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for var, value in fill.items():
+                expr = expr.replace(var, value)
+            assert "$" not in expr, expr
+            exprs.append(expr)
+        out[panel["title"]] = exprs
+    return out
+
+
+def test_dashboard_names_only_series_we_export():
+    text = generate_latest(_exporter_for_names().registry).decode()
+    names = set(re.findall(r"^(velollm_[a-z_]+)", text, re.M))
+    for title, exprs in dashboard_queries().items():
+        for expr in exprs:
+            used = set(re.findall(r"velollm_[a-z_]+", expr))
+            assert used and used <= names, (title, used - names)
+
+
+def _exporter_for_names() -> Exporter:
+    from tests.core.exporter.helpers import GIB as gib
+    from velollm_desktop.core.exporter.state import BenchRow, ModelSnapshot, OllamaSnapshot
+
+    exp = Exporter(ListenAddress("127.0.0.1", 0), ollama_url="http://127.0.0.1:1", history_path=None,
+                   own_sampler=False)
+    model = ModelSnapshot("m", "ab", "gpu+cpu", 2 * gib, gib, 4096, 2e9, True)
+    exp.state.set_ollama(OllamaSnapshot(True, 0.0, 0.01, "0.33.0", (model,)))
+    exp.state.set_bench((BenchRow("m", "ollama", "quick", 1.7e9, 50.0, 900.0, 0.1, 0.2),))
+    exp.state.set_system(h100_sampler().sample())
+    return exp
 
 
 def _value(result) -> float | None:
