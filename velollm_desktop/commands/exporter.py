@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from velollm_desktop.cli_errors import CliError
@@ -91,7 +92,9 @@ def _once(args: argparse.Namespace) -> int:
     )
     exporter.state.set_ollama(poll_ollama(args.url, args.deadline))
     exporter.state.set_bench(*latest_results(_history_path()))
-    exporter.state.set_system(Sampler().sample())
+    sampler = Sampler()
+    time.sleep(0.5)  # CPU % is a rate: the first reading needs an interval to measure
+    exporter.state.set_system(sampler.sample())
     sys.stdout.write(generate_latest(exporter.registry).decode("utf-8"))
     return 0
 

@@ -115,7 +115,7 @@ def test_prometheus_scrapes_models_and_gpu_through_ollama_up_hang_garbage_down(t
                     "rate(velollm_gpu_energy_joules_total[5s])", lambda r: bool(r) and r[0][1] > 0
                 )
 
-                fake.ps_delay_s = 30.0  # Ollama hangs: up 0 within the deadline, scrapes go on
+                fake.ps_delay_s = 10.0  # Ollama hangs: up 0 within the deadline, scrapes go on
                 prom.wait_for("velollm_ollama_up", lambda r: _value(r) == 0.0)
                 assert _value(prom.query("up{job='velollm'}")) == 1.0
                 assert _value(prom.query("velollm_gpu_power_watts")) == 72.12
