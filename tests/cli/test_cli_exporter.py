@@ -136,3 +136,15 @@ def test_remote_address_needs_the_flag(velollm_exe):
     res = run_cli(velollm_exe, "exporter", "--listen", "0.0.0.0:9877")
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.count("\n") == 1 and "--allow-remote" in res.stderr
+
+
+def test_a_port_already_taken_is_one_line(velollm_exe):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = run_cli(velollm_exe, "exporter", "--listen", f"127.0.0.1:{port}", "--url", "http://127.0.0.1:1")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in res.stderr
