@@ -145,6 +145,8 @@ def test_a_port_already_taken_is_one_line(velollm_exe):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        res = run_cli(velollm_exe, "exporter", "--listen", f"127.0.0.1:{port}", "--url", "http://127.0.0.1:1")
+        res = run_cli(
+            velollm_exe, "exporter", "--listen", f"127.0.0.1:{port}", "--url", "http://127.0.0.1:1"
+        )
     assert res.returncode == 2 and res.stderr.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in res.stderr

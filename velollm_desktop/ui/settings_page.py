@@ -79,7 +79,9 @@ class SettingsPage(QWidget):
         remote.toggled.connect(lambda v: self._commit_listen(allow_remote=v))
         auth = QLineEdit(str(self.settings.get("exporter_auth_file")))
         auth.setPlaceholderText("none")
-        auth.editingFinished.connect(lambda: self._commit("exporter_auth_file", auth.text().strip()))
+        auth.editingFinished.connect(
+            lambda: self._commit("exporter_auth_file", auth.text().strip())
+        )
         for name, editor in (
             ("exporter_enabled", enabled),
             ("exporter_listen", listen),

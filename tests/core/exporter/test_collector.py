@@ -236,7 +236,9 @@ def test_history_rows_read_energy_defensively_and_skip_cancelled(tmp_path):
     }
     row = bench_row("2026-12-01T10:00:00Z", "ollama", "qwen3:8b", "standard", json.dumps(base))
     assert row is not None and row.joules_per_token == 0.25 and row.ttft_s == 0.2
-    flat = bench_row("2026-12-01T10:00:00Z", "ollama", "m", "s", json.dumps({"results": [], "j_per_token": 0.5}))
+    flat = bench_row(
+        "2026-12-01T10:00:00Z", "ollama", "m", "s", json.dumps({"results": [], "j_per_token": 0.5})
+    )
     assert flat is not None and flat.joules_per_token == 0.5
     assert (
         bench_row(

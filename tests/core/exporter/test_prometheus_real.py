@@ -53,8 +53,12 @@ def _exporter_for_names() -> Exporter:
     from tests.core.exporter.helpers import GIB as gib
     from velollm_desktop.core.exporter.state import BenchRow, ModelSnapshot, OllamaSnapshot
 
-    exp = Exporter(ListenAddress("127.0.0.1", 0), ollama_url="http://127.0.0.1:1", history_path=None,
-                   own_sampler=False)
+    exp = Exporter(
+        ListenAddress("127.0.0.1", 0),
+        ollama_url="http://127.0.0.1:1",
+        history_path=None,
+        own_sampler=False,
+    )
     model = ModelSnapshot("m", "ab", "gpu+cpu", 2 * gib, gib, 4096, 2e9, True)
     exp.state.set_ollama(OllamaSnapshot(True, 0.0, 0.01, "0.33.0", (model,)))
     exp.state.set_bench((BenchRow("m", "ollama", "quick", 1.7e9, 50.0, 900.0, 0.1, 0.2),))
