@@ -6,7 +6,8 @@ import json
 import re
 import time
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -347,3 +348,60 @@ def test_label_rules():
         "gpu+cpu",
         "cpu",
     ]
+
+
+_JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(1 << 62), 1 << 62),
+        st.floats(allow_nan=False),
+        st.text(max_size=40),
+    ),
+    lambda c: st.one_of(
+        st.lists(c, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "models",
+                    "name",
+                    "model",
+                    "size",
+                    "size_vram",
+                    "digest",
+                    "expires_at",
+                    "context_length",
+                    "details",
+                    "version",
+                ]
+            ),
+            c,
+            max_size=6,
+        ),
+    ),
+    max_leaves=25,
+)
+
+
+@pytest.fixture(scope="module")
+def stand_in():
+    with FakeOllama() as fake:
+        yield fake
+
+
+@given(st.one_of(_JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_ollama_reply_gives_a_bounded_snapshot(stand_in, body):
+    stand_in.ps_body = body  # /api/version and /api/ps both answer it
+    try:
+        snap = poll_ollama(stand_in.url, 2.0)
+    finally:
+        stand_in.ps_body = None
+    assert snap.up or snap.error
+    assert len(snap.models) <= MAX_MODELS and (snap.version is None or len(snap.version) <= 40)
+    exp = _exporter()
+    exp.state.set_ollama(snap)
+    text = generate_latest(exp.registry).decode()
+    assert len(list(text_string_to_metric_families(text))) > 10  # our own output parses back
