@@ -405,3 +405,31 @@ def test_any_ollama_reply_gives_a_bounded_snapshot(stand_in, body):
     exp.state.set_ollama(snap)
     text = generate_latest(exp.registry).decode()
     assert len(list(text_string_to_metric_families(text))) > 10  # our own output parses back
+
+
+def test_a_flood_of_idle_connections_is_bounded_and_scrapes_come_back():
+    import socket
+    import threading
+
+    import httpx
+
+    from velollm_desktop.core.exporter.server import MAX_CONNECTIONS
+
+    exp = _exporter()
+    exp.start()
+    before = threading.active_count()
+    socks = []
+    try:
+        for _ in range(3 * MAX_CONNECTIONS):
+            s = socket.create_connection(("127.0.0.1", exp.port))
+            socks.append(s)
+        time.sleep(0.5)
+        assert threading.active_count() - before <= MAX_CONNECTIONS
+    finally:
+        for s in socks:
+            s.close()
+        time.sleep(0.3)
+    try:
+        assert httpx.get(exp.url, trust_env=False, timeout=5).status_code == 200
+    finally:
+        assert exp.stop(10.0)

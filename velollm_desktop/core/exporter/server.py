@@ -32,17 +32,34 @@ from velollm_desktop.core.monitor.sampler import Sampler, SystemSample
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 16
 INDEX = (
     b"<html><body><h1>VeloLLM exporter</h1><p><a href='/metrics'>/metrics</a></p></body></html>\n"
 )
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, at most MAX_CONNECTIONS at once (more are closed at once)."""
+
     daemon_threads = True
+    request_queue_size = 64
 
     def __init__(self, address: ListenAddress, handler: type[BaseHTTPRequestHandler]) -> None:
         self.address_family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__((address.host, address.port), handler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # a flood of connections: bounded threads and memory
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def _handler(registry: CollectorRegistry, auth: Auth | None) -> type[BaseHTTPRequestHandler]:
