@@ -105,7 +105,10 @@ def test_busy_port_and_bad_address_are_one_sentence(controller, qtbot):
         assert f"cannot listen on 127.0.0.1:{port}" in page.exporter_status.text()
     listen.setText("0.0.0.0:9877")
     listen.editingFinished.emit()
-    assert "Not saved" in page.exporter_status.text() and "allow" in page.exporter_status.text()
+    assert (
+        "Not saved" in page.exporter_status.text()
+        and "tick “Allow an exporter address" in page.exporter_status.text()
+    )
     assert Settings.load().get("exporter_listen") == f"127.0.0.1:{port}"
 
 
@@ -172,3 +175,69 @@ def test_fleet_page_shows_an_exporter_with_its_model_rows(qtbot):
         finally:
             window.fleet.shutdown()
             assert exporter.stop(10.0)
+
+
+def test_service_button_asks_first_decline_changes_nothing_accept_installs_and_removes(
+    qtbot, monkeypatch
+):
+    import subprocess
+
+    from tests.ui.dialogs import answer_dialogs
+    from velollm_desktop.core.exporter import service
+    from velollm_desktop.ui.settings_page import SettingsPage
+
+    calls: list[tuple[str, ...]] = []
+
+    def runner(argv):
+        calls.append(tuple(argv))
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(service, "run_command", runner)
+    page = SettingsPage(Settings.load())
+    qtbot.addWidget(page)
+    page.show()
+    button = page.service_button
+    unit, journal = service.unit_path(), service.journal_path()
+    assert button.text() == "Run as a user service (systemd)…"
+
+    seen = answer_dialogs(qtbot, "Cancel")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert not seen.errors and f"write {unit}" in seen.texts[0]
+    assert "systemctl --user enable --now velollm-exporter.service" in seen.texts[0]
+    assert seen.buttons[0] == ["Install and start", "Cancel"]
+    assert page.exporter_status.text() == "Nothing changed."
+    assert not unit.exists() and not journal.exists() and calls == []
+
+    seen = answer_dialogs(qtbot, "Install and start")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.exporter_status.text().startswith("Done"), timeout=10_000)
+    assert unit.exists() and '"--listen" "127.0.0.1:9877"' in unit.read_text()
+    assert calls[-1] == ("systemctl", "--user", "enable", "--now", service.UNIT_NAME)
+    assert button.text() == "Remove the user service…" and button.isEnabled()
+
+    seen = answer_dialogs(qtbot, "Cancel")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert page.exporter_status.text() == "Nothing changed." and unit.exists() and len(calls) == 2
+
+    seen = answer_dialogs(qtbot, "Remove")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.exporter_status.text().startswith("Done"), timeout=10_000)
+    assert not unit.exists() and not journal.exists()
+    assert calls[2] == ("systemctl", "--user", "disable", "--now", service.UNIT_NAME)
+    assert button.text() == "Run as a user service (systemd)…"
+
+
+def test_service_button_refuses_a_remote_address_without_a_dialog(qtbot):
+    from velollm_desktop.core.exporter import service
+    from velollm_desktop.ui.settings_page import SettingsPage
+
+    settings = Settings.load()
+    settings.set("exporter_listen", "0.0.0.0:9877")  # saved by hand, permission not given
+    page = SettingsPage(settings)
+    qtbot.addWidget(page)
+    qtbot.mouseClick(page.service_button, Qt.MouseButton.LeftButton)
+    assert (
+        page.exporter_status.text().startswith("Not installed:")
+        and "tick “Allow an exporter address" in page.exporter_status.text()
+    )
+    assert not service.unit_path().exists()

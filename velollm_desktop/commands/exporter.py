@@ -33,15 +33,6 @@ def _inputs(args: argparse.Namespace) -> tuple[ListenAddress, Auth | None]:
     return address, auth
 
 
-def _service_args(args: argparse.Namespace) -> list[str]:
-    out = ["--listen", args.listen, "--url", args.url]
-    if args.allow_remote:
-        out.append("--allow-remote")
-    if args.auth_file:
-        out += ["--auth-file", str(Path(args.auth_file).resolve())]
-    return out
-
-
 def _ask(question: str, yes: bool) -> bool:
     if yes:
         return True
@@ -55,8 +46,14 @@ def _service(args: argparse.Namespace) -> int:
 
     installer = service.ServiceInstaller()
     if args.install_service:
-        _inputs(args)  # a unit is never written with arguments that would not start
-        plan = service.install_plan(_service_args(args))
+        _inputs(args)  # its warnings, now
+        try:
+            unit_args = service.service_args(
+                args.listen, args.url, allow_remote=args.allow_remote, auth_file=args.auth_file
+            )
+        except ListenError as exc:
+            raise CliError(str(exc)) from exc
+        plan = service.install_plan(unit_args)
         question = "Install and start this user service?"
     else:
         plan = service.remove_plan()

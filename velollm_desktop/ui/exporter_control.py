@@ -131,7 +131,7 @@ class ExporterControl(QObject):
             )
             exporter.start()
         except self._listen.ListenError as exc:
-            return f"Not serving: {exc}"
+            return f"Not serving: {exc} (see Settings above)"
         except OSError as exc:
             return f"Not serving: cannot listen on {config.listen} ({exc.strerror or exc})"
         with self._lock:

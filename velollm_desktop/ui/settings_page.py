@@ -15,8 +15,24 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core import autostart
+from velollm_desktop.core.exporter import service
 from velollm_desktop.core.exporter.listen import ListenError, parse_listen
 from velollm_desktop.core.settings import SCHEMA, Settings
+from velollm_desktop.ui.confirm import confirm
+from velollm_desktop.workers.task import TaskWorker, start_task
+
+
+def _gui_text(message: object) -> str:
+    """A core exporter message with the command line's fixes named as this page's fields."""
+    return (
+        str(message)
+        .replace("--listen ", "the address ")
+        .replace(
+            "add --allow-remote",
+            "tick \u201cAllow an exporter address other machines can reach\u201d",
+        )
+        .replace("--auth-file", "an auth file")
+    )
 
 
 class SettingsPage(QWidget):
@@ -92,10 +108,56 @@ class SettingsPage(QWidget):
             editor.setToolTip(opt.description)
             self.editors[name] = editor
             form.addRow(QLabel(opt.description), editor)
+        self.service_button = QPushButton()
+        self.service_button.clicked.connect(lambda: self._service_clicked())
+        self._show_service_state()
+        form.addRow(self.service_button)
         self.exporter_status = QLabel("Off")
         self.exporter_status.setWordWrap(True)
         form.addRow(self.exporter_status)
         return box
+
+    def _show_service_state(self) -> None:
+        installed = service.ServiceInstaller().installed()
+        self.service_button.setText(
+            "Remove the user service…" if installed else "Run as a user service (systemd)…"
+        )
+
+    def _service_clicked(self) -> None:
+        """Install (or remove) `velollm exporter` as a systemd user service, asked first."""
+        installer = service.ServiceInstaller()
+        if installer.installed():
+            plan, question, label = service.remove_plan(), "Stop and remove the service?", "Remove"
+        else:
+            try:
+                args = service.service_args(
+                    str(self.settings.get("exporter_listen")),
+                    str(self.settings.get("ollama_url")),
+                    allow_remote=bool(self.settings.get("exporter_allow_remote")),
+                    auth_file=str(self.settings.get("exporter_auth_file")).strip() or None,
+                )
+            except ListenError as exc:
+                self.exporter_status.setText(f"Not installed: {_gui_text(exc)}")
+                return
+            plan = service.install_plan(args)
+            question, label = "Install and start the exporter as a service?", "Install and start"
+        text = f"{question}\n\n{plan.describe()}\n\nIt runs at login, apart from this app."
+        if not confirm(self, "Exporter service", text, label):
+            self.exporter_status.setText("Nothing changed.")
+            return
+        action = installer.install if plan.content is not None else installer.remove
+        self.service_button.setEnabled(False)
+        job = TaskWorker(action, plan, pass_control=False, label="exporter-service")
+        job.result.connect(
+            lambda _r: self._service_done("Done: " + plan.describe().splitlines()[0])
+        )
+        job.failed.connect(lambda message: self._service_done(f"Failed: {message}"))
+        start_task(self, job)
+
+    def _service_done(self, text: str) -> None:
+        self.service_button.setEnabled(True)
+        self._show_service_state()
+        self.exporter_status.setText(text)
 
     def _commit_listen(self, allow_remote: bool | None = None) -> None:
         """Save the address only when it can be served (loopback unless remote is allowed)."""
@@ -106,14 +168,14 @@ class SettingsPage(QWidget):
         try:
             address = parse_listen(listen.text(), allow_remote=allow)
         except ListenError as exc:
-            self.exporter_status.setText(f"Not saved: {exc}")
+            self.exporter_status.setText(f"Not saved: {_gui_text(exc)}")
             if allow_remote is not None and not allow_remote:
                 self._commit("exporter_allow_remote", False)
             return
         self._commit("exporter_allow_remote", allow)
         self._commit("exporter_listen", listen.text().strip())
         if address.warning():
-            self.exporter_status.setText(address.warning() or "")
+            self.exporter_status.setText(_gui_text(address.warning()))
 
     def show_exporter_status(self, text: str) -> None:
         """What the endpoint does now (from the app's ExporterControl)."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.exporter.listen import parse_listen, read_auth_file
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.settings import data_dir
 
@@ -53,6 +54,22 @@ def exporter_argv(args: Sequence[str]) -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, "exporter", *args]
     return [sys.executable, "-m", "velollm_desktop.cli", "exporter", *args]
+
+
+def service_args(
+    listen: str, ollama_url: str, *, allow_remote: bool = False, auth_file: str | None = None
+) -> list[str]:
+    """`velollm exporter` arguments for the unit, checked as the command checks them (a unit is
+    never written that would not start): ListenError with the reason otherwise."""
+    parse_listen(listen, allow_remote=allow_remote)
+    out = ["--listen", listen.strip(), "--url", ollama_url.strip()]
+    if allow_remote:
+        out.append("--allow-remote")
+    if auth_file:
+        path = Path(auth_file).expanduser().resolve()
+        read_auth_file(path)
+        out += ["--auth-file", str(path)]
+    return out
 
 
 def _exec_quote(arg: str) -> str:
