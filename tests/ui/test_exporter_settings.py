@@ -48,7 +48,7 @@ def test_off_by_default_then_clicked_on_serves_the_monitor_numbers_then_off(cont
     box = page.editors["exporter_enabled"]
     assert isinstance(box, QCheckBox) and not box.isChecked()
     qtbot.waitUntil(lambda: controller.sampler is not None, timeout=5000)
-    assert controller.exporter is None and not _exporter_threads()  # off: nothing listens
+    assert controller.exporter.control is None and not _exporter_threads()  # off: nothing listens
     url = f"http://{controller.settings.get('exporter_listen')}/metrics"
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, trust_env=False)
@@ -117,7 +117,7 @@ def test_quit_while_serving_leaves_no_thread(controller, qtbot):
     _click(qtbot, page.editors["exporter_enabled"])
     qtbot.waitUntil(lambda: page.exporter_status.text().startswith("Serving"), timeout=10000)
     assert "velollm-exporter-http" in _exporter_threads()
-    url = controller.exporter.url
+    url = controller.exporter.control.url
     controller.shutdown()
     assert not _exporter_threads()
     with pytest.raises(httpx.ConnectError):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from velollm_desktop import APP_ID, APP_NAME, __version__
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.exporter_control import AppExporter
 from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.startup import report_ready_when_visible, single_instance_server
 from velollm_desktop.ui.tray import Tray
@@ -30,7 +31,6 @@ from velollm_desktop.workers.task import TaskWorker, start_task
 
 if TYPE_CHECKING:
     from velollm_desktop.core.hardware import HardwareSpec
-    from velollm_desktop.ui.exporter_control import ExporterControl
     from velollm_desktop.ui.main_window import MainWindow
     from velollm_desktop.workers.monitor import OllamaPoller, SamplerWorker
 
@@ -86,7 +86,7 @@ class Controller(QObject):
         self._detect: TaskWorker | None = None
         self.poller: OllamaPoller | None = None
         self.sampler: SamplerWorker | None = None
-        self.exporter: ExporterControl | None = None
+        self.exporter = AppExporter(self, settings)
         self._shut_down = False
         self._quick_optimize_pending = False
         if self.has_tray:
@@ -182,9 +182,7 @@ class Controller(QObject):
         if problems:
             window.show_banner("\n".join(problems))
         window.settings_page.changed.connect(self._on_setting_changed)
-        if self.exporter is not None:
-            window.settings_page.show_exporter_status(self.exporter.last_status)
-            self.exporter.status.connect(window.settings_page.show_exporter_status)
+        self.exporter.attach(window.settings_page)
         if self._hardware is not None:
             window.monitor.set_hardware(self._hardware)
         elif self._hardware_error:
@@ -218,8 +216,7 @@ class Controller(QObject):
         self._monitor = monitor
         self._start_sampler()
         self._start_ollama_poller()
-        if self.settings.get("exporter_enabled"):
-            self._apply_exporter()
+        self.exporter.start_if_enabled()
         if (
             self.tray
             and self.settings.get("fleet_tray_worst")
@@ -244,16 +241,6 @@ class Controller(QObject):
         self.poller.unavailable.connect(self._on_ollama_down)
         self.poller.start()
 
-    def _apply_exporter(self) -> None:
-        """Start, restart or stop the /metrics endpoint as Settings say (off the GUI thread)."""
-        from velollm_desktop.ui.exporter_control import ExporterConfig, ExporterControl  # noqa: PLC0415
-
-        if self.exporter is None:
-            self.exporter = ExporterControl(self)
-            if self._window is not None:
-                self.exporter.status.connect(self._window.settings_page.show_exporter_status)
-        self.exporter.apply(ExporterConfig.from_settings(self.settings))
-
     def _on_hardware(self, spec: HardwareSpec) -> None:
         self._hardware = spec
         if self._window is not None:
@@ -269,8 +256,7 @@ class Controller(QObject):
 
     def _on_sample(self, sample) -> None:
         self.history.add(sample)
-        if self.exporter is not None:
-            self.exporter.feed(sample)  # the Monitor page's numbers, on /metrics
+        self.exporter.feed(sample)
         if self._window is not None:
             self._window.monitor.mark_dirty(sample)
         if self.tray:
@@ -311,9 +297,8 @@ class Controller(QObject):
         elif name == "ollama_url":
             if self.poller is not None:
                 self.poller.set_url(self.settings.get(name))
-        if name.startswith("exporter_") or (name == "ollama_url" and self.exporter is not None):
-            if not self._shut_down:
-                self._apply_exporter()
+        if not self._shut_down:
+            self.exporter.setting_changed(name)
 
     def _on_tray_action(self, key: str) -> None:
         run_tray_action(self, key)
@@ -339,7 +324,7 @@ class Controller(QObject):
         for name, done in (
             ("sampler", self.sampler is None or self.sampler.join(5.0)),
             ("Ollama poller", self.poller is None or self.poller.join(5.0)),
-            ("exporter", self.exporter is None or self.exporter.shutdown(5.0)),
+            ("exporter", self.exporter.shutdown(5.0)),
         ):
             if not done:
                 late.append(name)

@@ -142,3 +142,43 @@ class ExporterControl(QObject):
     def _say(self, text: str) -> None:
         self.last_status = text
         self.status.emit(text)
+
+
+class AppExporter:
+    """The app's side of the endpoint: the control is made on first use (nothing is imported
+    or started while the exporter is off); samples, setting changes, the page, quit."""
+
+    def __init__(self, parent: QObject, settings: Settings) -> None:
+        self._parent = parent
+        self._settings = settings
+        self.control: ExporterControl | None = None
+        self._page = None
+
+    def start_if_enabled(self) -> None:
+        if self._settings.get("exporter_enabled"):
+            self._apply()
+
+    def setting_changed(self, name: str) -> None:
+        if name.startswith("exporter_") or (name == "ollama_url" and self.control is not None):
+            self._apply()
+
+    def attach(self, page) -> None:
+        """Show the endpoint's status on the Settings page (now and on every change)."""
+        self._page = page
+        if self.control is not None:
+            page.show_exporter_status(self.control.last_status)
+            self.control.status.connect(page.show_exporter_status)
+
+    def feed(self, sample: object) -> None:
+        if self.control is not None:
+            self.control.feed(sample)  # the Monitor page's numbers, on /metrics
+
+    def shutdown(self, timeout_s: float = 5.0) -> bool:
+        return self.control is None or self.control.shutdown(timeout_s)
+
+    def _apply(self) -> None:
+        if self.control is None:
+            self.control = ExporterControl(self._parent)
+            if self._page is not None:
+                self.control.status.connect(self._page.show_exporter_status)
+        self.control.apply(ExporterConfig.from_settings(self._settings))
