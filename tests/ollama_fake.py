@@ -105,6 +105,10 @@ class FakeOllama:
         self.fault: str | None = None
         self.busy_count = 0
         self.ps_delay_s = 0.0
+        self.ps_models: list[dict] | None = None
+        """When set, `/api/ps` answers exactly these model objects (e.g. thousands of them)."""
+        self.ps_body: bytes | None = None
+        """When set, `/api/ps` and `/api/version` answer these raw bytes (garbage, truncated JSON)."""
         self.loaded: dict[str, float] = {}
         self.extra_models: dict[str, dict] = {}
         """More installed models: name → {"show": /api/show body, "size": bytes} (no runner)."""
@@ -277,6 +281,13 @@ class FakeOllama:
                             "error": "server busy, please try again.  maximum pending requests exceeded"
                         },
                     )
+                if fake.ps_body is not None and self.path in ("/api/ps", "/api/version"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(fake.ps_body)))
+                    self.end_headers()
+                    self.wfile.write(fake.ps_body)
+                    return None
                 if self.path == "/api/version":
                     return self._json(200, {"version": fake.version})
                 if self.path == "/api/tags":
@@ -294,6 +305,8 @@ class FakeOllama:
                     return self._json(200, {"models": list(fake.ps_models)})
                 if self.path == "/api/ps":
                     time.sleep(fake.ps_delay_s)
+                    if fake.ps_models is not None:
+                        return self._json(200, {"models": fake.ps_models})
                     models = []
                     for name, expires in fake.loaded.items():
                         models.append(

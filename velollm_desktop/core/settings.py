@@ -170,6 +170,25 @@ SCHEMA: tuple[Option, ...] = (
     ),
     Option("fleet_poll_s", float, 5.0, "How often to poll the fleet, in seconds", 1.0, 600.0),
     Option("fleet_tray_worst", bool, False, "Tray icon shows the fleet's worst host"),
+    Option(
+        "exporter_enabled",
+        bool,
+        False,
+        "Serve Prometheus /metrics from the app (docs/guides/FLEET.md)",
+    ),
+    Option("exporter_listen", str, "127.0.0.1:9877", "Exporter address, HOST:PORT"),
+    Option(
+        "exporter_allow_remote",
+        bool,
+        False,
+        "Allow an exporter address other machines can reach",
+    ),
+    Option(
+        "exporter_auth_file",
+        str,
+        "",
+        "Exporter auth file (one line: bearer TOKEN or basic USER:PASSWORD; empty: none)",
+    ),
 )
 _BY_NAME = {o.name: o for o in SCHEMA}
 

@@ -21,6 +21,7 @@ from velollm_desktop import APP_ID, APP_NAME, __version__
 from velollm_desktop.core.doctor.watch import SpillWatch, alert_text
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.exporter_control import AppExporter
 from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.startup import report_ready_when_visible, single_instance_server
 from velollm_desktop.ui.tray import Tray
@@ -87,6 +88,7 @@ class Controller(QObject):
         self._detect: TaskWorker | None = None
         self.poller: OllamaPoller | None = None
         self.sampler: SamplerWorker | None = None
+        self.exporter = AppExporter(self, settings)
         self._shut_down = False
         self._quick_optimize_pending = False
         if self.has_tray:
@@ -191,6 +193,7 @@ class Controller(QObject):
         if problems:
             window.show_banner("\n".join(problems))
         window.settings_page.changed.connect(self._on_setting_changed)
+        self.exporter.attach(window.settings_page)
         if self._hardware is not None:
             window.monitor.set_hardware(self._hardware)
         elif self._hardware_error:
@@ -224,6 +227,7 @@ class Controller(QObject):
         self._monitor = monitor
         self._start_sampler()
         self._start_ollama_poller()
+        self.exporter.start_if_enabled()
         if (
             self.tray
             and self.settings.get("fleet_tray_worst")
@@ -263,6 +267,7 @@ class Controller(QObject):
 
     def _on_sample(self, sample) -> None:
         self.history.add(sample)
+        self.exporter.feed(sample)
         if self._window is not None:
             self._window.monitor.mark_dirty(sample)
         if self.tray:
@@ -312,6 +317,8 @@ class Controller(QObject):
         elif name == "ollama_url":
             if self.poller is not None:
                 self.poller.set_url(self.settings.get(name))
+        if not self._shut_down:
+            self.exporter.setting_changed(name)
 
     def _on_tray_action(self, key: str) -> None:
         run_tray_action(self, key)
@@ -344,6 +351,7 @@ class Controller(QObject):
         for name, done in (
             ("sampler", self.sampler is None or self.sampler.join(5.0)),
             ("Ollama poller", self.poller is None or self.poller.join(5.0)),
+            ("exporter", self.exporter.shutdown(5.0)),
         ):
             if not done:
                 late.append(name)

@@ -23,6 +23,8 @@ from velollm_desktop.core.settings import (
     server_url_problem,
 )
 from velollm_desktop.ui.confirm import confirm
+from velollm_desktop.ui.exporter_settings import OPTIONS as EXPORTER_OPTIONS
+from velollm_desktop.ui.exporter_settings import ExporterGroup
 
 
 class SettingsPage(QWidget):
@@ -40,8 +42,8 @@ class SettingsPage(QWidget):
         self.editors: dict[str, QWidget] = {}
         form = QFormLayout(self)
         for opt in SCHEMA:
-            if opt.name in HIDDEN_OPTIONS:
-                continue
+            if opt.name in HIDDEN_OPTIONS or opt.name in EXPORTER_OPTIONS:
+                continue  # the exporter's options are in their own group, below
             value = settings.get(opt.name)
             if opt.name == "start_at_login":  # the autostart entry itself is the truth
                 w = QCheckBox()
@@ -64,6 +66,9 @@ class SettingsPage(QWidget):
             w.setToolTip(opt.description)
             self.editors[opt.name] = w
             form.addRow(QLabel(opt.description), w)
+        self.exporter = ExporterGroup(settings, self._commit)
+        self.editors.update(self.exporter.editors)  # reset and undo cover them too
+        form.addRow(self.exporter)
         self.reset_button = QPushButton("Reset to defaults…")
         self.reset_button.clicked.connect(lambda: self._reset())
         self.undo_reset_button = QPushButton("Undo reset")
@@ -78,6 +83,18 @@ class SettingsPage(QWidget):
         self.status = QLabel(f"Stored in {settings.path}")
         self.status.setWordWrap(True)
         form.addRow(self.status)
+
+    @property
+    def exporter_status(self) -> QLabel:
+        return self.exporter.status
+
+    @property
+    def service_button(self) -> QPushButton:
+        return self.exporter.service_button
+
+    def show_exporter_status(self, text: str) -> None:
+        """What the endpoint does now (from the app's ExporterControl)."""
+        self.exporter.status.setText(text)
 
     def showEvent(self, event) -> None:
         """The tray menu may have changed start-at-login meanwhile: show what is true now."""

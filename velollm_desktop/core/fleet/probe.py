@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from velollm_desktop.core.fleet import mapping
+from velollm_desktop.core.fleet import mapping, velollm
 from velollm_desktop.core.fleet.expo import (
     Metrics,
     MetricsError,
@@ -112,6 +112,8 @@ def _metrics(answer: Answer) -> Metrics:
 
 def kind_of_metrics(metrics: Metrics) -> str | None:
     """Which exporter wrote these samples, from their names."""
+    if velollm.is_velollm(metrics):  # before node_: it is not a node exporter
+        return "velollm"
     names = metrics.keys()
     for prefix, kind in (
         ("llamacpp:", "llamacpp"),
@@ -194,6 +196,9 @@ def _exporter(
         return Counters(now, cpu_idle_s=idle, cpu_total_s=all_s)
     if kind == "dcgm":
         status.gpus = mapping.dcgm_gpus(metrics)
+        return Counters(now)
+    if kind == "velollm":
+        velollm.apply(metrics, status)
         return Counters(now)
     status.requests_running, status.requests_waiting, tokens = mapping.server_fields(kind, metrics)
     if kind == "vllm":
