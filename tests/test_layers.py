@@ -23,11 +23,12 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
         "core.fsutil",
         "core.probe",
     ),
-    ("core.http", "core.settings", "core.hardware"),
-    ("core.kinds", "core.autostart", "core.ollama", "core.llamacpp"),
+    ("core.wording", "core.failure"),
+    ("core.http", "core.autostart", "core.settings", "core.hardware"),
+    ("core.kinds", "core.ollama", "core.llamacpp", "core.energy"),
     ("core.monitor", "core.optimize", "core.bench"),
-    ("core.tune", "core.fleet"),
-    ("core.speculative",),
+    ("core.tune", "core.fleet", "core.doctor"),
+    ("core.speculative", "core.exporter"),
 )
 """core/'s packages from the bottom up: a unit may import its own layer's units and lower ones."""
 

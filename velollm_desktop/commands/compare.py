@@ -78,7 +78,7 @@ def render(result) -> str:
 def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> tuple[list, list]:
     """The fourth mode, "as Ollama would run it": ([SpecMode] or [], advice notes)."""
     from velollm_desktop.core.llamacpp.binaries import find_program  # noqa: PLC0415
-    from velollm_desktop.core.speculative.ollama_spec import (  # noqa: PLC0415
+    from velollm_desktop.core.ollama.spec_info import (  # noqa: PLC0415
         ollama_mode_args,
         server_support,
     )
@@ -91,7 +91,7 @@ def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> 
 def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
     """What Ollama does with the target's speculation (MTP heads, an attached DRAFT): from
     `/api/show` for a running Ollama's model, else from the GGUF file."""
-    from velollm_desktop.core.speculative.ollama_spec import (  # noqa: PLC0415
+    from velollm_desktop.core.ollama.spec_info import (  # noqa: PLC0415
         info_from_gguf,
         mtp_advice,
         ollama_model_advice,

@@ -32,6 +32,12 @@ SPILL_TOLERANCE = 0.99
 """size_vram / size below this is a spill (Ollama rounds; 99 % is "on GPU")."""
 
 
+def on_cpu(m: LoadedModel) -> bool:
+    """The doctor's spill rule, the one place it is written (diagnosis, tray alert, exporter):
+    part or all of the model is outside VRAM."""
+    return bool(m.size_bytes) and m.gpu_fraction < SPILL_TOLERANCE
+
+
 @dataclass(frozen=True)
 class OllamaSettings:
     """The server variables that change a model's footprint (as the optimizer reads them)."""
@@ -281,7 +287,7 @@ def diagnose_ollama(
         if room is None:
             continue
         p = profiles.get(m.name)
-        if m.size_bytes and m.gpu_fraction < SPILL_TOLERANCE:
+        if on_cpu(m):
             nobody = all(o.size_vram_bytes == 0 for o in loaded)
             if nobody and m.size_bytes <= room.free_bytes:
                 out.append(_no_gpu(m, room, url))

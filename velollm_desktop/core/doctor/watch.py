@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from velollm_desktop.core.doctor.ollama import SPILL_TOLERANCE
+from velollm_desktop.core.doctor.ollama import on_cpu
 from velollm_desktop.core.ollama.models import LoadedModel
 
 MAX_PER_POLL = 3
@@ -26,7 +26,7 @@ class SpillWatch:
         new = []
         for m in loaded:
             key = (m.name, m.digest or "")
-            if m.size_bytes and m.gpu_fraction < SPILL_TOLERANCE and key not in self._alerted:
+            if on_cpu(m) and key not in self._alerted:
                 self._alerted.add(key)
                 new.append(m)
         return new

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from velollm_desktop.core.doctor.ollama import on_cpu
 from velollm_desktop.core.monitor.sampler import SystemSample
 from velollm_desktop.core.monitor.text import parse_expiry
 from velollm_desktop.core.ollama.models import LoadedModel
@@ -55,19 +56,18 @@ def processor(size_bytes: int, vram_bytes: int) -> str:
     return "cpu" if vram_bytes <= 0 else "gpu+cpu"
 
 
-SPILL_TOLERANCE = 0.99
-"""size_vram / size below this is a spill (Ollama rounds; 99 % is "on GPU"), as the doctor."""
 
 
 def spill_verdict(model: LoadedModel) -> bool | None:
     """Whether the model spills to system RAM: part of it in VRAM, the rest not.
 
-    A model wholly on the CPU is `processor="cpu"`, not a spill (no GPU, or num_gpu 0); None
-    when the size is unknown. One place to decide, shared with the doctor's tolerance.
+    The doctor's rule (`core.doctor.ollama.on_cpu`) for a model that is partly in VRAM; a model
+    wholly on the CPU is `processor="cpu"`, not a spill (no GPU, or num_gpu 0); None when the
+    size is unknown.
     """
     if model.size_bytes <= 0:
         return None
-    return model.size_vram_bytes > 0 and model.gpu_fraction < SPILL_TOLERANCE
+    return model.size_vram_bytes > 0 and on_cpu(model)
 
 
 @dataclass(frozen=True)

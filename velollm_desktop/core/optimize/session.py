@@ -9,6 +9,12 @@ from pathlib import Path
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
+from velollm_desktop.core.ollama.spec_info import (
+    MTP_MIN_VERSION,
+    OllamaSpecInfo,
+    info_from_gguf,
+    info_from_show,
+)
 from velollm_desktop.core.optimize.models import (
     ModelProfile,
     load_model_file,
@@ -28,12 +34,6 @@ from velollm_desktop.core.optimize.service import (
     systemd_dirs,
 )
 from velollm_desktop.core.optimize.sources import CurrentConfig, read_current
-from velollm_desktop.core.speculative.ollama_spec import (
-    MTP_MIN_VERSION,
-    OllamaSpecInfo,
-    info_from_gguf,
-    info_from_show,
-)
 
 
 @dataclass(frozen=True)

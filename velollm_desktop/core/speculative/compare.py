@@ -27,7 +27,7 @@ from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.progress import runs_left_text
 
 OLLAMA_MODE = "ollama"
-"""The mode "as Ollama would run it" (core/speculative/ollama_spec.py derives its flags)."""
+"""The mode "as Ollama would run it" (core/ollama/spec_info.py derives its flags)."""
 NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
 NGRAM_DESCRIPTIONS = {  # in our words, after llama.cpp's docs/speculative.md
     "ngram-simple": "repeats what followed the last match of the recent tokens (lowest cost)",

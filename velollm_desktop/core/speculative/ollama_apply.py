@@ -26,7 +26,7 @@ from velollm_desktop.core.ollama.derived import (
     derived_name,
     require_version,
 )
-from velollm_desktop.core.speculative.ollama_spec import (
+from velollm_desktop.core.ollama.spec_info import (
     DEFAULT_DRAFT_NUM_PREDICT,
     DFLASH_MIN_VERSION,
     MTP_MIN_VERSION,
