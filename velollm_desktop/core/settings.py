@@ -16,7 +16,7 @@ from typing import Any
 import platformdirs
 
 from velollm_desktop import APP_ID
-from velollm_desktop.core.fsutil import atomic_write_text, move_aside
+from velollm_desktop.core.fsutil import UnreadableFile, atomic_write_text, move_aside, read_own_json
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,10 @@ SCHEMA: tuple[Option, ...] = (
     Option("fleet_tray_worst", bool, False, "Tray icon shows the fleet's worst host"),
 )
 _BY_NAME = {o.name: o for o in SCHEMA}
+SETTINGS_MAX_BYTES = 1024 * 1024
+"""settings.json is under 1 KB; a larger file is not ours (docs/RELIABILITY.md)."""
+SETTINGS_MAX_DEPTH = 8
+"""Settings are one flat object."""
 
 
 def config_dir() -> Path:
@@ -159,18 +163,24 @@ class Settings:
         values = {o.name: o.default for o in SCHEMA}
         values["ollama_url"] = ollama_url_from_env()
         problem = None
-        if path.exists():
+        try:
+            stored = read_own_json(path, max_bytes=SETTINGS_MAX_BYTES, max_depth=SETTINGS_MAX_DEPTH)
+            if not isinstance(stored, dict):
+                raise UnreadableFile(f"{path} holds a JSON {type(stored).__name__}, not an object")
+            for name, raw in stored.items():
+                if name in _BY_NAME:
+                    values[name] = _BY_NAME[name].coerce(raw)
+        except FileNotFoundError:
+            pass
+        except UnreadableFile as exc:
             try:
-                stored = json.loads(path.read_text(encoding="utf-8"))
-                if not isinstance(stored, dict):
-                    raise ValueError("not a JSON object")
-                for name, raw in stored.items():
-                    if name in _BY_NAME:
-                        values[name] = _BY_NAME[name].coerce(raw)
-            except (OSError, ValueError) as exc:
-                moved = move_aside(path)
-                problem = f"Settings file was unreadable ({exc}); defaults restored, old file kept as {moved}"
-                log.warning("%s", problem)
+                moved: Path | str | None = move_aside(path)
+            except OSError as move_exc:
+                moved = f"nowhere (it could not be moved: {move_exc.strerror or move_exc})"
+            problem = (
+                f"Settings file was unreadable ({exc}); defaults restored, old file kept as {moved}"
+            )
+            log.warning("%s", problem)
         return cls(path=path, values=values, problem=problem)
 
     def get(self, name: str) -> Any:

@@ -31,7 +31,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from velollm_desktop.core.fsutil import atomic_write_text, unique_backup_path
+from velollm_desktop.core.fsutil import (
+    UnreadableFile,
+    atomic_write_text,
+    read_own_json,
+    unique_backup_path,
+)
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.catalogue import DESKTOP_APP_OVERRIDES
 from velollm_desktop.core.settings import data_dir
@@ -264,11 +269,11 @@ class Applier:
     # -- journal and undo -----------------------------------------------------------------
     def _entries(self) -> list[dict]:
         """The journal's entries; ApplyError (one line) when it exists but is unreadable."""
-        if not self.journal.exists():
-            return []
         try:
-            data = json.loads(self.journal.read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            data = read_own_json(self.journal)
+        except FileNotFoundError:
+            return []
+        except UnreadableFile as exc:
             raise ApplyError(
                 f"the undo journal {self.journal} is unreadable ({exc}); nothing was changed — "
                 "restore the file from its .bak copy by hand, then delete the journal"

@@ -9,6 +9,7 @@ from pathlib import Path
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.ollama.transport import redact_url
 from velollm_desktop.core.optimize.models import (
     ModelProfile,
     load_model_file,
@@ -53,7 +54,13 @@ def gather_models(
     """
     notes: list[str] = []
     if specs:
-        return [load_model_info_file(s) for s in specs], None, notes
+        models = []
+        for spec in specs:
+            try:
+                models.append(load_model_info_file(spec))
+            except (OSError, ValueError) as exc:  # BadModel included: one bad file, one note
+                notes.append(f"skipped --model-info {spec[:200]}: {exc}")
+        return models, None, notes
     try:
         with OllamaClient(url) as client:
             version = client.version()
@@ -67,7 +74,7 @@ def gather_models(
                         )
                     )
                 except (ServerError, ValueError) as exc:
-                    notes.append(f"skipped {m.name}: {exc}")
+                    notes.append(f"skipped {m.name} (from Ollama at {redact_url(url)}): {exc}")
             return models, version, notes
     except ServerError as exc:
         notes.append(f"{exc} — recommending from the hardware alone (no model to plan for)")
@@ -91,7 +98,11 @@ def optimize_state(
     picked (GGUF or saved /api/show JSON), planned for besides the server's models. With no
     model at all, the hardware tiers answer instead of an almost empty fit."""
     models, version, notes = gather_models(url, specs)
-    models += [load_model_file(Path(f)) for f in files]
+    for f in files:
+        try:
+            models.append(load_model_file(Path(f)))
+        except ValueError as exc:
+            notes.append(f"skipped the model file {f}: {exc}")
     if not models and strategy == "fit":
         strategy = "heuristic"
         notes.append("no model to plan for: the hardware tiers are used instead")
