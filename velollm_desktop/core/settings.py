@@ -77,6 +77,8 @@ def ollama_url_from_env(env: dict[str, str] | None = None) -> str:
         scheme = scheme.lower()
         default_port = "443" if scheme == "https" else "80"
     hostport, _, path = rest.partition("/")
+    userinfo, at, hostport = hostport.rpartition("@")  # user:password@ (kept, not the host)
+    auth = f"{userinfo}@" if at else ""
     if hostport.startswith("["):
         host, _, port = hostport[1:].partition("]")
         port = port.lstrip(":")
@@ -89,7 +91,7 @@ def ollama_url_from_env(env: dict[str, str] | None = None) -> str:
         host = "127.0.0.1"
     elif host in ("[::]",):
         host = "[::1]"
-    url = f"{scheme}://{host}:{port or default_port}"
+    url = f"{scheme}://{auth}{host}:{port or default_port}"
     return f"{url}/{path}".rstrip("/") if path else url
 
 

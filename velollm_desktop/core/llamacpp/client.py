@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from velollm_desktop.core.measurement import RunMeasurement
+from velollm_desktop.core.ollama.bounds import redact_url
+from velollm_desktop.core.ollama.client import stream_limits_for
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
     ServerNotRunning,
@@ -82,7 +84,7 @@ class _SseClient:
 
     @property
     def what(self) -> str:
-        return f"{self.product} at {self.base_url}"
+        return f"{self.product} at {redact_url(self.base_url)}"
 
     def close(self) -> None:
         """Nothing to release: every request uses its own connection (no keep-alive)."""
@@ -106,7 +108,7 @@ class _SseClient:
             resp = open_request(self.base_url, method, path, body, limits, self.product, cancel)
         except ServerNotRunning:
             raise ServerNotRunning(
-                f"{self.product} is not running at {self.base_url}: {self.start_hint}"
+                f"{self.product} is not running at {redact_url(self.base_url)}: {self.start_hint}"
             ) from None
         if resp.status >= 400:
             self._raise_for(resp, model)
@@ -144,7 +146,7 @@ class _SseClient:
     ) -> Iterator[dict]:
         limits = self._stream_limits
         if max_tokens is not None and max_tokens >= 0:
-            limits = limits.with_(max_lines=2 * (max_tokens + EVENT_MARGIN))  # + blank lines
+            limits = stream_limits_for(limits, 2 * (max_tokens + EVENT_MARGIN), max_tokens)
         resp = self._open("POST", path, body, model, limits, cancel)
         try:
             for raw in resp.iter_lines(limits):
@@ -227,7 +229,7 @@ class LlamaServerClient(_SseClient):
             resp = open_request(self.base_url, "GET", "/health", None, limits, self.product)
         except ServerNotRunning:
             raise ServerNotRunning(
-                f"{self.product} is not running at {self.base_url}: {self.start_hint}"
+                f"{self.product} is not running at {redact_url(self.base_url)}: {self.start_hint}"
             ) from None
         resp.close()
         return resp.status == 200

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from velollm_desktop.core.ollama import schema
+from velollm_desktop.core.ollama.bounds import RATE_GRACE_S, redact_url
 from velollm_desktop.core.ollama.errors import (
     GUI_ADDRESS_FIX,
     ServerBusy,
@@ -43,10 +44,24 @@ STREAM_STALL_TIMEOUT_S = 300.0
 """Longest wait for the next NDJSON line, in seconds (a cold model load can take minutes)."""
 STREAM_DEADLINE_S = 3600.0
 """Overall deadline of one stream, in seconds."""
+MIN_TOKENS_PER_S = 0.5
+"""Floor speed of a stream once tokens flow: slower is "too slow to benchmark"."""
 STREAM_LINE_MARGIN = 512
 """Lines allowed beyond `num_predict` (Ollama sends one per token plus a final one)."""
 BUSY_RETRIES = 3
 BUSY_BACKOFF_S = 0.5
+
+
+def stream_limits_for(limits: Limits, max_lines: int, tokens: int) -> Limits:
+    """A stream's limits from what was asked: `max_lines` lines at most, the floor speed, and
+    an overall deadline of the first-line wait + the grace + `tokens` at the floor speed
+    (never more than the configured stream deadline)."""
+    asked_s = limits.stall_s + RATE_GRACE_S + (tokens + 1) / MIN_TOKENS_PER_S
+    return limits.with_(
+        max_lines=max_lines,
+        min_lines_per_s=MIN_TOKENS_PER_S,
+        deadline_s=min(limits.deadline_s, asked_s),
+    )
 
 
 class OllamaClient:
@@ -99,7 +114,7 @@ class OllamaClient:
                 resp = open_request(self.base_url, method, path, body, limits, self.PRODUCT, cancel)
             except ServerNotRunning:
                 raise ServerNotRunning(
-                    f"Ollama is not running at {self.base_url}: {self.START_HINT}"
+                    f"Ollama is not running at {redact_url(self.base_url)}: {self.START_HINT}"
                 ) from None
             if resp.status < 400:
                 return resp
@@ -144,7 +159,7 @@ class OllamaClient:
             resp.close()
         if not raw.strip():
             return {}  # DELETE answers 200 with no body
-        return finite_json(raw, f"Ollama at {self.base_url}")
+        return finite_json(raw, f"Ollama at {redact_url(self.base_url)}")
 
     def _ndjson(
         self, path: str, body: Mapping[str, Any], model: str | None, cancel: threading.Event | None
@@ -152,9 +167,9 @@ class OllamaClient:
         limits = self._stream_limits
         n_predict = (body.get("options") or {}).get("num_predict")
         if isinstance(n_predict, int) and n_predict >= 0:
-            limits = limits.with_(max_lines=n_predict + STREAM_LINE_MARGIN)
+            limits = stream_limits_for(limits, n_predict + STREAM_LINE_MARGIN, n_predict)
         resp = self._open("POST", path, body, model, limits, cancel)
-        what = f"Ollama at {self.base_url}"
+        what = f"Ollama at {redact_url(self.base_url)}"
         try:
             for line in resp.iter_lines(limits):
                 if cancel is not None and cancel.is_set():
@@ -241,7 +256,7 @@ class OllamaClient:
         if options:
             body["options"] = dict(options)
         data = self._send("POST", "/api/generate", body, model, slow=True)
-        return GenerateChunk.from_json(schema.chunk(data, f"Ollama at {self.base_url}"))
+        return GenerateChunk.from_json(schema.chunk(data, f"Ollama at {redact_url(self.base_url)}"))
 
     def create(
         self,

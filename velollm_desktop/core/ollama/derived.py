@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from velollm_desktop.core.ollama.names import valid_model_name
 from velollm_desktop.core.optimize.catalogue import version_tuple
 from velollm_desktop.core.settings import data_dir
 
+log = logging.getLogger(__name__)
 _BLOB_NAME = re.compile(r"^sha256-([0-9a-f]{64})$")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.ollama.bounds import redact_url
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.errors import ServerError
-from velollm_desktop.core.ollama.transport import redact_url
 from velollm_desktop.core.optimize.models import (
     ModelProfile,
     load_model_file,
