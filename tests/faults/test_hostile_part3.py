@@ -304,7 +304,6 @@ def test_bytes_without_a_complete_line_are_a_stall():
 
 def test_a_token_dripping_stream_is_too_slow_to_benchmark(monkeypatch):
     monkeypatch.setattr(bounds, "RATE_GRACE_S", 0.3)
-    monkeypatch.setattr(ollama_client, "MIN_TOKENS_PER_S", 20.0)
     line = b'{"model": "m", "response": "a", "done": false}\n'
 
     def reply(srv, sock, method, path):
@@ -316,9 +315,64 @@ def test_a_token_dripping_stream_is_too_slow_to_benchmark(monkeypatch):
                 time.sleep(0.05)
 
     with HostileServer(reply) as srv:
-        c = OllamaClient(srv.url, stream_deadline_s=60, stream_stall_timeout_s=30)
+        c = OllamaClient(
+            srv.url, stream_deadline_s=60, stream_stall_timeout_s=30, min_tokens_per_s=20.0
+        )
         with pytest.raises(RequestTimedOut, match="this server is too slow to benchmark"):
             list(c.generate("m", "hi", {"num_predict": 1000}))
+
+
+def test_the_cli_takes_the_stall_and_the_floor_speed(capsys):
+    from velollm_desktop.cli import build_parser
+    from velollm_desktop.commands.benchmark import _pace
+
+    args = build_parser().parse_args(["benchmark", "--stall-timeout", "20", "--min-speed", "2"])
+    assert _pace(args) == bounds.StreamPace(20.0, 2.0)
+    for bad in (["--min-speed", "0"], ["--stall-timeout", "-1"], ["--min-speed", "nan"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["benchmark", *bad])
+    assert "out of range" in capsys.readouterr().err
+
+
+def test_the_tls_handshake_is_bounded_as_a_whole(monkeypatch):
+    """A server that drips bytes of a TLS record a byte every 0.1 s: every byte used to
+    restart the per-read timeout; now the handshake as a whole ends at its bound."""
+    import socket as socket_mod
+
+    from velollm_desktop.core.ollama import transport
+
+    monkeypatch.setattr(transport, "TLS_HANDSHAKE_S", 0.6)
+    listener = socket_mod.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(5)
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            record = b"\x16\x03\x03\x40\x00" + b"\x00" * 20000  # a 16 KiB record, dripped
+            for i in range(len(record)):
+                if stop.wait(0.1):
+                    return
+                try:
+                    conn.sendall(record[i : i + 1])
+                except OSError:
+                    return
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        t0 = time.monotonic()
+        with pytest.raises(RequestTimedOut, match="TLS"):
+            transport.open_request(url, "GET", "/", None, transport.Limits(60, 60), "X")
+        assert time.monotonic() - t0 < 30  # the handshake bound, not the 60 s deadline
+    finally:
+        stop.set()
+        t.join(10)
+        listener.close()
 
 
 def test_the_stream_deadline_follows_from_what_was_asked():

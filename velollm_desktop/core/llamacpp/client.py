@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from velollm_desktop.core.measurement import RunMeasurement
-from velollm_desktop.core.ollama.bounds import redact_url
+from velollm_desktop.core.ollama.bounds import MIN_TOKENS_PER_S, redact_url
 from velollm_desktop.core.ollama.client import stream_limits_for
 from velollm_desktop.core.ollama.errors import (
     BadResponse,
@@ -77,8 +77,10 @@ class _SseClient:
         read_timeout_s: float = 300.0,
         stream_deadline_s: float = STREAM_DEADLINE_S,
         get_deadline_s: float = GET_DEADLINE_S,
+        min_tokens_per_s: float = MIN_TOKENS_PER_S,
     ) -> None:
         self.base_url = base_url.strip().rstrip("/")
+        self._floor = min_tokens_per_s
         self._get_limits = Limits(deadline_s=get_deadline_s, stall_s=get_deadline_s)
         self._stream_limits = Limits(deadline_s=stream_deadline_s, stall_s=read_timeout_s)
 
@@ -146,7 +148,9 @@ class _SseClient:
     ) -> Iterator[dict]:
         limits = self._stream_limits
         if max_tokens is not None and max_tokens >= 0:
-            limits = stream_limits_for(limits, 2 * (max_tokens + EVENT_MARGIN), max_tokens)
+            limits = stream_limits_for(
+                limits, 2 * (max_tokens + EVENT_MARGIN), max_tokens, self._floor
+            )
         resp = self._open("POST", path, body, model, limits, cancel)
         try:
             for raw in resp.iter_lines(limits):

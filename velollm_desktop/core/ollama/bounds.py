@@ -11,6 +11,7 @@ import re
 import select
 import socket
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from velollm_desktop.core.ollama.errors import RequestTimedOut, StreamBroken
@@ -19,6 +20,18 @@ RATE_GRACE_S = 30.0
 """Seconds after a stream's first line before its floor speed is enforced."""
 TLS_HANDSHAKE_S = 10.0
 """The whole TLS handshake (not each read of it), and never past the request's deadline."""
+MIN_TOKENS_PER_S = 0.5
+"""Default floor speed of a stream once tokens flow: slower is "too slow to benchmark"."""
+STALL_S = 300.0
+"""Default longest wait for the next complete line (a cold model load can take minutes)."""
+
+
+@dataclass(frozen=True)
+class StreamPace:
+    """How slow a benchmarked stream may be (`benchmark --stall-timeout / --min-speed`)."""
+
+    stall_s: float = STALL_S
+    min_tokens_per_s: float = MIN_TOKENS_PER_S
 
 
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]*@")

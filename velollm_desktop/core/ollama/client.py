@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from velollm_desktop.core.ollama import schema
-from velollm_desktop.core.ollama.bounds import RATE_GRACE_S, redact_url
+from velollm_desktop.core.ollama.bounds import MIN_TOKENS_PER_S, RATE_GRACE_S, redact_url
 from velollm_desktop.core.ollama.errors import (
     GUI_ADDRESS_FIX,
     ServerBusy,
@@ -44,22 +44,22 @@ STREAM_STALL_TIMEOUT_S = 300.0
 """Longest wait for the next NDJSON line, in seconds (a cold model load can take minutes)."""
 STREAM_DEADLINE_S = 3600.0
 """Overall deadline of one stream, in seconds."""
-MIN_TOKENS_PER_S = 0.5
-"""Floor speed of a stream once tokens flow: slower is "too slow to benchmark"."""
 STREAM_LINE_MARGIN = 512
 """Lines allowed beyond `num_predict` (Ollama sends one per token plus a final one)."""
 BUSY_RETRIES = 3
 BUSY_BACKOFF_S = 0.5
 
 
-def stream_limits_for(limits: Limits, max_lines: int, tokens: int) -> Limits:
+def stream_limits_for(
+    limits: Limits, max_lines: int, tokens: int, floor: float = MIN_TOKENS_PER_S
+) -> Limits:
     """A stream's limits from what was asked: `max_lines` lines at most, the floor speed, and
     an overall deadline of the first-line wait + the grace + `tokens` at the floor speed
     (never more than the configured stream deadline)."""
-    asked_s = limits.stall_s + RATE_GRACE_S + (tokens + 1) / MIN_TOKENS_PER_S
+    asked_s = limits.stall_s + RATE_GRACE_S + (tokens + 1) / floor
     return limits.with_(
         max_lines=max_lines,
-        min_lines_per_s=MIN_TOKENS_PER_S,
+        min_lines_per_s=floor,
         deadline_s=min(limits.deadline_s, asked_s),
     )
 
@@ -79,6 +79,7 @@ class OllamaClient:
         stream_deadline_s: float = STREAM_DEADLINE_S,
         busy_backoff_s: float = BUSY_BACKOFF_S,
         lightweight: bool = False,
+        min_tokens_per_s: float = MIN_TOKENS_PER_S,
     ) -> None:
         self.base_url = base_url.strip().rstrip("/")
         self._limits = Limits(deadline_s=read_timeout_s, stall_s=read_timeout_s)
@@ -87,6 +88,7 @@ class OllamaClient:
         )
         self._stream_limits = Limits(deadline_s=stream_deadline_s, stall_s=stream_stall_timeout_s)
         self._backoff = busy_backoff_s
+        self._floor = min_tokens_per_s
         self._lightweight = lightweight  # kept for callers: every path is now lightweight
 
     def close(self) -> None:
@@ -167,7 +169,9 @@ class OllamaClient:
         limits = self._stream_limits
         n_predict = (body.get("options") or {}).get("num_predict")
         if isinstance(n_predict, int) and n_predict >= 0:
-            limits = stream_limits_for(limits, n_predict + STREAM_LINE_MARGIN, n_predict)
+            limits = stream_limits_for(
+                limits, n_predict + STREAM_LINE_MARGIN, n_predict, self._floor
+            )
         resp = self._open("POST", path, body, model, limits, cancel)
         what = f"Ollama at {redact_url(self.base_url)}"
         try:
