@@ -451,3 +451,20 @@ def test_sparse_helper_writes_nothing(tmp_path):
         fh.truncate(300 * 1024 * 1024)
     assert p.stat().st_blocks * 512 < 1024 * 1024
     Path(p).unlink()
+
+
+def test_the_cli_skips_one_bad_model_info_and_names_it(tmp_path, capsys):
+    """Was: exit 2 "--model-info: …" for the whole run. Now the bad one is a note naming
+    its file, the good one is planned for; only when none is usable is it an error."""
+    from velollm_desktop.cli import main
+
+    hardware = Path(__file__).parents[2] / "docs" / "hardware" / "h100-detect.json"
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(_show()))
+    bad.write_text(json.dumps(_show(block_count=[1, "a"])))
+    args = ["optimize", "--hardware", str(hardware), "--dry-run", "--model-info"]
+    rc = main([*args, f"bad={bad}", "--model-info", f"good={good}"])
+    err = capsys.readouterr().err
+    assert rc == 0 and f"skipped --model-info bad={bad}" in err and "block_count" in err
+    assert main([*args, f"bad={bad}"]) == 2
+    assert "no --model-info file could be used" in capsys.readouterr().err
