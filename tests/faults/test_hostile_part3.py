@@ -63,6 +63,15 @@ def test_settings_that_hang_or_exhaust_memory_are_set_aside(tmp_path, make):
     assert any(p.name.startswith("settings.json.corrupt-") for p in tmp_path.iterdir())
 
 
+def test_two_bad_settings_in_one_second_are_both_kept(tmp_path):
+    path = tmp_path / "settings.json"
+    for text in ("[1", "[2"):
+        path.write_text(text)
+        assert Settings.load(path).problem
+    kept = sorted(p.read_text() for p in tmp_path.iterdir())
+    assert kept == ["[1", "[2"]  # the second did not replace the first
+
+
 def test_own_reader_refuses_without_reading(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(UnreadableFile, match="not a regular file"):
@@ -233,6 +242,12 @@ def test_a_series_with_200k_labels_is_refused_before_parsing():
     with pytest.raises(MetricsError, match="labels|longer"):
         parse_exposition(body)
     assert time.monotonic() - t0 < 5  # was 125 s in the parser
+
+
+def test_a_series_with_too_many_short_labels_is_refused():
+    labels = ",".join(f'l{i}="v"' for i in range(1000))  # 9 KB: under the line cap
+    with pytest.raises(MetricsError, match="more than 64 labels"):
+        parse_exposition(f"node_load1{{{labels}}} 1\n")
 
 
 def test_too_many_series_are_refused_before_parsing():

@@ -70,9 +70,14 @@ def unique_backup_path(path: Path) -> Path:
 
 def move_aside(path: Path, reason: str = "corrupt") -> Path | None:
     """Rename a damaged file to `NAME.<reason>-<timestamp>` so a fresh one can be made."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
-    target = path.with_name(f"{path.name}.{reason}-{time.strftime('%Y%m%d-%H%M%S')}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.{reason}-{stamp}")
+    n = 1
+    while target.exists() or target.is_symlink():  # never over an earlier one kept aside
+        target = path.with_name(f"{path.name}.{reason}-{stamp}-{n}")
+        n += 1
     os.replace(path, target)
     return target
 
