@@ -20,7 +20,7 @@ qt_pkgs=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libxkbcommon0 libdbus-1-3 fo
          libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
          libxcb-shape0 libxkbcommon-x11-0)
 test_pkgs=(xvfb xauth trayer xdotool imagemagick cmake g++ make unzip desktop-file-utils
-           shellcheck systemd prometheus-node-exporter)
+           shellcheck systemd prometheus-node-exporter prometheus)
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 

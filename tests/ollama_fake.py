@@ -12,8 +12,9 @@ starts a real llama-server with the flags Ollama derives from the load-time opti
 service environment (`-c num_ctx·np -np OLLAMA_NUM_PARALLEL -b/-ub num_batch -t num_thread
 -fa OLLAMA_FLASH_ATTENTION -ctk/-ctv OLLAMA_KV_CACHE_TYPE`); a request whose load-time options
 differ from the loaded runner's waits for in-flight requests, then reloads it, and its
-`load_duration` is the real restart time. `restart_service(env)` is what `systemctl restart
-ollama` does to it. `/api/create` (from + parameters, and `draft_files` naming a blob posted to
+`load_duration` is the real restart time; the service environment's `LLAMA_ARG_*` variables
+reach that llama-server's environment, as Ollama's do. `restart_service(env)` is what
+`systemctl restart ollama` does to it. `/api/create` (from + parameters, and `draft_files` naming a blob posted to
 `/api/blobs/<digest>` or registered in `blobs`) and `/api/delete` manage derived models.
 
 Speculation is mapped as Ollama's `llm/llama_server.go` does (`hasMTPDraft`,
@@ -88,6 +89,8 @@ class FakeOllama:
         """Blobs this Ollama stores: digest → file."""
         self.launched: list[list[str]] = []
         """Every runner's llama-server arguments (after the model path), in order."""
+        self.launched_env: list[dict[str, str]] = []
+        """Every runner's LLAMA_ARG_* environment, in order (beside `launched`)."""
         self.loads: list[tuple] = []
         """Every runner (re)load, as its load key (for assertions)."""
         self.service_restarts: list[dict[str, str]] = []
@@ -102,7 +105,16 @@ class FakeOllama:
         self.fault: str | None = None
         self.busy_count = 0
         self.ps_delay_s = 0.0
+        self.ps_models: list[dict] | None = None
+        """When set, `/api/ps` answers exactly these model objects (e.g. thousands of them)."""
+        self.ps_body: bytes | None = None
+        """When set, `/api/ps` and `/api/version` answer these raw bytes (garbage, truncated JSON)."""
         self.loaded: dict[str, float] = {}
+        self.extra_models: dict[str, dict] = {}
+        """More installed models: name → {"show": /api/show body, "size": bytes} (no runner)."""
+        self.ps_models: list[dict] | None = None
+        """When set, /api/ps answers these entries (placement scenarios); an unload
+        (keep_alive 0) of a listed name removes it."""
         self.requests: list[tuple[str, str, dict]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -124,7 +136,7 @@ class FakeOllama:
     # -- the scheduler (runner mode) -------------------------------------------------------
     def names(self) -> set[str]:
         """Model names this server knows."""
-        return {MODEL, MODEL.split(":")[0], *self.derived}
+        return {MODEL, MODEL.split(":")[0], *self.derived, *self.extra_models}
 
     def draft_args(self, model: str, options: dict) -> tuple[str, ...]:
         """`appendDraftArgs` for `model` with the request's options (see the module docstring)."""
@@ -165,7 +177,13 @@ class FakeOllama:
         fa_env = (self.env.get("OLLAMA_FLASH_ATTENTION") or "").lower()
         fa = "on" if fa_env in ("1", "true") else "off" if fa_env in ("0", "false") else "auto"
         kv = self.env.get("OLLAMA_KV_CACHE_TYPE") or "f16"
-        return (num_ctx, batch, threads, parallel, fa, kv, self.draft_args(model, options))
+        # Ollama hands its own environment to llama-server (llm/llama_server.go
+        # SetupLlamaServerCommandEnv: cmd.Env = os.Environ()), so every LLAMA_ARG_* reaches it
+        llama_args = tuple(
+            sorted((k, v) for k, v in self.env.items() if k.startswith("LLAMA_ARG_"))
+        )
+        draft = self.draft_args(model, options)
+        return (num_ctx, batch, threads, parallel, fa, kv, draft, llama_args)
 
     def _stop_runner(self) -> None:
         if self._runner is not None:
@@ -173,14 +191,19 @@ class FakeOllama:
         self._runner, self._runner_key = None, None
 
     def _start_runner(self, key: tuple) -> None:
-        num_ctx, batch, threads, parallel, fa, kv, draft = key
+        num_ctx, batch, threads, parallel, fa, kv, draft, llama_args = key
         args = ["-np", str(parallel), "-b", str(batch), "-ub", str(batch), "-fa", fa]
         if kv != "f16":
             args += ["-ctk", kv, "-ctv", kv]
         args += list(draft)
         self.launched.append(args)
+        self.launched_env.append(dict(llama_args))
         server = LlamaServer(
-            self.runner_model, args, threads=threads or None, ctx_size=num_ctx * parallel
+            self.runner_model,
+            args,
+            threads=threads or None,
+            ctx_size=num_ctx * parallel,
+            env=dict(llama_args),
         )
         self._runner = server  # stopped by _stop_runner even when the start fails
         server.start()
@@ -258,14 +281,32 @@ class FakeOllama:
                             "error": "server busy, please try again.  maximum pending requests exceeded"
                         },
                     )
+                if fake.ps_body is not None and self.path in ("/api/ps", "/api/version"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(fake.ps_body)))
+                    self.end_headers()
+                    self.wfile.write(fake.ps_body)
+                    return None
                 if self.path == "/api/version":
                     return self._json(200, {"version": fake.version})
                 if self.path == "/api/tags":
                     return self._json(
-                        200, {"models": [self._tag(name) for name in (MODEL, *fake.derived)]}
+                        200,
+                        {
+                            "models": [self._tag(name) for name in (MODEL, *fake.derived)]
+                            + [
+                                {**self._tag(n), "size": e["size"]}
+                                for n, e in fake.extra_models.items()
+                            ]
+                        },
                     )
+                if self.path == "/api/ps" and fake.ps_models is not None:
+                    return self._json(200, {"models": list(fake.ps_models)})
                 if self.path == "/api/ps":
                     time.sleep(fake.ps_delay_s)
+                    if fake.ps_models is not None:
+                        return self._json(200, {"models": fake.ps_models})
                     models = []
                     for name, expires in fake.loaded.items():
                         models.append(
@@ -363,6 +404,8 @@ class FakeOllama:
                     name = body.get("model")
                     if name not in fake.names():
                         return self._json(404, {"error": f"model '{body.get('model')}' not found"})
+                    if name in fake.extra_models:
+                        return self._json(200, fake.extra_models[name]["show"])
                     params = {"temperature": 0.2, **fake.derived.get(name, {})}
                     modelfile = f"FROM {MODEL}\n" + "".join(
                         f"PARAMETER {k} {v}\n" for k, v in params.items()
@@ -391,6 +434,8 @@ class FakeOllama:
                     )
                 t0 = time.perf_counter_ns()
                 keep = body.get("keep_alive")
+                if keep == 0 and fake.ps_models is not None:
+                    fake.ps_models = [m for m in fake.ps_models if m.get("name") != model]
                 if keep == 0:
                     fake.loaded.pop(MODEL, None)
                     return self._json(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from velollm_desktop import __version__
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core import jsonio
-from velollm_desktop.core.ollama.errors import GUI_ADDRESS_FIX
+from velollm_desktop.core.http.errors import GUI_ADDRESS_FIX
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -111,7 +111,7 @@ _CONTROL = re.compile(
 
 def plain(text: str) -> str:
     """`text` without terminal escape sequences or control characters (newlines and tabs kept)."""
-    from velollm_desktop.core.ollama.bounds import redact_text  # noqa: PLC0415
+    from velollm_desktop.core.http.bounds import redact_text  # noqa: PLC0415
 
     return redact_text(_CONTROL.sub("", text))
 
@@ -127,11 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from velollm_desktop.core.ollama.bounds import RedactingFormatter  # noqa: PLC0415
+    from velollm_desktop.core.http.bounds import RedactingFormatter  # noqa: PLC0415
 
     for handler in logging.getLogger().handlers:  # no password of a URL reaches a log line
         handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
-    from velollm_desktop.core.ollama.errors import ServerError  # noqa: PLC0415
+    from velollm_desktop.core.http.errors import ServerError  # noqa: PLC0415
 
     try:
         return int(args.func(args) or 0)

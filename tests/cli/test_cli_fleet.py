@@ -60,7 +60,7 @@ def test_bad_target_is_one_clear_line(velollm_exe):
     res = run_cli(velollm_exe, "fleet", "--target", "gopher=http://h:1", "--once")
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
-        "velollm: error: unknown kind 'gopher': use one of ollama, llamacpp, vllm, openai, node, dcgm"
+        "velollm: error: unknown kind 'gopher': use one of ollama, llamacpp, vllm, openai, node, dcgm, velollm"
     ]
     res = run_cli(velollm_exe, "fleet", "--once")
     assert res.returncode == 2 and "at least one --target" in res.stderr

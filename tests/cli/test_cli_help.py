@@ -13,8 +13,8 @@ from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, Se
 from velollm_desktop.core.bench.model import TestResult as BenchTestResult
 from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.hardware.model import CpuInfo, HardwareSpec, MemoryInfo
+from velollm_desktop.core.http.errors import GUI_ADDRESS_FIX
 from velollm_desktop.core.llamacpp.server import free_port
-from velollm_desktop.core.ollama.errors import GUI_ADDRESS_FIX
 
 
 def test_no_arguments_prints_help_and_exits_0(velollm_exe):

@@ -18,11 +18,11 @@ from tests.faults.hostile_server import HostileServer, head
 from velollm_desktop.core.fleet import expo, mapping
 from velollm_desktop.core.fleet.expo import MetricsError, parse_exposition
 from velollm_desktop.core.fsutil import UnreadableFile, read_own_json
+from velollm_desktop.core.http import bounds
+from velollm_desktop.core.http.bounds import redact_text, redact_url
 from velollm_desktop.core.llamacpp import gguf
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, resolve
-from velollm_desktop.core.ollama import bounds
 from velollm_desktop.core.ollama import client as ollama_client
-from velollm_desktop.core.ollama.bounds import redact_text, redact_url
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import DerivedModelError, derived_name
 from velollm_desktop.core.ollama.errors import RequestTimedOut

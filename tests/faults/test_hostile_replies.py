@@ -23,9 +23,7 @@ from velollm_desktop.core.bench.backends import (
     check_measurement,
 )
 from velollm_desktop.core.bench.model import RunMeasurement
-from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient
-from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import (
+from velollm_desktop.core.http.errors import (
     BadResponse,
     BadURL,
     RequestTimedOut,
@@ -33,7 +31,9 @@ from velollm_desktop.core.ollama.errors import (
     StreamBroken,
     TooLarge,
 )
-from velollm_desktop.core.ollama.transport import MIB, Limits, finite_json, open_request
+from velollm_desktop.core.http.transport import MIB, Limits, finite_json, open_request
+from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient
+from velollm_desktop.core.ollama.client import OllamaClient
 
 HOSTILE_SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

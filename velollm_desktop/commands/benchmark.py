@@ -15,9 +15,9 @@ from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmar
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.store import History, export_file
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, STALL_S, StreamPace
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, default_url
-from velollm_desktop.core.ollama.bounds import MIN_TOKENS_PER_S, STALL_S, StreamPace
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.progress import as_event
 
 CLI_KINDS = tuple(k.value for k in BackendKind)
@@ -53,10 +53,25 @@ def render_table(result: BenchmarkResult) -> str:
         if note:
             warnings.append(f"warning: {t.name}: {note} (--runs N)")
     lines += warnings
+    lines += [f"energy    {t.name}: {energy_text(t.energy)}" for t in result.results]
     if result.results and result.results[0].warmup_load_ms is not None:
         lines.append(f"model load (warm-up): {result.results[0].warmup_load_ms:.0f} ms")
     lines.append(f"wall time {result.wall_s:.1f} s" + (" (cancelled)" if result.cancelled else ""))
     return "\n".join(lines)
+
+
+def energy_text(e) -> str:
+    """ "0.366 J/token, 9840 tokens/Wh, mean 278.6 W (idle 80.1 W), counter" or "n/a: why"."""
+    if e is None:
+        return "n/a (not measured)"
+    if e.j_per_generated_token is None:
+        return f"n/a: {e.na_reason or 'no tokens'}"
+    idle = f" (idle {e.idle_w:.1f} W)" if e.idle_w is not None else ""
+    prompt = f", {e.j_per_prompt_token:.4f} J/prompt token" if e.j_per_prompt_token else ""
+    return (
+        f"{e.j_per_generated_token:.3f} J/token{prompt}, {e.generated_tokens_per_wh:.0f} tokens/Wh,"
+        f" mean {e.mean_w:.1f} W{idle}, {e.method}"
+    )
 
 
 def render_load(r) -> str:
@@ -71,6 +86,7 @@ def render_load(r) -> str:
         f"latency p50 {ms(r.latency_p50_ms)} ms, p95 {ms(r.latency_p95_ms)} ms;"
         f" TTFT p50 {ms(r.ttft_p50_ms)} ms, p95 {ms(r.ttft_p95_ms)} ms",
         f"errors: {len(r.server_errors)} from the server, {len(r.our_errors)} of ours",
+        f"energy: {energy_text(r.energy)}",
     ]
     lines += [f"  server: {e}" for e in r.server_errors[:5]]
     lines += [f"  ours: {e}" for e in r.our_errors[:5]]
@@ -82,6 +98,7 @@ def _load(args: argparse.Namespace, url: str) -> int:
 
     from velollm_desktop.core import jsonio  # noqa: PLC0415
     from velollm_desktop.core.bench.concurrent import run_load  # noqa: PLC0415
+    from velollm_desktop.core.energy import EnergyMeter  # noqa: PLC0415
     from velollm_desktop.core.fsutil import atomic_write_text  # noqa: PLC0415
 
     probe = make_backend(args.backend, url, args.model, None, _pace(args))
@@ -100,6 +117,7 @@ def _load(args: argparse.Namespace, url: str) -> int:
             args.duration,
             max_tokens=args.max_tokens or 64,
             progress=_printer(args, " s"),
+            energy=EnergyMeter.here(),
         )
     except KeyboardInterrupt:
         raise CliError("cancelled") from None
@@ -182,6 +200,11 @@ def _cmd(args: argparse.Namespace) -> int:
     print(render_table(run.result))
     if run.history_id is not None:
         print(f"saved in the history as #{run.history_id}")
+    if run.regression is not None:
+        from velollm_desktop.core.bench.regression import diff_text  # noqa: PLC0415
+
+        print("the server's version changed since the last run of this suite:")
+        print("\n".join(diff_text(run.regression)))
     if run.unsaved_path is not None:
         print(
             f"{run.unsaved_reason}; this run was saved to {run.unsaved_path} instead",

@@ -11,11 +11,11 @@ from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.speculative.compare import (
     NGRAM_TYPES,
@@ -78,7 +78,7 @@ def render(result) -> str:
 def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> tuple[list, list]:
     """The fourth mode, "as Ollama would run it": ([SpecMode] or [], advice notes)."""
     from velollm_desktop.core.llamacpp.binaries import find_program  # noqa: PLC0415
-    from velollm_desktop.core.speculative.ollama_spec import (  # noqa: PLC0415
+    from velollm_desktop.core.ollama.spec_info import (  # noqa: PLC0415
         ollama_mode_args,
         server_support,
     )
@@ -91,7 +91,7 @@ def _ollama_mode(args: argparse.Namespace, target: Path, draft: Path | None) -> 
 def _model_notes(args: argparse.Namespace, target: Path) -> list[str]:
     """What Ollama does with the target's speculation (MTP heads, an attached DRAFT): from
     `/api/show` for a running Ollama's model, else from the GGUF file."""
-    from velollm_desktop.core.speculative.ollama_spec import (  # noqa: PLC0415
+    from velollm_desktop.core.ollama.spec_info import (  # noqa: PLC0415
         info_from_gguf,
         mtp_advice,
         ollama_model_advice,

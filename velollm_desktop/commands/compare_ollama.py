@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp.gguf import read_gguf
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.speculative.compare import OLLAMA_MODE, CompareResult, significant_gain
 from velollm_desktop.core.speculative.ollama_apply import spec_plan, use_in_ollama

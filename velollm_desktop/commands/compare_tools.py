@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli import CliError
+from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.bench.stats import ratio_ci95, summarize
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound

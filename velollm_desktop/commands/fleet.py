@@ -64,6 +64,13 @@ def _row(status: TargetStatus) -> str:
     )
 
 
+def model_lines(status: TargetStatus) -> list[str]:
+    """One indented line per model a VeloLLM exporter reports (VRAM, RAM, context, unload)."""
+    from velollm_desktop.core.fleet.velollm import row_text  # noqa: PLC0415
+
+    return [f"      {row_text(row)}"[:200] for row in status.model_rows] if status.up else []
+
+
 def render_table(statuses: list[TargetStatus]) -> str:
     """One line per host (its level and why), then one line per target."""
     from velollm_desktop.core.fleet.monitor import host_statuses  # noqa: PLC0415
@@ -75,7 +82,9 @@ def render_table(statuses: list[TargetStatus]) -> str:
     for host in host_statuses(statuses):
         why = f": {'; '.join(host.reasons)}" if host.reasons else ""
         lines.append(f"{host.host} [{LEVEL_MARK[host.level]}]{why}"[:240])
-        lines += [_row(s) for s in host.targets]
+        for status in host.targets:
+            lines.append(_row(status))
+            lines += model_lines(status)
     return "\n".join(lines)
 
 
@@ -140,7 +149,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="[KIND=]URL",
         help="a server or exporter to watch (repeat); KIND: ollama, llamacpp, vllm, openai,"
-        " node, dcgm (default: detected)",
+        " node, dcgm, velollm (default: detected)",
     )
     p.add_argument("--once", action="store_true", help="probe twice (for rates), print, exit")
     p.add_argument("--json", action="store_true", help="print JSON (docs/guides/FLEET.md)")

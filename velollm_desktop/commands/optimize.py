@@ -10,18 +10,19 @@ from pathlib import Path
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.jsonio import read_json_object
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.parse import exposure_warnings
-from velollm_desktop.core.optimize.preview import current_text
 from velollm_desktop.core.optimize.recommend import (
     Recommendation,
     as_json_summary,
 )
 from velollm_desktop.core.optimize.session import optimize_state
 from velollm_desktop.core.optimize.sources import CurrentConfig
+from velollm_desktop.core.optimize.table import rows
 from velollm_desktop.core.settings import ollama_url_from_env
+from velollm_desktop.core.wording import sentence
 
 FORMATS = ("shell", "systemd", "launchd", "windows", "modelfile", "json")
 
@@ -57,27 +58,21 @@ def render(rec: Recommendation, fmt: str) -> str:
     }[fmt](rec.env)
 
 
-def render_report(current: CurrentConfig, rec: Recommendation) -> str:
-    """Current (with source) vs recommended, and why."""
+def render_report(
+    current: CurrentConfig, rec: Recommendation, hardware: HardwareSpec | None = None
+) -> str:
+    """Current (with source) vs recommended, and why: the Optimize page's rows
+    (`core.optimize.table.rows`: only the variables that matter)."""
     lines = [
         f"Budget: {rec.budget}",
         "",
-        f"{'variable':<28}{'current':<22}{'recommended':<14}source",
+        f"{'variable':<28}{'current':<34}{'recommended':<14}",
     ]
-    names = sorted(set(current.values) | set(rec.env))
-    for name in names:
-        cur = current.values.get(name)
-        cur_text = current_text(name, current)
-        lines.append(
-            f"{name:<28}{cur_text[:20]:<22}{rec.env.get(name, '-'):<14}{cur.source if cur else ''}"
-        )
+    for row in rows(current, rec, hardware):
+        lines.append(f"{row.name:<28}{row.current:<34}{row.recommended:<14}")
     lines.append("")
     for f in rec.fits:
-        where = (
-            "entirely on GPU"
-            if f.fits_on_gpu
-            else ("in RAM (CPU)" if f.num_ctx else "does NOT fit: split CPU/GPU")
-        )
+        where = f.placement
         lines.append(
             f"{f.name}: ctx {f.num_ctx or 'n/a'} × {f.parallel} slot(s), {f.vram_bytes / 2**30:.1f} GiB "
             f"(weights {f.weights_bytes / 2**30:.1f} + KV {f.kv_cache_bytes / 2**30:.2f} + compute "
@@ -95,33 +90,28 @@ def render_report(current: CurrentConfig, rec: Recommendation) -> str:
 
 def _undo(applier, yes: bool) -> int:
     """`--undo`: a file edited since we wrote it is only discarded when the user says so."""
-    from velollm_desktop.core.optimize.apply import ApplyError, UserEdited  # noqa: PLC0415
+    from velollm_desktop.core.optimize import flow  # noqa: PLC0415
 
-    try:
-        print(applier.undo())
-    except UserEdited as exc:
+    outcome = flow.undo(applier)
+    if outcome.kind is flow.UndoKind.EDITED:
         ask = not yes and sys.stdin.isatty()
-        if not (yes or (ask and input(f"{exc}. Discard them? [y/N] ").strip().lower() == "y")):
-            raise CliError(f"{exc}; nothing changed (--undo --yes discards them)") from exc
-        print(applier.undo(force=True))
-    except (ApplyError, OSError) as exc:
-        raise CliError(str(exc)) from exc
+        if not (
+            yes or (ask and input(f"{outcome.text}. Discard them? [y/N] ").strip().lower() == "y")
+        ):
+            raise CliError(f"{outcome.text}; nothing changed (--undo --yes discards them)")
+        outcome = flow.undo(applier, force=True)
+    if outcome.kind is flow.UndoKind.FAILED:
+        raise CliError(outcome.error)
+    print(outcome.text)
     return 0
 
 
-def _preview_or_reason(state, applier) -> tuple[object, object] | str:
+def _preview_or_reason(state, applier):
     """(plan, preview) of applying here, or the sentence saying why nothing can be applied."""
-    from velollm_desktop.core.optimize.preview import build_preview  # noqa: PLC0415
+    from velollm_desktop.core.optimize.flow import preview_or_reason  # noqa: PLC0415
 
-    runtime = state.runtime
-    if runtime is not None and not runtime.can_apply:
-        return runtime.explanation
-    env = state.recommendation.env
-    try:
-        plan = applier.plan(env)
-    except (PermissionError, ValueError) as exc:
-        return str(exc)
-    return plan, build_preview(plan, env, state.current)
+    planned = preview_or_reason(state, applier)
+    return planned if isinstance(planned, str) else (planned.plan, planned.preview)
 
 
 def _undo_models(url: str) -> int:
@@ -182,7 +172,7 @@ def _state(args: argparse.Namespace, root):
     if args.model_info and not state.models:  # every file named was unusable: say so, exit 2
         raise CliError("no --model-info file could be used: " + "; ".join(state.notes))
     for n in state.notes:
-        print(f"note: {n}", file=sys.stderr)
+        print(f"note: {sentence(n)}", file=sys.stderr)
     for w in exposure_warnings({k: v.parsed.raw for k, v in state.current.values.items()}):
         print(f"WARNING: {w}", file=sys.stderr)
     if not state.models and not args.model_info:
@@ -209,7 +199,7 @@ def _output(args: argparse.Namespace, rec: Recommendation) -> int | None:
 
 def _report(args: argparse.Namespace, state, planned) -> int:
     """Without `--apply`: the report, and with `--dry-run` what applying would do."""
-    print(render_report(state.current, state.recommendation))
+    print(render_report(state.current, state.recommendation, state.hardware))
     if args.dry_run:
         print("\nDry run — nothing was changed. ", end="")
         if isinstance(planned, str):
@@ -234,12 +224,16 @@ def _apply(args: argparse.Namespace, state, planned, applier) -> int:
             print("nothing changed")
             return 1
     if plan is not None:
-        try:
-            backup = applier.apply(plan)
-        except (RuntimeError, PermissionError, OSError) as exc:
-            raise CliError(str(exc)) from exc
+        from velollm_desktop.core.optimize import flow  # noqa: PLC0415
+
+        # --verify reads the server next: wait until the restarted Ollama answers first
+        outcome = flow.apply_recommendation(applier, plan, wait_url=url if args.verify else None)
+        if outcome.kind is flow.ApplyKind.FAILED:
+            raise CliError(outcome.error)
+        late = f"; {outcome.late}" if outcome.late else ""
         print(
-            f"applied; backup: {backup or 'none (new file)'}; undo with `velollm optimize --undo`"
+            f"applied; backup: {outcome.backup or 'none (new file)'}; "
+            f"undo with `velollm optimize --undo`{late}"
         )
     _apply_models(url, models)
     if args.verify:

@@ -57,9 +57,28 @@ def atomic_write_text(
     return backup_path
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Byte-exact atomic replace (temp file in the same folder, fsync, rename) — undo's restore."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def unique_backup_path(path: Path) -> Path:
-    """A not-yet-existing `NAME.bak-<timestamp>[-n]` path next to `path`."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    """A not-yet-existing `NAME.bak-<timestamp>-<pid>-<µs>[-n]` path next to `path`.
+
+    The process id and the microseconds keep two processes backing up the same file in the
+    same second apart (`velollm optimize --apply` twice at once once picked one name).
+    """
+    now = time.time()
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{os.getpid()}-{int(now * 1e6) % 1_000_000:06d}"
     candidate = path.with_name(f"{path.name}.bak-{stamp}")
     n = 1
     while candidate.exists():

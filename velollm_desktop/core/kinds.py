@@ -25,7 +25,7 @@ class BackendKind(str, Enum):
 
 
 class Objective(str, Enum):
-    """What a tune maximises (tokens/s each)."""
+    """What a tune maximises (tokens/s each; tokens per joule for EFFICIENCY)."""
 
     DECODE = "decode"
     """Single-stream generation speed."""
@@ -33,6 +33,8 @@ class Objective(str, Enum):
     """Aggregate generation speed of `concurrency` simultaneous clients."""
     PROMPT = "prompt"
     """Prompt processing speed on a long prompt."""
+    EFFICIENCY = "efficiency"
+    """Generated tokens per joule, single stream (needs an energy reading: NVML, hwmon, RAPL)."""
 
     def __str__(self) -> str:
         return self.value

@@ -18,8 +18,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from velollm_desktop import APP_ID, APP_NAME, __version__
+from velollm_desktop.core.doctor.watch import SpillWatch, alert_text
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
+from velollm_desktop.ui.exporter_control import AppExporter
 from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.startup import report_ready_when_visible, single_instance_server
 from velollm_desktop.ui.tray import Tray
@@ -41,6 +43,15 @@ NO_TRAY_HINT = (
     "(package gnome-shell-extension-appindicator) and log in again to get the tray icon."
 )
 
+
+WELCOME_TEXT = (
+    "Welcome to VeloLLM Desktop. It watches this machine's CPU, GPU and memory and the "
+    "models Ollama has loaded, benchmarks and tunes local LLM servers, and recommends "
+    "Ollama settings (nothing changes without your yes). It lives in the system tray: the "
+    "small bar icon by the clock shows CPU, GPU and memory; click it for this window, "
+    "right-click it for quick actions. Closing this window keeps it running in the tray."
+)
+"""Shown once, at the first start with a tray (the window opens by itself that one time)."""
 
 BACKGROUND_POLL_MS = 20
 BACKGROUND_START_MAX_MS = 1000
@@ -70,12 +81,14 @@ class Controller(QObject):
         self._hardware: HardwareSpec | None = None
         self._hardware_error: str | None = None
         self._models: Sequence | None = None
+        self._spills = SpillWatch()
         self._ollama_down: str | None = None
         self.tray: Tray | None = None
         self._first_sample = True
         self._detect: TaskWorker | None = None
         self.poller: OllamaPoller | None = None
         self.sampler: SamplerWorker | None = None
+        self.exporter = AppExporter(self, settings)
         self._shut_down = False
         self._quick_optimize_pending = False
         if self.has_tray:
@@ -102,11 +115,19 @@ class Controller(QObject):
             self.window.show()
             if not settings.get("tray_hint_shown"):
                 self.window.show_banner(NO_TRAY_HINT)
-                settings.set("tray_hint_shown", True)
-                try:
-                    settings.save()
-                except OSError:
-                    log.warning("could not save settings")
+                self._remember("tray_hint_shown")
+        elif not settings.get("welcome_shown"):  # first start: a 22 px icon is easy to miss
+            self.show_dashboard()
+            self.window.show_banner(WELCOME_TEXT)
+            self._remember("welcome_shown")
+
+    def _remember(self, flag: str) -> None:
+        """A once-only message was shown: keep that in the settings file."""
+        self.settings.set(flag, True)
+        try:
+            self.settings.save()
+        except OSError:
+            log.warning("could not save settings")
 
     # -- the window, built on first use ---------------------------------------------------
     @property
@@ -142,6 +163,15 @@ class Controller(QObject):
 
         self.tune_page = TunePage(lambda: self._hardware, lambda: self.settings.get("ollama_url"))
         window.add_page(self.tune_page, "Tune")
+        from velollm_desktop.ui.doctor_page import DoctorPage  # noqa: PLC0415
+
+        self.doctor_page = DoctorPage(
+            lambda: self.settings.get("ollama_url"), lambda: self._hardware, self._bench_history
+        )
+        window.add_page(self.doctor_page, "Doctor")
+        self.doctor_page.open_optimize.connect(
+            lambda: window.tabs.setCurrentWidget(self.optimize_page)
+        )
         if self.tray:
             self.benchmark_page.finished.connect(
                 lambda text: self.tray.notify("Benchmark finished", text)
@@ -154,10 +184,16 @@ class Controller(QObject):
             )
             self.tune_page.finished.connect(lambda text: self.tray.notify("Tuning finished", text))
             window.fleet.worst_changed.connect(self._on_fleet_worst)
+        if self.tray is not None:
+            if self.tray.paused:
+                window.monitor.set_paused(True)
+            # the Settings page's box follows the tray's "Start at login" while it is shown
+            self.tray.login_changed.connect(lambda _on: window.settings_page.show_start_at_login())
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
         window.settings_page.changed.connect(self._on_setting_changed)
+        self.exporter.attach(window.settings_page)
         if self._hardware is not None:
             window.monitor.set_hardware(self._hardware)
         elif self._hardware_error:
@@ -191,6 +227,7 @@ class Controller(QObject):
         self._monitor = monitor
         self._start_sampler()
         self._start_ollama_poller()
+        self.exporter.start_if_enabled()
         if (
             self.tray
             and self.settings.get("fleet_tray_worst")
@@ -230,6 +267,7 @@ class Controller(QObject):
 
     def _on_sample(self, sample) -> None:
         self.history.add(sample)
+        self.exporter.feed(sample)
         if self._window is not None:
             self._window.monitor.mark_dirty(sample)
         if self.tray:
@@ -244,6 +282,15 @@ class Controller(QObject):
             self._window.monitor.set_loaded_models(models)
         if self.tray:
             self.tray.update_models(models)
+        self._spill_alert(models)
+
+    def _spill_alert(self, models: Sequence) -> None:
+        """A tray notification when a model starts spilling to the CPU (once per load)."""
+        if not (self._hardware and self._hardware.discrete_gpus):
+            return  # no GPU: CPU placement is expected
+        new = self._spills.update(models)
+        if new and self.tray and self.settings.get("doctor_spill_alerts"):
+            self.tray.notify("A model runs partly on the CPU", alert_text(new))
 
     def _on_ollama_down(self, reason: str) -> None:
         self._models, self._ollama_down = None, reason
@@ -255,6 +302,8 @@ class Controller(QObject):
     def _on_pause(self, paused: bool) -> None:
         if self.sampler is not None:
             self.sampler.set_paused(paused)
+        if self._window is not None:  # the Monitor page says its values are frozen
+            self._window.monitor.set_paused(paused)
 
     def _on_fleet_worst(self, level: str, why: str) -> None:
         if self.tray:
@@ -268,9 +317,18 @@ class Controller(QObject):
         elif name == "ollama_url":
             if self.poller is not None:
                 self.poller.set_url(self.settings.get(name))
+        if not self._shut_down:
+            self.exporter.setting_changed(name)
 
     def _on_tray_action(self, key: str) -> None:
         run_tray_action(self, key)
+
+    # -- the tray's host (ui/tray_actions.TrayHost) ---------------------------------------
+    def hardware_known(self) -> bool:
+        return self._hardware is not None
+
+    def quick_optimize_after_detection(self) -> None:
+        self._quick_optimize_pending = True
 
     # -- actions --------------------------------------------------------------------------
     def show_dashboard(self) -> None:
@@ -293,6 +351,7 @@ class Controller(QObject):
         for name, done in (
             ("sampler", self.sampler is None or self.sampler.join(5.0)),
             ("Ollama poller", self.poller is None or self.poller.join(5.0)),
+            ("exporter", self.exporter.shutdown(5.0)),
         ):
             if not done:
                 late.append(name)
@@ -350,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         controller.show_dashboard()
     ready_file = os.environ.get("VELOLLM_READY_FILE")
     if ready_file:
-        report_ready_when_visible(controller, ready_file)
+        report_ready_when_visible(controller, ready_file, controller)
     if args.quit_after > 0:
         QTimer.singleShot(int(args.quit_after * 1000), controller.quit)
     code = app.exec()

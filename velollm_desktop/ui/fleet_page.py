@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from velollm_desktop.core.fleet.model import HostStatus, TargetStatus
 from velollm_desktop.core.fleet.monitor import FleetMonitor, host_statuses, worst_level
 from velollm_desktop.core.fleet.targets import TargetError, parse_targets, split_targets
+from velollm_desktop.core.fleet.velollm import row_text
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.workers.runner import Job
 from velollm_desktop.workers.task import TaskWorker, start_task
@@ -111,6 +112,15 @@ def _target_line(s: TargetStatus) -> str:
     return " · ".join(b for b in bits if b)
 
 
+def _target_lines(targets: list[TargetStatus]) -> list[str]:
+    """Each target's line, then one line per model a VeloLLM exporter reports."""
+    lines = []
+    for t in targets:
+        lines.append(_target_line(t))
+        lines += [f"    {row_text(row)}" for row in (t.model_rows[:16] if t.up else ())]
+    return lines
+
+
 def _first(values) -> float | None:
     known = [v for v in values if v is not None]
     return max(known) if known else None
@@ -152,7 +162,7 @@ class HostRow(QFrame):
         self.badge.setText(LEVEL_TEXT[status.level])
         self.badge.setStyleSheet(f"background:{colour};color:white;font-weight:bold;padding:4px;")
         self.setStyleSheet(f"HostRow {{ border: 2px solid {colour}; border-radius: 4px; }}")
-        self.details.setText("\n".join(_target_line(t) for t in status.targets))
+        self.details.setText("\n".join(_target_lines(status.targets)))
         self.reason.setText("; ".join(status.reasons))
         self.reason.setVisible(bool(status.reasons))
         ups = [t for t in status.targets if t.up]

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from velollm_desktop.core.failure import Failure
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.workers.runner import Job, JobKind, JobState, runner
 
@@ -48,6 +49,10 @@ class JobControls:
         self.cancel_button.clicked.connect(self.cancel)
         self.failed = False
         """Whether the last job failed (its bar then stays empty, not at 100 %)."""
+        self.cancelled = False
+        """Whether the user cancelled the last job (its bar then stays where it stopped)."""
+        self.last_failure: Failure | None = None
+        """The last job's typed failure (its fix), None when it did not fail."""
         self.progress = QProgressBar()
         self.status = QLabel(status_text)
         self.status.setWordWrap(True)
@@ -90,8 +95,11 @@ class JobControls:
         job.waiting.connect(self.status.setText)
         job.started.connect(lambda: self.status.setText(starting))
         job.result.connect(on_result)
-        self.failed = False
-        job.failed.connect(lambda message: self._on_failed(f"{failed_prefix}: {message}"))
+        self.failed = self.cancelled = False
+        self.last_failure = None
+        job.failed.connect(
+            lambda message: self._on_failed(f"{failed_prefix}: {message}", job.failure)
+        )
         job.finished.connect(self._on_finished)
         self.worker, self._on_done, self.last_event = job, on_done, None
         self.run_button.setEnabled(False)
@@ -106,6 +114,7 @@ class JobControls:
         job = self.worker
         if job is None:
             return
+        self.cancelled = True
         if not runner().cancel_queued(job):
             job.cancel()
             self.status.setText("Cancelling…")
@@ -122,15 +131,18 @@ class JobControls:
         self.progress.setValue(done)
         self.status.setText(text)
 
-    def _on_failed(self, text: str) -> None:
-        self.failed = True
+    def _on_failed(self, text: str, failure: Failure | None = None) -> None:
+        self.failed, self.last_failure = True, failure
         self.status.setText(text)
 
     def _on_finished(self) -> None:
         self.worker = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0 if self.failed else 1)  # a failure never looks finished
+        if self.cancelled and not self.failed and self.progress.maximum() > 0:
+            pass  # a cancelled job's bar stays where it stopped, never at 100 %
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0 if self.failed or self.cancelled else 1)
         if self._on_done is not None:
             self._on_done()

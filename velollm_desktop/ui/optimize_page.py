@@ -25,17 +25,24 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.optimize.apply import Applier, Plan, UserEdited
-from velollm_desktop.core.optimize.parse import exposure_warnings
+from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.flow import (
+    ApplyKind,
+    ApplyOutcome,
+    Planned,
+    UndoKind,
+    UndoOutcome,
+    apply_recommendation,
+    preview_or_reason,
+)
+from velollm_desktop.core.optimize.flow import undo as undo_change
 from velollm_desktop.core.optimize.per_model import per_model_plans
 from velollm_desktop.core.optimize.preview import (
     RESTART_CONSEQUENCE,
-    ApplyPreview,
-    build_preview,
-    current_with_source,
 )
 from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
+from velollm_desktop.core.optimize.table import Row, changes, rows, status_text
 from velollm_desktop.core.optimize.writers import render_shell
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.confirm import confirm
@@ -117,12 +124,19 @@ class OptimizePage(QWidget):
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # server text is never HTML
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Setting", "Current (source)", "Recommended", "Why"])
-        self.table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents  # "OLLAMA_CONTEXT_LENGTH" is never cut
-        )
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        # the name and the recommendation are short: as wide as their text; Current and Why
+        # share the rest and wrap, so nothing hides behind a sideways scrollbar at 800×600
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda *_: self._size_current_column())
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
+        self._sizing = False
         self.bars = QVBoxLayout()
         self.per_model = PerModelPanel(lambda: self.settings.get("ollama_url"))
 
@@ -188,23 +202,8 @@ class OptimizePage(QWidget):
     def show_state(self, state: OptimizeState, after: str = "") -> None:
         """Fill the table and the memory bars."""
         self.state = state
-        rec, cur = state.recommendation, state.current
-        reasons = {r.setting: r.why for r in rec.reasons}
-        names = sorted(set(rec.env) | set(cur.values))
-        self.table.setRowCount(len(names))
-        for row, name in enumerate(names):
-            c = cur.values.get(name)
-            cells = (
-                name,
-                current_with_source(name, cur),
-                rec.env.get(name, "—"),
-                reasons.get(name, c.parsed.warning if c and c.parsed.warning else ""),
-            )
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                self.table.setItem(row, col, item)
-        self.table.resizeRowsToContents()
+        rec = state.recommendation
+        self._fill_table(rows(state.current, rec, state.hardware))
         while self.bars.count():
             w = self.bars.takeAt(0).widget()
             if w:
@@ -217,30 +216,55 @@ class OptimizePage(QWidget):
                 w.deleteLater()
         for fit in rec.fits:
             self.breakdowns.addWidget(QLabel(breakdown_text(fit)))
+        self.status.setText(status_text(state, after))
         runtime = state.runtime
-        messages = [after] if after else []
-        messages += [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes)
-        messages += list(cur.notes) + ([runtime.explanation] if runtime else [])
-        raw = {k: v.parsed.raw for k, v in cur.values.items()}
-        messages = [f"WARNING: {w}." for w in exposure_warnings(raw)] + messages
-        if rec.env and not self._changes():
-            messages.append("Ollama already runs with the recommended settings: nothing to apply.")
-        self.status.setText(" ".join(m for m in messages if m))
         can_apply = runtime is None or runtime.can_apply
         self.apply_button.setEnabled(bool(rec.env) and can_apply and bool(self._changes()))
-        self.apply_button.setToolTip("" if can_apply else runtime.explanation)
+        self.apply_button.setToolTip("" if can_apply or runtime is None else runtime.explanation)
         self.copy_button.setEnabled(bool(rec.env))
         self.per_model.show_plans(per_model_plans(rec))
+
+    def _fill_table(self, table_rows: tuple[Row, ...]) -> None:
+        """One row per variable that matters; the full source and reason in tooltips."""
+        self.table.setRowCount(len(table_rows))
+        for row, r in enumerate(table_rows):
+            cells = (
+                (r.name, r.name),
+                (r.current, f"{r.current}\nFrom: {r.source}"),
+                (r.recommended, r.recommended),
+                (r.why, r.why),
+            )
+            for col, (text, tip) in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip)
+                self.table.setItem(row, col, item)
+        self._size_current_column()
+
+    def _size_current_column(self) -> None:
+        """Current gets its text's width but at most 40 % of what Setting and Recommended
+        leave; Why the rest. Rows then grow to their wrapped text."""
+        t = self.table
+        if self._sizing:
+            return
+        self._sizing = True
+        try:
+            free = t.viewport().width() - t.columnWidth(0) - t.columnWidth(2)
+            wanted = max(t.sizeHintForColumn(1), t.horizontalHeader().sectionSizeHint(1))
+            t.setColumnWidth(1, max(80, min(wanted, int(free * 0.4))))
+            t.resizeRowsToContents()
+            # "Why" stretches once the header has laid out again: wrap the rows to that width
+            QTimer.singleShot(0, t.resizeRowsToContents)
+        finally:
+            self._sizing = False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._size_current_column()
 
     def _changes(self) -> dict[str, str]:
         if self.state is None:
             return {}
-        cur = self.state.current
-        return {
-            k: v
-            for k, v in self.state.recommendation.env.items()
-            if not cur.values.get(k) or cur.values[k].parsed.raw != v
-        }
+        return changes(self.state.current, self.state.recommendation)
 
     def summary(self) -> str:
         """One line for the tray: what would change."""
@@ -251,60 +275,53 @@ class OptimizePage(QWidget):
             ", ".join(changes) if changes else "Ollama already runs with the recommended settings"
         )
 
-    def preview(self) -> tuple[Plan, ApplyPreview] | None:
+    def preview(self) -> Planned | None:
         """The plan Apply would carry out and its preview (None when nothing may be applied:
-        the status then says why)."""
+        the status then says why) — `core.optimize.flow.preview_or_reason`."""
         if self.state is None:
             return None
-        runtime = self.state.runtime
-        if runtime is not None and not runtime.can_apply:
-            self.status.setText("Nothing can be applied here. " + runtime.explanation)
+        planned = preview_or_reason(self.state, self.applier)
+        if isinstance(planned, str):
+            self.status.setText("Nothing can be applied here. " + planned)
             return None
-        env = self.state.recommendation.env
-        try:
-            plan = self.applier.plan(env)
-        except (PermissionError, ValueError) as exc:
-            self.status.setText(f"Cannot apply: {exc}")
-            return None
-        return plan, build_preview(plan, env, self.state.current)
+        return planned
 
     @property
     def busy(self) -> bool:
         """A recommendation, an apply or an undo is running."""
         return self.worker is not None or self.system_job is not None
 
-    def _change_system(self, fn: Callable[[], tuple[str, str]], doing: str) -> None:
+    def _change_system(self, fn: Callable[[], ApplyOutcome | UndoOutcome], doing: str) -> None:
         """Run `fn` (apply or undo: a file write and a service restart, up to minutes) in a
-        light job, never on the GUI thread; `_changed` gets its (outcome, text)."""
+        light job, never on the GUI thread; `_changed` gets its typed outcome."""
         self.apply_button.setEnabled(False)
         self.undo_button.setEnabled(False)
         self.status.setText(doing)
         job = TaskWorker(fn, pass_control=False, label="configuration change")
-        job.result.connect(lambda outcome: self._changed(*outcome))
-        job.failed.connect(lambda message: self._changed("failed", message))
+        job.result.connect(self._changed)
+        job.failed.connect(lambda message: self._changed(ApplyOutcome(ApplyKind.FAILED, message)))
         job.finished.connect(lambda: setattr(self, "system_job", None))
         self.system_job = job
         start_task(self, job)
+
+    def _ollama_url(self) -> str:
+        return str(self.settings.get("ollama_url"))
 
     def apply(self) -> bool:
         """Show the plan; carry out exactly that plan (in a job) only if the user accepts."""
         planned = self.preview()
         if planned is None or self.system_job is not None:
             return False
-        plan, preview = planned
-        if not confirm(self, "Apply Ollama settings", preview.text(), preview.accept_label):
+        if not confirm(
+            self, "Apply Ollama settings", planned.preview.text(), planned.preview.accept_label
+        ):
             self.status.setText("Cancelled: nothing was changed.")
             return False
-
-        def work() -> tuple[str, str]:
-            try:
-                backup = self.applier.apply(plan)
-            except (RuntimeError, OSError, ValueError) as exc:
-                return "failed", f"Not applied: {exc}"
-            text = f"Applied to {plan.target}" + (f" (backup {backup})" if backup else "")
-            return "applied", text
-
-        self._change_system(work, "Applying: writing the file and restarting Ollama…")
+        url = self._ollama_url()
+        self._change_system(
+            lambda: apply_recommendation(self.applier, planned.plan, wait_url=url),
+            "Applying: writing the file and restarting Ollama…",
+        )
         return True
 
     def undo(self, force: bool = False) -> bool:
@@ -312,29 +329,25 @@ class OptimizePage(QWidget):
         if self.system_job is not None:  # one change to the system at a time
             return False
         if not force:
-            restart = " and restart Ollama" if self.applier.platform.startswith("linux") else ""
+            restart = " and restart Ollama" if self.applier.restarts_on_undo() else ""
             text = "Undo restores Ollama's configuration file from before the last Apply" + (
                 f"{restart}.\n\n{RESTART_NOTE}" if restart else "."
             )
             if not confirm(self, "Undo the last apply", text, f"Undo{restart}"):
                 self.status.setText("Cancelled: nothing was changed.")
                 return False
-
-        def work() -> tuple[str, str]:
-            try:
-                return "undone", self.applier.undo(force=force)
-            except UserEdited as exc:  # asked on the GUI thread, never discarded silently
-                return "edited", str(exc)
-            except (RuntimeError, OSError) as exc:
-                return "failed", f"Undo failed: {exc}"
-
-        self._change_system(work, "Undoing: restoring the file and restarting Ollama…")
+        url = self._ollama_url()
+        self._change_system(
+            lambda: undo_change(self.applier, force=force, wait_url=url),
+            "Undoing: restoring the file and restarting Ollama…",
+        )
         return True
 
-    def _changed(self, outcome: str, text: str) -> None:
-        """The GUI-thread end of an apply or undo job."""
+    def _changed(self, outcome: ApplyOutcome | UndoOutcome) -> None:
+        """The GUI-thread end of an apply or undo job (Ollama answers again, or we said so)."""
         self.undo_button.setEnabled(self.applier.can_undo())
-        if outcome == "edited":
+        text = outcome.text
+        if outcome.kind is UndoKind.EDITED:
             answer = QMessageBox.question(
                 self, "Discard your edits?", f"{text}.\n\nDiscard them and restore the file?"
             )
@@ -346,9 +359,10 @@ class OptimizePage(QWidget):
             return
         self.applied.emit(text)
         self.status.setText(text)
-        if outcome == "applied":
+        failed = outcome.kind in (ApplyKind.FAILED, UndoKind.FAILED)
+        if outcome.kind is ApplyKind.APPLIED:
             text += ". Undo restores the previous file"
-        if self.state is not None and outcome != "failed":
+        if self.state is not None and not failed:
             self.compute(after=text[:1].upper() + text[1:] + ".")
         else:
             self._update_apply_enabled()
@@ -382,7 +396,7 @@ class OptimizePage(QWidget):
         planned = self.preview() if runtime is None or runtime.can_apply else None
         if planned is not None:
             text += "\n# To make it permanent (what Apply does):\n" + "\n".join(
-                f"# {line}" for line in planned[1].text().splitlines()
+                f"# {line}" for line in planned.preview.text().splitlines()
             )
         QGuiApplication.clipboard().setText(text)
         self.status.setText("Copied to the clipboard.")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
-from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.ollama.spec_info import ollama_mode_args, server_support
 from velollm_desktop.core.speculative.compare import (
     OLLAMA_MODE,
     CompareResult,
@@ -25,7 +26,6 @@ from velollm_desktop.core.speculative.ollama_apply import (
     undo_use_in_ollama,
     use_in_ollama,
 )
-from velollm_desktop.core.speculative.ollama_spec import ollama_mode_args, server_support
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
-
-if TYPE_CHECKING:
-    from velollm_desktop.ui.app import Controller
 
 log = logging.getLogger(__name__)
 
 
-def report_ready_when_visible(controller: Controller, path: str) -> None:
+class ReadyHost(Protocol):
+    """What the ready report reads of the app (the Controller): its tray and its window."""
+
+    tray: Any
+    window: Any
+
+
+def report_ready_when_visible(controller: ReadyHost, path: str, parent: QObject) -> None:
     """For bench/tray_overhead.py: write the wall time at which the tray icon (or, without a
     tray, the window) first became visible."""
 
@@ -30,7 +34,7 @@ def report_ready_when_visible(controller: Controller, path: str) -> None:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(f"{time.time():.6f}\n")
 
-    timer = QTimer(controller)
+    timer = QTimer(parent)
     timer.timeout.connect(check)
     timer.start(10)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from velollm_desktop.core.cancel import Cancelled
-from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.failure import Failure, fix_of
+from velollm_desktop.core.http.errors import ServerError
 
 log = logging.getLogger("velollm_desktop.jobs")
 
@@ -42,3 +43,10 @@ def user_message(exc: BaseException, what: str = "job") -> str:
         f"Unexpected error in the {what} ({type(exc).__name__}); "
         "the details are in the log (Open log in the tray menu or Settings)."
     )
+
+
+def failure_of(exc: BaseException, what: str = "job") -> Failure:
+    """The frozen, typed failure a job hands to its page (`user_message` logs a bug first)."""
+    if isinstance(exc, Cancelled):
+        return Failure(type(exc).__name__, str(exc) or "cancelled")
+    return Failure(type(exc).__name__, user_message(exc, what), fix_of(exc), is_expected(exc))

@@ -7,8 +7,8 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
+from velollm_desktop.core.http.errors import BadResponse, ServerError, ServerNotRunning
 from velollm_desktop.core.monitor.sampler import SampleLoop, Sampler, SystemSample
-from velollm_desktop.core.ollama.errors import BadResponse, ServerError, ServerNotRunning
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from velollm_desktop.core.cancel import Cancelled
+from velollm_desktop.core.failure import Failure
 from velollm_desktop.core.progress import ProgressEvent, as_event
-from velollm_desktop.workers.errors import user_message
+from velollm_desktop.workers.errors import failure_of
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Job(QObject):
     """
 
     progress = Signal(int, int, str)
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event
     waiting = Signal(str)
     started = Signal()
     result = Signal(object)
@@ -96,7 +96,9 @@ class Job(QObject):
         self.pass_control = pass_control
         self.cancel_event = threading.Event()
         self.state = JobState.NEW
-        self.thread: JobThread | None = None
+        self.failure: Failure | None = None
+        """The typed failure (fix, expected) behind `failed`'s sentence, once it failed."""
+        self.thread: JobThread | None = None  # type: ignore[assignment]  # shadows QObject.thread
         self._ended = threading.Event()
 
     def cancel(self) -> None:
@@ -123,10 +125,9 @@ class Job(QObject):
                 value = self.fn(*self.args, progress=self.report, cancel=self.cancel_event)
             else:
                 value = self.fn(*self.args)
-        except Cancelled as exc:
-            self.failed.emit(str(exc) or "cancelled")
         except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence (and a log)
-            self.failed.emit(user_message(exc, self.label))
+            self.failure = failure_of(exc, self.label)  # before the signal: the page reads it
+            self.failed.emit(self.failure.message)
         else:
             self.result.emit(value)
         finally:
@@ -242,6 +243,8 @@ JOB_MODULES = (
     "velollm_desktop.core.hardware",
     "velollm_desktop.core.bench.flow",
     "velollm_desktop.core.bench.concurrent",
+    "velollm_desktop.core.doctor",
+    "velollm_desktop.core.energy",
     "velollm_desktop.core.llamacpp.gguf",
     "velollm_desktop.core.llamacpp.server",
     "velollm_desktop.core.optimize.apply",

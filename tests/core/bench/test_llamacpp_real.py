@@ -16,10 +16,10 @@ from velollm_desktop.core import jsonio
 from velollm_desktop.core.bench.backends import LlamaCppBackend, OllamaBackend, OpenAIBackend
 from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.suites import suite
+from velollm_desktop.core.http.errors import ServerNotRunning, StreamBroken
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError, free_port
-from velollm_desktop.core.ollama.errors import ServerNotRunning, StreamBroken
 
 pytestmark = pytest.mark.slow
 

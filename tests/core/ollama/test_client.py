@@ -8,15 +8,15 @@ import time
 import pytest
 
 from tests.ollama_fake import DIGEST, MODEL, FakeOllama
-from velollm_desktop.core.llamacpp.server import free_port
-from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import (
+from velollm_desktop.core.http.errors import (
     ModelNotFound,
     RequestTimedOut,
     ServerBusy,
     ServerNotRunning,
     StreamBroken,
 )
+from velollm_desktop.core.llamacpp.server import free_port
+from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.models import GenerateChunk, LoadedModel
 
 
@@ -173,7 +173,7 @@ def test_lightweight_errors_never_load_httpx():
 
     code = (
         "import sys\nfrom velollm_desktop.core.ollama.client import OllamaClient\n"
-        "from velollm_desktop.core.ollama.errors import ServerNotRunning\n"
+        "from velollm_desktop.core.http.errors import ServerNotRunning\n"
         f"try:\n    OllamaClient('http://127.0.0.1:{free_port()}', lightweight=True).loaded_models()\n"
         "except ServerNotRunning as e:\n    print('not running' in str(e), 'httpx' in sys.modules)\n"
     )

@@ -253,7 +253,7 @@ def test_interrupted_write_leaves_old_file(tmp_path, monkeypatch):
     assert dropin.read_text() == "old\n"
     assert sorted(
         p.name for p in tmp_path.iterdir() if not p.name.startswith("override.conf.bak")
-    ) == ["override.conf"]
+    ) == ["j.json.lock", "override.conf"]  # the apply lock's (empty) file stays; no temp file
 
 
 def test_verify_reports_mismatches_against_a_running_server():

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tests.gguf_writer import write_gguf
 from tests.ollama_fake import MODEL, FakeOllama
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp.binaries import find_program
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.ollama.client import OllamaClient
@@ -19,13 +20,7 @@ from velollm_desktop.core.ollama.derived import (
     create_derived,
     delete_derived,
 )
-from velollm_desktop.core.ollama.errors import ServerError
-from velollm_desktop.core.speculative.ollama_apply import (
-    spec_plan,
-    undo_use_in_ollama,
-    use_in_ollama,
-)
-from velollm_desktop.core.speculative.ollama_spec import (
+from velollm_desktop.core.ollama.spec_info import (
     OllamaSpecInfo,
     info_from_gguf,
     info_from_show,
@@ -35,6 +30,11 @@ from velollm_desktop.core.speculative.ollama_spec import (
     parse_help,
     server_support,
     tensor_names,
+)
+from velollm_desktop.core.speculative.ollama_apply import (
+    spec_plan,
+    undo_use_in_ollama,
+    use_in_ollama,
 )
 
 SPEC = "smollm2-spec:135m"

@@ -9,10 +9,10 @@ import time
 from typing import Protocol
 
 from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
+from velollm_desktop.core.http.bounds import StreamPace
+from velollm_desktop.core.http.errors import BadResponse, ModelNotFound, ServerError, StreamBroken
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
-from velollm_desktop.core.ollama.bounds import StreamPace
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import BadResponse, ModelNotFound, StreamBroken
 from velollm_desktop.core.ollama.models import GenerateChunk
 
 NS_PER_S = 1e9
@@ -113,6 +113,17 @@ class OllamaBackend:
         for m in self.client.installed_models():
             if m.name == self.model or m.name == f"{self.model}:latest":
                 return m.digest
+        return None
+
+    def loaded_bytes(self) -> int | None:
+        """The model's size in memory (`/api/ps`), after the warm-up loaded it."""
+        try:
+            loaded = self.client.loaded_models()
+        except ServerError:
+            return None  # a memory figure is a bonus: its absence is "n/a", not a failure
+        for m in loaded:
+            if m.name in (self.model, f"{self.model}:latest") and m.size_bytes > 0:
+                return m.size_bytes
         return None
 
     def measure(

@@ -8,6 +8,7 @@ them: the server (HTTP errors, refused or dropped connections, timeouts: `Server
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import threading
 import time
@@ -15,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from velollm_desktop.core.bench.backends import Backend
-from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
+from velollm_desktop.core.http.errors import ServerError
 
 PROMPTS = (
     "Explain in a few sentences how a hash map works.",
@@ -47,6 +49,8 @@ class LoadResult:
     series: tuple[tuple[float, float], ...] = field(default=())
     """(seconds since start, generated tokens/s in that interval)."""
     cancelled: bool = False
+    energy: EnergyReading | None = None
+    """The whole load's energy (J per generated token over all clients), when measured."""
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -137,11 +141,36 @@ def run_load(
     interval_s: float = 10.0,
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
+    energy: EnergyMeter | None = None,
 ) -> LoadResult:
-    """Run `clients` threads, each with its own backend (connection), for `duration_s` seconds."""
+    """Run `clients` threads, each with its own backend (connection), for `duration_s` seconds.
+
+    With `energy`, the load is one energy window after a quiet second (the idle baseline)."""
     if clients < 1 or duration_s <= 0:
         raise ValueError("clients must be ≥ 1 and the duration > 0 s")
     cancel = cancel or threading.Event()
+    if energy is None:
+        return _run_load(
+            make_backend, clients, duration_s, max_tokens, interval_s, progress, cancel
+        )
+    idle = energy.idle_w(cancel=cancel) if energy.available else None
+    with energy.window(idle) as window:
+        load = _run_load(
+            make_backend, clients, duration_s, max_tokens, interval_s, progress, cancel
+        )
+    reading = with_tokens(window.reading, load.generated_tokens) if window.reading else None
+    return dataclasses.replace(load, energy=reading)
+
+
+def _run_load(
+    make_backend: Callable[[], Backend],
+    clients: int,
+    duration_s: float,
+    max_tokens: int,
+    interval_s: float,
+    progress: Callable[[int, int, str], None] | None,
+    cancel: threading.Event,
+) -> LoadResult:
     report = progress or (lambda *_: None)
     tally = _Tally(time.monotonic())
     end = tally.t0 + duration_s

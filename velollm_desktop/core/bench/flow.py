@@ -19,14 +19,16 @@ from velollm_desktop.core.bench.backends import (
     make_backend,
 )
 from velollm_desktop.core.bench.model import BenchmarkResult
+from velollm_desktop.core.bench.regression import RegressionDiff, against_previous_version
 from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.store import History, HistoryBusy, export_file
 from velollm_desktop.core.bench.suites import suite
+from velollm_desktop.core.energy import EnergyMeter
 from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.http.bounds import StreamPace
 from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path, download_builtin_model
 from velollm_desktop.core.llamacpp.server import LlamaServer
-from velollm_desktop.core.ollama.bounds import StreamPace
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, legacy, silent
 from velollm_desktop.core.settings import data_dir
 
@@ -60,6 +62,8 @@ class BenchRun:
     """Where the result went instead when the history was busy (never lost)."""
     unsaved_reason: str = ""
     """Why it is not in the history (the `HistoryBusy` sentence), when `unsaved_path` is set."""
+    regression: RegressionDiff | None = None
+    """Before/after against the last run of this suite under another server version."""
 
 
 def run_benchmark_flow(
@@ -69,19 +73,22 @@ def run_benchmark_flow(
     cancel: threading.Event | None = None,
     history: History | None = None,
     hardware: object = None,
+    energy: EnergyMeter | None = None,
 ) -> BenchRun:
     """Run the suite (starting and always stopping the built-in engine if chosen).
 
     Raises ValueError for a bad suite or kind, and the server errors (`ServerError` family).
     A result with at least one test is added to `history` when one is given; when the history
     is busy (another process holds its lock) it is written to `unsaved-result-*.json` in the data
-    directory instead and `BenchRun.unsaved_path` says where.
+    directory instead and `BenchRun.unsaved_path` says where. Each test's energy is measured
+    with `energy` (default: every source this machine has; "n/a" with the reason if none).
     """
     report = progress or silent
     cancel = cancel or threading.Event()
     tests = suite(request.suite, runs=request.runs, max_tokens=request.max_tokens)
     kind = BackendKind(request.kind)
     spec = hardware if hardware is not None else detect_hardware()
+    meter = energy if energy is not None else EnergyMeter.here()
 
     def measure(backend: Backend) -> BenchmarkResult:
         try:
@@ -92,6 +99,7 @@ def run_benchmark_flow(
                 progress=report,
                 cancel=cancel,
                 hardware=spec,
+                energy=meter,
             )
         finally:
             backend.close()
@@ -108,9 +116,11 @@ def run_benchmark_flow(
 
 
 def _save(history: History, result: BenchmarkResult) -> BenchRun:
-    """Add to the history; when it is busy, keep the run in a JSON file instead."""
+    """Add to the history (with the diff against a previous server version, if any); when it
+    is busy, keep the run in a JSON file instead."""
+    regression = against_previous_version(history, result)
     try:
-        return BenchRun(result, history.add(result))
+        return BenchRun(result, history.add(result), regression=regression)
     except HistoryBusy as exc:
         stamp = result.started_at.replace(":", "").replace("-", "")[:15]
         path = data_dir() / f"unsaved-result-{stamp}.json"
@@ -141,3 +151,19 @@ def list_models(kind: BackendKind | str, url: str | None) -> list[str]:
         return [backend.model_name()]
     finally:
         backend.close()
+
+
+def outcome_text(result: BenchmarkResult, *, previous_shown: bool = False) -> str:
+    """The sentence after a run: done, cancelled with what was kept, or cancelled before
+    anything was measured (then whether the previous result is still shown)."""
+    tests = f"{len(result.results)} test{'s' if len(result.results) != 1 else ''}"
+    if not result.cancelled:
+        return f"Benchmark done: {result.model}, {tests} in {result.wall_s:.1f} s."
+    if result.results:
+        runs = sum(len(t.runs) for t in result.results)
+        return (
+            f"Benchmark cancelled after {result.wall_s:.1f} s: {runs} measured "
+            f"run{'s' if runs != 1 else ''} of {tests} kept and shown."
+        )
+    kept = " The previous result is still shown." if previous_shown else ""
+    return f"Benchmark cancelled before any run was measured: nothing was saved.{kept}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from velollm_desktop.core.bench.stats import Stats
+from velollm_desktop.core.energy.model import EnergyReading
 from velollm_desktop.core.measurement import RunMeasurement
 
 __all__ = ["BenchmarkResult", "RunMeasurement", "ServerInfo", "TestResult"]
@@ -25,6 +26,9 @@ class TestResult:
     warmup_load_ms: float | None = None
     runs_requested: int | None = None
     """How many runs the suite asked for (fewer in `runs` means cancelled or failed runs)."""
+    energy: EnergyReading | None = None
+    """The energy of this test's runs (J per generated token, tokens per Wh, method); None in
+    results saved before energy was measured."""
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,6 @@ class BenchmarkResult:
     wall_s: float = 0.0
     cancelled: bool = False
     notes: tuple[str, ...] = field(default=())
+    model_memory_bytes: int | None = None
+    """What the server reported the loaded model to take after the warm-up (Ollama /api/ps
+    size); None where the server does not say."""

@@ -7,20 +7,24 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from velollm_desktop import __version__
 from velollm_desktop.core.bench.backends import Backend
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, TestResult
 from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.bench.suites import BenchTest, varied_prompt
-from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
+from velollm_desktop.core.energy import EnergyMeter, EnergyReading, Window, with_tokens
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, runs_left_text, silent
 
 WARMUP_TOKENS = 8
 
 
 def _summarise(
-    test: BenchTest, runs: Sequence[RunMeasurement], warmup_load_ms: float | None
+    test: BenchTest,
+    runs: Sequence[RunMeasurement],
+    warmup_load_ms: float | None,
+    energy: EnergyReading | None = None,
 ) -> TestResult:
     return TestResult(
         name=test.name,
@@ -32,7 +36,38 @@ def _summarise(
         prompt_tokens_per_s=summarize([r.prompt_tokens_per_s for r in runs]),
         warmup_load_ms=warmup_load_ms,
         runs_requested=test.runs,
+        energy=energy,
     )
+
+
+MIN_PREFILL_SAMPLES = 3
+"""Prefill energy is separated only when the prompt phases span this many power samples."""
+
+
+def _energy_of(
+    window: Window | None,
+    runs: Sequence[RunMeasurement],
+    starts: Sequence[float],
+    interval_s: float,
+) -> EnergyReading | None:
+    """The window's reading with per-token figures; the prefill share from the power series
+    over each run's [sent, first token] when those phases are long enough to tell apart."""
+    if window is None or window.reading is None:
+        return None
+    generated = sum(r.eval_count or 0 for r in runs) or None
+    prompt = sum(r.prompt_tokens or 0 for r in runs) or None
+    spans = [
+        (t, t + r.ttft_ms / 1000)
+        for t, r in zip(starts, runs, strict=True)
+        if r.ttft_ms is not None
+    ]
+    prefill = None
+    if spans and sum(b - a for a, b in spans) >= MIN_PREFILL_SAMPLES * interval_s:
+        parts = [window.energy_between_j(a, b) for a, b in spans]
+        prefill = (
+            sum(p for p in parts if p is not None) if all(p is not None for p in parts) else None
+        )
+    return with_tokens(window.reading, generated, prompt, prefill)
 
 
 @dataclass
@@ -41,6 +76,7 @@ class _Counter:
 
     total: int
     done: int = 0
+    started: float = field(default_factory=time.perf_counter)
 
 
 def _warm_up(
@@ -62,24 +98,55 @@ def _run_test(
     report: ProgressFn,
     cancel: threading.Event,
     on_run: Callable[[str, RunMeasurement], None] | None,
+    starts: list[float] | None = None,
 ) -> list[RunMeasurement]:
-    """The test's runs, each with a fresh prompt prefix; stops early on cancel."""
+    """The test's runs, each with a fresh prompt prefix; stops early on cancel. `starts` gets
+    each kept run's send time (monotonic s, for the energy split)."""
     runs: list[RunMeasurement] = []
     for i in range(test.runs):
         if cancel.is_set():
             break
         prompt = varied_prompt(test.prompt, i + 1, uuid.uuid4().hex[:8])
+        sent = time.monotonic()
         m = backend.measure(prompt, test.max_tokens, cancel)
         if cancel.is_set():
             break
         runs.append(m)
+        if starts is not None:
+            starts.append(sent)
         count.done += 1
         rate = f"{m.decode_tokens_per_s:.1f} tok/s" if m.decode_tokens_per_s else "n/a"
-        text = f"{test.name} run {i + 1}/{test.runs}: {rate}"
+        left = runs_left_text(count.done, count.total, time.perf_counter() - count.started)
+        text = f"{test.name} run {i + 1}/{test.runs}: {rate} — {left}"
         report(ProgressEvent(count.done, count.total, text, Phase.MEASURING, m))
         if on_run:
             on_run(test.name, m)
     return runs
+
+
+def _loaded_bytes(backend: Backend) -> int | None:
+    """The loaded model's memory as the server reports it (backends that can say: Ollama)."""
+    fn = getattr(backend, "loaded_bytes", None)
+    return fn() if callable(fn) else None
+
+
+def _measured_test(
+    backend: Backend,
+    test: BenchTest,
+    count: _Counter,
+    report: ProgressFn,
+    cancel: threading.Event,
+    on_run: Callable[[str, RunMeasurement], None] | None,
+    meter: EnergyMeter | None,
+) -> tuple[list[RunMeasurement], EnergyReading | None]:
+    """One test's runs inside one energy window (when a meter is given)."""
+    if meter is None:
+        return _run_test(backend, test, count, report, cancel, on_run), None
+    idle = meter.idle_w(cancel=cancel) if meter.available and not cancel.is_set() else None
+    starts: list[float] = []
+    with meter.window(idle) as window:
+        runs = _run_test(backend, test, count, report, cancel, on_run, starts)
+    return runs, _energy_of(window, runs, starts, meter.interval_s)
 
 
 def run_benchmark(
@@ -92,12 +159,14 @@ def run_benchmark(
     hardware: object = None,
     warmup: bool = True,
     on_run: Callable[[str, RunMeasurement], None] | None = None,
+    energy: EnergyMeter | None = None,
 ) -> BenchmarkResult:
     """Measure every test; returns partial results (cancelled=True) if `cancel` is set.
 
     The warm-up generation loads the model (its load time is recorded on the first test) and is
     not counted. Each run's prompt gets a unique prefix so prompt-cache hits cannot inflate
-    prompt speed.
+    prompt speed. With `energy`, each test's runs are measured as one energy window after a
+    quiet second that gives the idle baseline.
     """
     cancel = cancel or threading.Event()
     report = progress or silent
@@ -106,11 +175,15 @@ def run_benchmark(
     info, model, digest = backend.info(), backend.model_name(), backend.model_digest()
     count = _Counter(sum(t.runs for t in tests) + (1 if warmup else 0))
     warm_load = _warm_up(backend, tests[0], count, report, cancel) if warmup and tests else None
+    memory = _loaded_bytes(backend) if not cancel.is_set() else None
     results: list[TestResult] = []
     for test in tests:
-        runs = _run_test(backend, test, count, report, cancel, on_run)
+        runs, reading = _measured_test(backend, test, count, report, cancel, on_run, energy)
         if runs:
-            results.append(_summarise(test, runs, warm_load if not results else None))
+            results.append(_summarise(test, runs, warm_load if not results else None, reading))
+            # the test's row can be shown now, not only when the whole suite ends
+            text = f"{test.name}: {len(runs)} run{'s' if len(runs) != 1 else ''} measured"
+            report(ProgressEvent(count.done, count.total, text, Phase.MEASURING, results[-1]))
         if cancel.is_set():
             break
     return BenchmarkResult(
@@ -125,4 +198,5 @@ def run_benchmark(
         hardware=hardware,
         wall_s=time.perf_counter() - t_start,
         cancelled=cancel.is_set(),
+        model_memory_bytes=memory,
     )

@@ -9,6 +9,7 @@ A database another process holds locked is "busy" (`HistoryBusy`, try again), ne
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ from typing import Any
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, ServerInfo, TestResult
 from velollm_desktop.core.bench.stats import Stats
+from velollm_desktop.core.energy.model import EnergyReading, reading_from_json
 from velollm_desktop.core.fsutil import atomic_write_text, move_aside
 from velollm_desktop.core.settings import data_dir
 
@@ -63,8 +65,21 @@ RUN_FIELDS = (
 )
 
 
+ENERGY_FIELDS = (
+    "energy_method",
+    "energy_j",
+    "j_per_generated_token",
+    "j_per_prompt_token",
+    "generated_tokens_per_wh",
+    "mean_w",
+    "idle_w",
+)
+"""CSV columns of the test's energy (the same on each of its runs' rows)."""
+
 BUSY_TIMEOUT_S = 2.0
 RESULT_COLUMNS = {"id", "started_at", "kind", "server", "model", "suite", "decode_mean", "body"}
+ADDED_COLUMNS = {"j_per_token": "REAL", "server_version": "TEXT"}
+"""Columns added after the first release (schema 2): ALTER TABLE keeps the old rows."""
 
 
 class HistoryBusy(RuntimeError):
@@ -87,11 +102,30 @@ class HistoryEntry:
     suite: str
     decode_mean: float | None
     """Mean decode speed over all tests (tokens/s)."""
+    j_per_token: float | None = None
+    """Mean joules per generated token over the tests that measured energy (None: n/a)."""
+    server_version: str | None = None
+    server: str = ""
+    """The server's URL."""
 
     @property
     def label(self) -> str:
+        """ "#3 27 Nov 2026 08:00 · ollama:smollm2 · standard — 118.5 tok/s" (local time)."""
         rate = f"{self.decode_mean:.1f} tok/s" if self.decode_mean else "n/a"
-        return f"#{self.id} {self.started_at} {self.kind}:{self.model} {self.suite} — {rate}"
+        when = readable_time(self.started_at)
+        joules = f", {self.j_per_token:.3f} J/token" if self.j_per_token is not None else ""
+        return f"#{self.id} {when} · {self.kind}:{self.model} · {self.suite} — {rate}{joules}"
+
+
+def readable_time(iso: str) -> str:
+    """An ISO 8601 timestamp as local "27 Nov 2026 08:00"; the text itself if it is not one."""
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return f"{moment.day} {moment.strftime('%b %Y %H:%M')}"
 
 
 def to_json(result: BenchmarkResult) -> str:
@@ -110,6 +144,11 @@ def _stats(d: Any) -> Stats | None:
 def _runs_requested(value: Any) -> int | None:
     """A positive int (older exports have none); anything else is dropped, not trusted."""
     ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000
+    return value if ok else None
+
+
+def _memory_bytes(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**50
     return value if ok else None
 
 
@@ -136,6 +175,7 @@ def from_json(text: str) -> BenchmarkResult:
                     prompt_tokens_per_s=_stats(t.get("prompt_tokens_per_s")),
                     warmup_load_ms=t.get("warmup_load_ms"),
                     runs_requested=_runs_requested(t.get("runs_requested")),
+                    energy=reading_from_json(t.get("energy")),
                 )
             )
         s = d["server"]
@@ -152,6 +192,7 @@ def from_json(text: str) -> BenchmarkResult:
             wall_s=d.get("wall_s", 0.0),
             cancelled=bool(d.get("cancelled")),
             notes=tuple(d.get("notes") or ()),
+            model_memory_bytes=_memory_bytes(d.get("model_memory_bytes")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a VeloLLM benchmark export: {exc}") from exc
@@ -161,8 +202,9 @@ def to_csv(result: BenchmarkResult) -> str:
     """One row per measured run, units in the column names."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["started_at", "server", "model", "test", "run", *RUN_FIELDS])
+    w.writerow(["started_at", "server", "model", "test", "run", *RUN_FIELDS, *ENERGY_FIELDS])
     for t in result.results:
+        energy = _energy_cells(t.energy)
         for i, r in enumerate(t.runs, 1):
             w.writerow(
                 [
@@ -172,9 +214,30 @@ def to_csv(result: BenchmarkResult) -> str:
                     t.name,
                     i,
                     *("" if getattr(r, f) is None else getattr(r, f) for f in RUN_FIELDS),
+                    *energy,
                 ]
             )
     return buf.getvalue()
+
+
+def _energy_cells(e: EnergyReading | None) -> list[Any]:
+    if e is None:
+        return [""] * len(ENERGY_FIELDS)
+    cells: list[Any] = [e.method]
+    for f in ENERGY_FIELDS[1:]:
+        v = getattr(e, f)
+        cells.append("" if v is None else v)
+    return cells
+
+
+def mean_j_per_token(result: BenchmarkResult) -> float | None:
+    """Mean of the tests' joules per generated token (None when no test measured energy)."""
+    vals = [
+        t.energy.j_per_generated_token
+        for t in result.results
+        if t.energy is not None and t.energy.j_per_generated_token is not None
+    ]
+    return sum(vals) / len(vals) if vals else None
 
 
 def mean_decode(result: BenchmarkResult) -> float | None:
@@ -235,15 +298,37 @@ class History:
         """A `results` table of another schema is renamed aside (its rows kept), ours created."""
         columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
         if RESULT_COLUMNS <= columns:
+            self._add_columns(db, columns)
             return
         aside = f"results_other_schema_{int(time.time())}"
         db.execute(f'ALTER TABLE results RENAME TO "{aside}"')
         db.execute(SCHEMA_SQL)
+        self._add_columns(db, set(RESULT_COLUMNS))
         self.problem = (
             f"The benchmark history's table had another layout; it was kept as {aside} "
             "and a new one started"
         )
         log.warning("%s", self.problem)
+
+    @staticmethod
+    def _add_columns(db: sqlite3.Connection, columns: set[str]) -> None:
+        """Schema 1 → 2: the listing columns added later; old rows keep their data and get
+        their server version from their stored JSON (their energy stays n/a)."""
+        missing = [c for c in ADDED_COLUMNS if c not in columns]
+        for name in missing:
+            db.execute(f"ALTER TABLE results ADD COLUMN {name} {ADDED_COLUMNS[name]}")
+        if "server_version" in missing:
+            rows = db.execute("SELECT id, body FROM results").fetchall()
+            for row_id, body in rows:
+                try:
+                    version = json.loads(body).get("server", {}).get("version")
+                except (ValueError, AttributeError):
+                    version = None
+                if isinstance(version, str):
+                    db.execute(
+                        "UPDATE results SET server_version = ? WHERE id = ?",
+                        (version[:100], row_id),
+                    )
 
     def close(self) -> None:
         with self._lock:
@@ -263,7 +348,8 @@ class History:
     def _insert(self, result: BenchmarkResult) -> int:
         with self._lock, self._db:
             cur = self._db.execute(
-                "INSERT INTO results (started_at, kind, server, model, suite, decode_mean, body) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO results (started_at, kind, server, model, suite, decode_mean, body,"
+                " j_per_token, server_version) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     result.started_at,
                     result.server.kind,
@@ -272,6 +358,8 @@ class History:
                     result.suite,
                     mean_decode(result),
                     to_json(result),
+                    mean_j_per_token(result),
+                    result.server.version,
                 ),
             )
         return int(cur.lastrowid or 0)  # always set after an INSERT
@@ -280,7 +368,8 @@ class History:
         """Newest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, started_at, kind, model, suite, decode_mean FROM results ORDER BY id DESC LIMIT ?",
+                "SELECT id, started_at, kind, model, suite, decode_mean, j_per_token,"
+                " server_version, server FROM results ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [HistoryEntry(*row) for row in rows]

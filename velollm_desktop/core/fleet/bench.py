@@ -17,7 +17,7 @@ from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.fleet.targets import Target, TargetError, parse_target
-from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.progress import ProgressEvent
 
 BACKEND_OF_KIND = {"ollama": "ollama", "llamacpp": "llamacpp", "vllm": "openai", "openai": "openai"}

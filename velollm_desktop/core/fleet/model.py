@@ -19,6 +19,7 @@ TARGET_JSON_KEYS = (
     "requests_running",
     "requests_waiting",
     "tokens_per_s",
+    "model_rows",
 )
 """The keys of one target in `velollm fleet --once --json` (docs/guides/FLEET.md)."""
 
@@ -33,6 +34,21 @@ class GpuStatus:
     vram_total_bytes: int | None = None
     temperature_c: float | None = None
     power_w: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One loaded model as VeloLLM's exporter reports it."""
+
+    name: str
+    digest: str
+    processor: str
+    """"gpu", "cpu" or "gpu+cpu" (as `ollama ps` PROCESSOR)."""
+    size_bytes: int | None
+    vram_bytes: int | None
+    context_tokens: int | None = None
+    unload_s: float | None = None
+    spills: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,8 @@ class TargetStatus:
     requests_running: int | None = None
     requests_waiting: int | None = None
     tokens_per_s: float | None = None
+    model_rows: list[ModelRow] = field(default_factory=list)
+    """Per-model rows (VeloLLM's exporter only; empty for other kinds)."""
     version: str | None = None
     """Ollama's version (shown in the dashboard; not part of the JSON object)."""
     note: str | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from velollm_desktop.core.fleet import mapping
+from velollm_desktop.core.fleet import mapping, velollm
 from velollm_desktop.core.fleet.expo import (
     Metrics,
     MetricsError,
@@ -23,7 +23,7 @@ from velollm_desktop.core.fleet.expo import (
 )
 from velollm_desktop.core.fleet.model import Counters, TargetStatus
 from velollm_desktop.core.fleet.targets import Target
-from velollm_desktop.core.ollama.bounds import redact_url
+from velollm_desktop.core.http.bounds import redact_url
 
 BODY_CAP_BYTES = 4 * 1024 * 1024
 PROBE_DEADLINE_S = 3.0  # commands/fleet.py repeats it (lazy import)
@@ -54,11 +54,11 @@ def fetch(
 ) -> Answer:
     """GET `url` before `deadline` (time.monotonic), at most `cap` bytes; ProbeError otherwise.
 
-    The request goes through the bounded transport (core/ollama/transport.py): its own
+    The request goes through the bounded transport (core/http/transport.py): its own
     connection, closed when it ends, and ONE deadline over connect, headers and body, so a
     target that drips its headers a byte a second ends at the deadline and holds nothing
     that another target needs (`http` is kept for callers; no pooled connection is used)."""
-    from velollm_desktop.core.ollama import transport  # noqa: PLC0415 - socket only
+    from velollm_desktop.core.http import transport  # noqa: PLC0415 - socket only
 
     remaining = deadline - time.monotonic()
     if remaining <= 0:
@@ -80,7 +80,7 @@ def fetch(
             raise ProbeError("answer too slow: not complete within the probe deadline") from None
         raise ProbeError("no answer within the probe deadline") from None
     except (transport.ServerNotRunning, transport.BadURL) as exc:
-        raise ProbeError(f"cannot connect: {_short(exc)}") from None
+        raise ProbeError(f"cannot connect: {connect_words(_short(exc), url)}") from None
     except transport.ServerError as exc:
         raise ProbeError(f"connection dropped or not HTTP: {_short(exc)}") from None
 
@@ -89,6 +89,28 @@ def _split(url: str) -> tuple[str, str]:
     parts = urllib.parse.urlsplit(url)
     path = parts.path or "/"
     return f"{parts.scheme}://{parts.netloc}", path + (f"?{parts.query}" if parts.query else "")
+
+
+CONNECT_WORDS = (  # the OS's error text (errno names differ per platform) → words
+    (("connection refused", "errno 111", "errno 61", "winerror 10061"), "nothing listens on port {port}"),
+    (("name or service not known", "nodename nor servname", "temporary failure in name",
+      "getaddrinfo failed", "no address associated", "errno -2", "errno -3", "errno 8"),
+     "the name {host} is not known (check the spelling or the DNS)"),
+    (("no route to host", "errno 113", "errno 65"), "no route to {host} (is it on and on this network?)"),
+    (("network is unreachable", "errno 101", "errno 51"), "the network to {host} is unreachable"),
+    (("timed out",), "{host} did not answer on port {port}"),
+)  # fmt: skip
+
+
+def connect_words(text: str, url: str) -> str:
+    """A connection error in words ("nothing listens on port 9"), the raw text when unknown."""
+    parts = httpx.URL(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    low = text.lower()
+    for needles, words in CONNECT_WORDS:
+        if any(n in low for n in needles):
+            return words.format(host=parts.host or "the host", port=port)
+    return text
 
 
 def _short(exc: Exception) -> str:
@@ -107,6 +129,8 @@ def _metrics(answer: Answer, deadline: float | None = None) -> Metrics:
 
 def kind_of_metrics(metrics: Metrics) -> str | None:
     """Which exporter wrote these samples, from their names."""
+    if velollm.is_velollm(metrics):  # before node_: it is not a node exporter
+        return "velollm"
     names = metrics.keys()
     for prefix, kind in (
         ("llamacpp:", "llamacpp"),
@@ -191,6 +215,9 @@ def _exporter(
         return Counters(now, cpu_idle_s=idle, cpu_total_s=all_s)
     if kind == "dcgm":
         status.gpus = mapping.dcgm_gpus(metrics)
+        return Counters(now)
+    if kind == "velollm":
+        velollm.apply(metrics, status)
         return Counters(now)
     status.requests_running, status.requests_waiting, tokens = mapping.server_fields(kind, metrics)
     if kind == "vllm":

@@ -13,9 +13,9 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-KINDS = ("ollama", "llamacpp", "vllm", "openai", "node", "dcgm")
+KINDS = ("ollama", "llamacpp", "vllm", "openai", "node", "dcgm", "velollm")
 """Target kinds: Ollama, llama-server, vLLM, another OpenAI-compatible server, the Prometheus
-node exporter, NVIDIA's dcgm-exporter."""
+node exporter, NVIDIA's dcgm-exporter, VeloLLM's own exporter (`velollm exporter`)."""
 
 KIND_ALIASES = {
     "llama-server": "llamacpp",
@@ -25,9 +25,17 @@ KIND_ALIASES = {
     "node_exporter": "node",
     "dcgm-exporter": "dcgm",
     "dcgm_exporter": "dcgm",
+    "velollm-exporter": "velollm",
 }
 
-DEFAULT_PORTS = {"ollama": 11434, "llamacpp": 8080, "vllm": 8000, "node": 9100, "dcgm": 9400}
+DEFAULT_PORTS = {
+    "ollama": 11434,
+    "llamacpp": 8080,
+    "vllm": 8000,
+    "node": 9100,
+    "dcgm": 9400,
+    "velollm": 9877,
+}
 """Each server's documented default port, used when a `KIND=host` has none."""
 
 MAX_TARGETS = 64

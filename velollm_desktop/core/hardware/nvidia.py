@@ -51,6 +51,8 @@ class NvmlSample:
     power_w: float | None
     sm_clock_mhz: float | None
     mem_clock_mhz: float | None
+    energy_mj: int | None = None
+    """Energy since the driver loaded (nvmlDeviceGetTotalEnergyConsumption, Volta and later)."""
 
 
 def _nvidia_driver_present() -> bool:
@@ -186,7 +188,7 @@ class Nvml:
             power_w=sample.power_w,
             power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
             fan_pct=float(fan) if fan is not None else None,
-            uuid=_text(self.query("nvmlDeviceGetUUID", handle)) if handle else None,
+            uuid=_text(self.query("nvmlDeviceGetUUID", handle)) if handle is not None else None,
             pci_bus_id=_text(getattr(pci, "busId", "")) or None if pci is not None else None,
             source="nvml",
         )
@@ -202,6 +204,7 @@ class Nvml:
         power_mw = self.query("nvmlDeviceGetPowerUsage", handle)
         sm = self.query("nvmlDeviceGetClockInfo", handle, 1)  # 1 = NVML_CLOCK_SM
         memclk = self.query("nvmlDeviceGetClockInfo", handle, 2)  # 2 = NVML_CLOCK_MEM
+        energy = self.query("nvmlDeviceGetTotalEnergyConsumption", handle)
         if util is None and mem is None and temp is None:
             # Everything failed at once: the handle is probably stale (GPU lost / reset).
             self._handles.pop(index, None)
@@ -215,6 +218,7 @@ class Nvml:
             power_w=power_mw / 1000.0 if power_mw is not None else None,
             sm_clock_mhz=float(sm) if sm is not None else None,
             mem_clock_mhz=float(memclk) if memclk is not None else None,
+            energy_mj=int(energy) if isinstance(energy, int) and energy >= 0 else None,
         )
 
 

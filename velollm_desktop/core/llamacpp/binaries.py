@@ -8,11 +8,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.failure import Fix
 from velollm_desktop.core.settings import Settings
 
 
 class BinaryNotFound(Exception):
     """No usable llama.cpp program was found; the message says how to get one."""
+
+    fix = Fix.INSTALL_ENGINE
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Clients that measure one generation: llama-server's native API and OpenAI-compatible servers.
 
 Both stream (so TTFT is real) and go through the shared choke point `_post_stream` over the
-bounded transport (`core/ollama/transport.py`): one overall deadline per request, capped
+bounded transport (`core/http/transport.py`): one overall deadline per request, capped
 lines and streams, non-finite numbers refused, and the same typed errors as the Ollama client.
 Limits: a plain request ends within 10 s; a stream sends its next bytes within
 `read_timeout_s` (300 s) and ends within `stream_deadline_s` (3600 s), at most
@@ -16,16 +16,14 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from velollm_desktop.core.measurement import RunMeasurement
-from velollm_desktop.core.ollama.bounds import MIN_TOKENS_PER_S, redact_url
-from velollm_desktop.core.ollama.client import stream_limits_for
-from velollm_desktop.core.ollama.errors import (
+from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, redact_url
+from velollm_desktop.core.http.errors import (
     BadResponse,
     ServerNotRunning,
     StreamBroken,
     from_status,
 )
-from velollm_desktop.core.ollama.transport import (
+from velollm_desktop.core.http.transport import (
     Limits,
     Response,
     error_detail,
@@ -33,6 +31,8 @@ from velollm_desktop.core.ollama.transport import (
     open_request,
     printable,
 )
+from velollm_desktop.core.measurement import RunMeasurement
+from velollm_desktop.core.ollama.client import stream_limits_for
 
 CONNECT_TIMEOUT_S = 2.0
 GET_DEADLINE_S = 10.0
@@ -126,6 +126,15 @@ class _SseClient:
         if not isinstance(data, dict):
             raise BadResponse(f"{self.what} sent a {type(data).__name__} on {path}, not an object")
         return data
+
+    def get_text(self, path: str) -> str:
+        """A text reply (llama-server's /metrics), bounded; undecodable bytes replaced."""
+        resp = self._open("GET", path, None, None, self._get_limits)
+        try:
+            raw = resp.read(self._get_limits.max_body_bytes)
+        finally:
+            resp.close()
+        return raw.decode("utf-8", "replace")
 
     def _raise_for(self, resp: Response, model: str | None) -> None:
         try:

@@ -37,6 +37,9 @@ class GpuSample:
     power_w: float | None
     sm_clock_mhz: float | None = None
     mem_clock_mhz: float | None = None
+    energy_j: float | None = None
+    """Energy counter since the driver loaded (NVML total energy), joules; None if not exposed."""
+    uuid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,12 @@ class Sampler:
     def __init__(self, nvml: Nvml = NVML, sysfs_gpus: list[GpuInfo] | None = None) -> None:
         self._nvml = nvml
         self._nvidia_names: list[str] = []
+        self._nvidia_uuids: list[str | None] = []
         if nvml.available():
             for i in range(nvml.device_count()):
                 info = nvml.gpu_info(i)
                 self._nvidia_names.append(info.name if info else f"GPU {i}")
+                self._nvidia_uuids.append(info.uuid if info else None)
         self._amd = (
             sysfs_gpus if sysfs_gpus is not None else detect_sysfs_gpus(vendors=(GpuVendor.AMD,))
         )
@@ -91,6 +96,8 @@ class Sampler:
                     s.power_w,
                     s.sm_clock_mhz,
                     s.mem_clock_mhz,
+                    s.energy_mj / 1000.0 if s.energy_mj is not None else None,
+                    self._nvidia_uuids[i],
                 )
             )
         return out

@@ -19,17 +19,15 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from velollm_desktop.core.ollama import schema
-from velollm_desktop.core.ollama.bounds import MIN_TOKENS_PER_S, RATE_GRACE_S, redact_url
-from velollm_desktop.core.ollama.errors import (
+from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, RATE_GRACE_S, redact_url
+from velollm_desktop.core.http.errors import (
     GUI_ADDRESS_FIX,
     ServerBusy,
     ServerNotRunning,
     StreamBroken,
     from_status,
 )
-from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
-from velollm_desktop.core.ollama.transport import (
+from velollm_desktop.core.http.transport import (
     Limits,
     Response,
     error_detail,
@@ -37,6 +35,8 @@ from velollm_desktop.core.ollama.transport import (
     open_request,
     printable,
 )
+from velollm_desktop.core.ollama import schema
+from velollm_desktop.core.ollama.models import GenerateChunk, InstalledModel, LoadedModel, ModelShow
 
 READ_TIMEOUT_S = 10.0
 """Overall deadline of one plain JSON request, in seconds."""

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from velollm_desktop.core.fsutil import UnreadableFile, atomic_write_text, move_aside, read_own_json
+from velollm_desktop.core.http.errors import ServerError, from_transport
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import ServerError, from_transport
 from velollm_desktop.core.ollama.names import valid_model_name
-from velollm_desktop.core.optimize.catalogue import version_tuple
+from velollm_desktop.core.ollama.version import version_tuple
 from velollm_desktop.core.settings import data_dir
 
 log = logging.getLogger(__name__)

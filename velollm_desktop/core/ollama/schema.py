@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from velollm_desktop.core.ollama.errors import BadResponse
-from velollm_desktop.core.ollama.transport import printable
+from velollm_desktop.core.http.errors import BadResponse
+from velollm_desktop.core.http.transport import printable
 
 MAX_COUNT = 2**53
 """Largest count / size / nanosecond value accepted (beyond it a float loses integers)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from velollm_desktop.core.ollama.version import version_tuple
+
 
 class VarType(str, Enum):
     """How Ollama parses a variable."""
@@ -139,15 +141,6 @@ PER_MODEL_OPTIONS = {
 
 DESKTOP_APP_OVERRIDES = ("OLLAMA_HOST", "OLLAMA_ORIGINS", "OLLAMA_MODELS", "OLLAMA_CONTEXT_LENGTH")
 """The macOS/Windows desktop app sets these from its own settings when it starts the server."""
-
-
-def version_tuple(version: str | None) -> tuple[int, int, int]:
-    """ "0.33.0-rc2" → (0, 33, 0); unknown → (0, 0, 0)."""
-    parts = []
-    for piece in (version or "").split("-")[0].split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple((parts + [0, 0, 0])[:3])  # type: ignore[return-value]
 
 
 def applies(var: ServerVar, version: str | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from velollm_desktop.core.ollama.bounds import redact_url
+from velollm_desktop.core.http.bounds import redact_url
 from velollm_desktop.core.optimize.catalogue import BY_NAME, NEVER_EXISTED, VarType
 
 _GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.derived import (
     DerivedJournal,
     create_derived,
     delete_derived,
     derived_name,
 )
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.catalogue import PER_MODEL_OPTIONS
 from velollm_desktop.core.optimize.recommend import Recommendation
 

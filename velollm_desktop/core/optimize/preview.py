@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.apply import Plan
 from velollm_desktop.core.optimize.catalogue import BY_NAME, VarType
 from velollm_desktop.core.optimize.sources import CurrentConfig
@@ -20,10 +19,6 @@ REOPEN_CONSEQUENCE = (
     "Nothing restarts now. The values take effect when you quit and reopen Ollama, which "
     "unloads its loaded models and interrupts running generations."
 )
-
-
-def _quote(arg: str) -> str:
-    return writers.shell_quote(arg) if any(c in arg for c in " '\"$`\\;&|<>*?") else arg
 
 
 def current_text(name: str, current: CurrentConfig) -> str:
@@ -55,6 +50,13 @@ class Change:
     new: str
 
 
+N_CPU_MOE_NOTE = (
+    "Note: LLAMA_ARG_N_CPU_MOE applies to every mixture-of-experts model this Ollama loads "
+    "(llama.cpp ignores it for dense models) and turns llama.cpp's own layer fitting off for "
+    "them; it needs Ollama ≥ 0.30 (older versions ignore it)."
+)
+
+
 @dataclass(frozen=True)
 class ApplyPreview:
     """Everything the user must see before saying yes."""
@@ -66,11 +68,8 @@ class ApplyPreview:
     consequence: str
     notes: tuple[str, ...]
     accept_label: str
-
-    @property
-    def restarts(self) -> bool:
-        """Whether accepting restarts Ollama."""
-        return any("restart" in c for c in self.commands)
+    restarts: bool = False
+    """Whether accepting restarts Ollama (the plan has a restart step)."""
 
     def text(self) -> str:
         """The whole preview as plain text (dialog body and CLI output)."""
@@ -93,8 +92,8 @@ def build_preview(plan: Plan, env: Mapping[str, str], current: CurrentConfig) ->
             unchanged.append(f"{name}={env[name]}")
         else:
             changes.append(Change(name, now, env[name]))
-    commands = tuple(" ".join(_quote(a) for a in cmd) for cmd in plan.commands)
-    restarts = any("restart" in c for c in commands)
+    commands = plan.command_lines()
+    restarts = plan.restarts
     target = str(plan.target) + (" (as administrator)" if plan.privileged else "")
     return ApplyPreview(
         tuple(changes),
@@ -102,6 +101,7 @@ def build_preview(plan: Plan, env: Mapping[str, str], current: CurrentConfig) ->
         target,
         commands,
         RESTART_CONSEQUENCE if restarts else REOPEN_CONSEQUENCE,
-        plan.notes,
+        plan.notes + ((N_CPU_MOE_NOTE,) if "LLAMA_ARG_N_CPU_MOE" in env else ()),
         "Apply and restart Ollama" if restarts else "Apply",
+        restarts,
     )

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.ollama.bounds import redact_url
+from velollm_desktop.core.http.bounds import redact_url
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import ServerError
+from velollm_desktop.core.ollama.spec_info import (
+    MTP_MIN_VERSION,
+    OllamaSpecInfo,
+    info_from_gguf,
+    info_from_show,
+)
 from velollm_desktop.core.optimize.models import (
     ModelProfile,
     load_model_file,
@@ -55,11 +61,11 @@ def gather_models(
     notes: list[str] = []
     if specs:
         models = []
-        for spec in specs:
+        for item in specs:
             try:
-                models.append(load_model_info_file(spec))
+                models.append(load_model_info_file(item))
             except (OSError, ValueError) as exc:  # BadModel included: one bad file, one note
-                notes.append(f"skipped --model-info {spec[:200]}: {exc}")
+                notes.append(f"skipped --model-info {item[:200]}: {exc}")
         return models, None, notes
     try:
         with OllamaClient(url) as client:
@@ -73,12 +79,39 @@ def gather_models(
                             m.name, {"model_info": dict(show.model_info)}, m.size_bytes
                         )
                     )
+                    spec = info_from_show(m.name, {"model_info": dict(show.model_info)})
+                    notes += [mtp_note(spec, f"ollama:{m.name}")] if spec.has_mtp else []
                 except (ServerError, ValueError) as exc:
                     notes.append(f"skipped {m.name} (from Ollama at {redact_url(url)}): {exc}")
             return models, version, notes
     except ServerError as exc:
-        notes.append(f"{exc} — recommending from the hardware alone (no model to plan for)")
+        notes.append(str(exc))
         return [], None, notes
+
+
+def mtp_note(spec: OllamaSpecInfo, target: str) -> str:
+    """What the optimizer says about a model with its own multi-token-prediction heads."""
+    return (
+        f"{spec.model} has its own MTP heads (multi-token prediction): Ollama ≥ {MTP_MIN_VERSION} "
+        "can draft with them for faster decoding, but only when draft_num_predict is set, and "
+        "whether it pays depends on the machine. Measure it before applying anything: "
+        f"velollm compare --target {target} --as-ollama"
+    )
+
+
+def _file_mtp_notes(models: Sequence[ModelProfile]) -> list[str]:
+    """MTP notes for the local GGUF files planned for (picked, or given as NAME=FILE.gguf)."""
+    notes = []
+    for m in models:
+        if m.model_path is None:
+            continue
+        try:
+            spec = info_from_gguf(Path(m.model_path), m.name)
+        except (ValueError, OSError):
+            continue
+        if spec.has_mtp:
+            notes.append(mtp_note(spec, str(m.model_path)))
+    return notes
 
 
 def optimize_state(
@@ -103,14 +136,16 @@ def optimize_state(
             models.append(load_model_file(Path(f)))
         except ValueError as exc:
             notes.append(f"skipped the model file {f}: {exc}")
+    notes += _file_mtp_notes(models)
     if not models and strategy == "fit":
         strategy = "heuristic"
-        notes.append("no model to plan for: the hardware tiers are used instead")
+        notes.append("With no model to plan for, the recommendation comes from the hardware tiers")
     rec = (
         recommend_fit(hardware, models, version)
         if strategy == "fit"
         else recommend_heuristic(hardware, models, version)
     )
     current = read_current(systemd_dirs=systemd_dirs(root))
-    runtime = detect_runtime(url, root=root, processes=processes)
+    answered = version is not None if not specs else None  # the API answered just now
+    runtime = detect_runtime(url, root=root, processes=processes, answers=answered)
     return OptimizeState(hardware, tuple(models), version, current, rec, tuple(notes), runtime)

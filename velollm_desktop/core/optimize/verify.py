@@ -6,8 +6,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.parse import clean
 from velollm_desktop.core.optimize.sources import find_server_process
 

@@ -74,6 +74,11 @@ def shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+def display_quote(arg: str) -> str:
+    """An argument as shown to the user: quoted only where a shell would split or expand it."""
+    return shell_quote(arg) if any(c in arg for c in " '\"$`\\;&|<>*?") else arg
+
+
 def render_shell(env: Mapping[str, str]) -> str:
     """`export NAME='value'` lines (`velollm optimize -o config.sh`): for a manual `ollama serve`."""
     env = validate(env)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,14 +19,26 @@ from velollm_desktop import __version__
 from velollm_desktop.core.bench.model import RunMeasurement
 from velollm_desktop.core.bench.stats import Stats, ratio_ci95, summarize
 from velollm_desktop.core.cancel import Cancelled
+from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, program_version
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
+from velollm_desktop.core.progress import runs_left_text
 
 OLLAMA_MODE = "ollama"
-"""The mode "as Ollama would run it" (core/speculative/ollama_spec.py derives its flags)."""
+"""The mode "as Ollama would run it" (core/ollama/spec_info.py derives its flags)."""
 NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
+NGRAM_DESCRIPTIONS = {  # in our words, after llama.cpp's docs/speculative.md
+    "ngram-simple": "repeats what followed the last match of the recent tokens (lowest cost)",
+    "ngram-map-k": "drafts a continuation once it has followed the recent tokens before",
+    "ngram-map-k4v": "tracks up to four continuations, drafts the clearly most frequent "
+    "(experimental; long repetitions)",
+    "ngram-mod": "a small rolling hash of past tokens, shared by all requests (about 16 MB)",
+    "ngram-cache": "statistics of short token sequences",
+}
+"""What each llama-server `--spec-type` n-gram mode does: no draft model, the guesses come from
+text that already appeared (code edits, summaries, answers that repeat the question)."""
 DEFAULT_PROMPTS = (
     (
         "code",
@@ -117,6 +130,8 @@ class ModeResult:
     speedup_ci95: tuple[float, float] | None = None
     agreement_with_vanilla: float | None = None
     """Mean share of the output text identical to vanilla's (common prefix / length), 0–1."""
+    energy: EnergyReading | None = None
+    """The mode's measured runs as one energy window (J per generated token), when measured."""
 
 
 @dataclass(frozen=True)
@@ -171,14 +186,18 @@ def _agreement(a: str, b: str) -> float:
 
 @dataclass
 class _Progress:
-    """Runs done / runs planned, reported as they change."""
+    """Runs done / runs planned, reported as they change, with the time left at this pace."""
 
     report: Callable[[int, int, str], None]
     total: int
     done: int = 0
+    started: float = field(default_factory=time.monotonic)
 
     def say(self, text: str) -> None:
-        self.report(self.done, self.total, text)
+        elapsed = time.monotonic() - self.started
+        self.report(
+            self.done, self.total, f"{text} — {runs_left_text(self.done, self.total, elapsed)}"
+        )
 
 
 def _check_draft(
@@ -205,8 +224,10 @@ def _measure_mode(
     binary: LlamaBinary | None,
     cancel: threading.Event,
     progress: _Progress,
-) -> list[RunMeasurement]:
-    """One llama-server for `mode`: warm up, then every prompt `runs` times (stopped on exit)."""
+    meter: EnergyMeter,
+) -> tuple[list[RunMeasurement], EnergyReading | None]:
+    """One llama-server for `mode`: warm up, then every prompt `runs` times (stopped on exit),
+    the measured runs inside one energy window."""
     progress.say(f"{mode.name}: starting llama-server")
     measured: list[RunMeasurement] = []
     with (
@@ -216,23 +237,41 @@ def _measure_mode(
         LlamaServerClient(server.url) as client,
     ):
         client.measure("warm-up", 8)  # page the weights in; not counted
-        for r in range(runs):
-            for label, prompt in prompts:
-                if cancel.is_set():
-                    raise CompareCancelled("cancelled; every llama-server was stopped")
-                m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
-                measured.append(m)
-                progress.done += 1
-                progress.say(
-                    f"{mode.name} · {label} run {r + 1}/{runs}: "
-                    f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
-                )
+        with meter.window() as w:
+            _runs(client, mode, runs, prompts, n_predict, cancel, progress, measured)
     if cancel.is_set():
         raise CompareCancelled("cancelled; every llama-server was stopped")
-    return measured
+    tokens = sum(m.eval_count or 0 for m in measured) or None
+    return measured, with_tokens(w.reading, tokens) if w.reading else None
 
 
-def _mode_result(mode: SpecMode, measured: list[RunMeasurement]) -> ModeResult:
+def _runs(
+    client: LlamaServerClient,
+    mode: SpecMode,
+    runs: int,
+    prompts: Sequence[tuple[str, str]],
+    n_predict: int,
+    cancel: threading.Event,
+    progress: _Progress,
+    measured: list[RunMeasurement],
+) -> None:
+    """Every prompt `runs` times, appended to `measured` as they finish."""
+    for r in range(runs):
+        for label, prompt in prompts:
+            if cancel.is_set():
+                raise CompareCancelled("cancelled; every llama-server was stopped")
+            m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
+            measured.append(m)
+            progress.done += 1
+            progress.say(
+                f"{mode.name} · {label} run {r + 1}/{runs}: "
+                f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
+            )
+
+
+def _mode_result(
+    mode: SpecMode, measured: list[RunMeasurement], energy: EnergyReading | None = None
+) -> ModeResult:
     """Summaries of one mode's runs (speedups come later, against the baseline)."""
     drafted = sum(m.draft_n or 0 for m in measured)
     accepted = sum(m.draft_n_accepted or 0 for m in measured)
@@ -246,6 +285,7 @@ def _mode_result(mode: SpecMode, measured: list[RunMeasurement]) -> ModeResult:
         acceptance=accepted / drafted if drafted else None,
         drafted=drafted,
         accepted=accepted,
+        energy=energy,
     )
 
 
@@ -283,10 +323,16 @@ def run_compare(
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
     notes: Sequence[str] = (),
+    on_mode: Callable[[ModeResult], None] | None = None,
+    energy: EnergyMeter | None = None,
 ) -> CompareResult:
     """Measure every mode; the first mode is the baseline (normally vanilla). `notes` (what
-    Ollama would do with this model) come first in the advice."""
+    Ollama would do with this model) come first in the advice. `on_mode` gets each mode's
+    result (its speedup against the baseline) as soon as that mode is measured. Each mode's
+    energy is read with `energy` (default: this machine's sources; "n/a" with the reason if
+    none)."""
     cancel = cancel or threading.Event()
+    meter = energy if energy is not None else EnergyMeter.here()
     target_info, draft_info, problems = _check_draft(target, draft, modes)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     tracker = _Progress(progress or (lambda *_: None), len(modes) * runs * len(prompts))
@@ -294,7 +340,7 @@ def run_compare(
     texts: dict[str, list[str]] = {}
     for mode in modes:
         try:
-            measured = _measure_mode(
+            measured, reading = _measure_mode(
                 target,
                 mode,
                 runs=runs,
@@ -304,6 +350,7 @@ def run_compare(
                 binary=binary,
                 cancel=cancel,
                 progress=tracker,
+                meter=meter,
             )
         except ServerStartError as exc:
             if cancel.is_set():
@@ -314,7 +361,9 @@ def run_compare(
             tracker.total -= runs * len(prompts)
             continue
         texts[mode.name] = [m.text for m in measured]
-        results.append(_mode_result(mode, measured))
+        results.append(_mode_result(mode, measured, reading))
+        if on_mode is not None:
+            on_mode(_with_speedups(results, texts)[-1])
     binary = binary or find_program("llama-server")
     result = CompareResult(
         __version__,

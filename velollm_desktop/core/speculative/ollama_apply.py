@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.bench.stats import ratio_ci95
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import (
     DerivedJournal,
@@ -25,8 +26,7 @@ from velollm_desktop.core.ollama.derived import (
     derived_name,
     require_version,
 )
-from velollm_desktop.core.ollama.errors import ServerError
-from velollm_desktop.core.speculative.ollama_spec import (
+from velollm_desktop.core.ollama.spec_info import (
     DEFAULT_DRAFT_NUM_PREDICT,
     DFLASH_MIN_VERSION,
     MTP_MIN_VERSION,

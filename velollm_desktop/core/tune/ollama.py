@@ -18,22 +18,25 @@ options as Modelfile parameters); the original model is never changed, and undo 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from velollm_desktop.core.bench.backends import OllamaBackend
+from velollm_desktop.core.energy import EnergyMeter
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import create_derived, delete_derived, derived_name
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.effective import default_context_tokens
+from velollm_desktop.core.optimize.fit import budget_for, experts_to_cpu
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
-    OBJECTIVES,
     PROMPT,
     Measured,
     TuneCancelled,
@@ -44,8 +47,10 @@ from velollm_desktop.core.tune.common import (
     prune_by_memory,
     tune_result,
 )
+from velollm_desktop.core.tune.energy import CandidateEnergy, meter_for
 from velollm_desktop.core.tune.ollama_candidates import (
     LOAD_OPTIONS,
+    N_CPU_MOE,
     SERVER_VARS,
     OllamaCandidate,
     ollama_candidates,
@@ -141,9 +146,7 @@ def model_profile(client: OllamaClient, model: str) -> ModelProfile:
 
 def _default_ctx(hardware: HardwareSpec, profile: ModelProfile) -> int:
     """Ollama's num_ctx when none is given (VRAM tiers, capped at the trained context)."""
-    total_gib = sum(g.vram_total_mib or 0 for g in hardware.gpus) / 1024
-    tier = 262144 if total_gib >= 47 else 32768 if total_gib >= 23 else 4096
-    return min(tier, profile.context_length)
+    return min(default_context_tokens(hardware), profile.context_length)
 
 
 def prune_ollama(
@@ -151,13 +154,17 @@ def prune_ollama(
 ) -> tuple[list[OllamaCandidate], list[Measured]]:
     """Split into (fits, pruned with reasons) with the optimizer's memory model."""
 
-    def shape(c: OllamaCandidate) -> tuple[int, int, str, bool]:
-        return (
-            c.options.get("num_ctx") or _default_ctx(hardware, profile),
-            int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1)),
-            c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16"),
-            c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1",
-        )
+    def shape(c: OllamaCandidate) -> tuple[int, int, str, bool, int]:
+        ctx = c.options.get("num_ctx") or _default_ctx(hardware, profile)
+        parallel = int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1))
+        kv = c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16")
+        fa = c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1"
+        moe = c.server_env.get(N_CPU_MOE)
+        if moe is None:  # llama.cpp's --fit keeps a too-big MoE model's experts in RAM itself
+            f = experts_to_cpu(profile, budget_for(hardware), ctx, parallel=parallel, kv_type=kv,
+                               flash_attention=fa)  # fmt: skip
+            return ctx, parallel, kv, fa, f.n_cpu_moe if f else 0
+        return ctx, parallel, kv, fa, int(moe)
 
     return prune_by_memory(cands, profile, hardware, shape)
 
@@ -172,8 +179,11 @@ def measure_ollama_candidate(
     n_predict: int = 64,
     deadline: float,
     cancel: threading.Event,
+    on_sample: Callable[[int], None] | None = None,
+    energy: EnergyMeter | None = None,
 ) -> Measured:
-    """Load the model with `c`'s options (timed on its own), then measure until precise enough."""
+    """Load the model with `c`'s options (timed on its own), then measure until precise enough.
+    `cancel` (the tune's stop) ends the request in flight."""
     with OllamaClient(url) as client:
         loaded = client.preload(model, c.options)
     load_ms = loaded.load_duration_ns / 1e6 if loaded.load_duration_ns else None
@@ -189,10 +199,17 @@ def measure_ollama_candidate(
         return float(rate or 0.0), m.total_ms, int(m.eval_count or 0)
 
     request(-1)  # warm-up: the first generation after a load
-    samples, latencies = measure_rounds(
-        request, objective, concurrency, deadline=deadline, cancel=cancel
-    )
-    return measured_from(c, samples, latencies, load_ms)
+    tally = CandidateEnergy(energy or EnergyMeter([]), objective)
+    with tally.measuring():
+        samples, latencies = measure_rounds(
+            tally.wrap(request),
+            objective,
+            concurrency,
+            deadline=deadline,
+            cancel=cancel,
+            on_sample=on_sample,
+        )
+    return dataclasses.replace(measured_from(c, samples, latencies, load_ms), energy=tally.reading)
 
 
 def tune_ollama(
@@ -209,30 +226,35 @@ def tune_ollama(
     candidates: Sequence[OllamaCandidate] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    energy: EnergyMeter | None = None,
 ) -> TuneResult:
     """Measure the current settings and each candidate within `budget_s`; restore the server.
-
     `server` is the user's consent to server-level changes; without it, candidates that need
-    one are listed as not tried.
-    """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    one are listed as not tried."""
+    meter = meter_for(objective, energy)  # refuses an unknown objective too
     cancel = cancel or threading.Event()
     report = progress or silent
     t_start = time.monotonic()
     with OllamaClient(url) as client:
         profile = model_profile(client, model)
+        version = client.version()
     cands = list(
         candidates
         or ollama_candidates(
-            hardware, profile, objective, concurrency, ctx=ctx, server_changes=server is not None
-        )
+            hardware,
+            profile,
+            objective,
+            concurrency,
+            ctx=ctx,
+            server_changes=server is not None,
+            ollama_version=version,
+        )  # fmt: skip
     )
     keep, pruned = _allowed(cands, profile, hardware, server)
     try:
         measured, skipped = measure_all(
             keep,
-            lambda c, deadline: measure_ollama_candidate(
+            lambda c, deadline, clock: measure_ollama_candidate(
                 url,
                 model,
                 c,
@@ -240,7 +262,9 @@ def tune_ollama(
                 concurrency,
                 n_predict=n_predict,
                 deadline=deadline,
-                cancel=cancel,
+                cancel=clock.stop,
+                on_sample=clock.sampled,
+                energy=meter,
             ),
             t_start=t_start,
             budget_s=budget_s,

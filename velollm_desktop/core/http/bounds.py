@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from velollm_desktop.core.ollama.errors import RequestTimedOut, StreamBroken
+from velollm_desktop.core.http.errors import RequestTimedOut, StreamBroken
 
 RATE_GRACE_S = 30.0
 """Seconds after a stream's first line before its floor speed is enforced."""

@@ -1,0 +1,1 @@
+"""The Prometheus exporter: what VeloLLM samples (Ollama's models, GPUs, host, benchmarks) as /metrics."""
