@@ -403,4 +403,3 @@ class BenchmarkPage(BenchmarkHistoryBase):
             )
         self.chart.set_data(tests, series)
         self.chart.setLabel("bottom", f"test — {note}" if note else "test")
-
