@@ -12,7 +12,7 @@ from velollm_desktop.cli_errors import CliError
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
 from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
-from velollm_desktop.core.bench.model import BenchmarkResult
+from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.store import History, export_file
 from velollm_desktop.core.bench.suites import SUITES
 from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, STALL_S, StreamPace
@@ -133,7 +133,11 @@ def _printer(args: argparse.Namespace, unit: str = "") -> Callable[..., None]:
 
     def progress(*call: Any) -> None:
         event = as_event(*call)
-        if not args.quiet:
+        if args.quiet:
+            return
+        if isinstance(event.measurement, TestResult):  # a test's row is ready: not a new step
+            print(f"      {event.text}", file=sys.stderr, flush=True)
+        else:
             print(f"[{event.done}/{event.total}{unit}] {event.text}", file=sys.stderr, flush=True)
 
     return progress
