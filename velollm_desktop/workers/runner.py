@@ -98,6 +98,8 @@ class Job(QObject):
         self.state = JobState.NEW
         self.thread: JobThread | None = None
         self._ended = threading.Event()
+        self.error: BaseException | None = None
+        """The exception behind `failed` (set on the job's thread before it is emitted)."""
 
     def cancel(self) -> None:
         """Thread-safe: ask the function to stop at its next check (or drop it from the queue)."""
@@ -126,6 +128,7 @@ class Job(QObject):
         except Cancelled as exc:
             self.failed.emit(str(exc) or "cancelled")
         except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence (and a log)
+            self.error = exc
             self.failed.emit(user_message(exc, self.label))
         else:
             self.result.emit(value)
