@@ -197,7 +197,11 @@ class Controller(QObject):
             and self.settings.get("fleet_targets")
         ):
             self.window  # noqa: B018 - builds the dashboard, whose Fleet page polls
-        self._detect = TaskWorker(detect_hardware, pass_control=False)
+        # Only detection's own modules (already loaded above): the jobs' heavier modules
+        # (httpx, benchmark, llama.cpp, optimizer) load at the first page job, not in the tray.
+        self._detect = TaskWorker(
+            detect_hardware, pass_control=False, imports=(detect_hardware.__module__,)
+        )
         self._detect.result.connect(self._on_hardware)
         self._detect.failed.connect(self._on_hardware_failed)
         start_task(self, self._detect)

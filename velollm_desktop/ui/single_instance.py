@@ -1,8 +1,11 @@
 """One running app per user: a second launch asks the first to show its dashboard, then exits.
 
-The first instance listens on a QLocalServer; a later launch connects to it, sends one line
-and exits 0. The name is per user and per configuration directory (the app's state lives
-there), so two users, or a test with its own XDG_CONFIG_HOME, never meet.
+The first instance listens on a Unix-domain socket (mode 0600, in $XDG_RUNTIME_DIR or the temp
+directory); a later launch connects to it, sends one line and exits 0. The name is per user and
+per configuration directory (the app's state lives there), so two users, or a test with its own
+XDG_CONFIG_HOME, never meet. A plain socket watched by a QSocketNotifier, not QtNetwork's
+QLocalServer: loading QtNetwork cost the tray-only process ~6 MB of RSS (docs/BENCHMARKS.md).
+Where Python has no AF_UNIX (Windows), ui/single_instance_qt.py does the same over QtNetwork.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
+import tempfile
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import QObject, QSocketNotifier, Signal
 
 from velollm_desktop import APP_ID
 from velollm_desktop.core.settings import config_dir
@@ -20,8 +24,8 @@ from velollm_desktop.core.settings import config_dir
 log = logging.getLogger(__name__)
 
 SHOW_MESSAGE = b"show\n"
-CONNECT_TIMEOUT_MS = 1000
-READ_TIMEOUT_MS = 500
+CONNECT_TIMEOUT_S = 1.0
+READ_TIMEOUT_S = 0.5
 
 
 def server_name() -> str:
@@ -31,16 +35,23 @@ def server_name() -> str:
     return f"{APP_ID}-{uid}-{digest}"
 
 
+def socket_path(name: str) -> str:
+    """Where the socket named `name` lives: the per-user runtime directory, else the temp dir."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = runtime if runtime and os.path.isdir(runtime) else tempfile.gettempdir()
+    return os.path.join(base, name)
+
+
 def ask_running_instance_to_show(name: str | None = None) -> bool:
     """Tell a running instance to show its dashboard; `False` if none answered."""
-    socket = QLocalSocket()
-    socket.connectToServer(name or server_name())
-    if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
-        return False
-    socket.write(SHOW_MESSAGE)
-    sent = socket.waitForBytesWritten(CONNECT_TIMEOUT_MS)
-    socket.disconnectFromServer()
-    return sent
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(CONNECT_TIMEOUT_S)
+        try:
+            s.connect(socket_path(name or server_name()))
+            s.sendall(SHOW_MESSAGE)
+        except OSError:
+            return False
+    return True
 
 
 class InstanceServer(QObject):
@@ -55,35 +66,65 @@ class InstanceServer(QObject):
     def __init__(self, name: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name or server_name()
-        self._server = QLocalServer(self)
-        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        self._server.newConnection.connect(self._on_connection)
+        self.path = socket_path(self.name)
+        self._sock: socket.socket | None = None
+        self._notifier: QSocketNotifier | None = None
+        self._inode: int | None = None
 
     def listen(self) -> bool:
         """Start listening; a stale socket left by a crashed instance is removed first."""
-        if self._server.listen(self.name):
-            return True
-        QLocalServer.removeServer(self.name)  # nobody answered on it: a crash left it behind
-        ok = self._server.listen(self.name)
-        if not ok:
-            log.warning(
-                "single instance: cannot listen on %s: %s", self.name, self._server.errorString()
-            )
-        return ok
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)  # the socket file is created 0600: this user only
+        try:
+            try:
+                sock.bind(self.path)
+            except OSError:  # nobody answered on it (the caller asked first): a crash left it
+                os.unlink(self.path)
+                sock.bind(self.path)
+            sock.listen(4)
+        except OSError as exc:
+            sock.close()
+            log.warning("single instance: cannot listen on %s: %s", self.path, exc)
+            return False
+        finally:
+            os.umask(old_umask)
+        sock.setblocking(False)
+        self._sock, self._inode = sock, os.stat(self.path).st_ino
+        self._notifier = QSocketNotifier(sock.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._on_connection)
+        return True
 
     def close(self) -> None:
-        """Stop listening (the socket file is removed)."""
-        self._server.close()
+        """Stop listening (the socket file is removed, unless another instance replaced it)."""
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            try:
+                if os.stat(self.path).st_ino == self._inode:
+                    os.unlink(self.path)
+            except OSError:
+                pass
 
     def _on_connection(self) -> None:
         # The caller writes its line right after connecting: reading it here, bounded, keeps
-        # no socket alive between events (no per-connection slots to outlive their socket).
-        while self._server.hasPendingConnections():
-            conn = self._server.nextPendingConnection()
-            if not conn.bytesAvailable():
-                conn.waitForReadyRead(READ_TIMEOUT_MS)
-            data = bytes(conn.readAll().data())
-            conn.disconnectFromServer()
-            conn.deleteLater()
+        # no socket alive between events.
+        while self._sock is not None:
+            try:
+                conn, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("single instance: accept failed: %s", exc)
+                return
+            with conn:
+                conn.settimeout(READ_TIMEOUT_S)
+                try:
+                    data = conn.recv(64)
+                except OSError:
+                    data = b""
             if SHOW_MESSAGE.strip() in data:
                 self.show_requested.emit()
