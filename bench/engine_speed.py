@@ -2,9 +2,10 @@
 
     python bench/engine_speed.py --model M.gguf --build portable=DIR --build native=DIR [--rounds 2]
 
-Each round runs every build once (`llama-bench -r 5 -o json`), builds alternating so that a
-slow moment of the machine hits both alike. Prints JSON: per build and round the median of the
-5 samples (tokens/s), the CPU backend variant llama.cpp loaded, the load average before/after.
+Each round runs every build once (`llama-bench -r REPS -o json`, default 5), builds alternating
+so that a slow moment of the machine hits both alike. Prints JSON: per build and round the
+median of the samples (tokens/s), every sample pooled over the rounds and its median, the CPU
+backend variant llama.cpp loaded, the load average before/after.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> int:
     ap.add_argument("--model", type=Path, required=True)
     ap.add_argument("--build", action="append", required=True, help="NAME=BIN_DIR")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=5, help="llama-bench -r per run")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
     builds = dict(b.split("=", 1) for b in args.build)
@@ -75,6 +77,11 @@ def main() -> int:
         )
     out["loadavg_after"] = os.getloadavg()
     names = list(builds)
+    out["pooled_median_ts"] = {  # every sample of a build, all rounds: robust to a busy moment
+        n: {t: statistics.median(s for r in out["rounds"] for s in r[n]["tests"][t]["samples_ts"])
+            for t in out["rounds"][0][n]["tests"]}
+        for n in names
+    }
     if len(names) == 2:
         a, b = names
         out["ratio_first_over_second"] = {
