@@ -49,6 +49,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something already holds `port` on `host` (a bind attempt, not a guess)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 class LlamaServer:
     """One llama-server process on 127.0.0.1 (`url` once started)."""
 
@@ -109,6 +119,13 @@ class LlamaServer:
         """Start the process and wait until /health answers 200; raises ServerStartError."""
         if not self.model.exists():
             raise ServerStartError(f"model file not found: {self.model}")
+        if port_in_use(self.port):
+            # Checked before the start: otherwise /health would be answered by the program that
+            # already listens there, and its answer taken for ours.
+            raise ServerStartError(
+                f"port {self.port} on 127.0.0.1 is already in use by another program: "
+                "choose another port, or leave the port unset to get a free one"
+            )
         self.proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
