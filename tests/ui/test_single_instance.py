@@ -52,6 +52,11 @@ def test_name_is_per_config_dir(monkeypatch, tmp_path):
 @pytest.mark.xtray
 @pytest.mark.slow
 def test_second_process_exits_first_keeps_running_one_tray_icon(tmp_path):
+    from velollm_desktop.core.settings import Settings
+
+    settings = Settings.load()  # not a first start (that one opens the window: issue 27.16)
+    settings.set("welcome_shown", True)
+    settings.save()
     disp = start_display(with_tray=True)
     procs: list[subprocess.Popen] = []
     try:

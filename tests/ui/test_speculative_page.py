@@ -139,3 +139,62 @@ def test_a_failed_comparison_looks_failed(qtbot, tmp_path):
     qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
     assert "Comparison stopped" in page.status.text() and "Errno" not in page.status.text()
     assert page.progress.value() == 0 and page.result is None
+
+
+def test_no_compatible_draft_is_said_and_the_hint_follows_the_inputs(qtbot, tmp_path, monkeypatch):
+    """Issue 27 item 10: with no compatible draft the list says so and the status says why and
+    what to do; the hint moves on once a target is picked; n-gram modes say what they do."""
+    files = {
+        "a1": _tok(tmp_path / "a1.gguf", ["<s>", "a", "b", "c"]),
+        "z1": _tok(tmp_path / "z1.gguf", ["<z>", "x", "y", "q"]),
+    }
+    _ollama_models(tmp_path / "models", files)
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models"))
+    page = SpeculativePage()
+    qtbot.addWidget(page)
+    page.show()
+    page.ngram.setCurrentIndex(0)  # (none)
+    page.target.setEditText("")
+    qtbot.waitUntil(lambda: page.status.text().startswith("Pick a target model"), timeout=5000)
+    page.target.setCurrentText("ollama:a1:latest")
+    qtbot.waitUntil(lambda: "No compatible draft" in page.status.text(), timeout=5000)
+    status = page.status.text()
+    assert status.startswith("Target: ") and "Pick a target model" not in status
+    assert "tokenizer" in status and "n-gram mode" in status
+    assert _drafts(page) == [] and page.draft.lineEdit().placeholderText() == (
+        "no compatible draft found"
+    )
+    assert not page.run_button.isEnabled()
+    page.ngram.setCurrentIndex(1)
+    assert page.run_button.isEnabled() and page.status.text().endswith("Press Compare.")
+    for i in range(1, page.ngram.count()):
+        text = page.ngram.itemText(i)
+        assert text.startswith(f"{page.ngram.itemData(i)}: ") and len(text) > 30
+        assert "--spec-type" in page.ngram.itemData(i, Qt.ItemDataRole.ToolTipRole)
+
+
+@pytest.mark.slow
+def test_each_mode_is_drawn_as_it_finishes_with_time_left(qtbot, smol_model):
+    page = SpeculativePage()
+    qtbot.addWidget(page)
+    page.show()
+    page.refresh_models([str(smol_model)])
+    page.target.setCurrentText(str(smol_model))
+    page.use_draft.setChecked(False)
+    page.ngram.setCurrentIndex(page.ngram.findData("ngram-simple"))
+    page.runs.setValue(1)
+    page.n_predict.setValue(16)
+    drawn_while_running: list[list[str]] = []
+    statuses: list[str] = []
+    page.mode_finished.connect(
+        lambda _m: drawn_while_running.append(
+            [str(t) for t in page.chart.getAxis("bottom")._tickLevels[0]] if page.jobs.busy else []
+        )
+    )
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    page.jobs.worker.progress.connect(lambda d, t, text: statuses.append(text))
+    qtbot.waitUntil(lambda: page.worker is None, timeout=180000)
+    assert page.result is not None, page.status.text()
+    # vanilla was on the chart before the comparison ended
+    assert drawn_while_running and "vanilla" in drawn_while_running[0][0]
+    assert any(" runs, about " in s and s.endswith(" left") for s in statuses)

@@ -31,6 +31,41 @@ def test_tune_then_before_after(qtbot, smol_model, monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_short_budget_moves_the_bar_and_says_what_was_measured(qtbot, smol_model):
+    """Budget 10 s (the least the page offers) with every default candidate: during the
+    measurement the bar moves and the status counts seconds against the budget; at the end
+    each row is measured or says why not, the baseline is named as kept, the chart shows what
+    was measured (never "No results yet" with a measured baseline), and the status is
+    sentences."""
+    hw = detect_hardware()
+    page = TunePage(lambda: hw)
+    qtbot.addWidget(page)
+    page.model.addItem(str(smol_model))
+    page.model.setCurrentText(str(smol_model))
+    page.objective.setCurrentText("decode")
+    page.budget.setValue(10)
+    seen: list[tuple[int, str]] = []
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    page.jobs.worker.event.connect(lambda e: seen.append((page.progress.value(), e.text)))
+    qtbot.waitUntil(lambda: page.worker is None, timeout=180000)
+    result = page.result
+    assert result is not None, page.status.text()
+    assert any(" s of 10 s." in text for _, text in seen)  # the clock while measuring
+    assert any(value > 0 for value, _ in seen)  # the bar moved before the end
+    notes = [page.table.item(r, 3).text() for r in range(page.table.rowCount())]
+    names = [page.table.item(r, 0).text() for r in range(page.table.rowCount())]
+    base = names.index(result.baseline.candidate.name)
+    assert notes[base] == ("baseline" if result.significant else "baseline (kept)")
+    for m, note in zip(result.candidates, notes, strict=True):
+        assert m.score is not None or note  # a row without a score says why
+    assert len(page.chart.bars) == 1  # the measured candidates are drawn
+    status = page.status.text()
+    assert status.endswith(".") and ". ." not in status and "not measured (time" not in status
+    if not any(m.score for m in result.candidates if m is not result.baseline):
+        assert status.startswith("Nothing was measured beyond the baseline")
+
+
+@pytest.mark.slow
 def test_cancel(qtbot, smol_model):
     hw = detect_hardware()
     page = TunePage(lambda: hw)
@@ -38,7 +73,7 @@ def test_cancel(qtbot, smol_model):
     page.model.addItem(str(smol_model))
     page.model.setCurrentText(str(smol_model))
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "measuring" in page.status.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "measuring" in page.status.text().lower(), timeout=30000)
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
     assert "cancelled" in page.status.text()
@@ -155,3 +190,26 @@ def test_derived_model_is_created_only_after_consent(qtbot):
         assert not answers.errors, answers.errors
         qtbot.waitUntil(lambda: page.worker is None, timeout=60000)  # created in a job
         assert list(fake.derived) == ["smollm2-velollm:135m"]
+
+
+def test_llama_server_target_lists_the_downloaded_builtin_model(qtbot, tmp_path, monkeypatch):
+    """Issue 27 item 11: the built-in model (downloaded for Benchmark/Speculative) is in the
+    llama-server model list; with target Ollama, "Add .gguf…" is not offered."""
+    from velollm_desktop.ui import tune_page
+
+    own = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    monkeypatch.setattr(tune_page, "builtin_model_path", lambda: own)
+    page = TunePage(lambda: detect_hardware())
+    qtbot.addWidget(page)
+    page.show()
+    items = lambda: [page.model.itemText(i) for i in range(page.model.count())]  # noqa: E731
+    assert str(own) not in items()  # not downloaded yet: not offered
+    own.write_bytes(b"GGUF")
+    page.hide()
+    page.show()  # shown again after the download
+    assert str(own) in items() and page.model.currentText()
+    assert page.browse_button.isVisible()
+    page.target.setCurrentIndex(page.target.findData("ollama"))
+    assert not page.browse_button.isVisible()
+    page.target.setCurrentIndex(page.target.findData("llamacpp"))
+    assert page.browse_button.isVisible() and page.start_button.isEnabled()

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from velollm_desktop.core.cancel import Cancelled
@@ -135,3 +136,36 @@ def test_a_window_deleted_before_the_poller_stops_gets_no_poll_result(qtbot):
         assert not c.window_built
     finally:
         c.shutdown()
+
+
+def test_open_log_without_a_desktop_handler_shows_the_path_and_the_log(
+    controller, monkeypatch, qtbot
+):
+    """Issue 27 item 8: no program for the file (openUrl fails): a window with the path, a
+    Copy button and the log's tail; HTTP request lines are not in the log at INFO."""
+    from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+    from velollm_desktop.ui import tray_actions
+
+    path = logfile.install()
+    assert path is not None
+    try:
+        logging.getLogger("httpx").info('HTTP Request: GET http://127.0.0.1:1/health "503"')
+        logging.getLogger("velollm_desktop.test").warning("a line a person needs")
+        monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
+        controller._on_tray_action("open_log")
+        window = tray_actions._log_window
+        assert window is not None and window.isVisible()
+        qtbot.addWidget(window)
+        assert window.path_field.text() == str(path)
+        assert "a line a person needs" in window.text.toPlainText()
+        assert "HTTP Request" not in window.text.toPlainText()
+        qtbot.mouseClick(window.copy_button, Qt.MouseButton.LeftButton)
+        assert QGuiApplication.clipboard().text() == str(path)
+        window.close()
+    finally:
+        root = logging.getLogger()
+        for h in [h for h in root.handlers if getattr(h, "baseFilename", None) == str(path)]:
+            root.removeHandler(h)
+            h.close()
+        tray_actions._log_window = None

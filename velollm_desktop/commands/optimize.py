@@ -14,14 +14,15 @@ from velollm_desktop.core.jsonio import read_json_object
 from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.parse import exposure_warnings
-from velollm_desktop.core.optimize.preview import current_text
 from velollm_desktop.core.optimize.recommend import (
     Recommendation,
     as_json_summary,
 )
 from velollm_desktop.core.optimize.session import optimize_state
 from velollm_desktop.core.optimize.sources import CurrentConfig
+from velollm_desktop.core.optimize.table import rows
 from velollm_desktop.core.settings import ollama_url_from_env
+from velollm_desktop.core.wording import sentence
 
 FORMATS = ("shell", "systemd", "launchd", "windows", "modelfile", "json")
 
@@ -57,27 +58,21 @@ def render(rec: Recommendation, fmt: str) -> str:
     }[fmt](rec.env)
 
 
-def render_report(current: CurrentConfig, rec: Recommendation) -> str:
-    """Current (with source) vs recommended, and why."""
+def render_report(
+    current: CurrentConfig, rec: Recommendation, hardware: HardwareSpec | None = None
+) -> str:
+    """Current (with source) vs recommended, and why: the Optimize page's rows
+    (`core.optimize.table.rows`: only the variables that matter)."""
     lines = [
         f"Budget: {rec.budget}",
         "",
-        f"{'variable':<28}{'current':<22}{'recommended':<14}source",
+        f"{'variable':<28}{'current':<34}{'recommended':<14}",
     ]
-    names = sorted(set(current.values) | set(rec.env))
-    for name in names:
-        cur = current.values.get(name)
-        cur_text = current_text(name, current)
-        lines.append(
-            f"{name:<28}{cur_text[:20]:<22}{rec.env.get(name, '-'):<14}{cur.source if cur else ''}"
-        )
+    for row in rows(current, rec, hardware):
+        lines.append(f"{row.name:<28}{row.current:<34}{row.recommended:<14}")
     lines.append("")
     for f in rec.fits:
-        where = (
-            "entirely on GPU"
-            if f.fits_on_gpu
-            else ("in RAM (CPU)" if f.num_ctx else "does NOT fit: split CPU/GPU")
-        )
+        where = f.placement
         lines.append(
             f"{f.name}: ctx {f.num_ctx or 'n/a'} × {f.parallel} slot(s), {f.vram_bytes / 2**30:.1f} GiB "
             f"(weights {f.weights_bytes / 2**30:.1f} + KV {f.kv_cache_bytes / 2**30:.2f} + compute "
@@ -178,7 +173,7 @@ def _state(args: argparse.Namespace, root):
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CliError(f"--model-info: {exc}") from exc
     for n in state.notes:
-        print(f"note: {n}", file=sys.stderr)
+        print(f"note: {sentence(n)}", file=sys.stderr)
     for w in exposure_warnings({k: v.parsed.raw for k, v in state.current.values.items()}):
         print(f"WARNING: {w}", file=sys.stderr)
     if not state.models and not args.model_info:
@@ -205,7 +200,7 @@ def _output(args: argparse.Namespace, rec: Recommendation) -> int | None:
 
 def _report(args: argparse.Namespace, state, planned) -> int:
     """Without `--apply`: the report, and with `--dry-run` what applying would do."""
-    print(render_report(state.current, state.recommendation))
+    print(render_report(state.current, state.recommendation, state.hardware))
     if args.dry_run:
         print("\nDry run — nothing was changed. ", end="")
         if isinstance(planned, str):

@@ -16,9 +16,15 @@ from velollm_desktop.core.kinds import BackendKind, Objective, default_url
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.progress import ProgressEvent
-from velollm_desktop.core.tune.common import OBJECTIVES, TuneCancelled, TuneResult, verdict_text
+from velollm_desktop.core.tune.common import (
+    OBJECTIVES,
+    TuneCancelled,
+    TuneResult,
+    verdict_text,
+)
 from velollm_desktop.core.tune.ollama import ServiceSettings
 from velollm_desktop.core.tune.target import TuneSettings, TuneTarget, target_for
+from velollm_desktop.core.wording import sentence
 
 
 def summary(result: TuneResult) -> dict:
@@ -80,14 +86,18 @@ def _print_table(result: TuneResult) -> None:
         score = (
             f"{m.score.mean:8.1f} ± {m.score.stddev:5.1f} tok/s"
             if m.score
-            else f"pruned: {m.pruned}"
+            else f"{m.pruned or 'n/a'}"
         )
-        mark = "  ← winner" if m is result.winner else ""
+        mark = (
+            "  ← winner"
+            if m is result.winner and result.significant
+            else ("  (baseline, kept)" if m is result.baseline else "")
+        )
         load = f"  load {m.load_ms:.0f} ms" if m.load_ms else ""
-        print(f"{m.candidate.name:<36}{score}{load}{mark}")
+        print(f"{m.candidate.name:<36} {score}{load}{mark}")
     print(verdict_text(result))
     for n in result.notes:
-        print(f"note: {n}")
+        print(f"note: {sentence(n)}")
 
 
 def _cmd(args: argparse.Namespace) -> int:
@@ -96,9 +106,17 @@ def _cmd(args: argparse.Namespace) -> int:
         Objective(args.objective), args.concurrency, args.budget, args.n_predict, args.ctx
     )
 
+    shown = {"tick": -1}
+
     def progress(event: ProgressEvent) -> None:
-        if not args.quiet:
-            print(f"[{event.done}/{event.total}] {event.text}", file=sys.stderr, flush=True)
+        """A finished candidate always; the running clock every 10 s (not every second)."""
+        if args.quiet:
+            return
+        tick = event.done // 10
+        if event.measurement is None and tick == shown["tick"]:
+            return
+        shown["tick"] = tick
+        print(f"[{event.done} s / {event.total} s] {event.text}", file=sys.stderr, flush=True)
 
     try:
         result = target.tune(detect_hardware(), settings, progress=progress)

@@ -68,3 +68,18 @@ def legacy(progress: ProgressFn | None) -> Callable[[int, int, str], None]:
     """A `(done, total, text)` callback for core functions not yet moved to events."""
     report = progress or silent
     return lambda done, total, text: report(ProgressEvent(done, total, text))
+
+
+def runs_left_text(done: int, total: int, elapsed_s: float) -> str:
+    """ "7 of 18 runs, 41 s so far, about 3 min left" (no estimate before the first run)."""
+    runs = f"{done} of {total} runs, {duration_text(elapsed_s)} so far"
+    if done <= 0 or done >= total:
+        return runs
+    return f"{runs}, about {duration_text(elapsed_s / done * (total - done))} left"
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds in words a person reads at a glance: "5 s", "45 s", "3 min"."""
+    if seconds < 90:
+        return f"{max(0, round(seconds)):.0f} s"
+    return f"{round(seconds / 60):.0f} min"

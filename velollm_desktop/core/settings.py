@@ -16,6 +16,7 @@ from typing import Any
 import platformdirs
 
 from velollm_desktop import APP_ID
+from velollm_desktop.core import autostart
 from velollm_desktop.core.fsutil import atomic_write_text, move_aside
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,39 @@ def ollama_url_from_env(env: dict[str, str] | None = None) -> str:
     return f"{url}/{path}".rstrip("/") if path else url
 
 
+def server_url_problem(text: str) -> str | None:
+    """Why `text` cannot be a server's base URL (one sentence), or None when it can:
+    `http(s)://host[:port][/path]` with a port 1–65535 and no spaces."""
+    text = text.strip()
+    if not text:
+        return "The address is empty: type one like http://127.0.0.1:11434."
+    if any(c.isspace() for c in text):
+        return f"“{text}” has a space in it: an address has none (e.g. http://127.0.0.1:11434)."
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return f"“{text}” does not start with http:// or https:// (e.g. http://{text})."
+    hostport = rest.partition("/")[0]
+    host, port = hostport, ""
+    if hostport.startswith("["):
+        host, _, after = hostport.partition("]")
+        port = after.removeprefix(":")
+    elif ":" in hostport:
+        host, _, port = hostport.rpartition(":")
+    if not host.strip("[]"):
+        return f"“{text}” names no host (e.g. http://127.0.0.1:11434)."
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"“{text}”: the port must be a number from 1 to 65535, not “{port}”."
+    return None
+
+
+URL_OPTIONS = frozenset({"ollama_url"})
+"""Options holding a server address: checked with `server_url_problem` before they are saved."""
+HIDDEN_OPTIONS = frozenset({"tray_hint_shown", "welcome_shown"})
+"""The app's own memory, not options a person sets (not on the Settings page)."""
+DERIVED_OPTIONS = frozenset({"start_at_login"})
+"""Options whose truth lives outside settings.json (the login entry): never stored in it."""
+
+
 SCHEMA: tuple[Option, ...] = (
     Option(
         "sample_interval_s",
@@ -121,11 +155,12 @@ SCHEMA: tuple[Option, ...] = (
         "llama-server binary to use (empty: PATH, then the built-in engine)",
     ),
     Option("tray_hint_shown", bool, False, "The 'no system tray' hint was already shown once"),
+    Option("welcome_shown", bool, False, "The first-start welcome was already shown once"),
     Option(
         "fleet_targets",
         str,
         "",
-        "Fleet targets: URLs or KIND=URL, separated by commas (see docs/guides/FLEET.md)",
+        "Fleet targets: URLs or KIND=URL, comma-separated (e.g. dcgm=http://gpu-box:9400)",
     ),
     Option("fleet_poll_s", float, 5.0, "How often to poll the fleet, in seconds", 1.0, 600.0),
     Option("fleet_tray_worst", bool, False, "Tray icon shows the fleet's worst host"),
@@ -165,7 +200,7 @@ class Settings:
                 if not isinstance(stored, dict):
                     raise ValueError("not a JSON object")
                 for name, raw in stored.items():
-                    if name in _BY_NAME:
+                    if name in _BY_NAME and name not in DERIVED_OPTIONS:
                         values[name] = _BY_NAME[name].coerce(raw)
             except (OSError, ValueError) as exc:
                 moved = move_aside(path)
@@ -174,13 +209,22 @@ class Settings:
         return cls(path=path, values=values, problem=problem)
 
     def get(self, name: str) -> Any:
-        """The current value of a declared option."""
+        """The current value of a declared option (start at login: whether the login entry
+        exists, the one source of truth the tray menu also reads)."""
+        if name == "start_at_login":
+            return autostart.is_enabled()
         return self.values[name] if name in self.values else _BY_NAME[name].default
 
     def set(self, name: str, value: Any) -> None:
-        """Set (and coerce) a declared option; unknown names raise KeyError."""
-        self.values[name] = _BY_NAME[name].coerce(value)
+        """Set (and coerce) a declared option; unknown names raise KeyError. Start at login
+        writes or removes the login entry (OSError when it cannot)."""
+        coerced = _BY_NAME[name].coerce(value)
+        if name == "start_at_login":
+            autostart.set_enabled(bool(coerced))
+            return
+        self.values[name] = coerced
 
     def save(self) -> None:
-        """Write all values atomically."""
-        atomic_write_text(self.path, json.dumps(self.values, indent=2, sort_keys=True) + "\n")
+        """Write all stored values atomically (never the derived ones)."""
+        stored = {k: v for k, v in self.values.items() if k not in DERIVED_OPTIONS}
+        atomic_write_text(self.path, json.dumps(stored, indent=2, sort_keys=True) + "\n")

@@ -43,6 +43,15 @@ NO_TRAY_HINT = (
 )
 
 
+WELCOME_TEXT = (
+    "Welcome to VeloLLM Desktop. It watches this machine's CPU, GPU and memory and the "
+    "models Ollama has loaded, benchmarks and tunes local LLM servers, and recommends "
+    "Ollama settings (nothing changes without your yes). It lives in the system tray: the "
+    "small bar icon by the clock shows CPU, GPU and memory; click it for this window, "
+    "right-click it for quick actions. Closing this window keeps it running in the tray."
+)
+"""Shown once, at the first start with a tray (the window opens by itself that one time)."""
+
 BACKGROUND_POLL_MS = 20
 BACKGROUND_START_MAX_MS = 1000
 QUIT_DEADLINE_S = 15.0
@@ -106,11 +115,19 @@ class Controller(QObject):
             self.window.show()
             if not settings.get("tray_hint_shown"):
                 self.window.show_banner(NO_TRAY_HINT)
-                settings.set("tray_hint_shown", True)
-                try:
-                    settings.save()
-                except OSError:
-                    log.warning("could not save settings")
+                self._remember("tray_hint_shown")
+        elif not settings.get("welcome_shown"):  # first start: a 22 px icon is easy to miss
+            self.show_dashboard()
+            self.window.show_banner(WELCOME_TEXT)
+            self._remember("welcome_shown")
+
+    def _remember(self, flag: str) -> None:
+        """A once-only message was shown: keep that in the settings file."""
+        self.settings.set(flag, True)
+        try:
+            self.settings.save()
+        except OSError:
+            log.warning("could not save settings")
 
     # -- the window, built on first use ---------------------------------------------------
     @property
@@ -164,6 +181,11 @@ class Controller(QObject):
             )
             self.tune_page.finished.connect(lambda text: self.tray.notify("Tuning finished", text))
             window.fleet.worst_changed.connect(self._on_fleet_worst)
+        if self.tray is not None:
+            if self.tray.paused:
+                window.monitor.set_paused(True)
+            # the Settings page's box follows the tray's "Start at login" while it is shown
+            self.tray.login_changed.connect(lambda _on: window.settings_page.show_start_at_login())
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
@@ -269,6 +291,8 @@ class Controller(QObject):
     def _on_pause(self, paused: bool) -> None:
         if self.sampler is not None:
             self.sampler.set_paused(paused)
+        if self._window is not None:  # the Monitor page says its values are frozen
+            self._window.monitor.set_paused(paused)
 
     def _on_fleet_worst(self, level: str, why: str) -> None:
         if self.tray:

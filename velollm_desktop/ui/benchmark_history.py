@@ -94,14 +94,14 @@ class BenchmarkHistoryBase(QWidget):
             self.status.setText("Run or pick a benchmark first.")
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export", f"benchmark.{fmt}", f"{fmt.upper()} (*.{fmt})"
+            self, "Export", str(Path.home() / f"benchmark.{fmt}"), f"{fmt.upper()} (*.{fmt})"
         )
         if path:
             export_file(self.result, Path(path))
             self.status.setText(f"Wrote {path}")
 
     def _import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import", "", "JSON (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Import", str(Path.home()), "JSON (*.json)")
         if not path:
             return
         try:
@@ -114,7 +114,9 @@ class BenchmarkHistoryBase(QWidget):
         self.show_result(result)
 
     def _export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save chart", "benchmark.png", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save chart", str(Path.home() / "benchmark.png"), "PNG (*.png)"
+        )
         if path:
             self.chart.export_png(Path(path))
             self.status.setText(f"Saved {path}")

@@ -23,13 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velollm_desktop.core.bench.model import BenchmarkResult
+from velollm_desktop.core.bench.flow import outcome_text
+from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.stats import (
     Stats,
     noise_warning,
 )
 from velollm_desktop.core.bench.store import History
-from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.bench.suites import SUITES, describe_suite
 from velollm_desktop.core.kinds import default_url
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
@@ -100,7 +101,17 @@ class BenchmarkPage(BenchmarkHistoryBase):
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.refresh)
         self.suite = QComboBox()
-        self.suite.addItems(sorted(SUITES, key=lambda s: s != "standard"))
+        for name in sorted(SUITES, key=lambda s: s != "standard"):
+            self.suite.addItem(name)
+            self.suite.setItemData(
+                self.suite.count() - 1, describe_suite(name), Qt.ItemDataRole.ToolTipRole
+            )
+        self.suite_info = QLabel(describe_suite(self.suite.currentText()))
+        self.suite_info.setWordWrap(True)
+        self.suite_info.setStyleSheet("color: palette(mid);")
+        self.suite.currentTextChanged.connect(
+            lambda name: self.suite_info.setText(describe_suite(name) if name in SUITES else "")
+        )
         self.runs = QSpinBox()
         self.runs.setRange(0, 50)
         self.runs.setSpecialValueText("suite default")
@@ -109,6 +120,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
         form.addRow("URL", self.url)
         form.addRow("Model", model_row)
         form.addRow("Suite", self.suite)
+        form.addRow("", self.suite_info)
         form.addRow("Runs per test", self.runs)
         return form
 
@@ -116,19 +128,20 @@ class BenchmarkPage(BenchmarkHistoryBase):
         """The results table, the comparison warning and the chart."""
         self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(
-            [
+            [  # two-line headers: the table fits its pane at 1100×760 and at 800×600
                 "Test",
                 "Runs",
-                "Decode (tok/s)",
-                "Server decode (tok/s)",
-                "TTFT (ms)",
-                "Prompt (tok/s)",
+                "Decode\n(tok/s)",
+                "Server decode\n(tok/s)",
+                "TTFT\n(ms)",
+                "Prompt\n(tok/s)",
                 "Note",
             ]
         )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)  # elided, full in tooltip
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
         self.warning = QLabel()
@@ -247,12 +260,21 @@ class BenchmarkPage(BenchmarkHistoryBase):
         job = self.job()
         if job.kind == BUILTIN and not self._builtin_ready():
             return
-        self.jobs.run(
+        if self.jobs.run(
             partial(run_job, job, history=self.history),
             self._on_result,
             failed_prefix="Benchmark failed",
             on_done=self._on_done,
-        )
+        ):
+            self._live: list[TestResult] = []
+            self.jobs.worker.event.connect(self._on_event)
+
+    def _on_event(self, event) -> None:
+        """A test finished: its row appears now (the table is replaced by this run's rows
+        from its first finished test; until then the previous result stays)."""
+        if isinstance(event.measurement, TestResult):
+            self._live.append(event.measurement)
+            self._fill_rows(self._live)
 
     def _builtin_ready(self) -> bool:
         try:
@@ -294,22 +316,30 @@ class BenchmarkPage(BenchmarkHistoryBase):
         self.jobs.cancel()
 
     def _on_result(self, result: BenchmarkResult) -> None:
-        self.show_result(result)
+        """Show what was measured; a run cancelled before its first measurement leaves the
+        previous result on screen (and says so)."""
+        if result.results:
+            self.show_result(result)
         if not self.history.closed:  # the app may be quitting: the result arrives after shutdown
             self.reload_history()
-        state = "cancelled; partial results shown" if result.cancelled else "done"
-        self.status.setText(f"Benchmark {state}: {result.model} in {result.wall_s:.1f} s")
+        self.status.setText(outcome_text(result, previous_shown=self.result is not None))
         self.finished.emit(
-            f"{result.model}: {pm(result.results[0].decode_tokens_per_s) if result.results else 'n/a'} tok/s"
+            f"{result.model}: {pm(result.results[0].decode_tokens_per_s)} tok/s"
+            if result.results
+            else f"{result.model}: cancelled, nothing measured"
         )
 
     # -- showing --------------------------------------------------------------------------
     def show_result(self, result: BenchmarkResult) -> None:
         """Fill the table and chart with one result (noisy tests flagged in the Note column)."""
         self.result = result
-        self.table.setRowCount(len(result.results))
+        self._fill_rows(result.results)
+        self._chart([(f"{result.model}", result)])
+
+    def _fill_rows(self, tests) -> None:
+        self.table.setRowCount(len(tests))
         noisy = []
-        for row, t in enumerate(result.results):
+        for row, t in enumerate(tests):
             note = noise_warning(t.decode_tokens_per_s, t.runs_requested)
             cells = (
                 t.name,
@@ -327,7 +357,6 @@ class BenchmarkPage(BenchmarkHistoryBase):
             if note:
                 noisy.append(f"{t.name}: {note}")
         self._show_warning("\n".join(noisy))
-        self._chart([(f"{result.model}", result)])
 
     def _show_warning(self, text: str) -> None:
         self.warning.setText(f"⚠ {text}" if text else "")

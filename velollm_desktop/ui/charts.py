@@ -34,12 +34,19 @@ class BarChart(pg.PlotWidget):
         self.hideButtons()
         self.setMinimumHeight(MIN_HEIGHT)  # below it the page scrolls; the legend keeps its room
         self.legend = self.addLegend(offset=(10, 10))
+        # categories are names, not numbers: no "(x0.001)" SI prefix when there is one bar
+        self.getAxis("bottom").enableAutoSIPrefix(False)
         self.bars: list[pg.BarGraphItem] = []
         self.empty_text = "No results yet"
         self._show_empty()
 
-    def _show_empty(self) -> None:
-        """Before any data: one line of text, no dummy 0–1 axes."""
+    def _show_empty(self, text: str | None = None) -> None:
+        """Before any data (or with nothing to draw): one line of text, no dummy 0–1 axes."""
+        self.clear()
+        self.legend.clear()
+        self.bars = []
+        if text is not None:
+            self.empty_text = text
         for side in ("left", "bottom"):
             self.getPlotItem().hideAxis(side)
         self.showGrid(y=False)
@@ -54,7 +61,11 @@ class BarChart(pg.PlotWidget):
         categories: Sequence[str],
         series: Sequence[tuple[str, Sequence[float | None], Sequence[float | None]]],
     ) -> None:
-        """`series` = [(name, means per category, errors per category)]; `None` draws no bar."""
+        """`series` = [(name, means per category, errors per category)]; `None` draws no bar.
+        With no value at all, the empty text stays (never an empty plot with axes)."""
+        if not any(m is not None for _, means, _ in series for m in means):
+            self._show_empty()
+            return
         self.clear()
         for side in ("left", "bottom"):
             self.getPlotItem().showAxis(side)

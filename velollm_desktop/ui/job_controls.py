@@ -56,6 +56,8 @@ class JobControls:
         self.cancel_button.clicked.connect(self.cancel)
         self.failed = False
         """Whether the last job failed (its bar then stays empty, not at 100 %)."""
+        self.cancelled = False
+        """Whether the user cancelled the last job (its bar then stays where it stopped)."""
         self.progress = QProgressBar()
         self.status = QLabel(status_text)
         self.status.setWordWrap(True)
@@ -105,7 +107,7 @@ class JobControls:
         job.waiting.connect(self.status.setText)
         job.started.connect(lambda: self.status.setText(starting))
         job.result.connect(on_result)
-        self.failed = False
+        self.failed = self.cancelled = False
         self._set_details("")
         job.failed.connect(lambda message: self._on_failed(f"{failed_prefix}: {message}", job))
         job.finished.connect(self._on_finished)
@@ -122,6 +124,7 @@ class JobControls:
         job = self.worker
         if job is None:
             return
+        self.cancelled = True
         if not runner().cancel_queued(job):
             job.cancel()
             self.status.setText("Cancelling…")
@@ -167,7 +170,10 @@ class JobControls:
         self.worker = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0 if self.failed else 1)  # a failure never looks finished
+        if self.cancelled and not self.failed and self.progress.maximum() > 0:
+            pass  # a cancelled job's bar stays where it stopped, never at 100 %
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0 if self.failed or self.cancelled else 1)
         if self._on_done is not None:
             self._on_done()

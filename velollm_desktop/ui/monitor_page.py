@@ -7,6 +7,7 @@ RAM get the room and one line says that no GPU metrics were found.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import pyqtgraph as pg
@@ -45,6 +46,43 @@ GPU_PLOTS = (  # title, unit, field
     ("GPU power", "W", lambda g: g.power_w),
 )
 NO_GPU_TEXT = "No GPU metrics found: showing CPU and RAM only."
+PAUSED_TEXT = (
+    "Monitoring is paused: the charts and values below are the last ones read and do not "
+    "change. Untick “Pause monitoring” in the tray menu to resume."
+)
+PAUSED_PREFIX = "Paused · "
+UNIT_AFTER_NUMBER = re.compile(r"(\d) (GiB|MiB|GB|MB|KiB|%|°C|W|MHz|GHz|tokens)(?!\w)")
+PERCENT_TICKS = [[(v, str(v)) for v in (0, 25, 50, 75, 100)]]
+
+
+def no_unit_breaks(text: str) -> str:
+    """A number and its unit never wrap apart ("0 MiB" keeps a no-break space)."""
+    return UNIT_AFTER_NUMBER.sub("\\1\u00a0\\2", text)
+
+
+class WrappingLabel(QLabel):
+    """A word-wrapped label whose minimum height follows its wrapped text, so the layout
+    never draws the next widget over it (at QT_SCALE_FACTOR=2 a plain wrapped label in a
+    scrolling page was overlapped by the chart below)."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setWordWrap(True)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        need = self.heightForWidth(max(1, self.width()))
+        if need > 0 and need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+
 OLLAMA_COLUMNS = ("Model", "Size", "Placement", "Context (tokens)", "Unloads", "")
 REDRAW_MS = 500
 """Plots redraw at most this often (ms), however fast samples arrive."""
@@ -83,10 +121,9 @@ class MonitorPage(QWidget):
         pg.setConfigOptions(antialias=False, background="#1e1e1e", foreground="#dddddd")
 
         top = QHBoxLayout()
-        self.hardware_label = QLabel("Detecting hardware…")
+        self.hardware_label = WrappingLabel("Detecting hardware…")
         self.hardware_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hardware_label.setStyleSheet("font-family: monospace;")
-        self.hardware_label.setWordWrap(True)
         top.addWidget(self.hardware_label, 1)
         self.window_combo = QComboBox()
         self.window_combo.addItems(list(WINDOWS_S))
@@ -100,20 +137,26 @@ class MonitorPage(QWidget):
             self.plots[title] = self._make_plot(title, unit)
         self.plots["CPU"] = self._make_plot("CPU", "%")
         self.plots["RAM"] = self._make_plot("RAM", "GiB")
+        self.paused = False
+        self.paused_label = WrappingLabel(PAUSED_TEXT)
+        self.paused_label.setStyleSheet(
+            "background:#fff3cd; color:#5c4400; padding:4px; border-radius:3px;"
+        )
+        self.paused_label.setVisible(False)
         self.no_gpu_label = QLabel(NO_GPU_TEXT)
         self.no_gpu_label.setVisible(False)
         self._cpu_curve = self.plots["CPU"].plot(pen=pg.mkPen("#ab47bc", width=2))
         self._ram_curve = self.plots["RAM"].plot(pen=pg.mkPen("#2196f3", width=2))
         self._layout_plots(has_gpu=True)
 
-        self.ollama_status = QLabel("Ollama: checking…")
-        self.ollama_status.setWordWrap(True)
+        self.ollama_status = WrappingLabel("Ollama: checking…")
         # server-provided text (error bodies, model names) is never rendered as HTML
         self.ollama_status.setTextFormat(Qt.TextFormat.PlainText)
         self.ollama_table = self._make_ollama_table()
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.paused_label)
         layout.addWidget(self.no_gpu_label)
         layout.addLayout(self.grid, 1)
         layout.addWidget(self.ollama_status)
@@ -140,11 +183,16 @@ class MonitorPage(QWidget):
         w = pg.PlotWidget(title=f"{title} ({unit})")
         w.setMinimumHeight(120)
         w.showGrid(x=True, y=True, alpha=0.2)
-        w.setLabel("bottom", "s")
+        w.setLabel("bottom", "seconds ago")
+        w.setLabel("left", unit)
+        for side in ("left", "bottom"):
+            w.getAxis(side).enableAutoSIPrefix(False)  # the unit is in the label
         w.setMouseEnabled(x=False, y=False)
         w.hideButtons()
         if unit == "%":
-            w.setYRange(0, 100, padding=0.02)
+            # fixed ticks with room at both ends: 0 and 100 keep their labels at any size
+            w.getAxis("left").setTicks(PERCENT_TICKS)
+            w.setYRange(0, 100, padding=0.08)
         w.setProperty("unit", unit)
         return w
 
@@ -178,7 +226,17 @@ class MonitorPage(QWidget):
     def set_hardware(self, spec: HardwareSpec) -> None:
         """Show the detected hardware (memory and GPU lines then follow the live samples)."""
         self._spec = spec
-        self.hardware_label.setText(render_text(live_spec(spec, self.history.latest)))
+        self.hardware_label.setText(
+            no_unit_breaks(render_text(live_spec(spec, self.history.latest)))
+        )
+
+    def set_paused(self, paused: bool) -> None:
+        """Say that the values are frozen (and mark every plot title) while paused."""
+        self.paused = paused
+        self.paused_label.setVisible(paused)
+        self._dirty = True
+        if self.history.latest is not None:
+            self._show_values(self.history.latest)
 
     def mark_dirty(self, _sample: SystemSample | None = None) -> None:
         """A new sample arrived: redraw at the next timer tick (if visible)."""
@@ -210,7 +268,6 @@ class MonitorPage(QWidget):
             button.setEnabled(self._ollama_url is not None)
             button.clicked.connect(lambda _=False, name=m.name: self._unload(name))
             self.ollama_table.setCellWidget(row, 5, button)
-        self.ollama_table.resizeColumnsToContents()
 
     def set_ollama_unavailable(self, reason: str) -> None:
         """Ollama is not running: a calm status line, not an error."""
@@ -237,11 +294,24 @@ class MonitorPage(QWidget):
         for row in range(self.ollama_table.rowCount()):
             self.unload_button(row).setEnabled(False)
         worker = TaskWorker(unload, pass_control=False)
-        worker.result.connect(lambda n: self.ollama_status.setText(f"Unloaded {n}."))
+        worker.result.connect(self._unloaded)
         worker.failed.connect(lambda e: self.ollama_status.setText(f"Could not unload {name}: {e}"))
         worker.finished.connect(self._unload_finished)
         self.unload_worker = worker
         start_task(self, worker)
+
+    def _unloaded(self, name: str) -> None:
+        """Ollama confirmed: the row goes now, not at the next poll."""
+        table = self.ollama_table
+        for row in reversed(range(table.rowCount())):
+            item = table.item(row, 0)
+            if item is not None and item.text() == name:
+                table.removeRow(row)
+        left = table.rowCount()
+        self.ollama_status.setText(
+            f"Unloaded {name}. "
+            + (f"Ollama: {left} model(s) loaded." if left else "Ollama: running, no model loaded.")
+        )
 
     def _unload_finished(self) -> None:
         self.unload_worker = None
@@ -289,7 +359,7 @@ class MonitorPage(QWidget):
         if latest is not None:
             self._show_values(latest)
             if self._spec is not None:
-                text = render_text(live_spec(self._spec, latest))
+                text = no_unit_breaks(render_text(live_spec(self._spec, latest)))
                 if text != self.hardware_label.text():
                     self.hardware_label.setText(text)
 
@@ -301,10 +371,11 @@ class MonitorPage(QWidget):
     def _show_values(self, s: SystemSample) -> None:
         """Current values in the titles; RAM and VRAM axes from 0 to the total."""
         cpu_max = max(self.history.series(lambda x: x.cpu_pct, self._window_s)[1], default=0.0)
-        self.plots["CPU"].setTitle(f"CPU: {s.cpu_pct:.0f} % (peak {cpu_max:.0f} %)")
+        mark = PAUSED_PREFIX if self.paused else ""
+        self.plots["CPU"].setTitle(f"{mark}CPU: {s.cpu_pct:.0f} % (peak {cpu_max:.0f} %)")
         total_gib = s.ram_total_mib / 1024
         self.plots["RAM"].setTitle(
-            f"RAM: {s.ram_used_mib / 1024:.1f} of {total_gib:.1f} GiB ({s.ram_pct:.0f} %)"
+            f"{mark}RAM: {s.ram_used_mib / 1024:.1f} of {total_gib:.1f} GiB ({s.ram_pct:.0f} %)"
         )
         if total_gib > 0:
             self.plots["RAM"].setYRange(0, total_gib, padding=0.02)
@@ -321,7 +392,7 @@ class MonitorPage(QWidget):
                     limit = self._power_limit_w(g.index)
                     text += f" of {limit:.0f} W" if limit else ""
                 values.append(text)
-            self.plots[title].setTitle(f"{title}: {' · '.join(values) or 'n/a'}")
+            self.plots[title].setTitle(f"{mark}{title}: {' · '.join(values) or 'n/a'}")
         totals = [g.vram_total_mib for g in s.gpus if g.vram_total_mib]
         if totals:
             self.plots["GPU memory"].setYRange(0, max(totals) / 1024, padding=0.02)

@@ -26,16 +26,15 @@ from PySide6.QtWidgets import (
 
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.optimize.apply import Applier, Plan, UserEdited
-from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.per_model import per_model_plans
 from velollm_desktop.core.optimize.preview import (
     RESTART_CONSEQUENCE,
     ApplyPreview,
     build_preview,
-    current_with_source,
 )
 from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
+from velollm_desktop.core.optimize.table import Row, changes, rows, status_text
 from velollm_desktop.core.optimize.writers import render_shell
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.confirm import confirm
@@ -117,12 +116,19 @@ class OptimizePage(QWidget):
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # server text is never HTML
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Setting", "Current (source)", "Recommended", "Why"])
-        self.table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents  # "OLLAMA_CONTEXT_LENGTH" is never cut
-        )
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        # the name and the recommendation are short: as wide as their text; Current and Why
+        # share the rest and wrap, so nothing hides behind a sideways scrollbar at 800×600
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda *_: self._size_current_column())
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
+        self._sizing = False
         self.bars = QVBoxLayout()
         self.per_model = PerModelPanel(lambda: self.settings.get("ollama_url"))
 
@@ -188,23 +194,8 @@ class OptimizePage(QWidget):
     def show_state(self, state: OptimizeState, after: str = "") -> None:
         """Fill the table and the memory bars."""
         self.state = state
-        rec, cur = state.recommendation, state.current
-        reasons = {r.setting: r.why for r in rec.reasons}
-        names = sorted(set(rec.env) | set(cur.values))
-        self.table.setRowCount(len(names))
-        for row, name in enumerate(names):
-            c = cur.values.get(name)
-            cells = (
-                name,
-                current_with_source(name, cur),
-                rec.env.get(name, "—"),
-                reasons.get(name, c.parsed.warning if c and c.parsed.warning else ""),
-            )
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                self.table.setItem(row, col, item)
-        self.table.resizeRowsToContents()
+        rec = state.recommendation
+        self._fill_table(rows(state.current, rec, state.hardware))
         while self.bars.count():
             w = self.bars.takeAt(0).widget()
             if w:
@@ -217,30 +208,55 @@ class OptimizePage(QWidget):
                 w.deleteLater()
         for fit in rec.fits:
             self.breakdowns.addWidget(QLabel(breakdown_text(fit)))
+        self.status.setText(status_text(state, after))
         runtime = state.runtime
-        messages = [after] if after else []
-        messages += [f"Budget: {rec.budget}."] + list(rec.warnings) + list(state.notes)
-        messages += list(cur.notes) + ([runtime.explanation] if runtime else [])
-        raw = {k: v.parsed.raw for k, v in cur.values.items()}
-        messages = [f"WARNING: {w}." for w in exposure_warnings(raw)] + messages
-        if rec.env and not self._changes():
-            messages.append("Ollama already runs with the recommended settings: nothing to apply.")
-        self.status.setText(" ".join(m for m in messages if m))
         can_apply = runtime is None or runtime.can_apply
         self.apply_button.setEnabled(bool(rec.env) and can_apply and bool(self._changes()))
-        self.apply_button.setToolTip("" if can_apply else runtime.explanation)
+        self.apply_button.setToolTip("" if can_apply or runtime is None else runtime.explanation)
         self.copy_button.setEnabled(bool(rec.env))
         self.per_model.show_plans(per_model_plans(rec))
+
+    def _fill_table(self, table_rows: tuple[Row, ...]) -> None:
+        """One row per variable that matters; the full source and reason in tooltips."""
+        self.table.setRowCount(len(table_rows))
+        for row, r in enumerate(table_rows):
+            cells = (
+                (r.name, r.name),
+                (r.current, f"{r.current}\nFrom: {r.source}"),
+                (r.recommended, r.recommended),
+                (r.why, r.why),
+            )
+            for col, (text, tip) in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip)
+                self.table.setItem(row, col, item)
+        self._size_current_column()
+
+    def _size_current_column(self) -> None:
+        """Current gets its text's width but at most 40 % of what Setting and Recommended
+        leave; Why the rest. Rows then grow to their wrapped text."""
+        t = self.table
+        if self._sizing:
+            return
+        self._sizing = True
+        try:
+            free = t.viewport().width() - t.columnWidth(0) - t.columnWidth(2)
+            wanted = max(t.sizeHintForColumn(1), t.horizontalHeader().sectionSizeHint(1))
+            t.setColumnWidth(1, max(80, min(wanted, int(free * 0.4))))
+            t.resizeRowsToContents()
+            # "Why" stretches once the header has laid out again: wrap the rows to that width
+            QTimer.singleShot(0, t.resizeRowsToContents)
+        finally:
+            self._sizing = False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._size_current_column()
 
     def _changes(self) -> dict[str, str]:
         if self.state is None:
             return {}
-        cur = self.state.current
-        return {
-            k: v
-            for k, v in self.state.recommendation.env.items()
-            if not cur.values.get(k) or cur.values[k].parsed.raw != v
-        }
+        return changes(self.state.current, self.state.recommendation)
 
     def summary(self) -> str:
         """One line for the tray: what would change."""

@@ -18,6 +18,7 @@ def breakdown_text(fit: ModelFit) -> str:
         f"{fit.name}: weights {fit.weights_bytes / mib:,.0f} MiB / KV cache "
         f"{fit.kv_cache_bytes / mib:,.0f} MiB / compute {fit.compute_bytes / mib:,.0f} MiB"
         f" — computed by {fit.method}"
+        + (f"; {fit.placement} (llama.cpp's --fit does this itself)" if fit.n_cpu_moe else "")
     )
 
 

@@ -55,6 +55,7 @@ class PerModelPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.table)
+        self._fit_height()
 
     def show_plans(self, plans: Sequence[PerModelPlan]) -> None:
         """One row per model with per-model options."""
@@ -67,6 +68,7 @@ class PerModelPanel(QWidget):
                 item.setToolTip(text)
                 self.table.setItem(row, col, item)
         self.table.resizeRowsToContents()
+        self._fit_height()
         self.create_button.setEnabled(bool(self.plans))
         self.status.setText(
             f"{len(self.plans)} model(s) have per-model options, which Ollama reads only from a "
@@ -74,6 +76,14 @@ class PerModelPanel(QWidget):
             if self.plans
             else "No per-model options are recommended."
         )
+
+    def _fit_height(self) -> None:
+        """As tall as its rows (at most four, then it scrolls); hidden with none, so the
+        settings table above keeps the room at 800×600."""
+        t = self.table
+        t.setVisible(bool(self.plans))
+        shown = sum(t.rowHeight(r) for r in range(min(4, t.rowCount())))
+        t.setFixedHeight(t.horizontalHeader().height() + shown + 2 * t.frameWidth() + 2)
 
     def _create(self) -> None:
         if not self.plans:

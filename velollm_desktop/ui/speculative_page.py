@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,6 +27,7 @@ from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.speculative.compare import (
     DEFAULT_PROMPTS,
+    NGRAM_DESCRIPTIONS,
     NGRAM_TYPES,
     CompareResult,
     SpecMode,
@@ -61,6 +62,13 @@ def compatible_drafts(target_spec: str, candidates: list[str]) -> list[str]:
             continue
     return keep
 
+
+PICK_TARGET = "Pick a target model (any .gguf, or one Ollama downloaded)."
+NO_DRAFT_TEXT = (
+    "No compatible draft among the other {n} local model(s): a draft must use the target's "
+    "tokenizer (the same vocabulary, as llama.cpp requires). Add one with “Add .gguf…”, or "
+    "use an n-gram mode, which needs no draft."
+)
 
 INTRO = (
     "Speculative decoding: a small draft model (or a look-up of repeated text, the n-gram "
@@ -106,11 +114,15 @@ class SpeculativePage(QWidget):
     """
 
     finished = Signal(str)
+    mode_finished = Signal(object)
+    """A mode's `ModeResult`, as soon as it is measured (emitted from the job's thread)."""
 
     def __init__(
         self, history=None, parent: QWidget | None = None, ollama_url_provider=None
     ) -> None:
         super().__init__(parent)
+        self._partial: list = []
+        self.mode_finished.connect(self._on_mode_finished)
         self.history = history
         self.result: CompareResult | None = None
         self._build_model_inputs()
@@ -153,8 +165,19 @@ class SpeculativePage(QWidget):
         """Target, draft, n-gram mode, runs, tokens per run."""
         self.ngram = QComboBox()
         self.ngram.addItem("(none)", None)
-        for t in NGRAM_TYPES:
-            self.ngram.addItem(t, t)
+        # the descriptions are long: the box never widens the page beyond 800 px
+        self.ngram.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.ngram.setMinimumContentsLength(24)
+        for t in NGRAM_TYPES:  # the name llama.cpp uses, and what it does
+            self.ngram.addItem(f"{t}: {NGRAM_DESCRIPTIONS[t]}", t)
+            self.ngram.setItemData(
+                self.ngram.count() - 1,
+                f"llama-server --spec-type {t}: {NGRAM_DESCRIPTIONS[t]}. No draft model: the "
+                "guesses come from text that already appeared.",
+                Qt.ItemDataRole.ToolTipRole,
+            )
         self.ngram.setCurrentIndex(1)
         self.use_draft = QCheckBox("use")
         self.use_draft.setToolTip("Compare with a draft model (unchecked: n-gram mode only)")
@@ -181,9 +204,10 @@ class SpeculativePage(QWidget):
 
     def _build_controls(self, form: QFormLayout, ollama_url_provider) -> QHBoxLayout:
         """Compare / Cancel and the Ollama mode (a row of `form`)."""
-        self.jobs = JobControls(
-            self, "Compare", "Pick a target model (any .gguf, or one Ollama downloaded)."
-        )
+        self.jobs = JobControls(self, "Compare", PICK_TARGET)
+        self._hinting = True
+        """The status shows the next-step hint (until a comparison starts)."""
+        self.draft_note = ""
         self.run_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.progress, self.status = self.jobs.progress, self.jobs.status
         self.run_button.clicked.connect(lambda: self.start())
@@ -232,6 +256,17 @@ class SpeculativePage(QWidget):
         self.run_button.setToolTip(
             "" if ready else "Choose a target model and a draft, an n-gram mode or the Ollama mode"
         )
+        if not self.jobs.busy and self.result is None and self._hinting:
+            self.status.setText(self._hint(target, ready))
+
+    def _hint(self, target: str, ready: bool) -> str:
+        """What to do next, as the inputs are now (shown until a comparison runs)."""
+        if not target:
+            return PICK_TARGET
+        text = f"Target: {Path(target).name}. "
+        if self.draft_note:
+            text += self.draft_note + " "
+        return text + ("Press Compare." if ready else "Now choose a draft model or an n-gram mode.")
 
     def _browse(self) -> None:
         folder = models_folder()
@@ -272,6 +307,14 @@ class SpeculativePage(QWidget):
         self.draft.addItems(keep)
         if chosen in keep:
             self.draft.setCurrentText(chosen)
+        self.draft_note = (
+            ""
+            if keep or not self._filter_for
+            else NO_DRAFT_TEXT.format(n=max(0, len(self.models) - 1))
+        )
+        self.draft.lineEdit().setPlaceholderText(
+            "no compatible draft found" if self.draft_note else ""
+        )
         self._update_run_enabled()
 
     # -- running --------------------------------------------------------------------------
@@ -311,6 +354,9 @@ class SpeculativePage(QWidget):
                 " ".join(notes) or "Choose a draft model or an n-gram mode to compare with vanilla."
             )
             return
+        self._hinting = False
+        self._partial: list = []
+        self.chart.set_data([], [])  # the previous chart goes: this run's modes appear one by one
         self.jobs.run(
             partial(
                 compare_and_save,
@@ -321,6 +367,7 @@ class SpeculativePage(QWidget):
                 n_predict=self.n_predict.value(),
                 history=self.history,
                 notes=notes,
+                on_mode=self.mode_finished.emit,  # from the job's thread: queued to this one
             ),
             lambda run: self.show_result(run.result),
             failed_prefix="Comparison stopped",
@@ -334,26 +381,31 @@ class SpeculativePage(QWidget):
     def join(self, timeout_s: float) -> bool:
         return self.jobs.join(timeout_s)
 
-    def show_result(self, result: CompareResult) -> None:
-        """Chart tok/s per mode and show acceptance and the advisor's verdict."""
-        self.result = result
-        names = [m.mode for m in result.modes]
+    def _on_mode_finished(self, mode) -> None:
+        """Draw each mode as soon as it is measured (a comparison can take minutes)."""
+        if self.jobs.busy:
+            self._partial.append(mode)
+            self._chart_modes(self._partial)
+
+    def _chart_modes(self, modes) -> None:
         self.chart.set_data(
-            names,
+            [m.mode for m in modes],
             [
                 (
                     "decode tok/s",
-                    [
-                        m.decode_tokens_per_s.mean if m.decode_tokens_per_s else None
-                        for m in result.modes
-                    ],
+                    [m.decode_tokens_per_s.mean if m.decode_tokens_per_s else None for m in modes],
                     [
                         m.decode_tokens_per_s.stddev if m.decode_tokens_per_s else None
-                        for m in result.modes
+                        for m in modes
                     ],
                 )
             ],
         )
+
+    def show_result(self, result: CompareResult) -> None:
+        """Chart tok/s per mode and show acceptance and the advisor's verdict."""
+        self.result = result
+        self._chart_modes(result.modes)
         parts = []
         for m in result.modes:
             acc = f", {m.acceptance:.0%} accepted" if m.acceptance is not None else ""

@@ -27,12 +27,14 @@ class Tray(QObject):
     Signals:
         open_dashboard(): the user asked for the window (click or menu).
         pause_toggled(bool): monitoring paused (True) or resumed.
+        login_changed(bool): "Start at login" was turned on or off from the menu.
         quit_requested(): Quit was chosen.
         action_requested(str): an optional capability's entry ("quick_optimize", "quick_benchmark").
     """
 
     open_dashboard = Signal()
     pause_toggled = Signal(bool)
+    login_changed = Signal(bool)
     quit_requested = Signal()
     action_requested = Signal(str)
 
@@ -146,6 +148,8 @@ class Tray(QObject):
             autostart.set_enabled(enabled)
         except OSError as exc:
             self.notify("Start at login", f"Could not change it: {exc}")
+            return
+        self.login_changed.emit(enabled)
 
     def _toggle_pause(self) -> None:
         self.set_paused(not self.paused)

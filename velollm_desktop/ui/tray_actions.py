@@ -9,16 +9,25 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from velollm_desktop.core.wording import shorten
 from velollm_desktop.workers import logfile
 
 if TYPE_CHECKING:
     from velollm_desktop.ui.app import Controller
 
 log = logging.getLogger(__name__)
+BALLOON_CHARS = 300
+"""A tray balloon's text is cut at a sentence or word boundary to this length."""
+
+
+_log_window = None
+"""The log window shown when no program opens the log (kept so it is not collected)."""
 
 
 def open_log() -> bool:
-    """Open the log file in the desktop's viewer (creating it if nothing was logged yet)."""
+    """Open the log file in the desktop's viewer (creating it if nothing was logged yet);
+    where the desktop has no program for it, show the path and the log in a window.
+    Returns whether the desktop's viewer took it."""
     from PySide6.QtCore import QUrl  # noqa: PLC0415 - rarely used
     from PySide6.QtGui import QDesktopServices  # noqa: PLC0415
 
@@ -28,7 +37,17 @@ def open_log() -> bool:
         path.touch(exist_ok=True)
     except OSError as exc:
         log.warning("cannot create the log file %s: %s", path, exc)
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+    if QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+        return True
+    from velollm_desktop.ui.log_window import LogWindow  # noqa: PLC0415 - rarely used
+
+    global _log_window  # noqa: PLW0603 - one log window at a time
+    if _log_window is not None:
+        _log_window.close()
+    _log_window = LogWindow(path)
+    _log_window.show()
+    _log_window.raise_()
+    return False
 
 
 def quick_optimize(controller: Controller) -> None:
@@ -40,7 +59,7 @@ def quick_optimize(controller: Controller) -> None:
     def offer(_state) -> None:  # after the page has shown the recommendation
         controller.show_dashboard()
         if not page.apply_button.isEnabled():  # nothing to apply here: the page says why
-            controller.tray.notify("Quick optimize", page.status.text()[:300])
+            controller.tray.notify("Quick optimize", shorten(page.status.text(), BALLOON_CHARS))
             return
         controller.tray.notify("Quick optimize", page.summary())
         page.apply()  # shows the confirmation; nothing changes unless it is accepted

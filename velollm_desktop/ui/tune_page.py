@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.service import (
     Runtime,
@@ -35,7 +36,13 @@ from velollm_desktop.core.optimize.service import (
 )
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.settings import DEFAULT_OLLAMA_URL
-from velollm_desktop.core.tune.common import OBJECTIVES, Measured, TuneResult, verdict_text
+from velollm_desktop.core.tune.common import (
+    OBJECTIVES,
+    Measured,
+    TuneResult,
+    outcome_text,
+    verdict_text,
+)
 from velollm_desktop.core.tune.llamacpp import tune
 from velollm_desktop.core.tune.ollama import SERVER_VARS, ServiceSettings, tune_ollama, tuned_name
 from velollm_desktop.core.tune.target import apply_and_remeasure, target_for
@@ -46,6 +53,19 @@ from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import list_models
 
 TARGETS = {"llamacpp": "llama-server (started by the app)", "ollama": "Ollama (the running server)"}
+
+
+def row_note(result: TuneResult, m: Measured) -> str:
+    """The Note cell: winner, baseline (kept), why it was not measured, load time."""
+    if m is result.winner and result.significant:
+        note = "winner"
+    elif m is result.baseline:
+        note = "baseline" if result.significant else "baseline (kept)"
+    else:
+        note = m.pruned or ""
+    if m.load_ms:
+        note = f"{note}; load {m.load_ms:.0f} ms".lstrip("; ")
+    return note
 
 
 class TunePage(QWidget):
@@ -112,7 +132,8 @@ class TunePage(QWidget):
         )
         self.model.addItems(self._local)
         self.model.currentTextChanged.connect(lambda: self._update_start_enabled())
-        browse = QPushButton("Add .gguf…")
+        self.browse_button = browse = QPushButton("Add .gguf…")
+        browse.setToolTip("A GGUF file for llama-server (Ollama tunes the models it serves)")
         browse.clicked.connect(lambda: self._browse())
         self.objective = QComboBox()
         self.objective.addItems(OBJECTIVES)
@@ -165,9 +186,24 @@ class TunePage(QWidget):
     def target_key(self) -> str:
         return self.target.currentData()
 
+    def _local_files(self) -> list[str]:
+        """What llama-server can load here: Ollama's downloaded models (their GGUF blobs) and
+        the app's own built-in model once it is downloaded."""
+        own = builtin_model_path()
+        return self._local + ([str(own)] if own.is_file() else [])
+
+    def _add_local_files(self) -> None:
+        known = {self.model.itemText(i) for i in range(self.model.count())}
+        self.model.addItems([m for m in self._local_files() if m not in known])
+        if not self.model.currentText() and self.model.count():
+            self.model.setCurrentIndex(0)
+
     def _on_target(self) -> None:
         ollama = self.target_key == "ollama"
         self.server_changes.setEnabled(ollama)
+        self.browse_button.setVisible(not ollama)  # a file is for llama-server only
+        if not ollama:
+            self._add_local_files()
         self.ctx.setSpecialValueText("as configured" if ollama else "2048 per slot")
         self.status.setText(
             "Each candidate's options are sent with the requests (Ollama reloads the model; load time "
@@ -184,6 +220,8 @@ class TunePage(QWidget):
         super().showEvent(event)
         if self.target_key == "ollama":
             self._list_ollama_models()
+        else:  # the built-in model may have been downloaded meanwhile
+            self._add_local_files()
 
     def _list_ollama_models(self) -> None:
         self._lister.start(list_models, "ollama", self.ollama_url_provider())
@@ -325,26 +363,36 @@ class TunePage(QWidget):
         self._update_start_enabled()
 
     def show_result(self, result: TuneResult) -> None:
-        """The full table, with the winner marked."""
+        """The full table (the winner marked, the baseline named as kept when nothing beat it),
+        the measured candidates in the chart, and the outcome in sentences."""
         self.result = result
         self.table.setRowCount(len(result.candidates))
         for row, m in enumerate(result.candidates):
-            score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f}" if m.score else "pruned"
-            note = "winner" if m is result.winner else (m.pruned or "")
-            if m.load_ms:
-                note = f"{note}; load {m.load_ms:.0f} ms".lstrip("; ")
+            score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f}" if m.score else "n/a"
             for col, text in enumerate(
                 (
                     m.candidate.name,
                     score,
                     f"{m.latency_p95_ms:.0f}" if m.latency_p95_ms else "n/a",
-                    note,
+                    row_note(result, m),
                 )
             ):
-                self.table.setItem(row, col, QTableWidgetItem(text))
-        verdict = verdict_text(result)
-        self.status.setText(verdict + " " + " ".join(result.notes))
-        self.finished.emit(verdict)
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, col, item)
+        measured = [m for m in result.candidates if m.score is not None]
+        self.chart.set_data(
+            [m.candidate.name for m in measured],
+            [
+                (
+                    f"{result.objective} tokens/s",
+                    [m.score.mean for m in measured if m.score],
+                    [m.score.stddev for m in measured if m.score],
+                )
+            ],
+        )
+        self.status.setText(outcome_text(result))
+        self.finished.emit(verdict_text(result))
 
     def apply(self) -> None:
         """Save the winner (llama-server profile, or a derived Ollama model), then re-measure

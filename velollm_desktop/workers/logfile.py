@@ -16,6 +16,8 @@ from velollm_desktop import APP_ID
 LOG_NAME = "velollm-desktop.log"
 MAX_BYTES = 1_000_000
 BACKUPS = 2
+QUIET_LOGGERS = ("httpx", "httpcore")
+"""Libraries that log every request at INFO: kept to warnings (their requests are debug)."""
 _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
@@ -49,6 +51,8 @@ def install(level: int = logging.INFO) -> Path | None:
             other.setLevel(root.level)
     root.addHandler(handler)
     root.setLevel(min(root.level or logging.WARNING, level))
+    for chatty in QUIET_LOGGERS:  # one line per HTTP request (ten /health 503 per start)
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     _hook_uncaught()
     return path
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 import psutil
@@ -154,8 +155,14 @@ def test_target_that_dies_mid_run(node_exporter):
     assert [s.up for s in first] == [True, True]
     assert [s.up for s in second] == [False, True]
     assert "cannot connect" in second[0].error
+    port = node_exporter.url.rsplit(":", 1)[1].split("/")[0]
+    assert f"nothing listens on port {port}" in second[0].error and "Errno" not in second[0].error
     (host,) = host_statuses(second)
-    assert host.level == "down" and node_exporter.url in host.reasons[0]
+    # one target of the host still answers: a warning (amber), not "down"
+    assert host.level == "warn" and host.reasons[0] == "1 of 2 targets answer"
+    assert node_exporter.url in host.reasons[1]
+    (both_down,) = host_statuses([replace(second[1], up=False, error="x"), second[0]])
+    assert both_down.level == "down"
 
 
 def test_garbage_hang_drip_huge_and_closed_never_stall_the_others(node_exporter):
@@ -189,8 +196,8 @@ def test_garbage_hang_drip_huge_and_closed_never_stall_the_others(node_exporter)
     assert not huge.up and "larger than 4 MiB" in huge.error
     assert not garbage_node.up and "/metrics answered HTTP 200" not in garbage_node.error
     assert "not Prometheus text" in garbage_node.error
-    assert not closed.up and "cannot connect" in closed.error
-    assert worst_level(host_statuses(statuses)) == "down"
+    assert not closed.up and "cannot connect: nothing listens on port" in closed.error
+    assert worst_level(host_statuses(statuses)) in ("warn", "down")
 
 
 VLLM_BODY = b"""# HELP vllm:num_requests_running Number of requests in model execution batches.
@@ -228,3 +235,18 @@ def test_openai_compatible_server_detected_from_v1_models():
         (status,) = mon.poll()
     assert status.up and status.kind == "openai" and status.models == ["my-model"]
     assert status.requests_running is None and status.tokens_per_s is None
+
+
+def test_connect_errors_in_words():
+    from velollm_desktop.core.fleet.probe import connect_words
+
+    url = "http://gpu-box.example:9"
+    assert connect_words("[Errno 111] Connection refused", url) == "nothing listens on port 9"
+    assert connect_words("[Errno -2] Name or service not known", url).startswith(
+        "the name gpu-box.example is not known"
+    )
+    assert connect_words("[Errno 113] No route to host", url).startswith("no route to gpu-box")
+    assert connect_words("something else", url) == "something else"
+    assert connect_words("[Errno 111] Connection refused", "https://h") == (
+        "nothing listens on port 443"
+    )

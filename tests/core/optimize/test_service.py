@@ -164,3 +164,24 @@ def test_a_picked_model_file_is_a_profile_or_a_clear_error(tmp_path_factory, dat
     else:
         assert profile.block_count > 0
     assert time.monotonic() - start < 2.0
+
+
+def test_an_answering_api_is_never_contradicted_by_the_process_list(tmp_path):
+    """Issue 27 item 7: Ollama answers at a local address but no process is called
+    `ollama serve` (a container, a wrapper): it runs, and the text says where its settings go."""
+    from velollm_desktop.core.optimize.service import Runtime, detect_runtime
+
+    url = "http://127.0.0.1:11434"
+    seen = detect_runtime(url, root=tmp_path, platform="linux", processes=list, answers=True)
+    assert seen.runtime is Runtime.UNSEEN and not seen.can_apply
+    assert "runs and answers at" in seen.explanation and "docker run -e" in seen.explanation
+    assert "not installed" not in seen.explanation
+    silent = detect_runtime(
+        url, root=tmp_path, platform="linux", processes=list, answers=False, which=lambda _: None
+    )
+    assert silent.runtime is Runtime.NOT_INSTALLED
+    unit = tmp_path / "etc/systemd/system/ollama.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\n")
+    managed = detect_runtime(url, root=tmp_path, platform="linux", processes=list, answers=True)
+    assert managed.runtime is Runtime.SYSTEMD and managed.can_apply

@@ -9,6 +9,7 @@ import pytest
 
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.optimize.fit import budget_for, footprint
+from velollm_desktop.core.tune.common import NOT_REACHED, STOPPED, verdict_text
 from velollm_desktop.core.tune.llamacpp import (
     Candidate,
     TuneCancelled,
@@ -34,13 +35,21 @@ def test_decode_tuning_never_picks_a_worse_setting(smol_model, hardware):
         Candidate("threads=2", threads=2),
     ]
     r = tune(smol_model, hardware, objective="decode", budget_s=25, n_predict=32, candidates=cands)
+    # What the code must do whatever the load (issue 22: under a load average of 4.5 only the
+    # baseline fit in the budget): the baseline is always measured; every candidate is either
+    # measured or listed with the reason it was not; a winner only when its interval clears
+    # the baseline's, never a worse setting.
     assert r.baseline.candidate.name == "default (1 slot)"
+    assert r.baseline.score is not None and len(r.baseline.samples) >= 1
     assert {m.candidate.name for m in r.candidates} == {c.name for c in cands}
-    assert all(m.score and len(m.samples) >= 2 for m in r.candidates)
+    assert all(m.score is not None or m.pruned in (NOT_REACHED, STOPPED) for m in r.candidates)
     if r.significant:  # called better only when the intervals do not overlap
         assert r.winner.score.ci95_low > r.baseline.score.ci95_high and r.gain > 1
+        assert min(r.winner.score.n, r.baseline.score.n) >= 2
     else:
         assert r.winner is r.baseline and r.gain == 1.0
+    if not any(m.score for m in r.candidates if m is not r.baseline):
+        assert verdict_text(r).startswith("Nothing was measured beyond the baseline")
 
 
 def test_throughput_tuning_measures_slots_with_latency(smol_model, hardware):
@@ -55,12 +64,11 @@ def test_throughput_tuning_measures_slots_with_latency(smol_model, hardware):
         candidates=cands,
     )
     one, four = r.candidates
-    assert (
-        one.score
-        and four.score
-        and four.latency_p50_ms
-        and four.latency_p95_ms >= four.latency_p50_ms
-    )
+    assert one.score  # the baseline is always measured
+    if four.score:  # on a loaded machine the budget may end before the second candidate
+        assert four.latency_p50_ms and four.latency_p95_ms >= four.latency_p50_ms
+    else:
+        assert four.pruned in (NOT_REACHED, STOPPED)
     assert one.candidate.parallel == 1 and four.candidate.parallel == 4
     # Speeds are measurements (docs/BENCHMARKS.md), not assertions: on 2 shared cores the order of
     # the two can flip. The rule is asserted: a winner only when its interval clears the baseline's.

@@ -20,6 +20,7 @@ from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.sources import parse_environment_lines
+from velollm_desktop.core.tune.common import NOT_REACHED, STOPPED
 from velollm_desktop.core.tune.ollama import (
     OllamaCandidate,
     ServiceSettings,
@@ -81,10 +82,13 @@ def test_per_request_options_reload_the_model_and_leave_the_service_alone(fake, 
     assert r.backend == "ollama" and [m.candidate.name for m in r.candidates] == [
         c.name for c in cands
     ]
-    assert all(m.score and len(m.samples) >= 2 and m.score.mean > 0 for m in r.candidates)
-    # each candidate's options made Ollama start a runner with other flags, timed apart
-    assert [key[2] for key in fake.loads] == [0, 1, 2]
-    assert all(m.load_ms and m.load_ms > 50 for m in r.candidates)  # a real llama-server start
+    # whatever the load: the baseline is measured; the others are measured or said not to be
+    measured = [m for m in r.candidates if m.score is not None]
+    assert measured[0] is r.baseline and all(m.score.mean > 0 for m in measured)
+    assert all(m.pruned in (NOT_REACHED, STOPPED) for m in r.candidates if m.score is None)
+    # each measured candidate's options made Ollama start a runner with other flags, timed apart
+    assert [key[2] for key in fake.loads][: len(measured)] == [0, 1, 2][: len(measured)]
+    assert all(m.load_ms and m.load_ms > 50 for m in measured)  # a real llama-server start
     assert fake.service_restarts == []
     if r.significant:
         assert r.winner.score.ci95_low > r.baseline.score.ci95_high and r.gain > 1
@@ -121,14 +125,20 @@ def test_server_settings_tried_through_the_optimizer_and_restored(fake, service,
         candidates=cands,
     )
     one, four = r.candidates
-    assert one.score and four.score and four.latency_p95_ms and four.load_ms
-    # measured with the service restarted on 4 slots, then the original file and env are back
-    assert [key[3] for key in fake.loads] == [1, 4]
-    assert fake.service_restarts[0] == {
-        "OLLAMA_HOST": "127.0.0.1:11434",
-        "OLLAMA_NUM_PARALLEL": "4",
-    }
-    assert fake.service_restarts[-1] == {"OLLAMA_HOST": "127.0.0.1:11434"}
+    assert one.score  # the baseline is always measured
+    if four.score:  # a loaded machine may spend the budget on the baseline (then said so)
+        assert four.latency_p95_ms and four.load_ms
+        # measured with the service restarted on 4 slots
+        assert [key[3] for key in fake.loads] == [1, 4]
+        assert fake.service_restarts[0] == {
+            "OLLAMA_HOST": "127.0.0.1:11434",
+            "OLLAMA_NUM_PARALLEL": "4",
+        }
+    else:
+        assert four.pruned in (NOT_REACHED, STOPPED)
+    # then the original file and env are back
+    if fake.service_restarts:
+        assert fake.service_restarts[-1] == {"OLLAMA_HOST": "127.0.0.1:11434"}
     assert dropin.read_text() == ORIGINAL_DROPIN
     assert not applier.can_undo()
     assert ("systemctl", "daemon-reload") in calls

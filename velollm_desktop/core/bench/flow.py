@@ -136,3 +136,19 @@ def list_models(kind: BackendKind | str, url: str | None) -> list[str]:
         return [backend.model_name()]
     finally:
         backend.close()
+
+
+def outcome_text(result: BenchmarkResult, *, previous_shown: bool = False) -> str:
+    """The sentence after a run: done, cancelled with what was kept, or cancelled before
+    anything was measured (then whether the previous result is still shown)."""
+    tests = f"{len(result.results)} test{'s' if len(result.results) != 1 else ''}"
+    if not result.cancelled:
+        return f"Benchmark done: {result.model}, {tests} in {result.wall_s:.1f} s."
+    if result.results:
+        runs = sum(len(t.runs) for t in result.results)
+        return (
+            f"Benchmark cancelled after {result.wall_s:.1f} s: {runs} measured "
+            f"run{'s' if runs != 1 else ''} of {tests} kept and shown."
+        )
+    kept = " The previous result is still shown." if previous_shown else ""
+    return f"Benchmark cancelled before any run was measured: nothing was saved.{kept}"

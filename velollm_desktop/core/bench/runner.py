@@ -7,14 +7,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from velollm_desktop import __version__
 from velollm_desktop.core.bench.backends import Backend
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, TestResult
 from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.bench.suites import BenchTest, varied_prompt
-from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, runs_left_text, silent
 
 WARMUP_TOKENS = 8
 
@@ -41,6 +41,7 @@ class _Counter:
 
     total: int
     done: int = 0
+    started: float = field(default_factory=time.perf_counter)
 
 
 def _warm_up(
@@ -75,7 +76,8 @@ def _run_test(
         runs.append(m)
         count.done += 1
         rate = f"{m.decode_tokens_per_s:.1f} tok/s" if m.decode_tokens_per_s else "n/a"
-        text = f"{test.name} run {i + 1}/{test.runs}: {rate}"
+        left = runs_left_text(count.done, count.total, time.perf_counter() - count.started)
+        text = f"{test.name} run {i + 1}/{test.runs}: {rate} — {left}"
         report(ProgressEvent(count.done, count.total, text, Phase.MEASURING, m))
         if on_run:
             on_run(test.name, m)
@@ -111,6 +113,9 @@ def run_benchmark(
         runs = _run_test(backend, test, count, report, cancel, on_run)
         if runs:
             results.append(_summarise(test, runs, warm_load if not results else None))
+            # the test's row can be shown now, not only when the whole suite ends
+            text = f"{test.name}: {len(runs)} run{'s' if len(runs) != 1 else ''} measured"
+            report(ProgressEvent(count.done, count.total, text, Phase.MEASURING, results[-1]))
         if cancel.is_set():
             break
     return BenchmarkResult(

@@ -9,6 +9,7 @@ A database another process holds locked is "busy" (`HistoryBusy`, try again), ne
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import logging
@@ -90,8 +91,21 @@ class HistoryEntry:
 
     @property
     def label(self) -> str:
+        """ "#3 27 Nov 2026 08:00 · ollama:smollm2 · standard — 118.5 tok/s" (local time)."""
         rate = f"{self.decode_mean:.1f} tok/s" if self.decode_mean else "n/a"
-        return f"#{self.id} {self.started_at} {self.kind}:{self.model} {self.suite} — {rate}"
+        when = readable_time(self.started_at)
+        return f"#{self.id} {when} · {self.kind}:{self.model} · {self.suite} — {rate}"
+
+
+def readable_time(iso: str) -> str:
+    """An ISO 8601 timestamp as local "27 Nov 2026 08:00"; the text itself if it is not one."""
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return f"{moment.day} {moment.strftime('%b %Y %H:%M')}"
 
 
 def to_json(result: BenchmarkResult) -> str:

@@ -47,3 +47,17 @@ def suite(
 def varied_prompt(prompt: str, run_index: int, nonce: str) -> str:
     """Make each run's prompt unique so a prompt-cache hit cannot inflate prompt speed."""
     return f"[benchmark run {run_index} · {nonce}]\n{prompt}"
+
+
+def describe_suite(name: str) -> str:
+    """ "3 tests, 11 measured runs after one warm-up, 1450 tokens to generate" (what Run does)."""
+    tests = SUITES[name]
+    runs = sum(t.runs for t in tests)
+    tokens = sum(t.runs * t.max_tokens for t in tests)
+    names = ", ".join(t.name for t in tests)
+    return (
+        f"{len(tests)} test{'s' if len(tests) != 1 else ''} ({names}): {runs} measured runs "
+        f"after one warm-up, {tokens} tokens to generate; the time depends on the model's "
+        "speed (at 20 tokens/s about "
+        f"{max(1, round(tokens / 20 / 60))} min)."
+    )

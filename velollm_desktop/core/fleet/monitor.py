@@ -125,20 +125,25 @@ def _warnings(status: TargetStatus, limits: Thresholds) -> list[str]:
 def host_statuses(
     statuses: list[TargetStatus], limits: Thresholds | None = None
 ) -> list[HostStatus]:
-    """Targets grouped by host; a host is "down" if any target is, "warn" past a threshold."""
+    """Targets grouped by host: "down" when none of its targets answers, "warn" when some do
+    not (a half-up host) or a reading is past a threshold, else "ok"."""
     limits = limits or Thresholds()
     hosts = []
     for host, members in group_by_host(statuses).items():
         item = HostStatus(host=host, targets=members)
+        down = [s for s in members if not s.up]
+        for status in down:
+            item.reasons.append(f"{status.kind or 'target'} {status.url}: {status.error}")
         for status in members:
-            if not status.up:
-                item.level = "down"
-                item.reasons.append(f"{status.kind or 'target'} {status.url}: {status.error}")
-            else:
-                warn = _warnings(status, limits)
-                if warn and item.level == "ok":
-                    item.level = "warn"
-                item.reasons += warn
+            if status.up:
+                item.reasons += _warnings(status, limits)
+        if down and len(down) == len(members):
+            item.level = "down"
+        elif down or item.reasons:
+            item.level = "warn"
+            if down:
+                up = len(members) - len(down)
+                item.reasons.insert(0, f"{up} of {len(members)} targets answer")
         hosts.append(item)
     return hosts
 

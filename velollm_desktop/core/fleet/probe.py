@@ -67,11 +67,33 @@ def fetch(http: httpx.Client, url: str, deadline: float, cap: int = BODY_CAP_BYT
     except httpx.TimeoutException:
         raise ProbeError("no answer within the probe deadline") from None
     except httpx.ConnectError as exc:
-        raise ProbeError(f"cannot connect: {_short(exc)}") from None
+        raise ProbeError(f"cannot connect: {connect_words(_short(exc), url)}") from None
     except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
         raise ProbeError(f"connection dropped or not HTTP: {_short(exc)}") from None
     except httpx.HTTPError as exc:
         raise ProbeError(f"{type(exc).__name__}: {_short(exc)}") from None
+
+
+CONNECT_WORDS = (  # the OS's error text (errno names differ per platform) → words
+    (("connection refused", "errno 111", "errno 61", "winerror 10061"), "nothing listens on port {port}"),
+    (("name or service not known", "nodename nor servname", "temporary failure in name",
+      "getaddrinfo failed", "no address associated", "errno -2", "errno -3", "errno 8"),
+     "the name {host} is not known (check the spelling or the DNS)"),
+    (("no route to host", "errno 113", "errno 65"), "no route to {host} (is it on and on this network?)"),
+    (("network is unreachable", "errno 101", "errno 51"), "the network to {host} is unreachable"),
+    (("timed out",), "{host} did not answer on port {port}"),
+)  # fmt: skip
+
+
+def connect_words(text: str, url: str) -> str:
+    """A connection error in words ("nothing listens on port 9"), the raw text when unknown."""
+    parts = httpx.URL(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    low = text.lower()
+    for needles, words in CONNECT_WORDS:
+        if any(n in low for n in needles):
+            return words.format(host=parts.host or "the host", port=port)
+    return text
 
 
 def _short(exc: Exception) -> str:

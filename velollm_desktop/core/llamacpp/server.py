@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -73,8 +73,11 @@ class LlamaServer:
         ctx_size: int = 2048,
         start_timeout_s: float = 120.0,
         cancel: threading.Event | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.model = Path(model)
+        self.env = dict(env or {})
+        """Variables added to this process's environment (`LLAMA_ARG_*`, as Ollama passes them)."""
         self.binary = binary or find_program("llama-server")
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -134,6 +137,7 @@ class LlamaServer:
             text=True,
             errors="replace",
             start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
             preexec_fn=_die_with_parent if _PRCTL is not None else None,  # noqa: PLW1509
         )
         self._reader = threading.Thread(target=self._drain, daemon=True, name="llama-server-stderr")

@@ -12,6 +12,7 @@ Overhead: 457 MiB per GPU (Ollama's MinimumMemory; 512 MiB on Metal; the CUDA co
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,10 @@ class Footprint:
     method: str = METHOD_FORMULA
     """Which method computed weights / KV / compute: "llama.cpp projection" or "formula"."""
     detail: str = ""
+    host_weights: int = 0
+    """Weights in host memory beside these (token embeddings, experts kept on the CPU)."""
+    n_cpu_moe: int = 0
+    """Layers whose MoE experts stay in host memory (`--n-cpu-moe`)."""
 
     @property
     def total(self) -> int:
@@ -210,17 +215,26 @@ def estimate(m: ModelProfile, s: FitSettings, over_bytes: int | None = None) -> 
         except FitParamsError as exc:
             why = str(exc)
     detail = "; ".join(x for x in (est.detail, why) if x)
-    return MemoryEstimate(est.weights_bytes, est.kv_bytes, est.compute_bytes, est.method, detail)
+    return dataclasses.replace(est, detail=detail)
 
 
 def footprint(
-    m: ModelProfile, ctx: int, parallel: int, kv_type: str, flash_attention: bool, budget: Budget
+    m: ModelProfile,
+    ctx: int,
+    parallel: int,
+    kv_type: str,
+    flash_attention: bool,
+    budget: Budget,
+    n_cpu_moe: int = 0,
 ) -> Footprint:
-    """Estimated memory of `m` at this setting."""
+    """Estimated memory of `m` at this setting (with `n_cpu_moe` layers' experts in RAM)."""
     overhead = MINIMUM_MEMORY_METAL if budget.metal else MINIMUM_MEMORY
     if budget.device == "cpu":
         overhead = 0
-    settings = FitSettings(ctx, parallel, kv_type, flash_attention, device=budget.device)
+    n = n_cpu_moe if budget.device == "gpu" else 0
+    settings = FitSettings(
+        ctx, parallel, kv_type, flash_attention, device=budget.device, n_cpu_moe=n
+    )
     est = estimate(m, settings, over_bytes=budget.bytes - overhead)
     return Footprint(
         est.weights_bytes,
@@ -229,7 +243,56 @@ def footprint(
         overhead,
         est.method,
         est.detail,
+        est.host_bytes,
+        n,
     )
+
+
+def whole_layers_that_fit(m: ModelProfile, budget: Budget, ctx: int, flash_attention: bool) -> int:
+    """The alternative to expert offload: how many whole layers (weights + KV) fit beside the
+    compute buffer and the overhead (`-ngl k`, what Ollama < 0.30 does)."""
+    f = footprint(m, ctx, 1, "f16", flash_attention, budget)
+    n_layer = max(1, shape_of(m).n_layer)
+    per_layer = (f.weights + f.kv_cache) / n_layer
+    room = budget.bytes - f.compute - f.overhead
+    return max(0, min(n_layer, int(room // per_layer))) if per_layer > 0 else 0
+
+
+def experts_to_cpu(
+    m: ModelProfile,
+    budget: Budget,
+    ctx: int,
+    *,
+    parallel: int = 1,
+    kv_type: str = "f16",
+    flash_attention: bool = True,
+) -> Footprint | None:
+    """For a MoE model that does not fit a discrete GPU whole: the placement with every layer
+    on the GPU and the experts of the fewest first layers in RAM (`--n-cpu-moe N`) that fits;
+    None for a dense model, no discrete GPU, or when even all experts in RAM do not fit.
+    The formula finds N (monotone in N), llama.cpp's projection then confirms it."""
+    shape = shape_of(m)
+    if budget.device != "gpu" or not shape.is_moe:
+        return None
+
+    def formula(n: int) -> int:
+        s = FitSettings(ctx, parallel, kv_type, flash_attention, n_cpu_moe=n)
+        return fp.formula_estimate(shape, s).total_bytes + MINIMUM_MEMORY
+
+    n = next((n for n in range(shape.n_layer + 1) if formula(n) <= budget.bytes), None)
+    if n is None:
+        return None
+    n = max(n, 1)  # N = 0 is the whole model: that is max_context's case, not this one
+    if (
+        n == 1
+        and footprint(m, ctx, parallel, kv_type, flash_attention, budget).total <= budget.bytes
+    ):
+        return None  # it fits whole (by llama.cpp's projection, where the formula said no)
+    for k in range(n, min(n + 4, shape.n_layer) + 1):  # the projection may need a layer more
+        f = footprint(m, ctx, parallel, kv_type, flash_attention, budget, n_cpu_moe=k)
+        if f.total <= budget.bytes:
+            return f
+    return None
 
 
 def max_context(

@@ -22,14 +22,18 @@ Everything here follows what llama.cpp allocates (paths are in ggml-org/llama.cp
   buffer (0.2 % of the total) on 6 real shapes; see docs/BENCHMARKS.md.
 - **Weights on the GPU** (`-ngl 999`): every tensor except `token_embd`, which stays in host
   memory; a model with tied embeddings gets a GPU copy of it as its output matrix.
+- **MoE expert offload** (`--n-cpu-moe N`, footprint_moe.py): the expert tensors of layers
+  0 … N-1 stay in host memory; the rest of those layers and their KV cache stay on the GPU.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from velollm_desktop.core.optimize import footprint_moe as moe
 
 MIB = 1024 * 1024
 KV_BYTES_PER_ELEMENT = {
@@ -81,6 +85,8 @@ class FitSettings:
     ubatch: int = 512
     device: str = "gpu"
     """"gpu" (discrete, token embeddings stay in RAM), "unified" or "cpu"."""
+    n_cpu_moe: int = 0
+    """`--n-cpu-moe`: the expert tensors of the first N layers stay in host memory."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class MemoryEstimate:
     method: str
     """METHOD_LLAMACPP or METHOD_FORMULA."""
     detail: str = ""
+    host_bytes: int = 0
+    """Weights kept in host memory beside the budget's (token embeddings, offloaded experts)."""
 
     @property
     def total_bytes(self) -> int:
@@ -121,6 +129,12 @@ class ModelShape:
     swa_layers: tuple[bool, ...] = ()
     key_length_swa: int = 0
     value_length_swa: int = 0
+    expert_bytes: tuple[int, ...] = ()
+    """Per layer: bytes of the MoE expert tensors (`--n-cpu-moe` moves them); () when dense."""
+
+    @property
+    def is_moe(self) -> bool:
+        return any(self.expert_bytes)
 
     @property
     def n_ff_active(self) -> int:
@@ -197,6 +211,7 @@ def shape_from_metadata(
     n_vocab = _int(key("vocab_size")) or _vocab_len(meta.get("tokenizer.ggml.tokens")) or 32000
     window, swa = swa_layers_for(arch, n_layer, meta)
     embd, tied = _token_embd(tensors, meta, n_vocab * n_embd, weights_bytes)
+    experts = _expert_bytes(tensors, meta, arch, n_layer, n_embd, weights_bytes)
     return _checked(
         ModelShape(
             architecture=arch,
@@ -217,6 +232,7 @@ def shape_from_metadata(
             swa_layers=swa,
             key_length_swa=_int(key("attention.key_length_swa")),
             value_length_swa=_int(key("attention.value_length_swa")),
+            expert_bytes=experts,
         )
     )
 
@@ -237,7 +253,29 @@ def _checked(shape: ModelShape) -> ModelShape:
             raise ValueError(f"{shape.architecture}: implausible {name} {value}")
     if shape.weights_bytes < 0 or shape.weights_bytes > 1 << 50:
         raise ValueError(f"implausible model size {shape.weights_bytes} bytes")
+    if sum(shape.expert_bytes) > max(shape.weights_bytes, 0):
+        shape = replace(shape, expert_bytes=())  # a tensor list that is not this file's
     return shape
+
+
+def _expert_bytes(
+    tensors: Sequence[Mapping[str, Any]] | None,
+    meta: Mapping[str, Any],
+    arch: str,
+    n_layer: int,
+    n_embd: int,
+    weights_bytes: int,
+) -> tuple[int, ...]:
+    """Per-layer expert bytes: exact from the tensor list, else from the expert shape."""
+    if tensors:
+        exact = moe.expert_bytes_from_tensors(tensors, n_layer, GGML_BLOCKS)
+        if exact is not None:
+            return exact
+    n_expert = _int(meta.get(f"{arch}.expert_count"))
+    n_ff_exp = _int(meta.get(f"{arch}.expert_feed_forward_length"))
+    params = _int(meta.get("general.parameter_count"))
+    bpw = 8 * weights_bytes / params if params > 0 and weights_bytes else BITS_PER_WEIGHT_FALLBACK
+    return moe.expert_bytes_estimate(n_layer, n_embd, min(n_expert, 1 << 12), n_ff_exp, bpw)
 
 
 def _vocab_len(tokens: Any) -> int:
@@ -316,15 +354,30 @@ def weights_on_device(shape: ModelShape, device: str) -> int:
 
 
 def formula_estimate(shape: ModelShape, s: FitSettings) -> MemoryEstimate:
-    """The formula's estimate (no llama.cpp needed)."""
+    """The formula's estimate (no llama.cpp needed); with `n_cpu_moe` the offloaded experts
+    are host bytes, not the budget's."""
     swa = sum(shape.swa_layers)
-    detail = (
-        f"{swa} of {shape.n_layer} layers keep a {shape.sliding_window}-token window" if swa else ""
+    details = (
+        [f"{swa} of {shape.n_layer} layers keep a {shape.sliding_window}-token window"]
+        if swa
+        else []
     )
+    weights = weights_on_device(shape, s.device)
+    host = 0
+    if s.device == "gpu":
+        host = shape.token_embd_bytes if not shape.tied_output else 0
+        moved = moe.experts_on_host(shape.expert_bytes, s.n_cpu_moe)
+        if moved:
+            weights, host = weights - moved, host + moved
+            n = min(s.n_cpu_moe, shape.n_layer)
+            details.append(
+                f"experts of {n} of {shape.n_layer} layers in RAM ({moved / MIB:.0f} MiB)"
+            )
     return MemoryEstimate(
-        weights_on_device(shape, s.device),
+        max(weights, 0),
         kv_bytes(shape, s),
         compute_bytes(shape, s),
         METHOD_FORMULA,
-        detail,
+        "; ".join(details),
+        host,
     )

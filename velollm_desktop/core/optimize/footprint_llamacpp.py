@@ -115,12 +115,14 @@ def estimate_from_rows(rows: tuple[DeviceMemory, ...], device: str) -> MemoryEst
     if not picked:
         picked = list(rows)
     names = ", ".join(r.name for r in picked)
+    host = sum(r.model_mib for r in rows if r not in picked)
     return MemoryEstimate(
         sum(r.model_mib for r in picked) * MIB,
         sum(r.context_mib for r in picked) * MIB,
         sum(r.compute_mib for r in picked) * MIB,
         METHOD_LLAMACPP,
         f"llama-fit-params: {names}",
+        host * MIB,
     )
 
 
@@ -138,6 +140,7 @@ def fit_params_argv(binary: Path, model: Path, s: FitSettings) -> list[str]:
         "-b", str(s.ubatch),
         "-ub", str(s.ubatch),
         "-ngl", "0" if s.device == "cpu" else "999",
+        *(["--n-cpu-moe", str(s.n_cpu_moe)] if s.n_cpu_moe > 0 else []),
         "-v",
     ]  # fmt: skip
 
@@ -252,7 +255,10 @@ class Projector:
             pass
 
     def estimate(self, model: Path, s: FitSettings) -> MemoryEstimate:
-        return estimate_from_rows(self.rows(model, s), s.device)
+        rows = self.rows(model, s)
+        if s.n_cpu_moe and s.device == "gpu" and not any(r.accelerator for r in rows):
+            raise FitParamsError("this llama.cpp has no GPU backend: it cannot project the split")
+        return estimate_from_rows(rows, s.device)
 
 
 def find_projector(

@@ -59,17 +59,14 @@ def _per_model_options(spec: HardwareSpec, t: _Tiers) -> dict[str, int]:
 
 
 def _reasons(t: _Tiers, per_model_opts: dict[str, int]) -> tuple[Reason, ...]:
+    """One reason per variable (the Optimize table shows each beside its row)."""
+    vram = f"VRAM tier {t.vram_gib:.0f} GB"
+    ram = f"RAM tier {t.ram_gib:.0f} GB"
     return (
-        Reason(
-            "OLLAMA_NUM_PARALLEL / OLLAMA_CONTEXT_LENGTH",
-            f"{t.parallel} / {t.ctx}",
-            f"VRAM tier: {t.vram_gib:.0f} GB",
-        ),
-        Reason(
-            "OLLAMA_MAX_LOADED_MODELS / OLLAMA_KEEP_ALIVE",
-            f"{t.loaded} / {t.keep}",
-            f"RAM tier: {t.ram_gib:.0f} GB",
-        ),
+        Reason("OLLAMA_NUM_PARALLEL", str(t.parallel), f"{vram}: {t.parallel} parallel slot(s)"),
+        Reason("OLLAMA_CONTEXT_LENGTH", str(t.ctx), f"{vram}: {t.ctx} tokens per slot"),
+        Reason("OLLAMA_MAX_LOADED_MODELS", str(t.loaded), f"{ram}: {t.loaded} model(s) loaded"),
+        Reason("OLLAMA_KEEP_ALIVE", t.keep, f"{ram}: models stay loaded {t.keep} after use"),
         Reason(
             "per-model options",
             ", ".join(f"{k}={v}" for k, v in per_model_opts.items()),

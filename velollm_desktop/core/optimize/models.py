@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +105,18 @@ def profile_from_show(
 
 
 def load_model_info_file(spec: str) -> ModelProfile:
-    """`NAME=FILE` (a saved /api/show response, optionally with a top-level "size")."""
+    """`NAME=FILE`: a local GGUF model (its header is read and its path kept, so llama.cpp's
+    own projection can be used) or a saved /api/show response (optionally with "size")."""
     name, sep, path = spec.partition("=")
     if not sep:
         raise ValueError(f"--model-info expects NAME=FILE, got {spec!r}")
+    try:
+        with Path(path).open("rb") as fh:
+            is_gguf = fh.read(4) == b"GGUF"
+    except OSError:
+        is_gguf = False  # read_json_object below says what is wrong with the path
+    if is_gguf:
+        return replace(load_model_file(Path(path)), name=name or Path(path).stem)
     data = read_json_object(Path(path), "--model-info")
     return profile_from_show(name, data, data.get("size"))
 
@@ -117,6 +125,7 @@ def load_model_file(path: Path) -> ModelProfile:
     """A profile from a model file the user picked: a GGUF file (its header is read) or a
     saved `/api/show` response (JSON). Raises ValueError with what is wrong."""
     from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf  # noqa: PLC0415
+    from velollm_desktop.core.llamacpp.gguf_tensors import read_gguf_tensors  # noqa: PLC0415
 
     try:
         with path.open("rb") as fh:
@@ -124,12 +133,15 @@ def load_model_file(path: Path) -> ModelProfile:
     except OSError as exc:
         raise ValueError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     size: object
+    local: Path | None
     if magic == b"GGUF":
         try:
             info = read_gguf(path)
+            tensors = read_gguf_tensors(path)
         except (NotGGUF, OSError) as exc:
             raise ValueError(f"{path.name} is not a readable GGUF model: {exc}") from exc
-        name, show, size = info.name, {"model_info": info.metadata}, info.file_size_bytes
+        show = {"model_info": info.metadata, "tensors": tensors}
+        name, size, local = info.name, info.file_size_bytes, path
     else:
         try:
             show = read_json_object(path, "model file")
@@ -139,11 +151,12 @@ def load_model_file(path: Path) -> ModelProfile:
             ) from exc
         if not isinstance(show.get("model_info"), dict):
             raise ValueError(f"{path.name} is not a saved /api/show JSON response (no model_info)")
-        name, size = path.stem, show.get("size")
+        name, size, local = path.stem, show.get("size"), None
         if isinstance(size, int) and size < 0:
             raise ValueError(f"{path.name}: a negative size ({size}) is not a model's size")
     try:
-        return profile_from_show(name, show, size if isinstance(size, int) else None)
+        profile = profile_from_show(name, show, size if isinstance(size, int) else None)
+        return replace(profile, model_path=local)
     except (
         TypeError,
         ValueError,

@@ -55,6 +55,13 @@ class Change:
     new: str
 
 
+N_CPU_MOE_NOTE = (
+    "Note: LLAMA_ARG_N_CPU_MOE applies to every mixture-of-experts model this Ollama loads "
+    "(llama.cpp ignores it for dense models) and turns llama.cpp's own layer fitting off for "
+    "them; it needs Ollama ≥ 0.30 (older versions ignore it)."
+)
+
+
 @dataclass(frozen=True)
 class ApplyPreview:
     """Everything the user must see before saying yes."""
@@ -102,6 +109,6 @@ def build_preview(plan: Plan, env: Mapping[str, str], current: CurrentConfig) ->
         target,
         commands,
         RESTART_CONSEQUENCE if restarts else REOPEN_CONSEQUENCE,
-        plan.notes,
+        plan.notes + ((N_CPU_MOE_NOTE,) if "LLAMA_ARG_N_CPU_MOE" in env else ()),
         "Apply and restart Ollama" if restarts else "Apply",
     )

@@ -16,8 +16,10 @@ from velollm_desktop.core.optimize.fit import (
     Budget,
     Footprint,
     budget_for,
+    experts_to_cpu,
     footprint,
     max_context,
+    whole_layers_that_fit,
 )
 from velollm_desktop.core.optimize.footprint import METHOD_LLAMACPP
 from velollm_desktop.core.optimize.heuristic import recommend_heuristic
@@ -78,7 +80,9 @@ def recommend_fit(
     fitting = [
         m for m in models if max_context(m, plan.budget, flash_attention=plan.fa, cap=ctx_cap)
     ]
-    _warn_too_big(plan, [m for m in models if m not in fitting])
+    too_big = [m for m in models if m not in fitting]
+    moe = _experts_offload(plan, too_big, min(8192, ctx_cap), ollama_version)
+    _warn_too_big(plan, [m for m in too_big if m.name not in moe])
     kv_type = _kv_cache_type(plan, fitting)
     _flash_attention(plan, kv_type)
     ctx_by_model = {
@@ -88,7 +92,7 @@ def recommend_fit(
     }
     server_ctx = min(ctx_by_model.values()) if ctx_by_model else 0
     parallel = _context_and_parallel(plan, fitting, ctx_by_model, server_ctx, kv_type)
-    fits = _model_fits(plan, models, ctx_by_model, server_ctx, parallel, kv_type)
+    fits = _model_fits(plan, models, ctx_by_model, server_ctx, parallel, kv_type, moe)
     _cpu_threads(plan, models)
     _residency(plan, fits)
     if not (version_tuple(ollama_version) >= (0, 30, 0) or not ollama_version):
@@ -188,7 +192,7 @@ def _context_and_parallel(
         str(server_ctx),
         f"the largest context (≤ {plan.ctx_cap}) at which every model that fits stays entirely in "
         f"{budget.device.upper()} memory; {smallest.name} is the limit "
-        f"({budget.description}; its memory by {_method_text(limit)})",
+        f"(its memory by {_method_text(limit)})",
     )
     parallel = 1
     for p in (4, 2):
@@ -223,11 +227,15 @@ def _model_fits(
     server_ctx: int,
     parallel: int,
     kv_type: str,
+    moe: dict[str, tuple[int, Footprint]],
 ) -> list[ModelFit]:
     """Each model's footprint; a model that alone fits more than the server context gets it."""
     budget = plan.budget
     fits: list[ModelFit] = []
     for m in models:
+        if m.name in moe:
+            fits.append(_moe_fit(m.name, *moe[m.name], budget.bytes))
+            continue
         ctx = ctx_by_model.get(m.name)
         p = parallel if ctx else 1
         fp = footprint(m, ctx or 2048, p, kv_type, plan.fa, budget)
@@ -256,6 +264,51 @@ def _model_fits(
                 )
             )
     return fits
+
+
+def _moe_fit(name: str, ctx: int, f: Footprint, budget_bytes: int) -> ModelFit:
+    return ModelFit(
+        name, ctx, 1, False, f.total, f.weights, f.kv_cache, f.compute, budget_bytes, f.method,
+        f.n_cpu_moe, f.host_weights,
+    )  # fmt: skip
+
+
+def _experts_offload(
+    plan: _Plan, too_big: Sequence[ModelProfile], ctx: int, ollama_version: str | None
+) -> dict[str, tuple[int, Footprint]]:
+    """MoE models too big for the GPU: every layer on it, the experts of the first N in RAM.
+
+    llama.cpp's `--fit` (on by default in the llama-server Ollama ≥ 0.30 runs) makes this
+    placement itself (common/fit.cpp), so nothing is set: `LLAMA_ARG_N_CPU_MOE` would turn
+    its layer fitting off for every model (a tune may still write it if it measures faster)."""
+    out: dict[str, tuple[int, Footprint]] = {}
+    for m in too_big:
+        c = min(ctx, m.context_length) or ctx
+        f = experts_to_cpu(m, plan.budget, c, flash_attention=plan.fa)
+        if f is None:
+            continue
+        out[m.name] = (c, f)
+        layers = m.block_count
+        engine = (
+            "Ollama ≥ 0.30 runs llama.cpp's --fit, which makes this placement itself "
+            "(common/fit.cpp): nothing to set"
+            if version_tuple(ollama_version) >= (0, 30, 0) or not ollama_version
+            else "Ollama < 0.30 offloads whole layers instead: upgrade to get this placement"
+        )
+        plan.reasons.append(
+            Reason(
+                f"{m.name}: MoE experts",
+                f"{f.n_cpu_moe} of {layers} layers in RAM",
+                f"too big for {_gib(max(plan.budget.bytes, 0))} whole; every layer stays on the GPU "
+                f"({_gib(f.total)} at {c} tokens) and the experts of {f.n_cpu_moe} layers "
+                f"({_gib(f.host_weights)} with the token embeddings) stay in RAM, rather than "
+                f"only {whole_layers_that_fit(m, plan.budget, c, plan.fa)} of {layers} whole layers "
+                "on the GPU: attention and the KV cache stay on the GPU and the "
+                "CPU runs only the few active experts (1.2–1.5× the decode speed of whole-layer "
+                f"offload on an H200, docs/BENCHMARKS.md). {engine}; memory by {_method_text(f)}",
+            )
+        )
+    return out
 
 
 def _cpu_threads(plan: _Plan, models: Sequence[ModelProfile]) -> None:
@@ -317,6 +370,7 @@ def as_json_summary(rec: Recommendation) -> dict:
                 "kv_cache_bytes": f.kv_cache_bytes,
                 "compute_bytes": f.compute_bytes,
                 "method": f.method,
+                **({"n_cpu_moe": f.n_cpu_moe, "host_bytes": f.host_bytes} if f.n_cpu_moe else {}),
                 **({"options": rec.per_model[f.name]} if f.name in rec.per_model else {}),
             }
             for f in rec.fits

@@ -35,6 +35,22 @@ class ModelFit:
     budget_bytes: int
     method: str = "formula"
     """What computed the bytes: "llama.cpp projection" or "formula"."""
+    n_cpu_moe: int = 0
+    """A MoE model too big for the GPU: layers whose experts stay in RAM (every layer on the GPU)."""
+    host_bytes: int = 0
+    """Weights in host memory with that placement (offloaded experts, token embeddings)."""
+
+    @property
+    def placement(self) -> str:
+        """Where the model runs, in words (the Optimize page and `velollm optimize` show it)."""
+        if self.n_cpu_moe:
+            return (
+                f"every layer on the GPU, the experts of {self.n_cpu_moe} layers in RAM "
+                f"({self.host_bytes / GIB:.1f} GiB)"
+            )
+        if self.fits_on_gpu:
+            return "entirely on GPU"
+        return "in RAM (CPU)" if self.num_ctx else "does NOT fit: split CPU/GPU"
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ class Runtime(str, Enum):
     MANUAL = "started by hand"
     NOT_INSTALLED = "not installed"
     REMOTE = "remote"
+    UNSEEN = "answers, not seen by name"
+    """The API answers at a local address but no process here is called `ollama serve`
+    (a container, a wrapper, a renamed binary, another user's process)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,18 @@ def _managed(
     return None
 
 
+def _unseen(url: str) -> RuntimeInfo:
+    """The API answers, the process list does not know it: it runs, we cannot configure it."""
+    return RuntimeInfo(
+        Runtime.UNSEEN,
+        False,
+        f"Ollama runs and answers at {url}, but not as a process named `ollama serve` that "
+        "VeloLLM can see (a container, a wrapper script, a renamed binary or another user's "
+        "process): its settings are set where it is started (`docker run -e NAME=value`, "
+        "the container's or the script's environment). Use Copy commands for the values.",
+    )
+
+
 def _unmanaged(server: ProcInfo | None, installed: bool) -> RuntimeInfo:
     """Started by hand, installed but not running, or not installed: nothing to apply to."""
     if server is not None:
@@ -179,8 +194,10 @@ def detect_runtime(
     platform: str | None = None,
     processes: Callable[[], list[ProcInfo]] = list_processes,
     which: Callable[[str], str | None] = shutil.which,
+    answers: bool | None = None,
 ) -> RuntimeInfo:
-    """How the Ollama server at `url` runs (see the module doc)."""
+    """How the Ollama server at `url` runs (see the module doc). `answers`: whether its API
+    answered just now (None: not asked); the process list never contradicts the API."""
     platform = platform or sys.platform
     if not is_local_url(url):
         return RuntimeInfo(
@@ -194,4 +211,6 @@ def detect_runtime(
     managed = _managed(root, platform, procs, server)
     if managed is not None:
         return managed
+    if server is None and answers:
+        return _unseen(url)
     return _unmanaged(server, installed=server is None and bool(which("ollama")))

@@ -28,6 +28,12 @@ from velollm_desktop.core.optimize.service import (
     systemd_dirs,
 )
 from velollm_desktop.core.optimize.sources import CurrentConfig, read_current
+from velollm_desktop.core.speculative.ollama_spec import (
+    MTP_MIN_VERSION,
+    OllamaSpecInfo,
+    info_from_gguf,
+    info_from_show,
+)
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,39 @@ def gather_models(
                             m.name, {"model_info": dict(show.model_info)}, m.size_bytes
                         )
                     )
+                    spec = info_from_show(m.name, {"model_info": dict(show.model_info)})
+                    notes += [mtp_note(spec, f"ollama:{m.name}")] if spec.has_mtp else []
                 except (ServerError, ValueError) as exc:
                     notes.append(f"skipped {m.name}: {exc}")
             return models, version, notes
     except ServerError as exc:
-        notes.append(f"{exc} — recommending from the hardware alone (no model to plan for)")
+        notes.append(str(exc))
         return [], None, notes
+
+
+def mtp_note(spec: OllamaSpecInfo, target: str) -> str:
+    """What the optimizer says about a model with its own multi-token-prediction heads."""
+    return (
+        f"{spec.model} has its own MTP heads (multi-token prediction): Ollama ≥ {MTP_MIN_VERSION} "
+        "can draft with them for faster decoding, but only when draft_num_predict is set, and "
+        "whether it pays depends on the machine. Measure it before applying anything: "
+        f"velollm compare --target {target} --as-ollama"
+    )
+
+
+def _file_mtp_notes(models: Sequence[ModelProfile]) -> list[str]:
+    """MTP notes for the local GGUF files planned for (picked, or given as NAME=FILE.gguf)."""
+    notes = []
+    for m in models:
+        if m.model_path is None:
+            continue
+        try:
+            spec = info_from_gguf(Path(m.model_path), m.name)
+        except (ValueError, OSError):
+            continue
+        if spec.has_mtp:
+            notes.append(mtp_note(spec, str(m.model_path)))
+    return notes
 
 
 def optimize_state(
@@ -92,14 +125,16 @@ def optimize_state(
     model at all, the hardware tiers answer instead of an almost empty fit."""
     models, version, notes = gather_models(url, specs)
     models += [load_model_file(Path(f)) for f in files]
+    notes += _file_mtp_notes(models)
     if not models and strategy == "fit":
         strategy = "heuristic"
-        notes.append("no model to plan for: the hardware tiers are used instead")
+        notes.append("With no model to plan for, the recommendation comes from the hardware tiers")
     rec = (
         recommend_fit(hardware, models, version)
         if strategy == "fit"
         else recommend_heuristic(hardware, models, version)
     )
     current = read_current(systemd_dirs=systemd_dirs(root))
-    runtime = detect_runtime(url, root=root, processes=processes)
+    answered = version is not None if not specs else None  # the API answered just now
+    runtime = detect_runtime(url, root=root, processes=processes, answers=answered)
     return OptimizeState(hardware, tuple(models), version, current, rec, tuple(notes), runtime)

@@ -83,16 +83,33 @@ def systemd_files(unit: str = UNIT, dirs: tuple[Path, ...] = SYSTEMD_DIRS) -> li
 
 
 def read_systemd(dirs: tuple[Path, ...] = SYSTEMD_DIRS) -> dict[str, tuple[str, str]]:
-    """{var: (raw, source file)} from ollama.service and its drop-ins."""
+    """{var: (raw, source file)} from ollama.service and its drop-ins: only Ollama's and
+    llama.cpp's variables (the installer's `Environment="PATH=…"` is not Ollama's setting)."""
     out: dict[str, tuple[str, str]] = {}
     for f in systemd_files(dirs=dirs):
         try:
             env = parse_environment_lines(f.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
-        for k, v in env.items():
+        for k, v in _interesting(env).items():
             out[k] = (v, f"systemd {f}")
     return out
+
+
+def short_source(source: str) -> str:
+    """A `ConfigValue.source` as a short name for a table cell ("override.conf", "this shell",
+    "running server"); the full text belongs in a tooltip."""
+    if source.startswith("systemd "):
+        return Path(source.removeprefix("systemd ")).name
+    for start, short in (
+        ("this shell", "this shell"),
+        ("the running server", "running server"),
+        ("launchctl", "launchctl"),
+        ("Windows user environment", "user environment"),
+    ):
+        if source.startswith(start):
+            return short
+    return source[:24]
 
 
 def read_launchctl(names: list[str]) -> dict[str, tuple[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,10 +23,21 @@ from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, pr
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
+from velollm_desktop.core.progress import runs_left_text
 
 OLLAMA_MODE = "ollama"
 """The mode "as Ollama would run it" (core/speculative/ollama_spec.py derives its flags)."""
 NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
+NGRAM_DESCRIPTIONS = {  # in our words, after llama.cpp's docs/speculative.md
+    "ngram-simple": "repeats what followed the last match of the recent tokens (lowest cost)",
+    "ngram-map-k": "drafts a continuation once it has followed the recent tokens before",
+    "ngram-map-k4v": "tracks up to four continuations, drafts the clearly most frequent "
+    "(experimental; long repetitions)",
+    "ngram-mod": "a small rolling hash of past tokens, shared by all requests (about 16 MB)",
+    "ngram-cache": "statistics of short token sequences",
+}
+"""What each llama-server `--spec-type` n-gram mode does: no draft model, the guesses come from
+text that already appeared (code edits, summaries, answers that repeat the question)."""
 DEFAULT_PROMPTS = (
     (
         "code",
@@ -171,14 +183,18 @@ def _agreement(a: str, b: str) -> float:
 
 @dataclass
 class _Progress:
-    """Runs done / runs planned, reported as they change."""
+    """Runs done / runs planned, reported as they change, with the time left at this pace."""
 
     report: Callable[[int, int, str], None]
     total: int
     done: int = 0
+    started: float = field(default_factory=time.monotonic)
 
     def say(self, text: str) -> None:
-        self.report(self.done, self.total, text)
+        elapsed = time.monotonic() - self.started
+        self.report(
+            self.done, self.total, f"{text} — {runs_left_text(self.done, self.total, elapsed)}"
+        )
 
 
 def _check_draft(
@@ -283,9 +299,11 @@ def run_compare(
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
     notes: Sequence[str] = (),
+    on_mode: Callable[[ModeResult], None] | None = None,
 ) -> CompareResult:
     """Measure every mode; the first mode is the baseline (normally vanilla). `notes` (what
-    Ollama would do with this model) come first in the advice."""
+    Ollama would do with this model) come first in the advice. `on_mode` gets each mode's
+    result (its speedup against the baseline) as soon as that mode is measured."""
     cancel = cancel or threading.Event()
     target_info, draft_info, problems = _check_draft(target, draft, modes)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -315,6 +333,8 @@ def run_compare(
             continue
         texts[mode.name] = [m.text for m in measured]
         results.append(_mode_result(mode, measured))
+        if on_mode is not None:
+            on_mode(_with_speedups(results, texts)[-1])
     binary = binary or find_program("llama-server")
     result = CompareResult(
         __version__,

@@ -20,7 +20,9 @@ from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile
-from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn
+from velollm_desktop.core.progress import ProgressFn
+from velollm_desktop.core.tune.budget import BudgetClock
+from velollm_desktop.core.wording import sentences
 
 OBJECTIVES = ("decode", "throughput", "prompt")
 PROMPT = (
@@ -92,11 +94,15 @@ def measure_rounds(
     min_reps: int = 2,
     max_reps: int = 12,
     rel_precision: float = 0.05,
+    on_sample: Callable[[int], None] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Rounds of requests until precise enough or past `deadline` → (samples, latencies ms).
 
     For "throughput" a round is `concurrency` simultaneous requests and its sample is the
     aggregate generated tokens per wall second; otherwise one request, its own rate.
+    `cancel` (the tune's stop: the user's cancel or the spent budget) ends the round in flight:
+    that round is discarded (it was cut), the complete ones are returned; with none,
+    `TuneCancelled`. `on_sample(n)` is called after each counted sample.
     """
     samples: list[float] = []
     latencies: list[float] = []
@@ -105,24 +111,40 @@ def measure_rounds(
         if len(samples) >= min_reps and time.monotonic() > deadline:
             break  # out of this candidate's share of the budget
         if cancel.is_set():
-            raise TuneCancelled("cancelled")
-        if objective == "throughput":
-            t0 = time.perf_counter()
-            with ThreadPoolExecutor(concurrency) as pool:
-                rows = list(pool.map(request, range(i, i + concurrency)))
-            wall = time.perf_counter() - t0
-            samples.append(sum(r[2] for r in rows) / wall)
-            latencies += [r[1] for r in rows]
-            i += concurrency
-        else:
-            rate, lat, _ = request(i)
-            samples.append(rate)
-            latencies.append(lat)
-            i += 1
+            break
+        try:
+            sample, lats = _one_round(request, objective, concurrency, i)
+        except Exception:
+            if cancel.is_set():  # the stop surfaced as a transport or stream error
+                break
+            raise
+        if cancel.is_set():
+            break  # stopped while this round ran: it may have been cut, not counted
+        samples.append(sample)
+        latencies += lats
+        i += concurrency if objective == "throughput" else 1
+        if on_sample is not None:
+            on_sample(len(samples))
         s = summarize(samples)
         if len(samples) >= min_reps and s and s.mean and s.ci95_half_width / s.mean < rel_precision:
             break
+    if not samples and cancel.is_set():
+        raise TuneCancelled("cancelled")
     return samples, latencies
+
+
+def _one_round(
+    request: Request, objective: str, concurrency: int, i: int
+) -> tuple[float, list[float]]:
+    """One sample and its latencies: `concurrency` requests at once (throughput), else one."""
+    if objective == "throughput":
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            rows = list(pool.map(request, range(i, i + concurrency)))
+        wall = time.perf_counter() - t0
+        return sum(r[2] for r in rows) / wall, [r[1] for r in rows]
+    rate, lat, _ = request(i)
+    return rate, [lat]
 
 
 def measured_from(
@@ -152,6 +174,7 @@ def verdict(measured: Sequence[Measured], notes: list[str]) -> tuple[Measured, f
         best is not base
         and best.score
         and base.score
+        and min(best.score.n, base.score.n) >= 2  # one sample has no interval to compare
         and best.score.ci95_low > base.score.ci95_high
     )
     winner = best if significant else base
@@ -162,9 +185,15 @@ def verdict(measured: Sequence[Measured], notes: list[str]) -> tuple[Measured, f
     )
     if not significant and best is not base:
         notes.append(
-            f"{best.candidate.name} measured highest but its interval overlaps the baseline's: keeping the baseline"
+            f"{best.candidate.name} measured highest, but its interval overlaps the baseline's "
+            "(or it has a single sample): the baseline is kept."
         )
     return winner, gain, significant
+
+
+def measured_beyond_baseline(result: TuneResult) -> int:
+    """How many candidates other than the baseline have a measurement."""
+    return sum(1 for m in result.candidates if m is not result.baseline and m.score is not None)
 
 
 def verdict_text(result: TuneResult) -> str:
@@ -174,16 +203,23 @@ def verdict_text(result: TuneResult) -> str:
             f"{result.winner.candidate.name}: {result.gain:.2f}× the baseline "
             "(intervals do not overlap)."
         )
+    if result.baseline.score is not None and measured_beyond_baseline(result) == 0:
+        if len(result.candidates) > 1:
+            return (
+                "Nothing was measured beyond the baseline: the time budget ended first. "
+                "Give the tune a larger budget to compare candidates."
+            )
+        return "Only the baseline was measured: there was no other candidate to compare."
     return "No candidate is clearly better than the baseline: keep it."
 
 
-def budget_share(t_start: float, budget_s: float, left: int) -> float:
-    """Seconds for the next candidate: what remains of the budget split over the `left` ones."""
-    remaining = budget_s - (time.monotonic() - t_start)
-    return max(0.0, remaining) / max(1, left)
+def outcome_text(result: TuneResult) -> str:
+    """The verdict and the notes, each a sentence (the GUI's status line; the CLI prints the
+    same sentences one per line)."""
+    return sentences([verdict_text(result), *result.notes])
 
 
-Shape = Callable[[Any], tuple[int, int, str, bool]]
+Shape = Callable[[Any], tuple[int, int, str, bool] | tuple[int, int, str, bool, int]]
 """A candidate → (context per slot, parallel slots, KV cache type, flash attention on)."""
 
 
@@ -194,8 +230,8 @@ def prune_by_memory(
     budget = budget_for(hardware)
     keep, pruned = [], []
     for c in cands:
-        ctx, parallel, kv, fa = shape(c)
-        fp = footprint(profile, ctx, parallel, kv, fa, budget)
+        ctx, parallel, kv, fa, *moe = shape(c)  # a fifth value: --n-cpu-moe N
+        fp = footprint(profile, ctx, parallel, kv, fa, budget, n_cpu_moe=moe[0] if moe else 0)
         if fp.total > budget.bytes:
             why = f"needs {fp.total / 2**30:.1f} GiB of {budget.bytes / 2**30:.1f} GiB"
             pruned.append(Measured(c, None, pruned=why))
@@ -206,7 +242,7 @@ def prune_by_memory(
 
 def measure_all(
     keep: Sequence[Any],
-    measure: Callable[[Any, float], Measured],
+    measure: Callable[[Any, float, BudgetClock], Measured],
     *,
     t_start: float,
     budget_s: float,
@@ -217,46 +253,69 @@ def measure_all(
     cancel_shows_as: tuple[type[BaseException], ...] = (),
 ) -> tuple[list[Measured], list[str]]:
     """Measure each candidate with its share of what is left of the budget (`measure(c,
-    deadline)`, after `before(index, count, c)`); the first is always measured. Returns
-    (measured, notes on those skipped). A cancel raises `TuneCancelled(cancelled)`, also when it
-    surfaces as one of `cancel_shows_as` (a server stopped under a request)."""
-    try:
-        return _measure_all(keep, measure, t_start, budget_s, report, cancel, before)
-    except TuneCancelled:
-        raise TuneCancelled(cancelled) from None
-    except cancel_shows_as:
-        if cancel.is_set():
+    deadline, clock)`, after `before(index, count, c)`): its servers and requests watch
+    `clock.stop` and report runs to `clock.sampled`. The budget is a hard limit (see
+    `budget.BudgetClock`); the first candidate, the baseline, is always measured. Returns
+    (measured — those stopped or never reached by the budget as rows without a score —, notes).
+    A cancel raises `TuneCancelled(cancelled)`, also when it surfaces as one of
+    `cancel_shows_as` (a server stopped under a request)."""
+    with BudgetClock(t_start, budget_s, cancel, report) as clock:
+        try:
+            return _measure_all(keep, measure, clock, before, cancel_shows_as)
+        except TuneCancelled:
             raise TuneCancelled(cancelled) from None
-        raise
+        except cancel_shows_as:
+            if cancel.is_set():
+                raise TuneCancelled(cancelled) from None
+            raise
+
+
+NOT_REACHED = "not measured: the time budget was spent before its turn"
+STOPPED = "stopped when the time budget ended, before its first complete run"
 
 
 def _measure_all(
     keep: Sequence[Any],
-    measure: Callable[[Any, float], Measured],
-    t_start: float,
-    budget_s: float,
-    report: ProgressFn,
-    cancel: threading.Event,
+    measure: Callable[[Any, float, BudgetClock], Measured],
+    clock: BudgetClock,
     before: Callable[[int, int, Any], None] | None,
+    cancel_shows_as: tuple[type[BaseException], ...],
 ) -> tuple[list[Measured], list[str]]:
     measured: list[Measured] = []
+    skipped: list[str] = []
     notes: list[str] = []
     for n, c in enumerate(keep):
-        share = budget_share(t_start, budget_s, len(keep) - n)
-        if n > 0 and share <= 0:
-            notes.append(f"not measured (time budget spent): {c.name}")
+        share = clock.left_s / max(1, len(keep) - n)
+        if n > 0 and (share <= 0 or clock.stop.is_set()):
+            measured.append(Measured(c, None, pruned=NOT_REACHED))
+            skipped.append(c.name)
             continue
-        if cancel.is_set():
+        if clock.cancel.is_set():
             raise TuneCancelled("cancelled")
-        report(ProgressEvent(n, len(keep), f"measuring {c.name}", Phase.MEASURING))
+        clock.doing(f"measuring {c.name} (candidate {n + 1} of {len(keep)})")
         if before is not None:
             before(n, len(keep), c)
-        m = measure(c, time.monotonic() + share)
+        stoppable: tuple[type[BaseException], ...] = (TuneCancelled, *cancel_shows_as)
+        try:
+            m = measure(c, time.monotonic() + share, clock)
+        except stoppable:
+            if clock.cancel.is_set() or not clock.spent:
+                raise
+            m = Measured(c, None, pruned=STOPPED)  # the budget stopped it in flight
+        if clock.cancel.is_set():
+            raise TuneCancelled("cancelled")
+        if clock.spent and m.score is not None and n > 0:
+            runs = len(m.samples)
+            notes.append(
+                f"{c.name} was stopped when the time budget ended, after {runs} "
+                f"run{'s' if runs != 1 else ''}"
+            )
         measured.append(m)
         load = f", load {m.load_ms:.0f} ms" if m.load_ms else ""
         score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f} tok/s{load}" if m.score else ""
-        text = f"{c.name}: {score}" if score else c.name
-        report(ProgressEvent(n + 1, len(keep), text, Phase.MEASURING, m))
+        clock.report(clock.event(f"{c.name}: {score or m.pruned or 'n/a'}.", m))
+    if skipped:
+        notes.append("Not measured, the time budget was spent first: " + ", ".join(skipped))
     return measured, notes
 
 

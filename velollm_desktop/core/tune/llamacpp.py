@@ -8,20 +8,20 @@ called better only when its interval lies entirely above the baseline's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
-from velollm_desktop.core.llamacpp.gguf import read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.optimize.fit import budget_for, footprint
-from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
+from velollm_desktop.core.optimize.models import ModelProfile, load_model_file
 from velollm_desktop.core.optimize.recommend import recommend_fit
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.settings import config_dir
@@ -38,6 +38,7 @@ from velollm_desktop.core.tune.common import (
     prune_by_memory,
     tune_result,
 )
+from velollm_desktop.core.tune.moe import expert_offload_picks
 
 __all__ = ["OBJECTIVES", "Candidate", "Measured", "TuneCancelled", "TuneResult", "tune"]
 CANCELLED = "cancelled: the server was stopped and nothing was applied"
@@ -60,6 +61,8 @@ class Candidate:
     """Physical batch (`-ub`); None: min(batch, 512)."""
     gpu_layers: int | None = None
     """Layers offloaded to the GPU (`-ngl`); None: llama.cpp's default (all that fit)."""
+    n_cpu_moe: int | None = None
+    """`--n-cpu-moe N` (with every layer on the GPU): the experts of the first N layers in RAM."""
 
     def args(self) -> list[str]:
         """llama-server flags (threads and context are passed separately)."""
@@ -68,6 +71,8 @@ class Candidate:
             out += ["-b", str(self.batch), "-ub", str(self.ubatch or min(self.batch, 512))]
         if self.gpu_layers is not None:
             out += ["-ngl", str(self.gpu_layers)]
+        if self.n_cpu_moe is not None:
+            out += ["-ngl", "999", "--n-cpu-moe", str(self.n_cpu_moe)]
         if self.flash_attn:
             out += ["-fa", self.flash_attn]
         if self.kv_type != "f16":
@@ -85,13 +90,13 @@ class Candidate:
             "kv_type": self.kv_type,
             "ubatch": self.ubatch,
             "gpu_layers": self.gpu_layers,
+            "n_cpu_moe": self.n_cpu_moe,
         }
 
 
 def _profile_from_gguf(path: Path) -> ModelProfile:
     """The optimizer's model profile from a GGUF's own metadata (the same keys /api/show returns)."""
-    g = read_gguf(path)
-    return profile_from_show(path.name, {"model_info": g.metadata}, g.file_size_bytes)
+    return dataclasses.replace(load_model_file(path), name=path.name)
 
 
 def candidates_for(
@@ -196,7 +201,10 @@ def gpu_candidates(
             out.append(
                 Candidate(f"{layers} layers on the GPU", gpu_layers=layers, ctx_per_slot=ctx)
             )
-    return out
+    return out + [
+        Candidate(label, n_cpu_moe=k, ctx_per_slot=ctx)
+        for label, k in expert_offload_picks(hardware, profile, ctx)
+    ]
 
 
 def prune(
@@ -204,9 +212,10 @@ def prune(
 ) -> tuple[list[Candidate], list[Measured]]:
     """Split into (fits, pruned with reasons) using the same memory model as the optimizer.
     A partial-offload candidate is sized by the share of the layers it puts on the GPU."""
+    moe = [c for c in cands if c.n_cpu_moe is not None]
     partial = [c for c in cands if c.gpu_layers is not None]
     keep, pruned = prune_by_memory(
-        [c for c in cands if c.gpu_layers is None],
+        [c for c in cands if c.gpu_layers is None and c.n_cpu_moe is None],
         model,
         hardware,
         lambda c: (c.ctx_per_slot, c.parallel, c.kv_type, c.flash_attn == "on"),
@@ -218,6 +227,13 @@ def prune(
         need = (fp.weights + fp.kv_cache) * share + fp.compute + fp.overhead
         if need > budget.bytes:
             pruned.append(Measured(c, None, pruned=f"needs {need / 2**30:.1f} GiB on the GPU"))
+        else:
+            keep.append(c)
+    for c in moe:
+        f = footprint(model, c.ctx_per_slot, c.parallel, c.kv_type, c.flash_attn == "on", budget,
+                      n_cpu_moe=c.n_cpu_moe or 0)  # fmt: skip
+        if f.total > budget.bytes:
+            pruned.append(Measured(c, None, pruned=f"needs {f.total / 2**30:.1f} GiB on the GPU"))
         else:
             keep.append(c)
     return keep, pruned
@@ -242,8 +258,10 @@ def measure_candidate(
     n_predict: int = 64,
     deadline: float,
     cancel: threading.Event,
+    on_sample: Callable[[int], None] | None = None,
 ) -> Measured:
-    """Start llama-server with `c`, measure until precise enough or out of time, stop it."""
+    """Start llama-server with `c`, measure until precise enough or out of time, stop it.
+    `cancel` ends the start, the warm-up and the request in flight (the tune's stop)."""
     ctx = c.ctx_per_slot * c.parallel
     with (
         LlamaServer(model, c.args(), threads=c.threads, ctx_size=ctx, cancel=cancel) as server,
@@ -259,7 +277,12 @@ def measure_candidate(
 
         try:
             samples, latencies = measure_rounds(
-                request, objective, concurrency, deadline=deadline, cancel=cancel
+                request,
+                objective,
+                concurrency,
+                deadline=deadline,
+                cancel=cancel,
+                on_sample=on_sample,
             )
         except TuneCancelled:
             raise TuneCancelled(CANCELLED) from None
@@ -295,14 +318,15 @@ def tune(
         )
     measured, skipped = measure_all(
         keep,
-        lambda c, deadline: measure_candidate(
+        lambda c, deadline, clock: measure_candidate(
             model,
             c,
             objective,
             concurrency,
             n_predict=n_predict,
             deadline=deadline,
-            cancel=cancel,
+            cancel=clock.stop,
+            on_sample=clock.sampled,
         ),
         t_start=t_start,
         budget_s=budget_s,

@@ -29,6 +29,8 @@ from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import create_derived, delete_derived, derived_name
 from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.effective import default_context_tokens
+from velollm_desktop.core.optimize.fit import budget_for, experts_to_cpu
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.tune.common import (
@@ -46,6 +48,7 @@ from velollm_desktop.core.tune.common import (
 )
 from velollm_desktop.core.tune.ollama_candidates import (
     LOAD_OPTIONS,
+    N_CPU_MOE,
     SERVER_VARS,
     OllamaCandidate,
     ollama_candidates,
@@ -141,9 +144,7 @@ def model_profile(client: OllamaClient, model: str) -> ModelProfile:
 
 def _default_ctx(hardware: HardwareSpec, profile: ModelProfile) -> int:
     """Ollama's num_ctx when none is given (VRAM tiers, capped at the trained context)."""
-    total_gib = sum(g.vram_total_mib or 0 for g in hardware.gpus) / 1024
-    tier = 262144 if total_gib >= 47 else 32768 if total_gib >= 23 else 4096
-    return min(tier, profile.context_length)
+    return min(default_context_tokens(hardware), profile.context_length)
 
 
 def prune_ollama(
@@ -151,13 +152,17 @@ def prune_ollama(
 ) -> tuple[list[OllamaCandidate], list[Measured]]:
     """Split into (fits, pruned with reasons) with the optimizer's memory model."""
 
-    def shape(c: OllamaCandidate) -> tuple[int, int, str, bool]:
-        return (
-            c.options.get("num_ctx") or _default_ctx(hardware, profile),
-            int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1)),
-            c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16"),
-            c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1",
-        )
+    def shape(c: OllamaCandidate) -> tuple[int, int, str, bool, int]:
+        ctx = c.options.get("num_ctx") or _default_ctx(hardware, profile)
+        parallel = int(c.server_env.get("OLLAMA_NUM_PARALLEL", 1))
+        kv = c.server_env.get("OLLAMA_KV_CACHE_TYPE", "f16")
+        fa = c.server_env.get("OLLAMA_FLASH_ATTENTION") == "1"
+        moe = c.server_env.get(N_CPU_MOE)
+        if moe is None:  # llama.cpp's --fit keeps a too-big MoE model's experts in RAM itself
+            f = experts_to_cpu(profile, budget_for(hardware), ctx, parallel=parallel, kv_type=kv,
+                               flash_attention=fa)  # fmt: skip
+            return ctx, parallel, kv, fa, f.n_cpu_moe if f else 0
+        return ctx, parallel, kv, fa, int(moe)
 
     return prune_by_memory(cands, profile, hardware, shape)
 
@@ -172,8 +177,10 @@ def measure_ollama_candidate(
     n_predict: int = 64,
     deadline: float,
     cancel: threading.Event,
+    on_sample: Callable[[int], None] | None = None,
 ) -> Measured:
-    """Load the model with `c`'s options (timed on its own), then measure until precise enough."""
+    """Load the model with `c`'s options (timed on its own), then measure until precise enough.
+    `cancel` (the tune's stop) ends the request in flight."""
     with OllamaClient(url) as client:
         loaded = client.preload(model, c.options)
     load_ms = loaded.load_duration_ns / 1e6 if loaded.load_duration_ns else None
@@ -190,7 +197,7 @@ def measure_ollama_candidate(
 
     request(-1)  # warm-up: the first generation after a load
     samples, latencies = measure_rounds(
-        request, objective, concurrency, deadline=deadline, cancel=cancel
+        request, objective, concurrency, deadline=deadline, cancel=cancel, on_sample=on_sample
     )
     return measured_from(c, samples, latencies, load_ms)
 
@@ -222,17 +229,24 @@ def tune_ollama(
     t_start = time.monotonic()
     with OllamaClient(url) as client:
         profile = model_profile(client, model)
+        version = client.version()
     cands = list(
         candidates
         or ollama_candidates(
-            hardware, profile, objective, concurrency, ctx=ctx, server_changes=server is not None
-        )
+            hardware,
+            profile,
+            objective,
+            concurrency,
+            ctx=ctx,
+            server_changes=server is not None,
+            ollama_version=version,
+        )  # fmt: skip
     )
     keep, pruned = _allowed(cands, profile, hardware, server)
     try:
         measured, skipped = measure_all(
             keep,
-            lambda c, deadline: measure_ollama_candidate(
+            lambda c, deadline, clock: measure_ollama_candidate(
                 url,
                 model,
                 c,
@@ -240,7 +254,8 @@ def tune_ollama(
                 concurrency,
                 n_predict=n_predict,
                 deadline=deadline,
-                cancel=cancel,
+                cancel=clock.stop,
+                on_sample=clock.sampled,
             ),
             t_start=t_start,
             budget_s=budget_s,

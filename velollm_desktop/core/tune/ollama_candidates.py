@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.optimize.catalogue import version_tuple
 from velollm_desktop.core.optimize.models import ModelProfile
 from velollm_desktop.core.optimize.recommend import recommend_fit, recommend_heuristic
+from velollm_desktop.core.tune.moe import expert_offload_picks
 
-SERVER_VARS = ("OLLAMA_FLASH_ATTENTION", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_NUM_PARALLEL")
+N_CPU_MOE = "LLAMA_ARG_N_CPU_MOE"
+"""llama.cpp's `--n-cpu-moe` as the variable Ollama ≥ 0.30 hands to its llama-server."""
+SERVER_VARS = ("OLLAMA_FLASH_ATTENTION", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_NUM_PARALLEL", N_CPU_MOE)
 """The server-level settings a tune may try (only with consent)."""
 LOAD_OPTIONS = ("num_ctx", "num_batch", "num_thread", "num_gpu")
 """The per-request load-time options a tune may try."""
@@ -37,14 +41,21 @@ def ollama_candidates(
     *,
     ctx: int | None = None,
     server_changes: bool = False,
+    ollama_version: str | None = None,
 ) -> list[OllamaCandidate]:
-    """Baseline (what runs now), the optimizer's and the VRAM-tier heuristic's picks, and a small search."""
+    """Baseline (what runs now), the optimizer's and the VRAM-tier heuristic's picks, and a
+    small search; for a MoE model too big for the GPU and Ollama ≥ 0.30, `--n-cpu-moe` picks."""
     base: dict[str, int] = {"num_ctx": ctx} if ctx else {}
     out = [OllamaCandidate("current settings", dict(base))]
     out += _option_search(hardware, objective, base)
     out += _recommended(hardware, profile, base, ctx, server_changes)
     if server_changes:
         out += _server_search(objective, concurrency, base)
+        if version_tuple(ollama_version) >= (0, 30, 0):  # older engines ignore LLAMA_ARG_*
+            out += [
+                OllamaCandidate(label, dict(base), {N_CPU_MOE: str(n)})
+                for label, n in expert_offload_picks(hardware, profile, ctx or 4096)
+            ]
     return _unique(out)
 
 
