@@ -10,11 +10,11 @@ Where Python has no AF_UNIX (Windows), ui/single_instance_qt.py does the same ov
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
 import tempfile
+import zlib
 
 from PySide6.QtCore import QObject, QSocketNotifier, Signal
 
@@ -31,7 +31,9 @@ READ_TIMEOUT_S = 0.5
 def server_name() -> str:
     """The local-socket name: the app id, the user id and a hash of the config directory."""
     uid = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
-    digest = hashlib.sha256(str(config_dir()).encode()).hexdigest()[:12]
+    # crc32, not hashlib: hashlib loads OpenSSL's libcrypto (3.4 MB of RSS in the tray) for a
+    # name that only has to differ between configuration directories of one user.
+    digest = f"{zlib.crc32(str(config_dir()).encode()):08x}"
     return f"{APP_ID}-{uid}-{digest}"
 
 
