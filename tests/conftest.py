@@ -1,4 +1,5 @@
-"""Shared fixtures: the installed CLI, the test model, and a no-orphan-process guard."""
+"""Shared fixtures: the installed CLI, the test model, and guards that end what a test left
+behind (child processes, jobs, pollers, threads, windows, timers) so one failure never cascades."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psutil
@@ -97,7 +99,24 @@ def no_orphans():
                 alive.append(f"{p.pid} {' '.join(p.cmdline()[:3])}")
         except psutil.NoSuchProcess:
             pass
+    _end_processes(leftover)  # the next test starts without them, whatever this one did
     assert not alive, f"test left processes running: {alive}"
+
+
+def _end_processes(procs: list[psutil.Process]) -> None:
+    """SIGTERM, then SIGKILL after 5 s, each process we started and left (only those)."""
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, still = psutil.wait_procs(procs, timeout=5)
+    for p in still:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(still, timeout=5)
 
 
 @pytest.fixture(autouse=True)
@@ -110,6 +129,77 @@ def jobs_end_with_the_test(no_orphans):
     if runner is not None and (runner.running or runner.queued):
         late = runner.shutdown(30.0)
         assert not late, f"jobs still running 30 s after cancel: {late}"
+
+
+@pytest.fixture(autouse=True)
+def leftovers_end_with_the_test(request, jobs_end_with_the_test):
+    """After each test (passed or not), end what it left: app Controllers (their sampler and
+    Ollama poller), our worker threads, visible top-level windows and their timers. A test that
+    left a Controller or a worker thread running fails (that is what made 74 later tests fail
+    once); leftover windows and foreign threads are closed / listed in the summary."""
+    threads_before = set(threading.enumerate())
+    windows_before = _visible_top_levels()
+    yield
+    failures, notes = [], []
+    app_module = sys.modules.get("velollm_desktop.ui.app")
+    for controller in list(getattr(app_module, "LIVE_CONTROLLERS", ())):
+        failures.append("a Controller that was never shut down (its pollers kept running)")
+        controller.shutdown()
+    new = [  # QThreads show up as dummies once they ran Python: the job runner ends those
+        t
+        for t in threading.enumerate()
+        if t not in threads_before and t.is_alive() and not isinstance(t, threading._DummyThread)
+    ]
+    for t in new:  # a worker's thread runs its owner's loop: stop the owner (poller, sampler)
+        owner = getattr(getattr(t, "_target", None), "__self__", None)
+        if callable(getattr(owner, "stop", None)):
+            failures.append(f"thread {t.name} of a {type(owner).__name__} still running")
+            owner.stop()
+    for t in new:
+        t.join(5.0)
+    for t in new:
+        if t.is_alive():
+            (failures if t.name.startswith("velollm-") else notes).append(
+                f"thread {t.name} still alive 5 s after the test"
+            )
+    for w in _visible_top_levels() - windows_before:
+        notes.append(f"window {type(w).__name__} {w.windowTitle()!r} left open (closed now)")
+        w.close()
+        w.deleteLater()
+    _flush_deferred_deletes()
+    if notes:
+        request.node.user_properties.append(("leftovers", "; ".join(notes)))
+    if failures:
+        pytest.fail("the test left running: " + "; ".join(dict.fromkeys(failures)), pytrace=False)
+
+
+def _visible_top_levels() -> set:
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    app = widgets.QApplication.instance() if widgets else None
+    if app is None:
+        return set()
+    return {w for w in app.topLevelWidgets() if w.isVisible()}
+
+
+def _flush_deferred_deletes() -> None:
+    """Delete now what deleteLater() scheduled (windows closed above, and their timers)."""
+    core = sys.modules.get("PySide6.QtCore")
+    if core is not None and core.QCoreApplication.instance() is not None:
+        core.QCoreApplication.sendPostedEvents(None, core.QEvent.Type.DeferredDelete)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """List the tests that left windows or foreign threads behind (closed/ended after them)."""
+    lines = [
+        f"{r.nodeid}: {value}"
+        for r in terminalreporter.getreports("")
+        for key, value in getattr(r, "user_properties", ())
+        if key == "leftovers" and r.when == "teardown"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "tests that left windows or threads behind")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -137,6 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (CliError, ServerError) as exc:
         print(f"velollm: error: {plain(cli_message(str(exc)))}", file=sys.stderr)
+        from velollm_desktop.core.llamacpp.crash import details_block  # noqa: PLC0415 - error path
+
+        details = details_block(exc)  # a crashed llama.cpp program: its last lines, under it
+        if details:
+            print(f"  details (the program's last output):\n{plain(details)}", file=sys.stderr)
         return exc.code if isinstance(exc, CliError) else 2
     except KeyboardInterrupt:
         print("velollm: interrupted", file=sys.stderr)

@@ -26,7 +26,7 @@ def test_second_launch_reaches_the_first_and_stale_socket_is_replaced(qtbot, tmp
     assert first.listen()
     with qtbot.waitSignal(first.show_requested, timeout=3000):
         assert ask_running_instance_to_show(name)
-    path = first._server.fullServerName()
+    path = first.path
     first.close()
     assert not ask_running_instance_to_show(name)  # closed: a later launch starts fresh
     # A killed instance leaves its socket file behind: nobody answers on it

@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDir
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from velollm_desktop.ui import single_instance
 from velollm_desktop.ui.single_instance import (
@@ -21,15 +19,21 @@ from velollm_desktop.ui.single_instance import (
 )
 
 
-def _old_predictable_path() -> str:
-    """Where Qt put the old bare name: the shared temp folder, a name anyone can compute."""
+def _old_predictable_paths() -> list[str]:
+    """Where the old bare names lived: the shared temp folder, names anyone can compute
+    (QLocalServer's sha256 name, and the plain socket's crc32 name before issue 28)."""
     import hashlib
+    import zlib
 
     from velollm_desktop import APP_ID
     from velollm_desktop.core.settings import config_dir
 
-    digest = hashlib.sha256(str(config_dir()).encode()).hexdigest()[:12]
-    return os.path.join(QDir.tempPath(), f"{APP_ID}-{os.getuid()}-{digest}")
+    key = str(config_dir()).encode()
+    tmp, uid = tempfile.gettempdir(), os.getuid()
+    return [
+        os.path.join(tmp, f"{APP_ID}-{uid}-{hashlib.sha256(key).hexdigest()[:12]}"),
+        os.path.join(tmp, f"{APP_ID}-{uid}-{zlib.crc32(key):08x}"),
+    ]
 
 
 @pytest.fixture
@@ -43,14 +47,19 @@ def short_dir():
 def test_a_socket_planted_in_the_shared_temp_folder_is_not_believed(qtbot, short_dir, monkeypatch):
     runtime = short_dir
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    planted = _old_predictable_path()
-    attacker = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    planted = _old_predictable_paths()
+    attackers = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in planted]
     try:
-        attacker.bind(planted)
-        attacker.listen(4)
+        for attacker, path in zip(attackers, planted, strict=True):
+            attacker.bind(path)
+            attacker.listen(4)
+            attacker.setblocking(False)
         name = server_name()
-        assert name.startswith(str(runtime)) and name != planted
-        assert not ask_running_instance_to_show()  # the planted socket is never asked
+        assert name.startswith(str(runtime)) and name not in planted
+        assert not ask_running_instance_to_show()  # the planted sockets are never asked
+        for attacker in attackers:
+            with pytest.raises(BlockingIOError):
+                attacker.accept()  # nobody connected to them
         server = InstanceServer()
         assert server.listen()
         folder = Path(name).parent
@@ -60,8 +69,9 @@ def test_a_socket_planted_in_the_shared_temp_folder_is_not_believed(qtbot, short
             assert ask_running_instance_to_show()
         server.close()
     finally:
-        attacker.close()
-        os.unlink(planted)
+        for attacker, path in zip(attackers, planted, strict=True):
+            attacker.close()
+            os.unlink(path)
 
 
 def test_a_runtime_dir_others_can_write_is_not_used(short_dir, monkeypatch):
@@ -114,19 +124,29 @@ def test_another_users_connection_is_refused(qtbot, short_dir, monkeypatch):
     server.close()
 
 
-def test_peer_uid_is_read_from_the_kernel(qtbot, short_dir):
+def test_peer_uid_is_read_from_the_kernel(short_dir):
     name = str(short_dir / "i.sock")
-    server = QLocalServer()
-    assert server.listen(name)
-    client = QLocalSocket()
-    client.connectToServer(name)
-    assert client.waitForConnected(2000)
-    qtbot.waitUntil(server.hasPendingConnections, timeout=3000)
-    conn = server.nextPendingConnection()
-    assert single_instance.peer_uid(conn) == os.getuid()
-    assert single_instance.peer_uid(client) == os.getuid()
-    client.abort()
-    conn.abort()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(name)
+        server.listen(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(name)
+            conn, _ = server.accept()
+            with conn:
+                assert single_instance.peer_uid(conn) == os.getuid()  # the server's view
+                assert single_instance.peer_uid(client) == os.getuid()  # the client's view
+
+
+def test_a_server_of_another_user_is_not_asked(qtbot, short_dir, monkeypatch):
+    name = str(short_dir / "i.sock")
+    server = InstanceServer(name)
+    assert server.listen()
+    shown: list[bool] = []
+    server.show_requested.connect(lambda: shown.append(True))
+    monkeypatch.setattr(single_instance, "_own_uid", lambda: os.getuid() + 1)
+    assert not ask_running_instance_to_show(name)  # the listener is "another user": no line
+    qtbot.waitUntil(lambda: not server.pending, timeout=3000)
+    assert not shown
     server.close()
 
 

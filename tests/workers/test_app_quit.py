@@ -92,6 +92,52 @@ def test_the_log_file_gets_unexpected_errors_with_their_traceback(tmp_path):
                 h.close()
 
 
+def _ps_requests(fake) -> int:
+    return len([r for r in fake.requests if r[1] == "/api/ps"])
+
+
+def test_quit_while_a_poll_is_in_flight_writes_into_no_deleted_widget(qtbot):
+    """The app quits and its window is deleted while /api/ps is still answering: the poll's
+    result must reach no widget (it once wrote into a deleted QLabel for 74 later tests)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from tests.ollama_fake import FakeOllama
+
+    with FakeOllama() as fake:
+        fake.ps_delay_s = 1.5
+        settings = Settings.load()
+        settings.set("ollama_url", fake.url)
+        c = app_module.Controller(QApplication.instance(), settings, force_no_tray=True)
+        window = c.window
+        qtbot.waitUntil(lambda: _ps_requests(fake) >= 1, timeout=20_000)  # a poll is in flight
+        poller = c.poller
+        assert poller is not None
+        c.quit()
+        assert c not in app_module.LIVE_CONTROLLERS
+        window.close()
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert not c.window_built  # the deleted window is forgotten
+        assert poller.join(10.0)  # the in-flight poll returned; its result went nowhere
+        qtbot.wait(200)  # deliver anything queued: pytest-qt fails the test on an exception
+    assert not c.window_built
+
+
+def test_a_window_deleted_before_the_poller_stops_gets_no_poll_result(qtbot):
+    c = app_module.Controller(QApplication.instance(), Settings.load(), force_no_tray=True)
+    try:
+        window = c.window
+        window.deleteLater()
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        c._on_ollama_down("Ollama is not running at http://127.0.0.1:9")  # what a poll emits
+        c._on_models([])
+        assert not c.window_built
+    finally:
+        c.shutdown()
+
+
 def test_open_log_without_a_desktop_handler_shows_the_path_and_the_log(
     controller, monkeypatch, qtbot
 ):

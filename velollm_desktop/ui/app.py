@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,8 @@ BACKGROUND_POLL_MS = 20
 BACKGROUND_START_MAX_MS = 1000
 QUIT_DEADLINE_S = 15.0
 """Quitting waits at most this long, in total, for cancelled jobs to stop their servers."""
+LIVE_CONTROLLERS: weakref.WeakSet[Controller] = weakref.WeakSet()
+"""Controllers not shut down yet (tests/conftest.py ends those a failed test left behind)."""
 
 
 class Controller(QObject):
@@ -91,6 +94,7 @@ class Controller(QObject):
         self.exporter = AppExporter(self, settings)
         self._shut_down = False
         self._quick_optimize_pending = False
+        LIVE_CONTROLLERS.add(self)
         if self.has_tray:
             self.tray = Tray(self)
             self.tray.open_dashboard.connect(self.show_dashboard)
@@ -140,7 +144,13 @@ class Controller(QObject):
         """The dashboard window (built on first access)."""
         if self._window is None:
             self._window = self._build_window()
+            # A window destroyed before the pollers stop (a test, a crash in a page) must not
+            # receive their next result: forget it, and the results go to the tray only.
+            self._window.destroyed.connect(self._forget_window)
         return self._window
+
+    def _forget_window(self) -> None:
+        self._window = None
 
     def _build_window(self) -> MainWindow:
         from velollm_desktop.core.bench.store import History  # noqa: PLC0415 - lazy: see module doc
@@ -234,7 +244,11 @@ class Controller(QObject):
             and self.settings.get("fleet_targets")
         ):
             self.window  # noqa: B018 - builds the dashboard, whose Fleet page polls
-        self._detect = TaskWorker(detect_hardware, pass_control=False)
+        # Only detection's own modules (already loaded above): the jobs' heavier modules
+        # (httpx, benchmark, llama.cpp, optimizer) load at the first page job, not in the tray.
+        self._detect = TaskWorker(
+            detect_hardware, pass_control=False, imports=(detect_hardware.__module__,)
+        )
         self._detect.result.connect(self._on_hardware)
         self._detect.failed.connect(self._on_hardware_failed)
         start_task(self, self._detect)
@@ -340,7 +354,19 @@ class Controller(QObject):
 
     def shutdown(self) -> None:
         """Cancel every job, stop every worker thread and wait for them (bounded in total)."""
+        if self._shut_down:
+            return
         self._shut_down = True
+        LIVE_CONTROLLERS.discard(self)
+        self._bg_timer.stop()
+        # Disconnect first: a poll in flight now reaches no widget (the window may go next).
+        for signal in (
+            self.sampler.sampled if self.sampler is not None else None,
+            self.poller.loaded if self.poller is not None else None,
+            self.poller.unavailable if self.poller is not None else None,
+        ):
+            if signal is not None:
+                signal.disconnect()
         if self.sampler is not None:
             self.sampler.stop()
         if self.poller is not None:
@@ -357,7 +383,7 @@ class Controller(QObject):
                 late.append(name)
         if late:
             log.warning("still running at quit: %s", ", ".join(late))
-        if self._window is not None:
+        if self._bench_history is not None:
             self._bench_history.close()
         if self.tray:
             self.tray.hide()

@@ -12,9 +12,17 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
 
 from velollm_desktop.core.failure import Failure
+from velollm_desktop.core.llamacpp.crash import crash_of
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.workers.runner import Job, JobKind, JobState, runner
 
@@ -57,14 +65,21 @@ class JobControls:
         self.status = QLabel(status_text)
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # server text is never HTML
+        self.details_button = QPushButton("Details…")
+        self.details_button.setToolTip("The crashed program's last output lines")
+        self.details_button.setVisible(False)
+        self.details_button.clicked.connect(self.show_details)
+        self.details_text = ""
+        """The log tail behind "Details…" (a crashed llama.cpp program), else empty."""
         self._on_done: Callable[[], None] | None = None
 
     def row(self, *extra: QWidget) -> QHBoxLayout:
-        """Run, Cancel, any extra buttons, then the progress bar."""
+        """Run, Cancel, any extra buttons, then the progress bar (and "Details…" after a crash)."""
         layout = QHBoxLayout()
         for w in (self.run_button, self.cancel_button, *extra):
             layout.addWidget(w)
         layout.addWidget(self.progress, 1)
+        layout.addWidget(self.details_button)
         return layout
 
     @property
@@ -97,9 +112,8 @@ class JobControls:
         job.result.connect(on_result)
         self.failed = self.cancelled = False
         self.last_failure = None
-        job.failed.connect(
-            lambda message: self._on_failed(f"{failed_prefix}: {message}", job.failure)
-        )
+        self._set_details("")
+        job.failed.connect(lambda message: self._on_failed(f"{failed_prefix}: {message}", job))
         job.finished.connect(self._on_finished)
         self.worker, self._on_done, self.last_event = job, on_done, None
         self.run_button.setEnabled(False)
@@ -131,9 +145,30 @@ class JobControls:
         self.progress.setValue(done)
         self.status.setText(text)
 
-    def _on_failed(self, text: str, failure: Failure | None = None) -> None:
-        self.failed, self.last_failure = True, failure
+    def _on_failed(self, text: str, job: Job | None = None) -> None:
+        self.failed, self.last_failure = True, (job.failure if job is not None else None)
         self.status.setText(text)
+        crash = crash_of(job.error) if job is not None else None
+        self._set_details(crash.log_tail if crash is not None else "")
+
+    def _set_details(self, text: str) -> None:
+        self.details_text = text
+        self.details_button.setVisible(bool(text))
+
+    def show_details(self) -> QMessageBox:
+        """The sentence with the crashed program's last lines behind "Show Details…"."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "The engine stopped",
+            self.status.text(),
+            QMessageBox.StandardButton.Close,
+            self.page,
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setDetailedText(self.details_text)
+        box.setObjectName("engine-crash-details")
+        box.open()
+        return box
 
     def _on_finished(self) -> None:
         self.worker = None

@@ -253,7 +253,7 @@ class OptimizePage(QWidget):
             t.setColumnWidth(1, max(80, min(wanted, int(free * 0.4))))
             t.resizeRowsToContents()
             # "Why" stretches once the header has laid out again: wrap the rows to that width
-            QTimer.singleShot(0, t.resizeRowsToContents)
+            QTimer.singleShot(0, t, t.resizeRowsToContents)  # t as context: not after t is gone
         finally:
             self._sizing = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from typing import Any, Protocol
 
@@ -41,9 +42,13 @@ def report_ready_when_visible(controller: ReadyHost, path: str, parent: QObject)
 
 def single_instance_server(app: QApplication):
     """The listening InstanceServer; `None` when another instance answered (it shows its
-    dashboard); `False` when QtNetwork is missing (a stripped bundle): run without it."""
+    dashboard); `False` when it cannot be had (QtNetwork missing from a stripped Windows
+    bundle): run without it."""
     try:
-        from velollm_desktop.ui import single_instance  # noqa: PLC0415 - QtNetwork, after the app
+        if hasattr(socket, "AF_UNIX"):  # a plain socket: no QtNetwork in the tray (RSS)
+            from velollm_desktop.ui import single_instance  # noqa: PLC0415 - after the app
+        else:  # pragma: no cover - Windows
+            from velollm_desktop.ui import single_instance_qt as single_instance  # noqa: PLC0415
     except ImportError as exc:
         log.warning("single instance check unavailable: %s", exc)
         return False

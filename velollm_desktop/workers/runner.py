@@ -89,9 +89,13 @@ class Job(QObject):
         kind: JobKind = JobKind.LIGHT,
         label: str | None = None,
         pass_control: bool = True,
+        imports: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__()
         self.fn, self.args, self.kind = fn, args, kind
+        self.imports = JOB_MODULES if imports is None else imports
+        """Modules the job may import on its thread: loaded in the GUI thread when it is
+        submitted (default: every job module; a job that needs fewer names them)."""
         self.label = label or getattr(fn, "__name__", None) or "job"
         self.pass_control = pass_control
         self.cancel_event = threading.Event()
@@ -100,6 +104,8 @@ class Job(QObject):
         """The typed failure (fix, expected) behind `failed`'s sentence, once it failed."""
         self.thread: JobThread | None = None  # type: ignore[assignment]  # shadows QObject.thread
         self._ended = threading.Event()
+        self.error: BaseException | None = None
+        """The exception behind `failed` (set on the job's thread before it is emitted)."""
 
     def cancel(self) -> None:
         """Thread-safe: ask the function to stop at its next check (or drop it from the queue)."""
@@ -126,6 +132,7 @@ class Job(QObject):
             else:
                 value = self.fn(*self.args)
         except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence (and a log)
+            self.error = exc
             self.failure = failure_of(exc, self.label)  # before the signal: the page reads it
             self.failed.emit(self.failure.message)
         else:
@@ -149,6 +156,7 @@ class JobRunner(QObject):
         """Start `job` now, or queue it behind the running measuring job; returns it."""
         if job.state is not JobState.NEW:
             raise ValueError("a job can be submitted once")
+        preload(job.imports)  # GUI thread, before the job's thread exists
         if job.kind is JobKind.MEASURING and self._measuring is not None:
             job.state = JobState.QUEUED
             self._queue.append(job)
@@ -253,7 +261,7 @@ JOB_MODULES = (
     "velollm_desktop.core.tune.llamacpp",
     "velollm_desktop.core.tune.ollama",
 )
-"""What jobs import: loaded by `preload()` in the GUI thread before any job starts."""
+"""What jobs import: `submit()` loads them (`preload()`) in the GUI thread before a job starts."""
 
 
 def preload(modules: tuple[str, ...] = JOB_MODULES) -> None:
@@ -298,8 +306,8 @@ def runner() -> JobRunner:
     global _RUNNER  # noqa: PLW0603 - one runner per process, like QApplication
     if _RUNNER is None:
         drop_feature_import_hook()
-        preload()
-        _RUNNER = JobRunner()
+        _RUNNER = JobRunner()  # the jobs' modules load at their first submit (a tray-only
+        # process never loads httpx, the benchmark or llama.cpp code: tray RSS)
     return _RUNNER
 
 

@@ -29,8 +29,11 @@ class TaskWorker(Job):
         pass_control: bool = True,
         kind: JobKind = JobKind.LIGHT,
         label: str | None = None,
+        imports: tuple[str, ...] | None = None,
     ) -> None:
-        super().__init__(fn, *args, kind=kind, label=label, pass_control=pass_control)
+        super().__init__(
+            fn, *args, kind=kind, label=label, pass_control=pass_control, imports=imports
+        )
 
 
 def start_task(parent: QObject | None, worker: TaskWorker) -> Job:

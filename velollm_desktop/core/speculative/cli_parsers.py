@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 _NUM = r"([0-9]+(?:\.[0-9]+)?)"
 
@@ -102,11 +103,14 @@ def run_seed_tools(
     """Run `llama-completion` (vanilla) and `llama-speculative` directly and parse them.
 
     Both are run with an argv list (no shell) and a timeout; a failure raises RuntimeError with the
-    program's last output lines.
+    program's last output lines, a death by a signal `EngineCrashed` (crash.interpret_exit).
     """
     import subprocess  # noqa: PLC0415 - only this path starts these programs
 
     from velollm_desktop.core.llamacpp.binaries import find_program  # noqa: PLC0415
+    from velollm_desktop.core.llamacpp.crash import PHASE_RUN, interpret_exit  # noqa: PLC0415
+
+    source = find_program("llama-speculative", bin_dir).source
 
     def exe(name: str) -> str:
         return str(find_program(name, bin_dir).path)
@@ -141,6 +145,10 @@ def run_seed_tools(
         )
         if res.returncode != 0:
             tail = "\n".join(res.stderr.strip().splitlines()[-8:])
-            raise RuntimeError(f"{argv[0]} exited with status {res.returncode}:\n{tail}")
+            name = Path(argv[0]).name
+            crash = interpret_exit(name, res.returncode, PHASE_RUN, tail, source)
+            if crash is not None:
+                raise crash
+            raise RuntimeError(f"{name} exited with status {res.returncode}:\n{tail}")
         runs.append(res.stderr)
     return parse_completion(runs[0]), parse_speculative(runs[1])
