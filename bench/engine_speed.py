@@ -78,8 +78,10 @@ def main() -> int:
     out["loadavg_after"] = os.getloadavg()
     names = list(builds)
     out["pooled_median_ts"] = {  # every sample of a build, all rounds: robust to a busy moment
-        n: {t: statistics.median(s for r in out["rounds"] for s in r[n]["tests"][t]["samples_ts"])
-            for t in out["rounds"][0][n]["tests"]}
+        n: {
+            t: statistics.median(s for r in out["rounds"] for s in r[n]["tests"][t]["samples_ts"])
+            for t in out["rounds"][0][n]["tests"]
+        }
         for n in names
     }
     if len(names) == 2:

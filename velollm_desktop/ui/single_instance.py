@@ -238,10 +238,16 @@ class InstanceServer(QObject):
             if len(self.pending) >= MAX_PENDING:
                 self._drop(self.pending[0])
             notifier = QSocketNotifier(sock.fileno(), QSocketNotifier.Type.Read, self)
+            # A bound method, not a lambda holding `conn` and `self`: the notifier would then own
+            # the last reference to its server, deleting the server while it is deleted itself.
+            notifier.activated.connect(self._on_ready_read)
             conn = _Pending(sock, notifier, time.monotonic())
-            notifier.activated.connect(lambda *_, c=conn: self._read(c))
             self.pending.append(conn)
             self._sweep.start()
+            self._read(conn)
+
+    def _on_ready_read(self) -> None:
+        for conn in list(self.pending):  # at most MAX_PENDING non-blocking reads
             self._read(conn)
 
     def _read(self, conn: _Pending) -> None:

@@ -16,6 +16,7 @@ from velollm_desktop.core.doctor.model import (
     ctx_text,
     gib,
 )
+from velollm_desktop.core.doctor.watch import on_cpu
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.ollama.models import LoadedModel
 from velollm_desktop.core.optimize.fit import (
@@ -27,15 +28,6 @@ from velollm_desktop.core.optimize.fit import (
     footprint,
 )
 from velollm_desktop.core.optimize.models import ModelProfile
-
-SPILL_TOLERANCE = 0.99
-"""size_vram / size below this is a spill (Ollama rounds; 99 % is "on GPU")."""
-
-
-def on_cpu(m: LoadedModel) -> bool:
-    """The doctor's spill rule, the one place it is written (diagnosis, tray alert, exporter):
-    part or all of the model is outside VRAM."""
-    return bool(m.size_bytes) and m.gpu_fraction < SPILL_TOLERANCE
 
 
 @dataclass(frozen=True)

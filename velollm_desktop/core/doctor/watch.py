@@ -1,14 +1,25 @@
-"""Which models started spilling since the last poll: once per load, never a flood."""
+"""Which models started spilling since the last poll: once per load, never a flood.
+
+Light on purpose (the tray imports it at start, tests/ui/test_tray_rss.py): the spill rule is
+written here, not beside the memory fit that the diagnosis needs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from velollm_desktop.core.doctor.ollama import on_cpu
 from velollm_desktop.core.ollama.models import LoadedModel
 
+SPILL_TOLERANCE = 0.99
+"""size_vram / size below this is a spill (Ollama rounds; 99 % is "on GPU")."""
 MAX_PER_POLL = 3
 """At most this many alerts from one poll (the rest are summed up in one)."""
+
+
+def on_cpu(m: LoadedModel) -> bool:
+    """The doctor's spill rule, the one place it is written (diagnosis, tray alert, exporter):
+    part or all of the model is outside VRAM."""
+    return bool(m.size_bytes) and m.gpu_fraction < SPILL_TOLERANCE
 
 
 class SpillWatch:

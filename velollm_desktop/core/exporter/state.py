@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from velollm_desktop.core.doctor.ollama import on_cpu
+from velollm_desktop.core.doctor.watch import on_cpu
 from velollm_desktop.core.monitor.sampler import SystemSample
 from velollm_desktop.core.monitor.text import parse_expiry
 from velollm_desktop.core.ollama.models import LoadedModel
@@ -59,7 +59,7 @@ def processor(size_bytes: int, vram_bytes: int) -> str:
 def spill_verdict(model: LoadedModel) -> bool | None:
     """Whether the model spills to system RAM: part of it in VRAM, the rest not.
 
-    The doctor's rule (`core.doctor.ollama.on_cpu`) for a model that is partly in VRAM; a model
+    The doctor's rule (`core.doctor.watch.on_cpu`) for a model that is partly in VRAM; a model
     wholly on the CPU is `processor="cpu"`, not a spill (no GPU, or num_gpu 0); None when the
     size is unknown.
     """
