@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
@@ -150,12 +151,15 @@ def test_a_server_of_another_user_is_not_asked(qtbot, short_dir, monkeypatch):
     server.close()
 
 
-def test_silent_connections_do_not_hold_the_gui_thread(qtbot, short_dir):
+@pytest.mark.parametrize("module", ["single_instance", "single_instance_qt"])
+def test_silent_connections_do_not_hold_the_gui_thread(qtbot, short_dir, module):
     """Ten connections that send nothing: the handler returns at once (they wait in
     `pending`), a real launch after them is still answered, and the silent ones are closed
-    by the server's timer, not by a blocking read."""
+    by the server's timer, not by a blocking read. Also the QtNetwork server (Windows)."""
+    impl = importlib.import_module(f"velollm_desktop.ui.{module}")
+    ask_running_instance_to_show = impl.ask_running_instance_to_show
     name = str(short_dir / "i.sock")
-    server = InstanceServer(name)
+    server = impl.InstanceServer(name)
     server.drop_after_ms = 300
     assert server.listen()
     silent = []

@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 
 SHOW_MESSAGE = b"show\n"
 CONNECT_TIMEOUT_S = 1.0
-READ_TIMEOUT_S = 0.5
-"""Used by ui/single_instance_qt.py (Windows) only; the plain socket never waits."""
 DROP_AFTER_MS = 2000
 """A connection that has not sent its line by then is closed (it never blocks the GUI)."""
 MAX_PENDING = 16
