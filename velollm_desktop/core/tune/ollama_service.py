@@ -1,0 +1,77 @@
+"""Ollama's server variables during a tune: changed only with the caller's consent, through the
+optimizer's writer, and restored afterwards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+from velollm_desktop.core.http.errors import ServerError
+from velollm_desktop.core.ollama.client import OllamaClient
+from velollm_desktop.core.optimize.apply import Applier
+
+
+class ServerSettings(Protocol):
+    """Changes Ollama's service environment and restores it."""
+
+    def describe(self, env: Mapping[str, str]) -> str: ...
+    def apply(self, env: Mapping[str, str]) -> None: ...
+    def restore(self) -> None: ...
+
+
+class ServiceSettings:
+    """Server settings through the optimizer's writer: a systemd drop-in, daemon-reload and a
+    restart, each write journalled with a backup. Every `apply` starts from the original file
+    (the previous candidate's write is undone first), and `restore` undoes ours and restarts.
+    Only where a restart is automatic (Linux, systemd); elsewhere the Ollama app must be
+    restarted by hand, which a tune cannot do.
+    """
+
+    def __init__(self, url: str, applier: Applier | None = None, wait_s: float = 60.0) -> None:
+        self.url = url
+        self.applier = applier or Applier()
+        if not self.applier.platform.startswith("linux"):
+            raise ValueError(
+                "trying server settings needs an automatic restart of Ollama (Linux, systemd); on "
+                "macOS and Windows use `velollm optimize` and restart the Ollama app yourself"
+            )
+        a = self.applier
+        self._quiet = Applier(
+            runner=a.runner, journal=a.journal, platform=a.platform, dropin=a.dropin, restart=False
+        )
+        self.wait_s = wait_s
+        self._applied = 0
+
+    def describe(self, env: Mapping[str, str]) -> str:
+        return self.applier.plan(env).describe()
+
+    def apply(self, env: Mapping[str, str]) -> None:
+        if self._applied:  # back to the original file first, without a second restart
+            self._quiet.undo()
+            self._applied -= 1
+        self.applier.apply(self.applier.plan(env))
+        self._applied += 1
+        self._wait_up()
+
+    def restore(self) -> None:
+        if not self._applied:
+            return
+        while self._applied > 1:
+            self._quiet.undo()
+            self._applied -= 1
+        self.applier.undo()
+        self._applied = 0
+        self._wait_up()
+
+    def _wait_up(self) -> None:
+        deadline = time.monotonic() + self.wait_s
+        with OllamaClient(self.url, read_timeout_s=5.0) as client:
+            while True:
+                try:
+                    client.version()
+                    return
+                except ServerError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
