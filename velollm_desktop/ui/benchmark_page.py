@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.bench.flow import outcome_text
-from velollm_desktop.core.bench.metrics import METRICS, metric_of
+from velollm_desktop.core.bench.metrics import METRICS, chart_series
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.stats import (
     Stats,
@@ -387,20 +387,6 @@ class BenchmarkPage(BenchmarkHistoryBase):
         title, unit = METRICS[metric]
         self.chart.setTitle(title)
         self.chart.setLabel("left", unit)
-        tests: list[str] = []
-        for _, r in labelled:
-            tests += [t.name for t in r.results if t.name not in tests]
-        series = []
-        for label, r in labelled:
-            by_name = {t.name: metric_of(t, metric) for t in r.results}
-            none = (None, None)
-            series.append(
-                (
-                    label,
-                    [by_name.get(n, none)[0] for n in tests],
-                    [by_name.get(n, none)[1] for n in tests],
-                )
-            )
+        tests, series = chart_series(labelled, metric)
         self.chart.set_data(tests, series)
         self.chart.setLabel("bottom", f"test — {note}" if note else "test")
-

@@ -32,6 +32,7 @@ from velollm_desktop.core.speculative.advice import (
     refused_note,
 )
 from velollm_desktop.core.speculative.model import (
+    DEFAULT_PROMPTS,
     NGRAM_DESCRIPTIONS,
     NGRAM_TYPES,
     OLLAMA_MODE,
@@ -61,14 +62,6 @@ __all__ = [  # the comparison's public names, wherever they now live
     "run_compare",
     "significant_gain",
 ]
-
-DEFAULT_PROMPTS = (
-    (
-        "code",
-        "Write a Python function that checks whether a string is a palindrome, then three unit tests for it.",
-    ),
-    ("prose", "Explain to a new employee, in a few paragraphs, how to write a clear bug report."),
-)
 
 
 class CompareCancelled(Cancelled):

@@ -23,6 +23,14 @@ NGRAM_DESCRIPTIONS = {  # in our words, after llama.cpp's docs/speculative.md
 """What each llama-server `--spec-type` n-gram mode does: no draft model, the guesses come from
 text that already appeared (code edits, summaries, answers that repeat the question)."""
 
+DEFAULT_PROMPTS = (
+    (
+        "code",
+        "Write a Python function that checks whether a string is a palindrome, then three unit tests for it.",
+    ),
+    ("prose", "Explain to a new employee, in a few paragraphs, how to write a clear bug report."),
+)
+
 
 @dataclass(frozen=True)
 class SpecMode:

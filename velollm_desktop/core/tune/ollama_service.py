@@ -4,12 +4,15 @@ optimizer's writer, and restored afterwards."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Protocol
 
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.optimize.apply import Applier
+from velollm_desktop.core.optimize.service import ProcInfo, Runtime, detect_runtime
+from velollm_desktop.core.tune.ollama_candidates import SERVER_VARS
 
 
 class ServerSettings(Protocol):
@@ -75,3 +78,40 @@ class ServiceSettings:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.5)
+
+
+class ServerChangesRefused(Exception):
+    """Server settings cannot be tried here (the sentence says why); nothing was changed."""
+
+
+SERVER_CHANGES_TITLE = "Change Ollama's server settings?"
+
+
+def consent_text(plan: str) -> str:
+    """What the user is asked before a tune may rewrite Ollama's configuration."""
+    return (
+        "To try server settings, VeloLLM will write Ollama's configuration and restart it "
+        f"for each such candidate:\n\n{plan}\n\nRunning chats are interrupted. The original "
+        "configuration is restored at the end, also if you cancel."
+    )
+
+
+def server_changes_for(
+    url: str,
+    *,
+    root: Path,
+    processes: Callable[[], list[ProcInfo]],
+    factory: Callable[[str], ServerSettings],
+) -> tuple[ServerSettings, str]:
+    """The policy for server settings during a tune: only where Ollama runs as a systemd
+    service (the one runtime we can restart for the user). Returns the writer and the consent
+    text to show; raises `ServerChangesRefused` with the reason otherwise. Writes nothing."""
+    runtime = detect_runtime(url, root=root, processes=processes)
+    if runtime.runtime is not Runtime.SYSTEMD:
+        raise ServerChangesRefused(runtime.explanation)
+    try:
+        server = factory(url)
+        plan = server.describe({name: "…" for name in SERVER_VARS})
+    except (ValueError, OSError) as exc:
+        raise ServerChangesRefused(str(exc)) from exc
+    return server, consent_text(plan)
