@@ -13,7 +13,7 @@ from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
 from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
 from velollm_desktop.core.bench.model import BenchmarkResult
-from velollm_desktop.core.bench.store import History, export_file
+from velollm_desktop.core.bench.store import History, export_file, unsaved_text
 from velollm_desktop.core.bench.suites import SUITES
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, default_url
@@ -203,10 +203,7 @@ def _cmd(args: argparse.Namespace) -> int:
         print("the server's version changed since the last run of this suite:")
         print("\n".join(diff_text(run.regression)))
     if run.unsaved_path is not None:
-        print(
-            f"{run.unsaved_reason}; this run was saved to {run.unsaved_path} instead",
-            file=sys.stderr,
-        )
+        print(unsaved_text(run.unsaved_reason, run.unsaved_path), file=sys.stderr)
     for path in (args.json, args.csv):
         if path:
             if args.csv == path and not str(path).lower().endswith(".csv"):

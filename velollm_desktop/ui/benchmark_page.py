@@ -23,14 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velollm_desktop.core.bench.flow import outcome_text
+from velollm_desktop.core.bench.flow import BenchRun, outcome_text
 from velollm_desktop.core.bench.metrics import METRICS, chart_series
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.stats import (
     Stats,
     noise_warning,
 )
-from velollm_desktop.core.bench.store import History
+from velollm_desktop.core.bench.store import History, unsaved_text
 from velollm_desktop.core.bench.suites import SUITES, describe_suite
 from velollm_desktop.core.energy import describe_energy, format_j_per_token
 from velollm_desktop.core.failure import Fix
@@ -326,14 +326,20 @@ class BenchmarkPage(BenchmarkHistoryBase):
         """Ask the running job to stop (the built-in engine is stopped at once)."""
         self.jobs.cancel()
 
-    def _on_result(self, result: BenchmarkResult) -> None:
+    def _on_result(self, run: BenchRun) -> None:
         """Show what was measured; a run cancelled before its first measurement leaves the
-        previous result on screen (and says so)."""
+        previous result on screen (and says so). A run the busy history could not take says
+        where it was kept."""
+        result = run.result
         if result.results:
             self.show_result(result)
         if not self.history.closed:  # the app may be quitting: the result arrives after shutdown
             self.reload_history()
-        self.status.setText(outcome_text(result, previous_shown=self.result is not None))
+        status = outcome_text(result, previous_shown=self.result is not None)
+        if run.unsaved_path is not None:
+            kept = unsaved_text(run.unsaved_reason, run.unsaved_path)
+            status = f"{status} {kept[:1].upper()}{kept[1:]}."
+        self.status.setText(status)
         if result.notes:  # the regression watch's before/after, among others
             self._show_warning(
                 "\n".join((self.warning.text().removeprefix("⚠ "), *result.notes)).strip()

@@ -309,26 +309,43 @@ class History:
             )
         return int(cur.lastrowid or 0)  # always set after an INSERT
 
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        """Rows of a query; HistoryBusy when another process holds the lock."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise self._busy() from None
+            raise
+
     def entries(self, limit: int = 200) -> list[HistoryEntry]:
         """Newest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, started_at, kind, model, suite, decode_mean, j_per_token,"
-                " server_version, server FROM results ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self._read(
+            "SELECT id, started_at, kind, model, suite, decode_mean, j_per_token,"
+            " server_version, server FROM results ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [HistoryEntry(*row) for row in rows]
 
     def load(self, entry_id: int) -> BenchmarkResult:
         """The full result with that id (KeyError if none)."""
-        with self._lock:
-            row = self._db.execute("SELECT body FROM results WHERE id = ?", (entry_id,)).fetchone()
-        if row is None:
+        rows = self._read("SELECT body FROM results WHERE id = ?", (entry_id,))
+        if not rows:
             raise KeyError(entry_id)
-        return from_json(row[0])
+        return from_json(rows[0][0])
 
     def add_comparison(self, result: Any) -> int:
-        """Store a speculative-decoding comparison (a CompareResult); returns its id."""
+        """Store a speculative-decoding comparison (a CompareResult); returns its id.
+        HistoryBusy when another process holds the lock."""
+        try:
+            return self._insert_comparison(result)
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise self._busy() from None
+            raise
+
+    def _insert_comparison(self, result: Any) -> int:
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO comparisons (started_at, target, draft, body) VALUES (?,?,?,?)",
@@ -338,10 +355,7 @@ class History:
 
     def comparisons(self, limit: int = 100) -> list[dict[str, Any]]:
         """Stored comparisons, newest first (their JSON, as exported)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, body FROM comparisons ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
+        rows = self._read("SELECT id, body FROM comparisons ORDER BY id DESC LIMIT ?", (limit,))
         return [{"id": i, **json.loads(body)} for i, body in rows]
 
     def delete(self, entry_id: int) -> None:
@@ -353,3 +367,17 @@ def export_file(result: BenchmarkResult, path: Path) -> None:
     """Write JSON or CSV (by the file's extension) atomically."""
     text = to_csv(result) if Path(path).suffix.lower() == ".csv" else to_json(result) + "\n"
     atomic_write_text(Path(path), text)
+
+
+def unsaved_text(reason: str, path: Path) -> str:
+    """The one sentence for a run the busy history could not take (CLI and GUI say it)."""
+    return f"{reason}; this run was saved to {path} instead"
+
+
+def save_aside(what: str, started_at: str, text: str) -> Path:
+    """Keep a run the busy history could not take: `unsaved-<what>-<time>.json` in the data
+    directory (never lost)."""
+    stamp = started_at.replace(":", "").replace("-", "")[:15]
+    path = data_dir() / f"unsaved-{what}-{stamp}.json"
+    atomic_write_text(path, text)
+    return path

@@ -56,8 +56,6 @@ def processor(size_bytes: int, vram_bytes: int) -> str:
     return "cpu" if vram_bytes <= 0 else "gpu+cpu"
 
 
-
-
 def spill_verdict(model: LoadedModel) -> bool | None:
     """Whether the model spills to system RAM: part of it in VRAM, the rest not.
 
