@@ -28,8 +28,9 @@ def _long_functions(path: Path, root: Path = PACKAGE.parent) -> list[str]:
             end = node.end_lineno or node.lineno
             length = end - node.lineno + 1
             if length > MAX_FUNCTION_LINES:
-                found.append(f"{path.relative_to(root)}:{node.lineno} "
-                             f"{node.name} is {length} lines")
+                found.append(
+                    f"{path.relative_to(root)}:{node.lineno} {node.name} is {length} lines"
+                )
     return found
 
 
@@ -42,7 +43,8 @@ def test_module_under_the_line_limit(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_MODULE_LINES, (
         f"{path.relative_to(PACKAGE.parent)} is {lines} lines (limit {MAX_MODULE_LINES}): "
-        "compose a part out instead of splitting against the import direction")
+        "compose a part out instead of splitting against the import direction"
+    )
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -55,4 +57,5 @@ def test_the_guard_sees_a_long_function(tmp_path: Path) -> None:
     module = tmp_path / "long.py"
     module.write_text(f"def f():\n{body}\n\n\ndef g():\n    return 1\n", encoding="utf-8")
     assert _long_functions(module, root=tmp_path) == [
-        f"long.py:1 f is {MAX_FUNCTION_LINES + 1} lines"]
+        f"long.py:1 f is {MAX_FUNCTION_LINES + 1} lines"
+    ]

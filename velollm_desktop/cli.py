@@ -111,7 +111,9 @@ _CONTROL = re.compile(
 
 def plain(text: str) -> str:
     """`text` without terminal escape sequences or control characters (newlines and tabs kept)."""
-    return _CONTROL.sub("", text)
+    from velollm_desktop.core.http.bounds import redact_text  # noqa: PLC0415
+
+    return redact_text(_CONTROL.sub("", text))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from velollm_desktop.core.http.bounds import RedactingFormatter  # noqa: PLC0415
+
+    for handler in logging.getLogger().handlers:  # no password of a URL reaches a log line
+        handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     from velollm_desktop.core.http.errors import ServerError  # noqa: PLC0415
 
     try:

@@ -12,9 +12,10 @@ from velollm_desktop.cli_errors import CliError
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
 from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
-from velollm_desktop.core.bench.model import BenchmarkResult
+from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.store import History, export_file, unsaved_text
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, STALL_S, StreamPace
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.progress import as_event
@@ -100,7 +101,7 @@ def _load(args: argparse.Namespace, url: str) -> int:
     from velollm_desktop.core.energy import EnergyMeter  # noqa: PLC0415
     from velollm_desktop.core.fsutil import atomic_write_text  # noqa: PLC0415
 
-    probe = make_backend(args.backend, url, args.model)
+    probe = make_backend(args.backend, url, args.model, None, _pace(args))
     try:
         probe.info()  # one clear error when nothing answers, before N clients start
         model = probe.model_name()
@@ -111,7 +112,7 @@ def _load(args: argparse.Namespace, url: str) -> int:
 
     try:
         result = run_load(
-            lambda: make_backend(args.backend, url, model),
+            lambda: make_backend(args.backend, url, model, None, _pace(args)),
             args.concurrency,
             args.duration,
             max_tokens=args.max_tokens or 64,
@@ -132,7 +133,11 @@ def _printer(args: argparse.Namespace, unit: str = "") -> Callable[..., None]:
 
     def progress(*call: Any) -> None:
         event = as_event(*call)
-        if not args.quiet:
+        if args.quiet:
+            return
+        if isinstance(event.measurement, TestResult):  # a test's row is ready: not a new step
+            print(f"      {event.text}", file=sys.stderr, flush=True)
+        else:
             print(f"[{event.done}/{event.total}{unit}] {event.text}", file=sys.stderr, flush=True)
 
     return progress
@@ -192,7 +197,9 @@ def _cmd(args: argparse.Namespace) -> int:
     url = args.url or default_url(kind)
     if args.concurrency > 1:
         return _load(args, url)
-    request = BenchRequest(kind, url, args.model, args.suite, args.runs, args.max_tokens)
+    request = BenchRequest(
+        kind, url, args.model, args.suite, args.runs, args.max_tokens, _pace(args)
+    )
     run = _run_flow(args, request)
     print(render_table(run.result))
     if run.history_id is not None:
@@ -244,6 +251,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-history", action="store_true", help="do not save the result in the history"
     )
+    _add_load_options(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd)
+
+
+def _add_load_options(p: argparse.ArgumentParser) -> None:
+    """Concurrency, several endpoints, and the stream's stall and speed bounds."""
     p.add_argument(
         "--concurrency",
         type=int_range(1, 1024),
@@ -263,5 +277,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=[KIND=]URL",
         help="benchmark several servers with the same suite, one at a time, side by side (repeat)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=_cmd)
+    p.add_argument(
+        "--stall-timeout",
+        type=float_range(0, 24 * 3600, low_open=True),
+        default=STALL_S,
+        metavar="S",
+        help=f"seconds without a complete token line (model load included) before a run fails"
+        f" (default {STALL_S:g})",
+    )
+    p.add_argument(
+        "--min-speed",
+        type=float_range(0, 1e6, low_open=True),
+        default=MIN_TOKENS_PER_S,
+        metavar="TOK/S",
+        help="floor speed once tokens flow; slower: 'too slow to benchmark', and each run's"
+        f" deadline follows from it (default {MIN_TOKENS_PER_S:g})",
+    )
+
+
+def _pace(args: argparse.Namespace) -> StreamPace:
+    return StreamPace(args.stall_timeout, args.min_speed)

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from velollm_desktop.cli_errors import CliError
+from velollm_desktop.commands.argtypes import int_range
 from velollm_desktop.core.fleet.model import TargetStatus
 from velollm_desktop.core.fleet.targets import TargetError, parse_targets
 
@@ -159,7 +160,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=PROBE_DEADLINE_S,
         help=f"seconds a probe may take (default {PROBE_DEADLINE_S:g})",
     )
-    p.add_argument("--count", type=int, help="stop after N tables (default: until Ctrl-C)")
+    p.add_argument(
+        "--count",
+        type=int_range(1, 10**9),
+        help="stop after N tables, N ≥ 1 (default: until Ctrl-C)",
+    )
     p.set_defaults(func=_cmd)
 
 

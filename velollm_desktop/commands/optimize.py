@@ -166,7 +166,11 @@ def _state(args: argparse.Namespace, root):
             spec, args.url or ollama_url_from_env(), args.strategy, args.model_info or [], root=root
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CliError(f"--model-info: {exc}") from exc
+        # each bad model is already a note ("skipped …", naming where it came from): what
+        # reaches here is not about one model, so no option the user did not pass is named
+        raise CliError(f"cannot plan: {exc}") from exc
+    if args.model_info and not state.models:  # every file named was unusable: say so, exit 2
+        raise CliError("no --model-info file could be used: " + "; ".join(state.notes))
     for n in state.notes:
         print(f"note: {sentence(n)}", file=sys.stderr)
     for w in exposure_warnings({k: v.parsed.raw for k, v in state.current.values.items()}):

@@ -3,15 +3,23 @@
 `atomic_write_text` writes a temp file in the target's directory, fsyncs it, then renames
 it over the target (atomic on POSIX and on Windows with `os.replace`). A crash at any point
 leaves either the old file or the new one, never a mix.
+
+`read_own_json` is the one reader of the app's own JSON files (settings, the undo journal,
+the derived-model record, caches): bounded in size and depth, regular files only.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write_text(
@@ -81,9 +89,14 @@ def unique_backup_path(path: Path) -> Path:
 
 def move_aside(path: Path, reason: str = "corrupt") -> Path | None:
     """Rename a damaged file to `NAME.<reason>-<timestamp>` so a fresh one can be made."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
-    target = path.with_name(f"{path.name}.{reason}-{time.strftime('%Y%m%d-%H%M%S')}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.{reason}-{stamp}")
+    n = 1
+    while target.exists() or target.is_symlink():  # never over an earlier one kept aside
+        target = path.with_name(f"{path.name}.{reason}-{stamp}-{n}")
+        n += 1
     os.replace(path, target)
     return target
 
@@ -101,3 +114,83 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class UnreadableFile(ValueError):
+    """One of the app's own files cannot be used; the message is one sentence saying why."""
+
+
+OWN_FILE_MAX_BYTES = 4 * 1024 * 1024
+"""Default size cap of the app's own JSON files (settings are < 1 KB, a journal a few KB)."""
+OWN_FILE_MAX_DEPTH = 32
+"""Default nesting cap (settings nest 1 level, a journal 3)."""
+_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def json_depth(raw: bytes, stop_above: int | None = None) -> int:
+    """The deepest `[`/`{` nesting of JSON text, strings skipped (linear, no recursion);
+    the scan stops as soon as the depth passes `stop_above`."""
+    depth = deepest = 0
+    for m in _JSON_TOKENS.finditer(raw):
+        c = m.group()[:1]
+        if c in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if stop_above is not None and deepest > stop_above:
+                break
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def read_own_json(
+    path: Path, *, max_bytes: int = OWN_FILE_MAX_BYTES, max_depth: int = OWN_FILE_MAX_DEPTH
+) -> Any:
+    """The JSON value in one of the app's own files, bounded in every way a hand-edited or
+    hostile file can hurt: regular files only (a FIFO, /dev/zero or a directory is refused
+    without reading: the open never blocks), at most `max_bytes` read, nesting at most
+    `max_depth` (checked before parsing: no RecursionError), NaN/Infinity refused.
+
+    Raises FileNotFoundError when there is no file, UnreadableFile (a sentence) otherwise."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(f"{path} cannot be read ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFile(f"{path} is not a regular file (a device, FIFO or directory)")
+        if st.st_size > max_bytes:
+            raise UnreadableFile(
+                f"{path} is {st.st_size} bytes, larger than the {max_bytes} bytes it may have"
+            )
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            raw = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise UnreadableFile(f"{path} cannot be read ({exc.strerror or exc})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(raw) > max_bytes:
+        raise UnreadableFile(f"{path} grew past {max_bytes} bytes while it was read")
+    if json_depth(raw, max_depth) > max_depth:
+        raise UnreadableFile(f"{path} nests deeper than {max_depth} levels: not ours")
+    return _loads_finite(raw, path)
+
+
+def _loads_finite(raw: bytes, path: Path) -> Any:
+    def refuse(text: str) -> Any:
+        raise ValueError(f"{text[:20]} is not a finite number")
+
+    def finite(text: str) -> float:
+        value = float(text)
+        return value if math.isfinite(value) else refuse(text)
+
+    try:
+        return json.loads(raw, parse_constant=refuse, parse_float=finite)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise UnreadableFile(f"{path} is not valid JSON ({str(exc)[:120]})") from None

@@ -17,7 +17,7 @@ import platformdirs
 
 from velollm_desktop import APP_ID
 from velollm_desktop.core import autostart
-from velollm_desktop.core.fsutil import atomic_write_text, move_aside
+from velollm_desktop.core.fsutil import UnreadableFile, atomic_write_text, move_aside, read_own_json
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ def ollama_url_from_env(env: dict[str, str] | None = None) -> str:
         scheme = scheme.lower()
         default_port = "443" if scheme == "https" else "80"
     hostport, _, path = rest.partition("/")
+    userinfo, at, hostport = hostport.rpartition("@")  # user:password@ (kept, not the host)
+    auth = f"{userinfo}@" if at else ""
     if hostport.startswith("["):
         host, _, port = hostport[1:].partition("]")
         port = port.lstrip(":")
@@ -90,7 +92,7 @@ def ollama_url_from_env(env: dict[str, str] | None = None) -> str:
         host = "127.0.0.1"
     elif host in ("[::]",):
         host = "[::1]"
-    url = f"{scheme}://{host}:{port or default_port}"
+    url = f"{scheme}://{auth}{host}:{port or default_port}"
     return f"{url}/{path}".rstrip("/") if path else url
 
 
@@ -191,6 +193,10 @@ SCHEMA: tuple[Option, ...] = (
     ),
 )
 _BY_NAME = {o.name: o for o in SCHEMA}
+SETTINGS_MAX_BYTES = 1024 * 1024
+"""settings.json is under 1 KB; a larger file is not ours (docs/RELIABILITY.md)."""
+SETTINGS_MAX_DEPTH = 8
+"""Settings are one flat object."""
 
 
 def config_dir() -> Path:
@@ -219,18 +225,24 @@ class Settings:
         values = {o.name: o.default for o in SCHEMA}
         values["ollama_url"] = ollama_url_from_env()
         problem = None
-        if path.exists():
+        try:
+            stored = read_own_json(path, max_bytes=SETTINGS_MAX_BYTES, max_depth=SETTINGS_MAX_DEPTH)
+            if not isinstance(stored, dict):
+                raise UnreadableFile(f"{path} holds a JSON {type(stored).__name__}, not an object")
+            for name, raw in stored.items():
+                if name in _BY_NAME and name not in DERIVED_OPTIONS:
+                    values[name] = _BY_NAME[name].coerce(raw)
+        except FileNotFoundError:
+            pass
+        except UnreadableFile as exc:
             try:
-                stored = json.loads(path.read_text(encoding="utf-8"))
-                if not isinstance(stored, dict):
-                    raise ValueError("not a JSON object")
-                for name, raw in stored.items():
-                    if name in _BY_NAME and name not in DERIVED_OPTIONS:
-                        values[name] = _BY_NAME[name].coerce(raw)
-            except (OSError, ValueError) as exc:
-                moved = move_aside(path)
-                problem = f"Settings file was unreadable ({exc}); defaults restored, old file kept as {moved}"
-                log.warning("%s", problem)
+                moved: Path | str | None = move_aside(path)
+            except OSError as move_exc:
+                moved = f"nowhere (it could not be moved: {move_exc.strerror or move_exc})"
+            problem = (
+                f"Settings file was unreadable ({exc}); defaults restored, old file kept as {moved}"
+            )
+            log.warning("%s", problem)
         return cls(path=path, values=values, problem=problem)
 
     def get(self, name: str) -> Any:

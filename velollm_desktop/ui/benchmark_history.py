@@ -3,6 +3,7 @@ exporting / importing results (a base class of BenchmarkPage, which builds the r
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,11 @@ from PySide6.QtWidgets import (
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.stats import compared_differences, comparison_warning
 from velollm_desktop.core.bench.store import History, HistoryBusy, export_file, from_json
+from velollm_desktop.core.fsutil import read_own_json
 from velollm_desktop.ui.charts import BarChart
+
+IMPORT_MAX_BYTES = 64 * 1024 * 1024
+"""An exported result is < 1 MB; a larger file is not one."""
 
 
 class BenchmarkHistoryBase(QWidget):
@@ -110,7 +115,9 @@ class BenchmarkHistoryBase(QWidget):
         if not path:
             return
         try:
-            result = from_json(Path(path).read_text(encoding="utf-8"))
+            # the one bounded reader: a FIFO, /dev/zero or a 100 000-deep file is one sentence
+            data = read_own_json(Path(path), max_bytes=IMPORT_MAX_BYTES, max_depth=16)
+            result = from_json(json.dumps(data))
         except (OSError, ValueError) as exc:
             self.status.setText(f"Could not import {path}: {exc}")
             return

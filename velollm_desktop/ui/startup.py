@@ -64,8 +64,13 @@ def single_instance_server(app: QApplication):
     except ImportError as exc:
         log.warning("single instance check unavailable: %s", exc)
         return False
-    if single_instance.ask_running_instance_to_show():
+    try:
+        name = single_instance.server_name()
+    except OSError as exc:  # every private folder is taken: run, but without the check
+        log.warning("single instance check unavailable: %s", exc)
+        return False
+    if single_instance.ask_running_instance_to_show(name):
         return None
-    server = single_instance.InstanceServer(parent=app)
+    server = single_instance.InstanceServer(name, parent=app)
     server.listen()
     return server

@@ -12,6 +12,7 @@ from types import TracebackType
 from platformdirs import user_log_dir
 
 from velollm_desktop import APP_ID
+from velollm_desktop.core.http.bounds import RedactingFormatter
 
 LOG_NAME = "velollm-desktop.log"
 MAX_BYTES = 1_000_000
@@ -44,7 +45,7 @@ def install(level: int = logging.INFO) -> Path | None:
     except OSError as exc:
         logging.getLogger(__name__).warning("no log file (%s): %s", path, exc)
         return None
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(RedactingFormatter(_FORMAT))  # URL passwords never reach the file
     handler.setLevel(level)
     for other in root.handlers:  # keep stderr as terse as before: only the file gets INFO
         if other.level == logging.NOTSET:

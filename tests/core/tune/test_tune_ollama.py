@@ -77,7 +77,7 @@ def test_per_request_options_reload_the_model_and_leave_the_service_alone(fake, 
         OllamaCandidate("num_thread=2", {"num_thread": 2}),
     ]
     r = tune_ollama(
-        fake.url, MODEL, hardware, objective="decode", budget_s=30, n_predict=24, candidates=cands
+        fake.url, MODEL, hardware, objective="decode", budget_s=120, n_predict=24, candidates=cands
     )
     assert r.backend == "ollama" and [m.candidate.name for m in r.candidates] == [
         c.name for c in cands
@@ -119,7 +119,9 @@ def test_server_settings_tried_through_the_optimizer_and_restored(fake, service,
         hardware,
         objective="throughput",
         concurrency=4,
-        budget_s=40,
+        # generous: a candidate ends after at most 12 rounds, so a quiet machine is done long
+        # before; a loaded one still reaches the second candidate (asserted either way below)
+        budget_s=150,
         n_predict=16,
         server=settings,
         candidates=cands,
@@ -141,7 +143,10 @@ def test_server_settings_tried_through_the_optimizer_and_restored(fake, service,
         assert fake.service_restarts[-1] == {"OLLAMA_HOST": "127.0.0.1:11434"}
     assert dropin.read_text() == ORIGINAL_DROPIN
     assert not applier.can_undo()
-    assert ("systemctl", "daemon-reload") in calls
+    if four.pruned == NOT_REACHED:  # never tried: nothing was written or restarted
+        assert calls == [] and fake.service_restarts == []
+    else:  # tried (measured, or stopped by the budget in flight): through the real Applier
+        assert ("systemctl", "daemon-reload") in calls
 
 
 def test_cancel_during_a_server_candidate_restores_and_stops_everything(fake, service, hardware):
@@ -161,7 +166,7 @@ def test_cancel_during_a_server_candidate_restores_and_stops_everything(fake, se
             fake.url,
             MODEL,
             hardware,
-            budget_s=30,
+            budget_s=150,  # the cancel comes at the restart, long before
             n_predict=8,
             server=settings,
             candidates=cands,
@@ -177,13 +182,13 @@ def test_apply_creates_a_derived_model_remeasure_and_undo(fake, hardware):
         OllamaCandidate("current settings"),
         OllamaCandidate("num_thread=2", {"num_thread": 2}),
     ]
-    r = tune_ollama(fake.url, MODEL, hardware, budget_s=15, n_predict=16, candidates=cands)
+    r = tune_ollama(fake.url, MODEL, hardware, budget_s=60, n_predict=16, candidates=cands)
     # apply whichever measured second, so the test does not depend on which won
     forced = r.__class__(**{**r.__dict__, "winner": r.candidates[1]})
     name, server_env = apply_ollama_winner(forced, fake.url)
     assert name == "smollm2-velollm:135m" and server_env == {}
     assert fake.derived[name] == {"num_thread": 2}
-    before, after = remeasure_ollama(forced, fake.url, name, budget_s=8, n_predict=16)
+    before, after = remeasure_ollama(forced, fake.url, name, budget_s=40, n_predict=16)
     assert before.score and after.score
     assert fake.loads[-1][2] == 2  # the derived model loads with its saved options
     undo_ollama_winner(fake.url, name)

@@ -9,6 +9,7 @@ import time
 from typing import Protocol
 
 from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
+from velollm_desktop.core.http.bounds import StreamPace
 from velollm_desktop.core.http.errors import BadResponse, ModelNotFound, ServerError, StreamBroken
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
 from velollm_desktop.core.ollama.client import OllamaClient
@@ -76,13 +77,21 @@ def _rate(count: int | None, duration_ns: int | None, minimum: int = 1) -> float
     return count * NS_PER_S / duration_ns if count and count >= minimum and duration_ns else None
 
 
+PACE = StreamPace()
+"""The default pace (300 s stall, 0.5 token/s floor)."""
+
+
 class OllamaBackend:
     """Ollama's `/api/generate`, streamed; server figures from its ns durations."""
 
     kind = "ollama"
 
-    def __init__(self, url: str, model: str | None, options: dict | None = None) -> None:
-        self.client = OllamaClient(url)
+    def __init__(
+        self, url: str, model: str | None, options: dict | None = None, pace: StreamPace = PACE
+    ) -> None:
+        self.client = OllamaClient(
+            url, stream_stall_timeout_s=pace.stall_s, min_tokens_per_s=pace.min_tokens_per_s
+        )
         self.model = model
         self.options = {"temperature": 0, "seed": 42, **(options or {})}
 
@@ -174,8 +183,10 @@ class LlamaCppBackend:
 
     kind = "llamacpp"
 
-    def __init__(self, url: str, options: dict | None = None) -> None:
-        self.client = LlamaServerClient(url)
+    def __init__(self, url: str, options: dict | None = None, pace: StreamPace = PACE) -> None:
+        self.client = LlamaServerClient(
+            url, read_timeout_s=pace.stall_s, min_tokens_per_s=pace.min_tokens_per_s
+        )
         self.options = dict(options or {})
         self._name: str | None = None
 
@@ -207,8 +218,16 @@ class OpenAIBackend:
 
     kind = "openai"
 
-    def __init__(self, url: str, model: str | None = None, options: dict | None = None) -> None:
-        self.client = OpenAIClient(url)
+    def __init__(
+        self,
+        url: str,
+        model: str | None = None,
+        options: dict | None = None,
+        pace: StreamPace = PACE,
+    ) -> None:
+        self.client = OpenAIClient(
+            url, read_timeout_s=pace.stall_s, min_tokens_per_s=pace.min_tokens_per_s
+        )
         self.model = model
         self.options = dict(options or {})
 
@@ -235,12 +254,15 @@ class OpenAIBackend:
         self.client.close()
 
 
-def make_backend(kind: str, url: str, model: str | None, options: dict | None = None) -> Backend:
-    """Build the backend for `kind` ("ollama", "llamacpp", "openai")."""
+def make_backend(
+    kind: str, url: str, model: str | None, options: dict | None = None, pace: StreamPace = PACE
+) -> Backend:
+    """Build the backend for `kind` ("ollama", "llamacpp", "openai"); `pace`: how slow a
+    stream may be (stall, floor speed: docs/RELIABILITY.md)."""
     if kind == "ollama":
-        return OllamaBackend(url, model, options)
+        return OllamaBackend(url, model, options, pace)
     if kind == "llamacpp":
-        return LlamaCppBackend(url, options)
+        return LlamaCppBackend(url, options, pace)
     if kind == "openai":
-        return OpenAIBackend(url, model, options)
+        return OpenAIBackend(url, model, options, pace)
     raise ValueError(f"unknown backend '{kind}': choose ollama, llamacpp or openai")

@@ -25,6 +25,7 @@ from velollm_desktop.core.bench.store import History, HistoryBusy, save_aside, t
 from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.energy import EnergyMeter
 from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.http.bounds import StreamPace
 from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path, download_builtin_model
 from velollm_desktop.core.llamacpp.server import LlamaServer
@@ -42,6 +43,8 @@ class BenchRequest:
     suite: str
     runs: int | None = None
     max_tokens: int | None = None
+    pace: StreamPace = StreamPace()
+    """How slow a stream may be before the run fails (stall, floor speed)."""
 
     @property
     def resolved_url(self) -> str:
@@ -103,7 +106,9 @@ def run_benchmark_flow(
     if kind is BackendKind.BUILTIN:
         result = _run_builtin(measure, report, cancel)
     else:
-        result = measure(make_backend(kind.value, request.resolved_url, request.model))
+        result = measure(
+            make_backend(kind.value, request.resolved_url, request.model, None, request.pace)
+        )
     if history is None or not result.results:
         return BenchRun(result, None)
     return _save(history, result)

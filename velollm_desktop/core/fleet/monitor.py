@@ -13,11 +13,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-import httpx
-
 from velollm_desktop.core.fleet.model import Counters, HostStatus, TargetStatus
 from velollm_desktop.core.fleet.probe import PROBE_DEADLINE_S, probe
 from velollm_desktop.core.fleet.targets import Target, group_by_host
+from velollm_desktop.core.http.bounds import redact_url
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,11 @@ class FleetMonitor:
         self._kinds: dict[str, str | None] = {t.url: t.kind for t in self.targets}
         self._prev: dict[str, Counters] = {}
         self._lock = threading.Lock()
-        self._http = httpx.Client(
-            trust_env=False,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=max(4, 3 * len(self.targets))),
-        )
+        # no shared connection pool: each request has its own bounded connection (probe.fetch),
+        # so one slow target cannot hold what another target needs
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: no connection outlives its request."""
 
     def __enter__(self) -> FleetMonitor:
         return self
@@ -61,7 +57,7 @@ class FleetMonitor:
     def _probe_one(self, target: Target) -> TargetStatus:
         with self._lock:
             kind, prev = self._kinds.get(target.url), self._prev.get(target.url)
-        status, counters = probe(self._http, target, kind, prev, self.deadline_s)
+        status, counters = probe(None, target, kind, prev, self.deadline_s)
         with self._lock:
             if status.up and status.kind:
                 self._kinds[target.url] = status.kind
@@ -93,7 +89,7 @@ def _result(future: Future, target: Target, deadline_s: float) -> TargetStatus:
         else f"no answer within {deadline_s:g} s"
     )
     return TargetStatus(
-        url=target.url,
+        url=redact_url(target.url),
         kind=target.kind,
         host=target.host,
         up=False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import httpx
@@ -22,6 +23,7 @@ from velollm_desktop.core.fleet.expo import (
 )
 from velollm_desktop.core.fleet.model import Counters, TargetStatus
 from velollm_desktop.core.fleet.targets import Target
+from velollm_desktop.core.http.bounds import redact_url
 
 BODY_CAP_BYTES = 4 * 1024 * 1024
 PROBE_DEADLINE_S = 3.0  # commands/fleet.py repeats it (lazy import)
@@ -47,31 +49,46 @@ class Answer:
             return None
 
 
-def fetch(http: httpx.Client, url: str, deadline: float, cap: int = BODY_CAP_BYTES) -> Answer:
-    """GET `url` before `deadline` (time.monotonic), at most `cap` bytes; ProbeError otherwise."""
+def fetch(
+    http: httpx.Client | None, url: str, deadline: float, cap: int = BODY_CAP_BYTES
+) -> Answer:
+    """GET `url` before `deadline` (time.monotonic), at most `cap` bytes; ProbeError otherwise.
+
+    The request goes through the bounded transport (core/http/transport.py): its own
+    connection, closed when it ends, and ONE deadline over connect, headers and body, so a
+    target that drips its headers a byte a second ends at the deadline and holds nothing
+    that another target needs (`http` is kept for callers; no pooled connection is used)."""
+    from velollm_desktop.core.http import transport  # noqa: PLC0415 - socket only
+
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ProbeError("no answer within the probe deadline")
-    chunks: list[bytes] = []
-    size = 0
+    base, path = _split(url)
+    limits = transport.Limits(deadline_s=remaining, stall_s=remaining, max_body_bytes=cap)
+    headers_read = False
     try:
-        with http.stream("GET", url, timeout=httpx.Timeout(remaining)) as resp:
-            for chunk in resp.iter_bytes():  # decoded: the cap bounds memory
-                size += len(chunk)
-                if size > cap:
-                    raise ProbeError(f"answer larger than {cap // (1024 * 1024)} MiB")
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise ProbeError("answer too slow: not complete within the probe deadline")
-            return Answer(resp.status_code, b"".join(chunks))
-    except httpx.TimeoutException:
+        resp = transport.open_request(base, "GET", path, None, limits, "the target")
+        headers_read = True
+        try:
+            return Answer(resp.status, resp.read(cap))
+        finally:
+            resp.close()
+    except transport.TooLarge:
+        raise ProbeError(f"answer larger than {cap // (1024 * 1024)} MiB") from None
+    except transport.RequestTimedOut:
+        if headers_read:
+            raise ProbeError("answer too slow: not complete within the probe deadline") from None
         raise ProbeError("no answer within the probe deadline") from None
-    except httpx.ConnectError as exc:
+    except (transport.ServerNotRunning, transport.BadURL) as exc:
         raise ProbeError(f"cannot connect: {connect_words(_short(exc), url)}") from None
-    except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
+    except transport.ServerError as exc:
         raise ProbeError(f"connection dropped or not HTTP: {_short(exc)}") from None
-    except httpx.HTTPError as exc:
-        raise ProbeError(f"{type(exc).__name__}: {_short(exc)}") from None
+
+
+def _split(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path or "/"
+    return f"{parts.scheme}://{parts.netloc}", path + (f"?{parts.query}" if parts.query else "")
 
 
 CONNECT_WORDS = (  # the OS's error text (errno names differ per platform) → words
@@ -101,11 +118,11 @@ def _short(exc: Exception) -> str:
     return clean_text(text.splitlines()[0], 160)
 
 
-def _metrics(answer: Answer) -> Metrics:
+def _metrics(answer: Answer, deadline: float | None = None) -> Metrics:
     if answer.status != 200:
         raise ProbeError(f"/metrics answered HTTP {answer.status}")
     try:
-        return parse_exposition(answer.text())
+        return parse_exposition(answer.text(), deadline)
     except MetricsError as exc:
         raise ProbeError(f"/metrics sent something that is not Prometheus text: {exc}") from None
 
@@ -126,12 +143,12 @@ def kind_of_metrics(metrics: Metrics) -> str | None:
     return None
 
 
-def detect_kind(http: httpx.Client, target: Target, deadline: float) -> str:
+def detect_kind(http: httpx.Client | None, target: Target, deadline: float) -> str:
     """Ask the target what it is (its /metrics, Ollama's /api/version, /v1/models)."""
     answer = fetch(http, target.metrics_url, deadline)
     if answer.status == 200:
         try:
-            kind = kind_of_metrics(parse_exposition(answer.text()))
+            kind = kind_of_metrics(parse_exposition(answer.text(), deadline))
         except MetricsError:
             kind = None
         if kind:
@@ -151,7 +168,7 @@ def detect_kind(http: httpx.Client, target: Target, deadline: float) -> str:
     )
 
 
-def openai_models(http: httpx.Client, base_url: str, deadline: float) -> list[str]:
+def openai_models(http: httpx.Client | None, base_url: str, deadline: float) -> list[str]:
     """Model ids from an OpenAI-compatible /v1/models."""
     answer = fetch(http, base_url + "/v1/models", deadline)
     body = answer.json()
@@ -162,7 +179,9 @@ def openai_models(http: httpx.Client, base_url: str, deadline: float) -> list[st
     ]
 
 
-def _ollama(http: httpx.Client, target: Target, deadline: float, status: TargetStatus) -> None:
+def _ollama(
+    http: httpx.Client | None, target: Target, deadline: float, status: TargetStatus
+) -> None:
     version = fetch(http, target.base_url + "/api/version", deadline)
     body = version.json()
     if version.status != 200 or not isinstance(body, dict) or "version" not in body:
@@ -178,7 +197,7 @@ def _ollama(http: httpx.Client, target: Target, deadline: float, status: TargetS
 
 
 def _exporter(
-    http: httpx.Client, target: Target, kind: str, deadline: float, status: TargetStatus
+    http: httpx.Client | None, target: Target, kind: str, deadline: float, status: TargetStatus
 ) -> Counters:
     now = time.monotonic()
     answer = fetch(http, target.metrics_url, deadline)
@@ -189,7 +208,7 @@ def _exporter(
             else ("no /metrics on this vLLM")
         )
         return Counters(now)
-    metrics = _metrics(answer)
+    metrics = _metrics(answer, deadline)
     if kind == "node":
         idle, all_s = mapping.cpu_counters(metrics)
         status.ram_used_bytes, status.ram_total_bytes = mapping.ram_bytes(metrics)
@@ -208,7 +227,7 @@ def _exporter(
 
 
 def probe(
-    http: httpx.Client,
+    http: httpx.Client | None,
     target: Target,
     kind: str | None,
     prev: Counters | None,
@@ -217,7 +236,7 @@ def probe(
     """Probe `target` (kind None: detect it first); never raises for what the target does."""
     start = time.monotonic()
     deadline = start + deadline_s
-    status = TargetStatus(url=target.url, kind=kind, host=target.host, up=False)
+    status = TargetStatus(url=redact_url(target.url), kind=kind, host=target.host, up=False)
     counters = None
     try:
         status.kind = kind = kind or detect_kind(http, target, deadline)

@@ -10,6 +10,7 @@ so the tray's `/api/ps` poll loads neither httpx nor http.client.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import socket
@@ -20,6 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from velollm_desktop.core.http.bounds import (
+    TLS_HANDSHAKE_S,
+    Pace,
+    redact_url,
+    tls_handshake,
+)
 from velollm_desktop.core.http.errors import (
     BadResponse,
     BadURL,
@@ -57,6 +64,9 @@ class Limits:
     """All lines of one stream together."""
     max_lines: int | None = None
     """Lines of one stream (the clients derive it from num_predict / max_tokens)."""
+    min_lines_per_s: float | None = None
+    """Floor speed of a stream once its first line came: after RATE_GRACE_S, fewer lines
+    than this rate gives are "too slow to benchmark" (a token a minute is not a benchmark)."""
 
     def with_(self, **kw: Any) -> Limits:
         return replace(self, **kw)
@@ -70,6 +80,8 @@ class Target:
     host: str
     port: int
     prefix: str
+    auth: str | None = None
+    """`user:password` from the URL (sent as HTTP Basic auth, never printed)."""
 
 
 def parse_base_url(url: str, product: str) -> Target:
@@ -78,15 +90,22 @@ def parse_base_url(url: str, product: str) -> Target:
         parts = urllib.parse.urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise BadURL(f"{product} address {url!r} is not a valid URL ({exc})") from None
+        raise BadURL(f"{product} address {redact_url(url)!r} is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadURL(
-            f"{product} address {url!r} is not a valid URL: use http://HOST:PORT"
+            f"{product} address {redact_url(url)!r} is not a valid URL: use http://HOST:PORT"
         ) from None
     if any(c.isspace() or ord(c) < 32 for c in parts.hostname):
-        raise BadURL(f"{product} address {url!r} has spaces or control characters in its host")
+        raise BadURL(
+            f"{product} address {redact_url(url)!r} has spaces or control characters in its host"
+        )
     default = 443 if parts.scheme == "https" else 80
-    return Target(parts.scheme, parts.hostname, port or default, parts.path.rstrip("/"))
+    auth = None
+    if parts.username is not None:
+        auth = (
+            urllib.parse.unquote(parts.username) + ":" + urllib.parse.unquote(parts.password or "")
+        )
+    return Target(parts.scheme, parts.hostname, port or default, parts.path.rstrip("/"), auth)
 
 
 def finite_json(text: bytes | str, what: str) -> Any:
@@ -137,6 +156,7 @@ class Response:
         """Lines of the body (without the newline), every cap of `limits` enforced."""
         buf = bytearray()
         lines = 0
+        pace = Pace(limits.stall_s, limits.min_lines_per_s, self._conn.what)
         for block in self.iter_body(limits.max_stream_bytes):
             buf += block
             while (nl := buf.find(b"\n")) >= 0:
@@ -148,7 +168,10 @@ class Response:
                         f"{self._conn.what} sent more than {limits.max_lines} lines for this "
                         "request (far more than it asked for); stopped reading"
                     )
+                if line.strip():
+                    pace.line()
                 yield line
+            pace.check()
             if len(buf) > limits.max_line_bytes:
                 raise TooLarge(
                     f"{self._conn.what} sent a line longer than "
@@ -185,12 +208,8 @@ class _Conn:
         if t.scheme == "https":
             import ssl  # noqa: PLC0415 - remote TLS servers only
 
-            sock.settimeout(min(self.limits.stall_s, self._left()))
-            try:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=t.host)
-            except (OSError, ssl.SSLError) as exc:
-                sock.close()
-                raise StreamBroken(f"TLS with {self.what} failed: {exc}") from None
+            end = min(time.monotonic() + TLS_HANDSHAKE_S, self.deadline)
+            sock = tls_handshake(ssl, sock, t.host, end, self.what)
         self.sock = sock
 
     def _left(self) -> float:
@@ -328,7 +347,7 @@ def open_request(
 ) -> Response:
     """Send one request and read the head; the caller reads (and closes) the body."""
     target = parse_base_url(base_url, product)
-    what = f"{product} at {base_url}"
+    what = f"{product} at {redact_url(base_url)}"
     data = json.dumps(body).encode() if body is not None else None
     host = f"[{target.host}]" if ":" in target.host else target.host
     head = [
@@ -338,6 +357,9 @@ def open_request(
         "Connection: close",
         "User-Agent: velollm-desktop",
     ]
+    if target.auth is not None:
+        token = base64.b64encode(target.auth.encode("utf-8")).decode("ascii")
+        head.append(f"Authorization: Basic {token}")
     if data is not None:
         head += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
     conn = _Conn(target, limits, what, cancel)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, redact_url
 from velollm_desktop.core.http.errors import (
     BadResponse,
     ServerNotRunning,
@@ -31,6 +32,7 @@ from velollm_desktop.core.http.transport import (
     printable,
 )
 from velollm_desktop.core.measurement import RunMeasurement
+from velollm_desktop.core.ollama.client import stream_limits_for
 
 CONNECT_TIMEOUT_S = 2.0
 GET_DEADLINE_S = 10.0
@@ -75,14 +77,16 @@ class _SseClient:
         read_timeout_s: float = 300.0,
         stream_deadline_s: float = STREAM_DEADLINE_S,
         get_deadline_s: float = GET_DEADLINE_S,
+        min_tokens_per_s: float = MIN_TOKENS_PER_S,
     ) -> None:
         self.base_url = base_url.strip().rstrip("/")
+        self._floor = min_tokens_per_s
         self._get_limits = Limits(deadline_s=get_deadline_s, stall_s=get_deadline_s)
         self._stream_limits = Limits(deadline_s=stream_deadline_s, stall_s=read_timeout_s)
 
     @property
     def what(self) -> str:
-        return f"{self.product} at {self.base_url}"
+        return f"{self.product} at {redact_url(self.base_url)}"
 
     def close(self) -> None:
         """Nothing to release: every request uses its own connection (no keep-alive)."""
@@ -106,7 +110,7 @@ class _SseClient:
             resp = open_request(self.base_url, method, path, body, limits, self.product, cancel)
         except ServerNotRunning:
             raise ServerNotRunning(
-                f"{self.product} is not running at {self.base_url}: {self.start_hint}"
+                f"{self.product} is not running at {redact_url(self.base_url)}: {self.start_hint}"
             ) from None
         if resp.status >= 400:
             self._raise_for(resp, model)
@@ -153,7 +157,9 @@ class _SseClient:
     ) -> Iterator[dict]:
         limits = self._stream_limits
         if max_tokens is not None and max_tokens >= 0:
-            limits = limits.with_(max_lines=2 * (max_tokens + EVENT_MARGIN))  # + blank lines
+            limits = stream_limits_for(
+                limits, 2 * (max_tokens + EVENT_MARGIN), max_tokens, self._floor
+            )
         resp = self._open("POST", path, body, model, limits, cancel)
         try:
             for raw in resp.iter_lines(limits):
@@ -236,7 +242,7 @@ class LlamaServerClient(_SseClient):
             resp = open_request(self.base_url, "GET", "/health", None, limits, self.product)
         except ServerNotRunning:
             raise ServerNotRunning(
-                f"{self.product} is not running at {self.base_url}: {self.start_hint}"
+                f"{self.product} is not running at {redact_url(self.base_url)}: {self.start_hint}"
             ) from None
         resp.close()
         return resp.status == 200

@@ -116,6 +116,11 @@ MAX_KEYS = 65_536
 """Metadata keys (real models have fewer than 100)."""
 MAX_METADATA_BYTES = 256 * 1024 * 1024
 """Header + metadata read at most (a 256k-token vocabulary with merges is ~20 MB)."""
+MAX_ITEMS = 2 * 1024 * 1024
+"""Strings and arrays inside arrays, all arrays together (each is read one by one). Real
+files have < 600k (Llama 3: 128k tokens + 280k merges; Gemma 3: 262k tokens); scalar
+arrays are skipped by seek and not counted. A sparse file of zeros is 30 M empty strings
+by the byte check alone: this cap, not the size, bounds the work."""
 
 
 class _Reader:
@@ -123,6 +128,16 @@ class _Reader:
 
     def __init__(self, fh: BinaryIO, size: int) -> None:
         self.fh, self.limit = fh, min(size, MAX_METADATA_BYTES)
+        self.items = 0
+
+    def count(self, n: int) -> None:
+        """Account for `n` items read one by one; refused past MAX_ITEMS."""
+        self.items += n
+        if self.items > MAX_ITEMS:
+            raise NotGGUF(
+                f"metadata arrays hold more than {MAX_ITEMS} strings or arrays: refused "
+                "(no real model has a quarter of that)"
+            )
 
     def left(self) -> int:
         return self.limit - self.fh.tell()
@@ -161,18 +176,51 @@ class _Reader:
             raise NotGGUF(f"metadata arrays nested deeper than {MAX_DEPTH}: refused")
         itype = self.read("<I")
         n = self.read("<Q")
-        least = struct.calcsize(_SCALARS[itype]) if itype in _SCALARS else 8
-        if n * least > self.left():  # checked before any item is read: no huge loop, no huge list
+        # the smallest an item can be: a scalar's size, a string's length (8), an array's
+        # type + length (12); checked against the bytes left before any item is read
+        least = struct.calcsize(_SCALARS[itype]) if itype in _SCALARS else (8, 12)[itype == ARRAY]
+        if itype not in _SCALARS and itype not in (STRING, ARRAY):
+            raise NotGGUF(f"unknown metadata array item type {itype}")
+        if n * least > self.left():
             raise NotGGUF(f"an array declares {n} items, more than is left: {self._ends()}")
-        head = [self.value(itype, depth) for _ in range(min(n, KEEP_ARRAY_ITEMS))]
+        if itype not in _SCALARS:
+            self.count(n)  # before the loop: the work is bounded, not only the bytes
+        keep = min(n, KEEP_ARRAY_ITEMS)
+        if itype in _SCALARS:  # the kept items in one unpack, not one call each
+            code = _SCALARS[itype][1]
+            head = list(struct.unpack(f"<{keep}{code}", self.fh.read(keep * least)))
+        else:
+            head = [self.value(itype, depth) for _ in range(keep)]
         if n <= KEEP_ARRAY_ITEMS:
             return head
         if itype in _SCALARS:  # skip the rest without reading it item by item
             self.fh.seek((n - KEEP_ARRAY_ITEMS) * least, 1)
+        elif itype == STRING:
+            self.skip_strings(n - KEEP_ARRAY_ITEMS)
         else:
             for _ in range(n - KEEP_ARRAY_ITEMS):
                 self.value(itype, depth)
         return ArrayInfo(n, tuple(head))
+
+    def skip_strings(self, n: int) -> None:
+        """Step over `n` strings reading 1 MiB blocks (a vocabulary's tail, not kept)."""
+        pos, end = self.fh.tell(), self.limit
+        block, base = b"", pos
+        while n > 0:
+            off = pos - base
+            if off + 8 > len(block):
+                self.fh.seek(pos)
+                block, base, off = self.fh.read(min(1 << 20, max(end - pos, 0))), pos, 0
+                if len(block) < 8:
+                    raise NotGGUF(self._ends())
+            (length,) = struct.unpack_from("<Q", block, off)
+            if length > 1 << 24:
+                raise NotGGUF("implausible string length in metadata")
+            pos += 8 + length
+            if pos > end:
+                raise NotGGUF(self._ends())
+            n -= 1
+        self.fh.seek(pos)
 
 
 def read_gguf(path: Path | str) -> GGUFInfo:

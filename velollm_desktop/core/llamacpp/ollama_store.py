@@ -7,12 +7,16 @@ is application/vnd.ollama.image.model → blobs/sha256-<hex>.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from velollm_desktop.core.fsutil import read_own_json
+from velollm_desktop.core.ollama.names import blob_file_name, valid_model_name
+
 MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
 REGISTRY = "registry.ollama.ai"
+MAX_MANIFEST_BYTES = 1024 * 1024
+"""A manifest is < 2 KB."""
 PREFIX = "ollama:"
 """How the GUI and CLI name a model Ollama downloaded, beside plain .gguf paths."""
 
@@ -57,19 +61,26 @@ def resolve(name: str, dirs: list[Path] | None = None) -> Path:
     tag = tag or "latest"
     if "/" not in repo:
         repo = f"library/{repo}"
-    if ".." in repo.split("/") or ".." == tag or "/" in tag:
+    if not valid_model_name(f"{repo}:{tag}"):
         raise OllamaModelNotFound(f"invalid model name {name!r}")
     tried = []
     for base in dirs or model_dirs():
         manifest = base / "manifests" / REGISTRY / repo / tag
         tried.append(str(manifest))
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_own_json(manifest, max_bytes=MAX_MANIFEST_BYTES, max_depth=8)
+        except (OSError, ValueError):  # missing, or UnreadableFile: not a manifest we can use
             continue
-        for layer in data.get("layers", []):
-            if layer.get("mediaType") == MODEL_MEDIA_TYPE:
-                digest = str(layer.get("digest", "")).replace(":", "-")
+        layers = data.get("layers") if isinstance(data, dict) else None
+        for layer in layers if isinstance(layers, list) else []:
+            if isinstance(layer, dict) and layer.get("mediaType") == MODEL_MEDIA_TYPE:
+                digest = blob_file_name(layer.get("digest"))
+                if digest is None:
+                    raise OllamaModelNotFound(
+                        f"{name}: its manifest {manifest} names the blob "
+                        f"{str(layer.get('digest'))[:80]!r}, which is not a sha256 digest; "
+                        "not following it (pull the model again)"
+                    )
                 blob = base / "blobs" / digest
                 if blob.exists():
                     return blob

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, RATE_GRACE_S, redact_url
 from velollm_desktop.core.http.errors import (
     GUI_ADDRESS_FIX,
     ServerBusy,
@@ -49,6 +50,20 @@ BUSY_RETRIES = 3
 BUSY_BACKOFF_S = 0.5
 
 
+def stream_limits_for(
+    limits: Limits, max_lines: int, tokens: int, floor: float = MIN_TOKENS_PER_S
+) -> Limits:
+    """A stream's limits from what was asked: `max_lines` lines at most, the floor speed, and
+    an overall deadline of the first-line wait + the grace + `tokens` at the floor speed
+    (never more than the configured stream deadline)."""
+    asked_s = limits.stall_s + RATE_GRACE_S + (tokens + 1) / floor
+    return limits.with_(
+        max_lines=max_lines,
+        min_lines_per_s=floor,
+        deadline_s=min(limits.deadline_s, asked_s),
+    )
+
+
 class OllamaClient:
     """A client for one Ollama server (`base_url` like http://127.0.0.1:11434)."""
 
@@ -64,6 +79,7 @@ class OllamaClient:
         stream_deadline_s: float = STREAM_DEADLINE_S,
         busy_backoff_s: float = BUSY_BACKOFF_S,
         lightweight: bool = False,
+        min_tokens_per_s: float = MIN_TOKENS_PER_S,
     ) -> None:
         self.base_url = base_url.strip().rstrip("/")
         self._limits = Limits(deadline_s=read_timeout_s, stall_s=read_timeout_s)
@@ -72,6 +88,7 @@ class OllamaClient:
         )
         self._stream_limits = Limits(deadline_s=stream_deadline_s, stall_s=stream_stall_timeout_s)
         self._backoff = busy_backoff_s
+        self._floor = min_tokens_per_s
         self._lightweight = lightweight  # kept for callers: every path is now lightweight
 
     def close(self) -> None:
@@ -99,7 +116,7 @@ class OllamaClient:
                 resp = open_request(self.base_url, method, path, body, limits, self.PRODUCT, cancel)
             except ServerNotRunning:
                 raise ServerNotRunning(
-                    f"Ollama is not running at {self.base_url}: {self.START_HINT}"
+                    f"Ollama is not running at {redact_url(self.base_url)}: {self.START_HINT}"
                 ) from None
             if resp.status < 400:
                 return resp
@@ -144,7 +161,7 @@ class OllamaClient:
             resp.close()
         if not raw.strip():
             return {}  # DELETE answers 200 with no body
-        return finite_json(raw, f"Ollama at {self.base_url}")
+        return finite_json(raw, f"Ollama at {redact_url(self.base_url)}")
 
     def _ndjson(
         self, path: str, body: Mapping[str, Any], model: str | None, cancel: threading.Event | None
@@ -152,9 +169,11 @@ class OllamaClient:
         limits = self._stream_limits
         n_predict = (body.get("options") or {}).get("num_predict")
         if isinstance(n_predict, int) and n_predict >= 0:
-            limits = limits.with_(max_lines=n_predict + STREAM_LINE_MARGIN)
+            limits = stream_limits_for(
+                limits, n_predict + STREAM_LINE_MARGIN, n_predict, self._floor
+            )
         resp = self._open("POST", path, body, model, limits, cancel)
-        what = f"Ollama at {self.base_url}"
+        what = f"Ollama at {redact_url(self.base_url)}"
         try:
             for line in resp.iter_lines(limits):
                 if cancel is not None and cancel.is_set():
@@ -241,7 +260,7 @@ class OllamaClient:
         if options:
             body["options"] = dict(options)
         data = self._send("POST", "/api/generate", body, model, slow=True)
-        return GenerateChunk.from_json(schema.chunk(data, f"Ollama at {self.base_url}"))
+        return GenerateChunk.from_json(schema.chunk(data, f"Ollama at {redact_url(self.base_url)}"))
 
     def create(
         self,

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from velollm_desktop.core.fsutil import atomic_write_text, move_aside
+from velollm_desktop.core.fsutil import UnreadableFile, atomic_write_text, move_aside, read_own_json
 from velollm_desktop.core.http.errors import ServerError, from_transport
 from velollm_desktop.core.ollama.client import OllamaClient
+from velollm_desktop.core.ollama.names import valid_model_name
 from velollm_desktop.core.ollama.version import version_tuple
 from velollm_desktop.core.settings import data_dir
 
+log = logging.getLogger(__name__)
 _BLOB_NAME = re.compile(r"^sha256-([0-9a-f]{64})$")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class DerivedModelError(ServerError):
@@ -32,9 +35,20 @@ class DerivedModelError(ServerError):
 
 
 def derived_name(model: str, suffix: str) -> str:
-    """ "llama3.2:1b" + "-spec" → "llama3.2-spec:1b"."""
-    base, _, tag = model.partition(":")
-    return f"{base}{suffix}" + (f":{tag}" if tag else "")
+    """ "llama3.2:1b" + "-spec" → "llama3.2-spec:1b", built from allowed characters only:
+    anything else becomes `-`, and `.`/`..`/empty path parts are dropped, so whatever name a
+    server lists, the name we send to `/api/create` is a plain valid one (or DerivedModelError)."""
+    base, _, tag = str(model).partition(":")
+    parts = [_NOT_ALLOWED.sub("-", p).strip("-._") for p in base.split("/")]
+    parts = [p for p in parts if p][-3:]
+    tag = _NOT_ALLOWED.sub("-", tag).strip("-._")[:80]
+    if not parts:
+        raise DerivedModelError(f"{model!r} has no usable name to derive a model name from")
+    parts[-1] = f"{parts[-1][: 80 - len(suffix)]}{suffix}"
+    name = "/".join(parts) + (f":{tag}" if tag else "")
+    if not valid_model_name(name):
+        raise DerivedModelError(f"cannot build a valid model name from {model!r}")
+    return name
 
 
 def _canon(name: str) -> str:
@@ -56,10 +70,11 @@ class DerivedJournal:
 
     def load(self) -> dict[str, dict[str, Any]]:
         try:
-            data = json.loads(self.file.read_text(encoding="utf-8"))
+            data = read_own_json(self.file)
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError):
+        except UnreadableFile as exc:
+            log.warning("derived-model record unreadable, moved aside: %s", exc)
             move_aside(self.file)
             return {}
         return data if isinstance(data, dict) else {}
@@ -144,8 +159,11 @@ def create_derived(
 ) -> None:
     """Create `name` from `base` with `parameters` (and `draft` attached); journalled first."""
     journal = journal or DerivedJournal()
-    if not NAME_RE.match(name):
-        raise DerivedModelError(f"{name!r} is not a valid Ollama model name")
+    if not valid_model_name(name):
+        raise DerivedModelError(
+            f"{name!r} is not a valid Ollama model name (letters, digits, '.', '_', '-' per "
+            "part; no '..'); nothing was created"
+        )
     with OllamaClient(url) as client:
         installed = {_canon(m.name) for m in client.installed_models()}
         if _canon(name) in installed and not journal.ours(name):

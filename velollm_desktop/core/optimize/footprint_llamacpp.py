@@ -24,7 +24,7 @@ import threading
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.fsutil import atomic_write_text, read_own_json
 from velollm_desktop.core.llamacpp.binaries import (
     BinaryNotFound,
     LlamaBinary,
@@ -197,8 +197,8 @@ class Projector:
         if self.cache_path is None:
             return {}
         try:
-            data = json.loads(self.cache_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_own_json(self.cache_path)
+        except (OSError, ValueError):  # missing or unreadable (UnreadableFile): start empty
             return {}
         return data if isinstance(data, dict) else {}
 

@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from velollm_desktop.core.fsutil import atomic_write_text
+from velollm_desktop.core.fsutil import UnreadableFile, atomic_write_text, read_own_json
 
 LOCK_WAIT_S = 30.0
 """How long a second apply/undo waits for the first (a restart takes seconds) before refusing."""
@@ -115,14 +115,16 @@ def read_entries(path: Path) -> list[JournalEntry]:
     ApplyError (one line that says nothing was changed) when it is not a regular file, too
     large, not JSON or not a list of entries.
     """
-    if not path.exists():
-        return []
     try:
-        if not path.is_file():
-            raise ApplyError("it is not a regular file")
-        if path.stat().st_size > MAX_JOURNAL_BYTES:
-            raise ApplyError(f"it is larger than {MAX_JOURNAL_BYTES // (1024 * 1024)} MiB")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_own_json(path, max_bytes=MAX_JOURNAL_BYTES)  # regular, size, depth: no hang
+    except FileNotFoundError:
+        return []
+    except UnreadableFile as exc:
+        raise ApplyError(
+            f"the undo journal is unreadable ({str(exc)[:200]}); nothing was changed — "
+            "restore the file from its .bak copy by hand, then delete the journal"
+        ) from None
+    try:
         if not isinstance(data, list):
             raise ApplyError("it is not a list of entries")
         return [JournalEntry.from_json(e) for e in data]

@@ -41,12 +41,45 @@ class ModelProfile:
 
 MAX_BLOCKS = 4096
 """More layers than any model has: a larger block_count is a broken or hostile file."""
+SHAPE_RANGES: dict[str, tuple[int, int]] = {
+    "block_count": (1, MAX_BLOCKS),
+    "embedding_length": (1, 1 << 20),
+    "attention.head_count": (1, 1 << 14),
+    "attention.head_count_kv": (0, 1 << 14),
+    "attention.key_length": (1, 1 << 16),
+    "attention.value_length": (1, 1 << 16),
+    "context_length": (1, 1 << 24),
+    "vocab_size": (1, 1 << 24),
+}
+"""Every shape field the fit reads, with the values a real model can have (inclusive).
+A field outside its range — negative, zero heads, a 2^40 width — makes the model unusable
+for planning: it is reported and left out, never planned for (docs/RELIABILITY.md)."""
 
 
-def _first_int(v: Any, default: int) -> int:
-    if isinstance(v, list):
-        return int(max(v)) if v else default
-    return int(v) if isinstance(v, (int, float)) else default
+class BadModel(ValueError):
+    """A model's metadata cannot be planned for; the message names the model and the field."""
+
+
+def _number(name: str, field: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) > 2**62:
+        raise BadModel(f"{name}: {field} = {str(v)[:40]!r} is not a number")
+    if isinstance(v, float) and not v.is_integer():
+        raise BadModel(f"{name}: {field} = {v!r} is not a whole number")
+    low, high = SHAPE_RANGES[field]
+    if not low <= int(v) <= high:
+        raise BadModel(f"{name}: {field} = {int(v)} is not a real model's (allowed {low}…{high})")
+    return int(v)
+
+
+def shape_field(name: str, field: str, v: Any, default: int) -> int:
+    """One metadata number, range-checked; a per-layer list gives its largest item."""
+    if v is None:
+        return default
+    if isinstance(v, (list, tuple)):
+        if not v or len(v) > MAX_BLOCKS:
+            raise BadModel(f"{name}: {field} is a list of {len(v)} items")
+        return max(_number(name, field, x) for x in v)
+    return _number(name, field, v)
 
 
 def profile_from_show(
@@ -55,53 +88,67 @@ def profile_from_show(
     """Build a profile from an `/api/show` body (verbose, so per-layer arrays are present).
 
     `size_bytes` is the model's size from `/api/tags`; without it, parameters × bits per
-    weight of the quantization is used.
+    weight of the quantization is used. Every shape field is checked against SHAPE_RANGES;
+    a missing, mistyped or impossible one raises BadModel (a ValueError) naming it.
     """
-    info = show.get("model_info") or {}
-    arch = str(info.get("general.architecture") or "llama")
+    info = show.get("model_info") if isinstance(show, Mapping) else None
+    if not isinstance(info, Mapping):
+        raise BadModel(f"{name}: no model_info object")
+    arch = str(info.get("general.architecture") or "llama")[:64]
 
-    def key(k: str, default: Any = None) -> Any:
-        return info.get(f"{arch}.{k}", default)
+    def field(k: str, default: int) -> int:
+        return shape_field(name, k, info.get(f"{arch}.{k}"), default)
 
-    blocks = _first_int(key("block_count"), 0)
-    if blocks <= 0:
-        raise ValueError(
+    if info.get(f"{arch}.block_count") is None:
+        raise BadModel(
             f"{name}: /api/show has no {arch}.block_count (was it saved with verbose: true?)"
         )
-    if blocks > MAX_BLOCKS:  # the largest models have a few hundred layers
-        raise ValueError(f"{name}: {arch}.block_count = {blocks} is not a real model's layer count")
-    emb = _first_int(key("embedding_length"), 4096)
-    heads = _first_int(key("attention.head_count"), 32)
-    kv_raw = key("attention.head_count_kv", heads)
-    kv = (
-        tuple(int(x) for x in kv_raw)
-        if isinstance(kv_raw, list) and kv_raw
-        else (int(kv_raw),) * blocks
-    )
-    head_dim = emb // heads if heads else 128
+    blocks = field("block_count", 0)
+    emb = field("embedding_length", 4096)
+    heads = field("attention.head_count", 32)
+    kv = _kv_per_layer(name, info.get(f"{arch}.attention.head_count_kv"), heads, blocks)
+    head_dim = max(1, emb // heads)
+    if size_bytes is not None and (
+        isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes < 0
+    ):
+        raise BadModel(f"{name}: size {str(size_bytes)[:40]!r} is not a model's size in bytes")
     if size_bytes is None:
-        params = int(info.get("general.parameter_count") or 0)
-        size_bytes = int(params * 4.85 / 8) if params else 0  # ~Q4_K_M bits per weight
+        params = info.get("general.parameter_count")
+        params = params if isinstance(params, int) and 0 < params < 1 << 50 else 0
+        size_bytes = int(params * 4.85 / 8)  # ~Q4_K_M bits per weight
     try:
         shape = shape_from_metadata(info, int(size_bytes), show.get("tensors"))
-    except ValueError:
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError):
         shape = None
+    tokens = info.get("tokenizer.ggml.tokens")
+    n_tokens = len(tokens) if isinstance(tokens, (list, tuple)) else 0
     return ModelProfile(
         name=name,
         weights_bytes=int(size_bytes),
         block_count=blocks,
         embedding_length=emb,
         head_count=heads,
-        head_count_kv=kv if len(kv) == blocks else (max(kv),) * blocks,
-        key_length=_first_int(key("attention.key_length"), head_dim),
-        value_length=_first_int(key("attention.value_length"), head_dim),
-        context_length=_first_int(key("context_length"), 4096),
-        vocab_size=_first_int(
-            key("vocab_size"), len(info.get("tokenizer.ggml.tokens") or []) or 32000
-        ),
+        head_count_kv=kv,
+        key_length=field("attention.key_length", head_dim),
+        value_length=field("attention.value_length", head_dim),
+        context_length=field("context_length", 4096),
+        vocab_size=field("vocab_size", min(n_tokens, 1 << 24) or 32000),
         architecture=arch,
         shape=shape,
     )
+
+
+def _kv_per_layer(name: str, raw: Any, heads: int, blocks: int) -> tuple[int, ...]:
+    """KV heads per layer (a single value repeated); at least one layer with KV heads."""
+    field = "attention.head_count_kv"
+    if isinstance(raw, (list, tuple)) and raw:
+        kv = tuple(shape_field(name, field, x, heads) for x in raw[:MAX_BLOCKS])
+        kv = kv if len(kv) == blocks else (max(kv),) * blocks
+    else:
+        kv = (shape_field(name, field, raw, heads),) * blocks
+    if max(kv) <= 0:
+        raise BadModel(f"{name}: {field} is 0 for every layer (no attention to size a cache for)")
+    return kv
 
 
 def load_model_info_file(spec: str) -> ModelProfile:

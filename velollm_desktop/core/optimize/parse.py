@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from velollm_desktop.core.http.bounds import redact_url
 from velollm_desktop.core.optimize.catalogue import BY_NAME, NEVER_EXISTED, VarType
 
 _GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
@@ -225,13 +226,13 @@ def exposure_warnings(env: dict[str, str]) -> list[str]:
     out = []
     host = clean(env.get("OLLAMA_HOST", "") or "")
     if host:
-        hostport = host.split("://", 1)[-1].split("/", 1)[0]
+        hostport = host.split("://", 1)[-1].split("/", 1)[0].rpartition("@")[2]  # no user:pw
         name = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
         if hostport.startswith("["):
             name = hostport.split("]", 1)[0] + "]"
         if not name.startswith(_LOOPBACK):
             out.append(
-                f"OLLAMA_HOST={host} exposes Ollama to the network: anyone who can reach this "
+                f"OLLAMA_HOST={redact_url(host)} exposes Ollama to the network: anyone who can reach this "
                 "machine can use (and pull, and delete) its models; use 127.0.0.1 unless you "
                 "mean it and have a firewall"
             )

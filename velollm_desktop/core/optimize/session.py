@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.http.bounds import redact_url
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.spec_info import (
@@ -59,7 +60,13 @@ def gather_models(
     """
     notes: list[str] = []
     if specs:
-        return [load_model_info_file(s) for s in specs], None, notes
+        models = []
+        for item in specs:
+            try:
+                models.append(load_model_info_file(item))
+            except (OSError, ValueError) as exc:  # BadModel included: one bad file, one note
+                notes.append(f"skipped --model-info {item[:200]}: {exc}")
+        return models, None, notes
     try:
         with OllamaClient(url) as client:
             version = client.version()
@@ -75,7 +82,7 @@ def gather_models(
                     spec = info_from_show(m.name, {"model_info": dict(show.model_info)})
                     notes += [mtp_note(spec, f"ollama:{m.name}")] if spec.has_mtp else []
                 except (ServerError, ValueError) as exc:
-                    notes.append(f"skipped {m.name}: {exc}")
+                    notes.append(f"skipped {m.name} (from Ollama at {redact_url(url)}): {exc}")
             return models, version, notes
     except ServerError as exc:
         notes.append(str(exc))
@@ -124,7 +131,11 @@ def optimize_state(
     picked (GGUF or saved /api/show JSON), planned for besides the server's models. With no
     model at all, the hardware tiers answer instead of an almost empty fit."""
     models, version, notes = gather_models(url, specs)
-    models += [load_model_file(Path(f)) for f in files]
+    for f in files:
+        try:
+            models.append(load_model_file(Path(f)))
+        except ValueError as exc:
+            notes.append(f"skipped the model file {f}: {exc}")
     notes += _file_mtp_notes(models)
     if not models and strategy == "fit":
         strategy = "heuristic"
