@@ -238,7 +238,7 @@ def test_builtin_engine_job_starts_and_stops_its_server(smol_model):
     history = History()
     result = run_job(
         BenchJob(BUILTIN, "", None, "quick", 1), lambda *a: None, threading.Event(), history
-    )
+    ).result
     assert result.server.kind == "llamacpp" and len(result.results[0].runs) == 1
     assert len(history.entries()) == 1
     history.close()
@@ -359,3 +359,34 @@ def test_rows_appear_as_tests_finish_and_the_table_fits_its_pane(page, qtbot):
     t = page.table
     assert t.horizontalScrollBar().maximum() == 0
     assert sum(t.columnWidth(c) for c in range(t.columnCount())) <= t.viewport().width() + 1
+
+
+def test_a_run_the_locked_history_cannot_take_says_where_it_was_kept(page, qtbot, monkeypatch):
+    """Another program holds the history: the page says so and names the file the run went
+    to (as `velollm benchmark` does), and that file holds the run."""
+    import sqlite3
+
+    from velollm_desktop.core.bench import store
+    from velollm_desktop.core.settings import data_dir
+
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.2)
+    before = set(data_dir().glob("unsaved-result-*.json"))
+    with FakeOllama() as fake:
+        _select(page, "ollama")
+        page.url.setText(fake.url)
+        page.model.setEditText(MODEL)
+        page.suite.setCurrentText("quick")
+        page.runs.setValue(1)
+        other = sqlite3.connect(page.history.path)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: page.worker is None, timeout=30000)
+        finally:
+            other.rollback()
+            other.close()
+    (saved,) = set(data_dir().glob("unsaved-result-*.json")) - before
+    status = page.status.text()
+    assert "busy" in status and f"this run was saved to {saved} instead." in status, status
+    assert store.from_json(saved.read_text()).model == MODEL
+    assert page.table.rowCount() == 1  # the run is on screen as well

@@ -23,9 +23,10 @@ from velollm_desktop.core.monitor.text import tooltip_text
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.models import LoadedModel
 from velollm_desktop.core.settings import Settings
-from velollm_desktop.ui.app import NO_TRAY_HINT, Controller
+from velollm_desktop.ui.app import Controller
 from velollm_desktop.ui.icons import draw_tray_pixmap, tray_levels, waiting_icon
 from velollm_desktop.ui.monitor_page import NO_GPU_TEXT, MonitorPage
+from velollm_desktop.ui.startup import NO_TRAY_HINT
 from velollm_desktop.ui.tray import Tray
 from velollm_desktop.workers.monitor import SamplerWorker
 
@@ -353,7 +354,7 @@ def test_first_start_with_a_tray_opens_the_dashboard_once_with_a_welcome(qtbot, 
     miss) with what the app does and where its icon lives; the next start does not."""
     from PySide6.QtWidgets import QSystemTrayIcon
 
-    from velollm_desktop.ui.app import WELCOME_TEXT
+    from velollm_desktop.ui.startup import WELCOME_TEXT
 
     monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
     app = QApplication.instance()

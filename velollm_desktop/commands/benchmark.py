@@ -13,7 +13,7 @@ from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
 from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
-from velollm_desktop.core.bench.store import History, export_file
+from velollm_desktop.core.bench.store import History, export_file, unsaved_text
 from velollm_desktop.core.bench.suites import SUITES
 from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, STALL_S, StreamPace
 from velollm_desktop.core.http.errors import ServerError
@@ -210,10 +210,7 @@ def _cmd(args: argparse.Namespace) -> int:
         print("the server's version changed since the last run of this suite:")
         print("\n".join(diff_text(run.regression)))
     if run.unsaved_path is not None:
-        print(
-            f"{run.unsaved_reason}; this run was saved to {run.unsaved_path} instead",
-            file=sys.stderr,
-        )
+        print(unsaved_text(run.unsaved_reason, run.unsaved_path), file=sys.stderr)
     for path in (args.json, args.csv):
         if path:
             if args.csv == path and not str(path).lower().endswith(".csv"):
@@ -254,6 +251,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-history", action="store_true", help="do not save the result in the history"
     )
+    _add_load_options(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd)
+
+
+def _add_load_options(p: argparse.ArgumentParser) -> None:
+    """Concurrency, several endpoints, and the stream's stall and speed bounds."""
     p.add_argument(
         "--concurrency",
         type=int_range(1, 1024),
@@ -289,8 +293,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="floor speed once tokens flow; slower: 'too slow to benchmark', and each run's"
         f" deadline follows from it (default {MIN_TOKENS_PER_S:g})",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=_cmd)
 
 
 def _pace(args: argparse.Namespace) -> StreamPace:

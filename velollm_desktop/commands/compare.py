@@ -9,7 +9,7 @@ from pathlib import Path
 from velollm_desktop.cli_errors import CliError
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
-from velollm_desktop.core.bench.store import History
+from velollm_desktop.core.bench.store import History, unsaved_text
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp import ollama_store
@@ -178,7 +178,10 @@ def _cmd(args: argparse.Namespace) -> int:
         history.close()
     result = run.result
     print(render(result))
-    print(f"saved in the history as comparison #{run.history_id}")
+    if run.unsaved_path is not None:
+        print(unsaved_text(run.unsaved_reason, run.unsaved_path), file=sys.stderr)
+    else:
+        print(f"saved in the history as comparison #{run.history_id}")
     if args.json:
         import json  # noqa: PLC0415
 

@@ -24,7 +24,13 @@ from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.exporter_control import AppExporter
 from velollm_desktop.ui.icons import app_icon
-from velollm_desktop.ui.startup import report_ready_when_visible, single_instance_server
+from velollm_desktop.ui.pages import add_pages
+from velollm_desktop.ui.startup import (
+    NO_TRAY_HINT,
+    WELCOME_TEXT,
+    report_ready_when_visible,
+    single_instance_server,
+)
 from velollm_desktop.ui.tray import Tray
 from velollm_desktop.ui.tray_actions import run_tray_action
 from velollm_desktop.workers import logfile
@@ -37,22 +43,6 @@ if TYPE_CHECKING:
     from velollm_desktop.workers.monitor import OllamaPoller, SamplerWorker
 
 log = logging.getLogger(__name__)
-
-NO_TRAY_HINT = (
-    "No system tray was found, so VeloLLM runs as a normal window (closing it quits). "
-    "On GNOME, install the \u201cAppIndicator and KStatusNotifierItem Support\u201d extension "
-    "(package gnome-shell-extension-appindicator) and log in again to get the tray icon."
-)
-
-
-WELCOME_TEXT = (
-    "Welcome to VeloLLM Desktop. It watches this machine's CPU, GPU and memory and the "
-    "models Ollama has loaded, benchmarks and tunes local LLM servers, and recommends "
-    "Ollama settings (nothing changes without your yes). It lives in the system tray: the "
-    "small bar icon by the clock shows CPU, GPU and memory; click it for this window, "
-    "right-click it for quick actions. Closing this window keeps it running in the tray."
-)
-"""Shown once, at the first start with a tray (the window opens by itself that one time)."""
 
 BACKGROUND_POLL_MS = 20
 BACKGROUND_START_MAX_MS = 1000
@@ -154,56 +144,43 @@ class Controller(QObject):
 
     def _build_window(self) -> MainWindow:
         from velollm_desktop.core.bench.store import History  # noqa: PLC0415 - lazy: see module doc
-        from velollm_desktop.ui.benchmark_page import BenchmarkPage  # noqa: PLC0415
         from velollm_desktop.ui.main_window import MainWindow  # noqa: PLC0415
 
         window = MainWindow(self.settings, self.history, self.has_tray)
         self._bench_history = History()
-        self.benchmark_page = BenchmarkPage(self.settings, self._bench_history)
-        window.add_page(self.benchmark_page, "Benchmark")
-        from velollm_desktop.ui.optimize_page import OptimizePage  # noqa: PLC0415
-
-        self.optimize_page = OptimizePage(self.settings, lambda: self._hardware)
-        window.add_page(self.optimize_page, "Optimize")
-        from velollm_desktop.ui.speculative_page import SpeculativePage  # noqa: PLC0415
-
-        self.speculative_page = SpeculativePage(self._bench_history)
-        window.add_page(self.speculative_page, "Speculative")
-        from velollm_desktop.ui.tune_page import TunePage  # noqa: PLC0415
-
-        self.tune_page = TunePage(lambda: self._hardware, lambda: self.settings.get("ollama_url"))
-        window.add_page(self.tune_page, "Tune")
-        from velollm_desktop.ui.doctor_page import DoctorPage  # noqa: PLC0415
-
-        self.doctor_page = DoctorPage(
-            lambda: self.settings.get("ollama_url"), lambda: self._hardware, self._bench_history
-        )
-        window.add_page(self.doctor_page, "Doctor")
-        self.doctor_page.open_optimize.connect(
-            lambda: window.tabs.setCurrentWidget(self.optimize_page)
-        )
-        if self.tray:
-            self.benchmark_page.finished.connect(
-                lambda text: self.tray.notify("Benchmark finished", text)
-            )
-            self.optimize_page.applied.connect(
-                lambda text: self.tray.notify("Ollama settings", text)
-            )
-            self.speculative_page.finished.connect(
-                lambda text: self.tray.notify("Speculative decoding", text)
-            )
-            self.tune_page.finished.connect(lambda text: self.tray.notify("Tuning finished", text))
-            window.fleet.worst_changed.connect(self._on_fleet_worst)
-        if self.tray is not None:
-            if self.tray.paused:
-                window.monitor.set_paused(True)
-            # the Settings page's box follows the tray's "Start at login" while it is shown
-            self.tray.login_changed.connect(lambda _on: window.settings_page.show_start_at_login())
+        pages = add_pages(window, self.settings, self._bench_history, lambda: self._hardware)
+        self.benchmark_page, self.optimize_page = pages.benchmark, pages.optimize
+        self.speculative_page, self.tune_page = pages.speculative, pages.tune
+        self.doctor_page = pages.doctor
+        self._connect_tray(window)
         problems = [p for p in (self.settings.problem, self._bench_history.problem) if p]
         if problems:
             window.show_banner("\n".join(problems))
         window.settings_page.changed.connect(self._on_setting_changed)
         self.exporter.attach(window.settings_page)
+        self._fill_monitor(window)
+        window.monitor.mark_dirty()
+        return window
+
+    def _connect_tray(self, window: MainWindow) -> None:
+        """The pages' ends as tray notifications; the tray's pause and login box."""
+        tray = self.tray
+        if tray is None:
+            return
+        self.benchmark_page.finished.connect(lambda text: tray.notify("Benchmark finished", text))
+        self.optimize_page.applied.connect(lambda text: tray.notify("Ollama settings", text))
+        self.speculative_page.finished.connect(
+            lambda text: tray.notify("Speculative decoding", text)
+        )
+        self.tune_page.finished.connect(lambda text: tray.notify("Tuning finished", text))
+        window.fleet.worst_changed.connect(self._on_fleet_worst)
+        if tray.paused:
+            window.monitor.set_paused(True)
+        # the Settings page's box follows the tray's "Start at login" while it is shown
+        tray.login_changed.connect(lambda _on: window.settings_page.show_start_at_login())
+
+    def _fill_monitor(self, window: MainWindow) -> None:
+        """What the background already knows (hardware, loaded models) onto the new window."""
         if self._hardware is not None:
             window.monitor.set_hardware(self._hardware)
         elif self._hardware_error:
@@ -214,8 +191,6 @@ class Controller(QObject):
             window.monitor.set_loaded_models(self._models)
         elif self._ollama_down:
             window.monitor.set_ollama_unavailable(self._ollama_down)
-        window.monitor.mark_dirty()
-        return window
 
     # -- workers --------------------------------------------------------------------------
     def _maybe_start_background(self) -> None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.stats import compared_differences, comparison_warning
-from velollm_desktop.core.bench.store import History, export_file, from_json
+from velollm_desktop.core.bench.store import History, HistoryBusy, export_file, from_json
 from velollm_desktop.core.fsutil import read_own_json
 from velollm_desktop.ui.charts import BarChart
 
@@ -65,9 +65,14 @@ class BenchmarkHistoryBase(QWidget):
         return export_row
 
     def reload_history(self) -> None:
-        """Refresh the history list (newest first)."""
+        """Refresh the history list (newest first); while another program holds the history,
+        the list stays as it was."""
+        try:
+            entries = self.history.entries()
+        except HistoryBusy:
+            return
         self.history_list.clear()
-        for entry in self.history.entries():
+        for entry in entries:
             item = QListWidgetItem(entry.label)
             item.setData(Qt.ItemDataRole.UserRole, entry.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

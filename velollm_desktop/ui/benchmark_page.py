@@ -23,14 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velollm_desktop.core.bench.flow import outcome_text
-from velollm_desktop.core.bench.metrics import METRICS, metric_of
+from velollm_desktop.core.bench.flow import BenchRun, outcome_text
+from velollm_desktop.core.bench.metrics import METRICS, chart_series
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.stats import (
     Stats,
     noise_warning,
 )
-from velollm_desktop.core.bench.store import History
+from velollm_desktop.core.bench.store import History, unsaved_text
 from velollm_desktop.core.bench.suites import SUITES, describe_suite
 from velollm_desktop.core.energy import describe_energy, format_j_per_token
 from velollm_desktop.core.failure import Fix
@@ -326,14 +326,20 @@ class BenchmarkPage(BenchmarkHistoryBase):
         """Ask the running job to stop (the built-in engine is stopped at once)."""
         self.jobs.cancel()
 
-    def _on_result(self, result: BenchmarkResult) -> None:
+    def _on_result(self, run: BenchRun) -> None:
         """Show what was measured; a run cancelled before its first measurement leaves the
-        previous result on screen (and says so)."""
+        previous result on screen (and says so). A run the busy history could not take says
+        where it was kept."""
+        result = run.result
         if result.results:
             self.show_result(result)
         if not self.history.closed:  # the app may be quitting: the result arrives after shutdown
             self.reload_history()
-        self.status.setText(outcome_text(result, previous_shown=self.result is not None))
+        status = outcome_text(result, previous_shown=self.result is not None)
+        if run.unsaved_path is not None:
+            kept = unsaved_text(run.unsaved_reason, run.unsaved_path)
+            status = f"{status} {kept[:1].upper()}{kept[1:]}."
+        self.status.setText(status)
         if result.notes:  # the regression watch's before/after, among others
             self._show_warning(
                 "\n".join((self.warning.text().removeprefix("⚠ "), *result.notes)).strip()
@@ -387,19 +393,6 @@ class BenchmarkPage(BenchmarkHistoryBase):
         title, unit = METRICS[metric]
         self.chart.setTitle(title)
         self.chart.setLabel("left", unit)
-        tests: list[str] = []
-        for _, r in labelled:
-            tests += [t.name for t in r.results if t.name not in tests]
-        series = []
-        for label, r in labelled:
-            by_name = {t.name: metric_of(t, metric) for t in r.results}
-            none = (None, None)
-            series.append(
-                (
-                    label,
-                    [by_name.get(n, none)[0] for n in tests],
-                    [by_name.get(n, none)[1] for n in tests],
-                )
-            )
+        tests, series = chart_series(labelled, metric)
         self.chart.set_data(tests, series)
         self.chart.setLabel("bottom", f"test — {note}" if note else "test")

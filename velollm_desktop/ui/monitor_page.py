@@ -31,6 +31,7 @@ from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.monitor.sampler import GpuSample, SystemSample
 from velollm_desktop.core.monitor.text import gib, live_spec, unloads_in
 from velollm_desktop.core.ollama.models import LoadedModel
+from velollm_desktop.ui.wrapping_label import WrappingLabel
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 WINDOWS_S = {"Last 60 s": 60.0, "Last 10 min": 600.0}
@@ -58,29 +59,6 @@ PERCENT_TICKS = [[(v, str(v)) for v in (0, 25, 50, 75, 100)]]
 def no_unit_breaks(text: str) -> str:
     """A number and its unit never wrap apart ("0 MiB" keeps a no-break space)."""
     return UNIT_AFTER_NUMBER.sub("\\1\u00a0\\2", text)
-
-
-class WrappingLabel(QLabel):
-    """A word-wrapped label whose minimum height follows its wrapped text, so the layout
-    never draws the next widget over it (at QT_SCALE_FACTOR=2 a plain wrapped label in a
-    scrolling page was overlapped by the chart below)."""
-
-    def __init__(self, text: str = "") -> None:
-        super().__init__(text)
-        self.setWordWrap(True)
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._fit()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        need = self.heightForWidth(max(1, self.width()))
-        if need > 0 and need != self.minimumHeight():
-            self.setMinimumHeight(need)
 
 
 OLLAMA_COLUMNS = ("Model", "Size", "Placement", "Context (tokens)", "Unloads", "")
@@ -120,16 +98,7 @@ class MonitorPage(QWidget):
         self.unload_worker: TaskWorker | None = None
         pg.setConfigOptions(antialias=False, background="#1e1e1e", foreground="#dddddd")
 
-        top = QHBoxLayout()
-        self.hardware_label = WrappingLabel("Detecting hardware…")
-        self.hardware_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.hardware_label.setStyleSheet("font-family: monospace;")
-        top.addWidget(self.hardware_label, 1)
-        self.window_combo = QComboBox()
-        self.window_combo.addItems(list(WINDOWS_S))
-        self.window_combo.currentTextChanged.connect(self._on_window_changed)
-        top.addWidget(self.window_combo, 0, Qt.AlignmentFlag.AlignTop)
-
+        top = self._build_top()
         self.grid = QGridLayout()
         self.plots: dict[str, pg.PlotWidget] = {}
         self._gpu_curves: dict[str, list[pg.PlotDataItem]] = {}
@@ -165,6 +134,19 @@ class MonitorPage(QWidget):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.redraw)
         self._timer.start(REDRAW_MS)
+
+    def _build_top(self) -> QHBoxLayout:
+        """The hardware line and the plots' time window."""
+        top = QHBoxLayout()
+        self.hardware_label = WrappingLabel("Detecting hardware…")
+        self.hardware_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hardware_label.setStyleSheet("font-family: monospace;")
+        top.addWidget(self.hardware_label, 1)
+        self.window_combo = QComboBox()
+        self.window_combo.addItems(list(WINDOWS_S))
+        self.window_combo.currentTextChanged.connect(self._on_window_changed)
+        top.addWidget(self.window_combo, 0, Qt.AlignmentFlag.AlignTop)
+        return top
 
     @staticmethod
     def _make_ollama_table() -> QTableWidget:

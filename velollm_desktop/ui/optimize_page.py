@@ -43,7 +43,7 @@ from velollm_desktop.core.optimize.preview import (
 from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.table import Row, changes, rows, status_text
-from velollm_desktop.core.optimize.writers import render_shell
+from velollm_desktop.core.optimize.writers import shell_with_permanent
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.optimize_widgets import MemoryBar, breakdown_text
@@ -390,13 +390,10 @@ class OptimizePage(QWidget):
         """Put a shell script with the exports (and how to make them permanent) on the clipboard."""
         if self.state is None:
             return
-        env = self.state.recommendation.env
-        text = render_shell(env)
         runtime = self.state.runtime
         planned = self.preview() if runtime is None or runtime.can_apply else None
-        if planned is not None:
-            text += "\n# To make it permanent (what Apply does):\n" + "\n".join(
-                f"# {line}" for line in planned.preview.text().splitlines()
-            )
+        text = shell_with_permanent(
+            self.state.recommendation.env, planned.preview.text() if planned else None
+        )
         QGuiApplication.clipboard().setText(text)
         self.status.setText("Copied to the clipboard.")

@@ -20,21 +20,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velollm_desktop.core.bench.stats import noise_warning
 from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
-from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.speculative.compare import (
-    DEFAULT_PROMPTS,
     NGRAM_DESCRIPTIONS,
     NGRAM_TYPES,
     CompareResult,
     SpecMode,
-    compatibility_problems,
     draft_mode,
     ngram_mode,
 )
+from velollm_desktop.core.speculative.drafts import compatible_drafts, spec_noise_notes
 from velollm_desktop.core.speculative.flow import compare_and_save
 from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.job_controls import JobControls
@@ -42,25 +39,6 @@ from velollm_desktop.ui.speculative_ollama import OllamaSpecControls
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 FILTER_DELAY_MS = 300
-
-
-def compatible_drafts(target_spec: str, candidates: list[str]) -> list[str]:
-    """The candidates whose tokenizer matches the target's (llama.cpp's own rule), never the
-    target itself. Reads GGUF headers: run it in a worker."""
-    try:
-        target = read_gguf(SpeculativePage.resolve(target_spec))
-    except (NotGGUF, LookupError, OSError, ValueError):
-        return []
-    keep = []
-    for spec in candidates:
-        if spec == target_spec:
-            continue
-        try:
-            if not compatibility_problems(target, read_gguf(SpeculativePage.resolve(spec))):
-                keep.append(spec)
-        except (NotGGUF, LookupError, OSError, ValueError):
-            continue
-    return keep
 
 
 PICK_TARGET = "Pick a target model (any .gguf, or one Ollama downloaded)."
@@ -87,25 +65,6 @@ def models_folder() -> Path:
     except OSError:
         return Path.home()
     return folder
-
-
-def spec_noise_notes(result: CompareResult) -> list[str]:
-    """Noise warnings: every mode that finished fewer runs than asked, and a noisy baseline.
-
-    Only vanilla gets the 10 % spread rule: with a draft, speed rightly differs between the
-    prompts (code is guessed better than prose), and each speedup is relative to vanilla.
-    """
-    asked = result.runs_per_prompt * len(DEFAULT_PROMPTS)
-    notes = []
-    for m in result.modes:
-        stats = m.decode_tokens_per_s
-        if m.mode == "vanilla":
-            note = noise_warning(stats, asked, runs_done=len(m.runs))
-        else:
-            note = noise_warning(None, asked, runs_done=len(m.runs))
-        if note:
-            notes.append(f"{m.mode}: {note}")
-    return notes
 
 
 class SpeculativePage(QWidget):

@@ -20,6 +20,23 @@ class ReadyHost(Protocol):
     window: Any
 
 
+NO_TRAY_HINT = (
+    "No system tray was found, so VeloLLM runs as a normal window (closing it quits). "
+    "On GNOME, install the \u201cAppIndicator and KStatusNotifierItem Support\u201d extension "
+    "(package gnome-shell-extension-appindicator) and log in again to get the tray icon."
+)
+
+
+WELCOME_TEXT = (
+    "Welcome to VeloLLM Desktop. It watches this machine's CPU, GPU and memory and the "
+    "models Ollama has loaded, benchmarks and tunes local LLM servers, and recommends "
+    "Ollama settings (nothing changes without your yes). It lives in the system tray: the "
+    "small bar icon by the clock shows CPU, GPU and memory; click it for this window, "
+    "right-click it for quick actions. Closing this window keeps it running in the tray."
+)
+"""Shown once, at the first start with a tray (the window opens by itself that one time)."""
+
+
 def report_ready_when_visible(controller: ReadyHost, path: str, parent: QObject) -> None:
     """For bench/tray_overhead.py: write the wall time at which the tray icon (or, without a
     tray, the window) first became visible."""

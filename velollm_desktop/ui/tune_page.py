@@ -15,25 +15,17 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from velollm_desktop.core.kinds import BackendKind, Objective
 from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.optimize.apply import Applier
-from velollm_desktop.core.optimize.service import (
-    Runtime,
-    detect_runtime,
-    dropin_path,
-    list_processes,
-    system_root,
-)
+from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.settings import DEFAULT_OLLAMA_URL
 from velollm_desktop.core.tune.common import (
@@ -44,29 +36,29 @@ from velollm_desktop.core.tune.common import (
     verdict_text,
 )
 from velollm_desktop.core.tune.energy import score_unit
-from velollm_desktop.core.tune.llamacpp import tune
-from velollm_desktop.core.tune.ollama import SERVER_VARS, ServiceSettings, tune_ollama, tuned_name
-from velollm_desktop.core.tune.target import apply_and_remeasure, target_for
+from velollm_desktop.core.tune.ollama import ServiceSettings, tuned_name
+from velollm_desktop.core.tune.ollama_service import (
+    SERVER_CHANGES_TITLE,
+    ServerChangesRefused,
+    ServerSettings,
+    server_changes_for,
+)
+from velollm_desktop.core.tune.target import (
+    TuneSettings,
+    TuneTarget,
+    apply_and_remeasure,
+    target_for,
+)
 from velollm_desktop.ui.background import BackgroundCall
-from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
+from velollm_desktop.ui.tune_results import TuneResults
 from velollm_desktop.workers.bench_jobs import list_models
 
-TARGETS = {"llamacpp": "llama-server (started by the app)", "ollama": "Ollama (the running server)"}
-
-
-def row_note(result: TuneResult, m: Measured) -> str:
-    """The Note cell: winner, baseline (kept), why it was not measured, load time."""
-    if m is result.winner and result.significant:
-        note = "winner"
-    elif m is result.baseline:
-        note = "baseline" if result.significant else "baseline (kept)"
-    else:
-        note = m.pruned or ""
-    if m.load_ms:
-        note = f"{note}; load {m.load_ms:.0f} ms".lstrip("; ")
-    return note
+TARGETS = {
+    BackendKind.LLAMACPP: "llama-server (started by the app)",
+    BackendKind.OLLAMA: "Ollama (the running server)",
+}
 
 
 class TunePage(QWidget):
@@ -102,15 +94,14 @@ class TunePage(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.results, 2)
         self._on_target()
 
     def _build_form(self) -> QFormLayout:
         """Target, model, context, server changes, objective, concurrency, time budget."""
         self.target = QComboBox()
         for key, label in TARGETS.items():
-            self.target.addItem(label, key)
+            self.target.addItem(label, key.value)
         self.target.currentIndexChanged.connect(lambda: self._on_target())
         self.server_changes = QCheckBox(
             "Also try server settings (restarts Ollama; restored afterwards)"
@@ -174,18 +165,13 @@ class TunePage(QWidget):
         return self.jobs.row(self.apply_button)
 
     def _build_results(self) -> None:
-        """The candidates table and the before/after chart."""
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(
-            ["Candidate", "tokens/s (mean ± sd)", "p95 latency (ms)", "Note"]
-        )
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.chart = BarChart("Before / after (mean ± stddev)", "tokens/s")
+        """The candidates table and the before/after chart (one composed panel)."""
+        self.results = TuneResults(self)
+        self.table, self.chart = self.results.table, self.results.chart
 
     @property
-    def target_key(self) -> str:
-        return self.target.currentData()
+    def target_key(self) -> BackendKind:
+        return BackendKind(self.target.currentData())
 
     def _local_files(self) -> list[str]:
         """What llama-server can load here: Ollama's downloaded models (their GGUF blobs) and
@@ -200,7 +186,7 @@ class TunePage(QWidget):
             self.model.setCurrentIndex(0)
 
     def _on_target(self) -> None:
-        ollama = self.target_key == "ollama"
+        ollama = self.target_key is BackendKind.OLLAMA
         self.server_changes.setEnabled(ollama)
         self.browse_button.setVisible(not ollama)  # a file is for llama-server only
         if not ollama:
@@ -219,7 +205,7 @@ class TunePage(QWidget):
     def showEvent(self, event) -> None:
         """With Ollama as the target, fill the model list from the server in the background."""
         super().showEvent(event)
-        if self.target_key == "ollama":
+        if self.target_key is BackendKind.OLLAMA:
             self._list_ollama_models()
         else:  # the built-in model may have been downloaded meanwhile
             self._add_local_files()
@@ -247,7 +233,7 @@ class TunePage(QWidget):
 
     def confirm(self, text: str) -> bool:
         """Asks the user to allow server changes during the tune."""
-        return confirm(self, "Change Ollama's server settings?", text, "Allow and start")
+        return confirm(self, SERVER_CHANGES_TITLE, text, "Allow and start")
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "GGUF model", str(Path.home()), "GGUF (*.gguf)")
@@ -268,81 +254,65 @@ class TunePage(QWidget):
             self.apply_button.setEnabled(False)
             self.jobs.worker.event.connect(self._on_progress)
 
+    def settings(self) -> TuneSettings:
+        """The form's choices (one `TuneSettings`, mapped to the backend by `TuneTarget`)."""
+        return TuneSettings(
+            objective=Objective(self.objective.currentText()),
+            concurrency=self.concurrency.value(),
+            budget_s=float(self.budget.value()),
+            ctx=self.ctx.value() or None,
+        )
+
     def start(self) -> None:
-        """Tune in a worker thread."""
+        """Tune in a worker thread, through the chosen `TuneTarget`."""
         if self.jobs.busy:
             return
         hardware = self.hardware_provider()
         if hardware is None:
             self.status.setText("Hardware detection has not finished yet; try again in a second.")
             return
-        if self.target_key == "ollama":
-            self._start_ollama(hardware)
+        target = (
+            self._ollama_target() if self.target_key is BackendKind.OLLAMA else self._llama_target()
+        )
+        if target is None:
             return
+        self.table.setRowCount(0)
+        self._run(partial(target.tune, hardware, self.settings()), self.show_result)
+
+    def _llama_target(self) -> TuneTarget | None:
         try:
             model = self.model_path()
         except LookupError as exc:
             self.status.setText(str(exc))
-            return
+            return None
         if not model.is_file():  # a folder (or ".") is not a model either
             self.status.setText(f"Model file not found: {model}")
-            return
-        self.table.setRowCount(0)
-        self._run(
-            partial(
-                tune,
-                model,
-                hardware,
-                objective=self.objective.currentText(),
-                concurrency=self.concurrency.value(),
-                budget_s=float(self.budget.value()),
-                ctx=self.ctx.value() or 2048,
-            ),
-            self.show_result,
-        )
+            return None
+        return target_for(BackendKind.LLAMACPP, str(model))
 
-    def _start_ollama(self, hardware) -> None:
+    def _ollama_target(self) -> TuneTarget | None:
         model, url = self.ollama_model(), self.ollama_url_provider()
         if not model or model.endswith(".gguf"):
             self.status.setText(
                 "Choose an Ollama model (ollama:NAME) or type its name, e.g. llama3.2:3b."
             )
-            return
-        server = None
+            return None
+        server: ServerSettings | None = None
         if self.server_changes.isChecked():
-            runtime = detect_runtime(url, root=self.system_root, processes=self.processes)
-            if runtime.runtime is not Runtime.SYSTEMD:  # only a service can be restarted for us
-                self.status.setText(f"Server settings cannot be tried here: {runtime.explanation}")
-                return
             try:
-                server = self.service_factory(url)
-                plan = server.describe({name: "…" for name in SERVER_VARS})
-            except (ValueError, OSError, PermissionError) as exc:
+                server, text = server_changes_for(
+                    url,
+                    root=self.system_root,
+                    processes=self.processes,
+                    factory=self.service_factory,
+                )
+            except ServerChangesRefused as exc:
                 self.status.setText(f"Server settings cannot be tried here: {exc}")
-                return
-            text = (
-                "To try server settings, VeloLLM will write Ollama's configuration and restart it "
-                f"for each such candidate:\n\n{plan}\n\nRunning chats are interrupted. The original "
-                "configuration is restored at the end, also if you cancel."
-            )
+                return None
             if not self.confirm(text):
                 self.status.setText("Not started: server changes were not allowed.")
-                return
-        self.table.setRowCount(0)
-        self._run(
-            partial(
-                tune_ollama,
-                url,
-                model,
-                hardware,
-                objective=self.objective.currentText(),
-                concurrency=self.concurrency.value(),
-                budget_s=float(self.budget.value()),
-                ctx=self.ctx.value() or None,
-                server=server,
-            ),
-            self.show_result,
-        )
+                return None
+        return target_for(BackendKind.OLLAMA, model, url=url, server=server)
 
     def cancel(self) -> None:
         self.jobs.cancel()
@@ -351,14 +321,8 @@ class TunePage(QWidget):
         return self.jobs.join(timeout_s)
 
     def _on_progress(self, event: ProgressEvent) -> None:
-        m = event.measurement
-        if isinstance(m, Measured):  # a candidate finished: show it now
-            unit = score_unit(self.objective.currentText())
-            score = f"{m.score.mean:.2f} ± {m.score.stddev:.2f} {unit}" if m.score else "n/a"
-            row = self.table.rowCount()
-            self.table.insertRow(row)
-            self.table.setItem(row, 0, QTableWidgetItem(m.candidate.name))
-            self.table.setItem(row, 1, QTableWidgetItem(score))
+        if isinstance(event.measurement, Measured):  # a candidate finished: show it now
+            self.results.add_measured(event.measurement, score_unit(self.objective.currentText()))
 
     def _on_done(self) -> None:
         self.apply_button.setEnabled(self.result is not None and self.result.significant)
@@ -368,31 +332,7 @@ class TunePage(QWidget):
         """The full table (the winner marked, the baseline named as kept when nothing beat it),
         the measured candidates in the chart, and the outcome in sentences."""
         self.result = result
-        self.table.setRowCount(len(result.candidates))
-        for row, m in enumerate(result.candidates):
-            score = f"{m.score.mean:.1f} ± {m.score.stddev:.1f}" if m.score else "n/a"
-            for col, text in enumerate(
-                (
-                    m.candidate.name,
-                    score,
-                    f"{m.latency_p95_ms:.0f}" if m.latency_p95_ms else "n/a",
-                    row_note(result, m),
-                )
-            ):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                self.table.setItem(row, col, item)
-        measured = [m for m in result.candidates if m.score is not None]
-        self.chart.set_data(
-            [m.candidate.name for m in measured],
-            [
-                (
-                    f"{result.objective} tokens/s",
-                    [m.score.mean for m in measured if m.score],
-                    [m.score.stddev for m in measured if m.score],
-                )
-            ],
-        )
+        self.results.show_result(result)
         self.status.setText(outcome_text(result))
         self.finished.emit(verdict_text(result))
 
@@ -401,11 +341,12 @@ class TunePage(QWidget):
         (one job: neither the write nor Ollama's /api/create runs on the GUI thread)."""
         if self.result is None or self.jobs.busy:
             return
-        if self.result.backend == "ollama" and not self._ollama_model_allowed():
+        kind = BackendKind(self.result.backend)
+        if kind is BackendKind.OLLAMA and not self._ollama_model_allowed():
             self.status.setText("Cancelled: no model was created.")
             return
-        spec = self.result.model if self.result.backend == "ollama" else str(self.model_path())
-        target = target_for(self.result.backend, spec, url=self.ollama_url_provider())
+        spec = self.result.model if kind is BackendKind.OLLAMA else str(self.model_path())
+        target = target_for(kind, spec, url=self.ollama_url_provider())
         self.status.setText("Applying the winner, then re-measuring before and after…")
         self._run(partial(apply_and_remeasure, target, self.result), self._show_applied)
 
@@ -430,17 +371,7 @@ class TunePage(QWidget):
         self.show_before_after(pair)
         self.status.setText(f"{applied.message} {self.status.text()}")
 
-    def show_before_after(self, pair) -> None:
-        before, after = pair
-        scores = [m.score for m in (before, after)]
-        label = self.result.objective if self.result else "tokens/s"
-        means = [sc.mean if sc else None for sc in scores]
-        self.chart.set_data(
-            ["before", "after"], [(label, means, [sc.stddev if sc else None for sc in scores])]
-        )
-        if before.score and after.score:
-            self.status.setText(
-                f"Before {before.score.mean:.1f} ± {before.score.stddev:.1f}, after "
-                f"{after.score.mean:.1f} ± {after.score.stddev:.1f} tokens/s "
-                f"({after.score.mean / before.score.mean:.2f}×)."
-            )
+    def show_before_after(self, pair: tuple[Measured, Measured]) -> None:
+        said = self.results.show_before_after(pair, self.result.objective if self.result else None)
+        if said:
+            self.status.setText(said)

@@ -6,9 +6,8 @@ import dataclasses
 import threading
 from dataclasses import dataclass
 
-from velollm_desktop.core.bench.flow import BenchRequest, run_benchmark_flow
+from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
 from velollm_desktop.core.bench.flow import list_models as _list_models
-from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.regression import diff_text
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.kinds import BackendKind
@@ -42,13 +41,15 @@ def run_job(
     progress: ProgressFn,
     cancel: threading.Event,
     history: History | None = None,
-) -> BenchmarkResult:
-    """Run the benchmark flow (it saves the result in `history`); returns the result, with the
-    regression watch's before/after in its notes when the server's version changed since the
-    last run of this suite."""
+) -> BenchRun:
+    """Run the benchmark flow (it saves the result in `history`); returns the run (where the
+    result went when the history was busy), the result with the regression watch's
+    before/after in its notes when the server's version changed since the last run of this
+    suite."""
     run = run_benchmark_flow(job.request(), progress=progress, cancel=cancel, history=history)
     if run.regression is None:
-        return run.result
+        return run
     lines = ["The server's version changed since the last run of this suite:"]
     lines += diff_text(run.regression)
-    return dataclasses.replace(run.result, notes=(*run.result.notes, "\n".join(lines)))
+    notes = (*run.result.notes, "\n".join(lines))
+    return dataclasses.replace(run, result=dataclasses.replace(run.result, notes=notes))

@@ -85,7 +85,7 @@ def test_a_benchmark_after_an_upgrade_carries_the_before_after(tmp_path):
             h._db.execute("UPDATE results SET server = ?, model = ?", (fake.url, MODEL))
             h._db.commit()
             job = BenchJob("ollama", fake.url, MODEL, "quick", 2)
-            result = run_job(job, lambda e: None, threading.Event(), h)
+            result = run_job(job, lambda e: None, threading.Event(), h).result
         assert result.server.version == "0.34.0"
         [note] = [n for n in result.notes if "version changed" in n]
         assert "0.33.0 → 0.34.0" in note and "decode speed:" in note and "energy: n/a" in note

@@ -21,7 +21,7 @@ from velollm_desktop.core.bench.backends import (
 from velollm_desktop.core.bench.model import BenchmarkResult
 from velollm_desktop.core.bench.regression import RegressionDiff, against_previous_version
 from velollm_desktop.core.bench.runner import run_benchmark
-from velollm_desktop.core.bench.store import History, HistoryBusy, export_file
+from velollm_desktop.core.bench.store import History, HistoryBusy, save_aside, to_json
 from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.energy import EnergyMeter
 from velollm_desktop.core.hardware import detect_hardware
@@ -30,7 +30,6 @@ from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path, download_builtin_model
 from velollm_desktop.core.llamacpp.server import LlamaServer
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, legacy, silent
-from velollm_desktop.core.settings import data_dir
 
 
 @dataclass(frozen=True)
@@ -122,9 +121,7 @@ def _save(history: History, result: BenchmarkResult) -> BenchRun:
     try:
         return BenchRun(result, history.add(result), regression=regression)
     except HistoryBusy as exc:
-        stamp = result.started_at.replace(":", "").replace("-", "")[:15]
-        path = data_dir() / f"unsaved-result-{stamp}.json"
-        export_file(result, path)
+        path = save_aside("result", result.started_at, to_json(result) + "\n")
         return BenchRun(result, None, path, str(exc))
 
 

@@ -8,9 +8,7 @@ A database another process holds locked is "busy" (`HistoryBusy`, try again), ne
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import sqlite3
@@ -22,13 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from velollm_desktop.core import jsonio
+from velollm_desktop.core.bench.csv_export import ENERGY_FIELDS, RUN_FIELDS, to_csv
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, ServerInfo, TestResult
 from velollm_desktop.core.bench.stats import Stats
-from velollm_desktop.core.energy.model import EnergyReading, reading_from_json
+from velollm_desktop.core.energy.model import reading_from_json
 from velollm_desktop.core.fsutil import atomic_write_text, move_aside
 from velollm_desktop.core.settings import data_dir
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ENERGY_FIELDS", "RUN_FIELDS", "History", "HistoryBusy", "HistoryEntry", "to_csv"]
+"""Names callers import from here; the CSV writer lives in csv_export.py."""
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS results (
@@ -51,31 +53,6 @@ CREATE TABLE IF NOT EXISTS comparisons (
     body TEXT NOT NULL
 )
 """
-RUN_FIELDS = (
-    "ttft_ms",
-    "decode_tokens_per_s",
-    "server_decode_tokens_per_s",
-    "prompt_tokens_per_s",
-    "prompt_tokens",
-    "eval_count",
-    "load_ms",
-    "total_ms",
-    "draft_n",
-    "draft_n_accepted",
-)
-
-
-ENERGY_FIELDS = (
-    "energy_method",
-    "energy_j",
-    "j_per_generated_token",
-    "j_per_prompt_token",
-    "generated_tokens_per_wh",
-    "mean_w",
-    "idle_w",
-)
-"""CSV columns of the test's energy (the same on each of its runs' rows)."""
-
 BUSY_TIMEOUT_S = 2.0
 RESULT_COLUMNS = {"id", "started_at", "kind", "server", "model", "suite", "decode_mean", "body"}
 ADDED_COLUMNS = {"j_per_token": "REAL", "server_version": "TEXT"}
@@ -196,38 +173,6 @@ def from_json(text: str) -> BenchmarkResult:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a VeloLLM benchmark export: {exc}") from exc
-
-
-def to_csv(result: BenchmarkResult) -> str:
-    """One row per measured run, units in the column names."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["started_at", "server", "model", "test", "run", *RUN_FIELDS, *ENERGY_FIELDS])
-    for t in result.results:
-        energy = _energy_cells(t.energy)
-        for i, r in enumerate(t.runs, 1):
-            w.writerow(
-                [
-                    result.started_at,
-                    result.server.kind,
-                    result.model,
-                    t.name,
-                    i,
-                    *("" if getattr(r, f) is None else getattr(r, f) for f in RUN_FIELDS),
-                    *energy,
-                ]
-            )
-    return buf.getvalue()
-
-
-def _energy_cells(e: EnergyReading | None) -> list[Any]:
-    if e is None:
-        return [""] * len(ENERGY_FIELDS)
-    cells: list[Any] = [e.method]
-    for f in ENERGY_FIELDS[1:]:
-        v = getattr(e, f)
-        cells.append("" if v is None else v)
-    return cells
 
 
 def mean_j_per_token(result: BenchmarkResult) -> float | None:
@@ -364,26 +309,43 @@ class History:
             )
         return int(cur.lastrowid or 0)  # always set after an INSERT
 
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        """Rows of a query; HistoryBusy when another process holds the lock."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise self._busy() from None
+            raise
+
     def entries(self, limit: int = 200) -> list[HistoryEntry]:
         """Newest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, started_at, kind, model, suite, decode_mean, j_per_token,"
-                " server_version, server FROM results ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self._read(
+            "SELECT id, started_at, kind, model, suite, decode_mean, j_per_token,"
+            " server_version, server FROM results ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [HistoryEntry(*row) for row in rows]
 
     def load(self, entry_id: int) -> BenchmarkResult:
         """The full result with that id (KeyError if none)."""
-        with self._lock:
-            row = self._db.execute("SELECT body FROM results WHERE id = ?", (entry_id,)).fetchone()
-        if row is None:
+        rows = self._read("SELECT body FROM results WHERE id = ?", (entry_id,))
+        if not rows:
             raise KeyError(entry_id)
-        return from_json(row[0])
+        return from_json(rows[0][0])
 
     def add_comparison(self, result: Any) -> int:
-        """Store a speculative-decoding comparison (a CompareResult); returns its id."""
+        """Store a speculative-decoding comparison (a CompareResult); returns its id.
+        HistoryBusy when another process holds the lock."""
+        try:
+            return self._insert_comparison(result)
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise self._busy() from None
+            raise
+
+    def _insert_comparison(self, result: Any) -> int:
         with self._lock, self._db:
             cur = self._db.execute(
                 "INSERT INTO comparisons (started_at, target, draft, body) VALUES (?,?,?,?)",
@@ -393,10 +355,7 @@ class History:
 
     def comparisons(self, limit: int = 100) -> list[dict[str, Any]]:
         """Stored comparisons, newest first (their JSON, as exported)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, body FROM comparisons ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
+        rows = self._read("SELECT id, body FROM comparisons ORDER BY id DESC LIMIT ?", (limit,))
         return [{"id": i, **json.loads(body)} for i, body in rows]
 
     def delete(self, entry_id: int) -> None:
@@ -408,3 +367,17 @@ def export_file(result: BenchmarkResult, path: Path) -> None:
     """Write JSON or CSV (by the file's extension) atomically."""
     text = to_csv(result) if Path(path).suffix.lower() == ".csv" else to_json(result) + "\n"
     atomic_write_text(Path(path), text)
+
+
+def unsaved_text(reason: str, path: Path) -> str:
+    """The one sentence for a run the busy history could not take (CLI and GUI say it)."""
+    return f"{reason}; this run was saved to {path} instead"
+
+
+def save_aside(what: str, started_at: str, text: str) -> Path:
+    """Keep a run the busy history could not take: `unsaved-<what>-<time>.json` in the data
+    directory (never lost)."""
+    stamp = started_at.replace(":", "").replace("-", "")[:15]
+    path = data_dir() / f"unsaved-{what}-{stamp}.json"
+    atomic_write_text(path, text)
+    return path

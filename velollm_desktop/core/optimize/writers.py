@@ -166,3 +166,14 @@ def render_modelfile(model: str, options: Mapping[str, int]) -> str:
             raise UnsafeValue(f"{k} is not a per-model load option")
         lines.append(f"PARAMETER {k} {int(v)}")
     return "\n".join(lines) + "\n"
+
+
+def shell_with_permanent(env: Mapping[str, str], preview_text: str | None) -> str:
+    """The exports, then (when Apply is possible here) what Apply would do, as comments: the
+    text "Copy commands" puts on the clipboard."""
+    text = render_shell(env)
+    if preview_text is not None:
+        text += "\n# To make it permanent (what Apply does):\n" + "\n".join(
+            f"# {line}" for line in preview_text.splitlines()
+        )
+    return text

@@ -8,16 +8,16 @@ same prompts (code and prose; temperature 0, fixed seed, fixed length) N times, 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from velollm_desktop import __version__
 from velollm_desktop.core.bench.model import RunMeasurement
-from velollm_desktop.core.bench.stats import Stats, ratio_ci95, summarize
+from velollm_desktop.core.bench.stats import ratio_ci95, summarize
 from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, program_version
@@ -25,152 +25,47 @@ from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.progress import runs_left_text
-
-OLLAMA_MODE = "ollama"
-"""The mode "as Ollama would run it" (core/ollama/spec_info.py derives its flags)."""
-NGRAM_TYPES = ("ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache")
-NGRAM_DESCRIPTIONS = {  # in our words, after llama.cpp's docs/speculative.md
-    "ngram-simple": "repeats what followed the last match of the recent tokens (lowest cost)",
-    "ngram-map-k": "drafts a continuation once it has followed the recent tokens before",
-    "ngram-map-k4v": "tracks up to four continuations, drafts the clearly most frequent "
-    "(experimental; long repetitions)",
-    "ngram-mod": "a small rolling hash of past tokens, shared by all requests (about 16 MB)",
-    "ngram-cache": "statistics of short token sequences",
-}
-"""What each llama-server `--spec-type` n-gram mode does: no draft model, the guesses come from
-text that already appeared (code edits, summaries, answers that repeat the question)."""
-DEFAULT_PROMPTS = (
-    (
-        "code",
-        "Write a Python function that checks whether a string is a palindrome, then three unit tests for it.",
-    ),
-    ("prose", "Explain to a new employee, in a few paragraphs, how to write a clear bug report."),
+from velollm_desktop.core.speculative.advice import (
+    VOCAB_MAX_DIFFERENCE,
+    advise,
+    compatibility_problems,
+    refused_note,
 )
-VOCAB_MAX_DIFFERENCE = 128
-"""llama.cpp's tolerance (SPEC_VOCAB_MAX_SIZE_DIFFERENCE) between target and draft vocabularies."""
+from velollm_desktop.core.speculative.model import (
+    DEFAULT_PROMPTS,
+    NGRAM_DESCRIPTIONS,
+    NGRAM_TYPES,
+    OLLAMA_MODE,
+    CompareResult,
+    ModeResult,
+    SpecMode,
+    draft_mode,
+    ngram_mode,
+    significant_gain,
+)
 
-
-def refused_note(mode: SpecMode, error: str) -> str:
-    """Why llama-server did not start with Ollama's flags (its error lines)."""
-    log = error.splitlines()
-    first_e = next((i for i, x in enumerate(log) if re.search(r" E ", x)), None)
-    picked = [] if first_e is None else log[max(first_e - 1, 0) :]  # the warning that caused it
-    lines = [
-        x.split(": ", 1)[-1].strip()
-        for x in picked
-        if re.search(r" [EW] ", x) and not re.search(r"exiting|cleaning up", x)
-    ]
-    why = "; ".join(dict.fromkeys(lines[:4])) or (log or ["?"])[-1].strip()
-    return (
-        f"as Ollama would run it (`{' '.join(mode.args)}`): not measured — this llama-server "
-        f"refuses these flags: {why}. Ollama ≥ 0.30 passes the same flags to its own "
-        "llama-server, so expect the same there."
-    )
-
-
-def significant_gain(mode: ModeResult) -> bool:
-    """Faster than vanilla with 95 % confidence (the interval's low end above 1)."""
-    return mode.speedup_ci95 is not None and mode.speedup_ci95[0] > 1.0
+__all__ = [  # the comparison's public names, wherever they now live
+    "DEFAULT_PROMPTS",
+    "NGRAM_DESCRIPTIONS",
+    "NGRAM_TYPES",
+    "OLLAMA_MODE",
+    "VOCAB_MAX_DIFFERENCE",
+    "CompareCancelled",
+    "CompareResult",
+    "ModeResult",
+    "SpecMode",
+    "advise",
+    "compatibility_problems",
+    "draft_mode",
+    "ngram_mode",
+    "refused_note",
+    "run_compare",
+    "significant_gain",
+]
 
 
 class CompareCancelled(Cancelled):
     """The user cancelled; every server was already stopped."""
-
-
-@dataclass(frozen=True)
-class SpecMode:
-    """One way of decoding: its name and the llama-server flags that select it."""
-
-    name: str
-    args: tuple[str, ...] = ()
-
-
-def draft_mode(draft: Path, n_max: int = 8, n_min: int = 0, p_min: float = 0.75) -> SpecMode:
-    """Draft-model speculation (defaults: 8 drafted tokens per step, within the 5–16 that
-    published draft-model results use, and a minimum draft probability of 0.75)."""
-    return SpecMode(
-        "draft",
-        (
-            "-md",
-            str(draft),
-            "--spec-type",
-            "draft-simple",
-            "--spec-draft-n-max",
-            str(n_max),
-            "--spec-draft-n-min",
-            str(n_min),
-            "--spec-draft-p-min",
-            str(p_min),
-        ),
-    )
-
-
-def ngram_mode(kind: str) -> SpecMode:
-    """Draft-free speculation from n-grams of the context."""
-    if kind not in NGRAM_TYPES:
-        raise ValueError(f"unknown n-gram type {kind!r}: choose one of {', '.join(NGRAM_TYPES)}")
-    return SpecMode(kind, ("--spec-type", kind))
-
-
-@dataclass(frozen=True)
-class ModeResult:
-    """Measurements of one mode."""
-
-    mode: str
-    args: tuple[str, ...]
-    runs: tuple[RunMeasurement, ...]
-    decode_tokens_per_s: Stats | None
-    ttft_ms: Stats | None
-    prompt_tokens_per_s: Stats | None
-    acceptance: float | None
-    """Accepted / drafted tokens over all runs (0–1); None when the mode drafts nothing."""
-    drafted: int
-    accepted: int
-    speedup: float | None = None
-    speedup_ci95: tuple[float, float] | None = None
-    agreement_with_vanilla: float | None = None
-    """Mean share of the output text identical to vanilla's (common prefix / length), 0–1."""
-    energy: EnergyReading | None = None
-    """The mode's measured runs as one energy window (J per generated token), when measured."""
-
-
-@dataclass(frozen=True)
-class CompareResult:
-    """The whole comparison (saved and exported as JSON: docs/SPECULATIVE_FORMAT.md)."""
-
-    app_version: str
-    started_at: str
-    target: str
-    draft: str | None
-    n_predict: int
-    runs_per_prompt: int
-    modes: tuple[ModeResult, ...]
-    advice: tuple[str, ...]
-    compatibility: tuple[str, ...] = field(default=())
-    llama_cpp: str | None = None
-    """The llama-server used: its path and `--version` line."""
-
-
-def compatibility_problems(target: GGUFInfo, draft: GGUFInfo) -> list[str]:
-    """Why `draft` cannot speculate for `target` (empty list: compatible)."""
-    problems = []
-    if target.tokenizer_model != draft.tokenizer_model:
-        problems.append(
-            f"different tokenizers: {target.tokenizer_model} vs {draft.tokenizer_model}"
-        )
-    tv, dv = target.vocab_size or 0, draft.vocab_size or 0
-    if abs(tv - dv) > VOCAB_MAX_DIFFERENCE:
-        problems.append(
-            f"vocabularies differ by {abs(tv - dv)} tokens ({tv} vs {dv}; llama.cpp allows {VOCAB_MAX_DIFFERENCE})"
-        )
-    for key in ("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"):
-        if target.metadata.get(key) != draft.metadata.get(key):
-            problems.append(
-                f"{key.rsplit('.', 1)[-1]} differs: {target.metadata.get(key)} vs {draft.metadata.get(key)}"
-            )
-    if target.token_head(200) != draft.token_head(200):
-        problems.append("the first 200 vocabulary entries differ")
-    return problems
 
 
 def _agreement(a: str, b: str) -> float:
@@ -310,6 +205,38 @@ def _with_speedups(results: list[ModeResult], texts: dict[str, list[str]]) -> li
     return final
 
 
+def _measure_modes(
+    measure: Callable[[SpecMode], tuple[list[RunMeasurement], EnergyReading | None]],
+    modes: Sequence[SpecMode],
+    tracker: _Progress,
+    cancel: threading.Event,
+    runs_per_mode: int,
+    notes: Sequence[str],
+    on_mode: Callable[[ModeResult], None] | None,
+) -> tuple[list[ModeResult], tuple[str, ...]]:
+    """Every mode in turn, with speedups against the first; a mode "as Ollama would run it"
+    that llama-server refuses becomes a note instead of a failure."""
+    results: list[ModeResult] = []
+    texts: dict[str, list[str]] = {}
+    kept_notes = tuple(notes)
+    for mode in modes:
+        try:
+            measured, reading = measure(mode)
+        except ServerStartError as exc:
+            if cancel.is_set():
+                raise CompareCancelled("cancelled; every llama-server was stopped") from None
+            if mode.name != OLLAMA_MODE:
+                raise
+            kept_notes = (*kept_notes, refused_note(mode, str(exc)))  # say so instead of failing
+            tracker.total -= runs_per_mode
+            continue
+        texts[mode.name] = [m.text for m in measured]
+        results.append(_mode_result(mode, measured, reading))
+        if on_mode is not None:
+            on_mode(_with_speedups(results, texts)[-1])
+    return _with_speedups(results, texts), kept_notes
+
+
 def run_compare(
     target: Path,
     modes: Sequence[SpecMode],
@@ -336,34 +263,21 @@ def run_compare(
     target_info, draft_info, problems = _check_draft(target, draft, modes)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     tracker = _Progress(progress or (lambda *_: None), len(modes) * runs * len(prompts))
-    results: list[ModeResult] = []
-    texts: dict[str, list[str]] = {}
-    for mode in modes:
-        try:
-            measured, reading = _measure_mode(
-                target,
-                mode,
-                runs=runs,
-                n_predict=n_predict,
-                threads=threads,
-                prompts=prompts,
-                binary=binary,
-                cancel=cancel,
-                progress=tracker,
-                meter=meter,
-            )
-        except ServerStartError as exc:
-            if cancel.is_set():
-                raise CompareCancelled("cancelled; every llama-server was stopped") from None
-            if mode.name != OLLAMA_MODE:
-                raise
-            notes = (*notes, refused_note(mode, str(exc)))  # say so instead of failing
-            tracker.total -= runs * len(prompts)
-            continue
-        texts[mode.name] = [m.text for m in measured]
-        results.append(_mode_result(mode, measured, reading))
-        if on_mode is not None:
-            on_mode(_with_speedups(results, texts)[-1])
+    measure = partial(
+        _measure_mode,
+        target,
+        runs=runs,
+        n_predict=n_predict,
+        threads=threads,
+        prompts=prompts,
+        binary=binary,
+        cancel=cancel,
+        progress=tracker,
+        meter=meter,
+    )
+    results, notes = _measure_modes(
+        measure, modes, tracker, cancel, runs * len(prompts), notes, on_mode
+    )
     binary = binary or find_program("llama-server")
     result = CompareResult(
         __version__,
@@ -372,45 +286,9 @@ def run_compare(
         draft.name if draft else None,
         n_predict,
         runs,
-        tuple(_with_speedups(results, texts)),
+        tuple(results),
         (),
         tuple(problems),
         f"{binary.path} ({program_version(binary) or 'version n/a'})",
     )
     return replace(result, advice=(*notes, *advise(result, target_info, draft_info)))
-
-
-def advise(result: CompareResult, target: GGUFInfo, draft: GGUFInfo | None) -> list[str]:
-    """Plain words: does speculation pay here, and why (not)?"""
-    out = []
-    base = result.modes[0]
-    for m in result.modes[1:]:
-        if m.speedup is None or m.speedup_ci95 is None:
-            continue
-        lo, hi = m.speedup_ci95
-        if lo > 1.0:
-            verdict = f"{m.mode} pays here: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
-        elif hi < 1.0:
-            verdict = f"{m.mode} is slower here: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
-        else:
-            verdict = (
-                f"{m.mode} makes no clear difference: {m.speedup:.2f}× ({lo:.2f}–{hi:.2f}, 95 %)"
-            )
-        why = []
-        if m.acceptance is not None and m.acceptance < 0.5:
-            why.append(f"only {m.acceptance:.0%} of drafted tokens were accepted")
-        elif m.acceptance is not None:
-            why.append(f"{m.acceptance:.0%} of drafted tokens were accepted")
-        if m.mode in ("draft", OLLAMA_MODE) and draft is not None:
-            ratio = draft.file_size_bytes / max(target.file_size_bytes, 1)
-            if ratio > 0.25:
-                why.append(
-                    f"the draft is {ratio:.0%} of the target's size: drafting costs almost as much as verifying"
-                )
-        if base.decode_tokens_per_s and base.decode_tokens_per_s.mean > 30 and m.speedup < 1.1:
-            why.append(
-                f"the target already decodes at {base.decode_tokens_per_s.mean:.0f} tok/s; targets above "
-                "~30 tok/s rarely gain"
-            )
-        out.append(verdict + (" — " + "; ".join(why) if why else ""))
-    return out

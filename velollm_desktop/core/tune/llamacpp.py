@@ -9,7 +9,6 @@ called better only when its interval lies entirely above the baseline's.
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.energy import EnergyMeter
-from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
@@ -25,7 +23,6 @@ from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile, load_model_file
 from velollm_desktop.core.optimize.recommend import recommend_fit
 from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
-from velollm_desktop.core.settings import config_dir
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
     OBJECTIVES,
@@ -41,8 +38,18 @@ from velollm_desktop.core.tune.common import (
 )
 from velollm_desktop.core.tune.energy import CandidateEnergy, meter_for
 from velollm_desktop.core.tune.moe import expert_offload_picks
+from velollm_desktop.core.tune.profile import apply_winner, profile_path
 
-__all__ = ["OBJECTIVES", "Candidate", "Measured", "TuneCancelled", "TuneResult", "tune"]
+__all__ = [
+    "OBJECTIVES",
+    "Candidate",
+    "Measured",
+    "TuneCancelled",
+    "TuneResult",
+    "apply_winner",
+    "profile_path",
+    "tune",
+]
 CANCELLED = "cancelled: the server was stopped and nothing was applied"
 
 
@@ -347,27 +354,6 @@ def tune(
     return tune_result(
         model.name, objective, concurrency, measured, pruned, notes, t_start, "llamacpp"
     )
-
-
-def profile_path() -> Path:
-    """Where the applied llama-server profile is saved."""
-    return config_dir() / "llama-server-profile.json"
-
-
-def apply_winner(result: TuneResult, model: Path, path: Path | None = None) -> Path:
-    """Save the winner as the llama-server profile (atomic, with a backup of the previous one)."""
-    path = path or profile_path()
-    c = result.winner.candidate
-    data = {
-        "model": str(model),
-        "threads": c.threads,
-        "ctx_size": c.ctx_per_slot * c.parallel,
-        "args": c.args(),
-        "objective": result.objective,
-        "measured_tokens_per_s": result.winner.score.mean if result.winner.score else None,
-    }
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n", backup=path.exists())
-    return path
 
 
 def remeasure(

@@ -21,8 +21,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
 
 from velollm_desktop.core.bench.backends import OllamaBackend
 from velollm_desktop.core.energy import EnergyMeter
@@ -30,7 +29,6 @@ from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import create_derived, delete_derived, derived_name
-from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.effective import default_context_tokens
 from velollm_desktop.core.optimize.fit import budget_for, experts_to_cpu
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
@@ -55,11 +53,13 @@ from velollm_desktop.core.tune.ollama_candidates import (
     OllamaCandidate,
     ollama_candidates,
 )
+from velollm_desktop.core.tune.ollama_service import ServerSettings, ServiceSettings
 
 __all__ = [
     "LOAD_OPTIONS",
     "SERVER_VARS",
     "OllamaCandidate",
+    "ServerSettings",
     "ServiceSettings",
     "TuneCancelled",
     "ollama_candidates",
@@ -68,71 +68,6 @@ __all__ = [
 
 TUNED_SUFFIX = "-velollm"
 CANCELLED = "cancelled: Ollama's original settings are back and nothing was applied"
-
-
-class ServerSettings(Protocol):
-    """Changes Ollama's service environment and restores it."""
-
-    def describe(self, env: Mapping[str, str]) -> str: ...
-    def apply(self, env: Mapping[str, str]) -> None: ...
-    def restore(self) -> None: ...
-
-
-class ServiceSettings:
-    """Server settings through the optimizer's writer: a systemd drop-in, daemon-reload and a
-    restart, each write journalled with a backup. Every `apply` starts from the original file
-    (the previous candidate's write is undone first), and `restore` undoes ours and restarts.
-    Only where a restart is automatic (Linux, systemd); elsewhere the Ollama app must be
-    restarted by hand, which a tune cannot do.
-    """
-
-    def __init__(self, url: str, applier: Applier | None = None, wait_s: float = 60.0) -> None:
-        self.url = url
-        self.applier = applier or Applier()
-        if not self.applier.platform.startswith("linux"):
-            raise ValueError(
-                "trying server settings needs an automatic restart of Ollama (Linux, systemd); on "
-                "macOS and Windows use `velollm optimize` and restart the Ollama app yourself"
-            )
-        a = self.applier
-        self._quiet = Applier(
-            runner=a.runner, journal=a.journal, platform=a.platform, dropin=a.dropin, restart=False
-        )
-        self.wait_s = wait_s
-        self._applied = 0
-
-    def describe(self, env: Mapping[str, str]) -> str:
-        return self.applier.plan(env).describe()
-
-    def apply(self, env: Mapping[str, str]) -> None:
-        if self._applied:  # back to the original file first, without a second restart
-            self._quiet.undo()
-            self._applied -= 1
-        self.applier.apply(self.applier.plan(env))
-        self._applied += 1
-        self._wait_up()
-
-    def restore(self) -> None:
-        if not self._applied:
-            return
-        while self._applied > 1:
-            self._quiet.undo()
-            self._applied -= 1
-        self.applier.undo()
-        self._applied = 0
-        self._wait_up()
-
-    def _wait_up(self) -> None:
-        deadline = time.monotonic() + self.wait_s
-        with OllamaClient(self.url, read_timeout_s=5.0) as client:
-            while True:
-                try:
-                    client.version()
-                    return
-                except ServerError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
 
 
 def model_profile(client: OllamaClient, model: str) -> ModelProfile:
@@ -212,6 +147,36 @@ def measure_ollama_candidate(
     return dataclasses.replace(measured_from(c, samples, latencies, load_ms), energy=tally.reading)
 
 
+def _planned(
+    url: str,
+    model: str,
+    hardware: HardwareSpec,
+    objective: str,
+    concurrency: int,
+    ctx: int | None,
+    server_changes: bool,
+    candidates: Sequence[OllamaCandidate] | None,
+) -> tuple[ModelProfile, list[OllamaCandidate]]:
+    """The model's profile and the candidates to try (the caller's, or the optimizer's for this
+    model, server and Ollama version)."""
+    with OllamaClient(url) as client:
+        profile = model_profile(client, model)
+        version = client.version()
+    cands = list(
+        candidates
+        or ollama_candidates(
+            hardware,
+            profile,
+            objective,
+            concurrency,
+            ctx=ctx,
+            server_changes=server_changes,
+            ollama_version=version,
+        )  # fmt: skip
+    )
+    return profile, cands
+
+
 def tune_ollama(
     url: str,
     model: str,
@@ -235,20 +200,8 @@ def tune_ollama(
     cancel = cancel or threading.Event()
     report = progress or silent
     t_start = time.monotonic()
-    with OllamaClient(url) as client:
-        profile = model_profile(client, model)
-        version = client.version()
-    cands = list(
-        candidates
-        or ollama_candidates(
-            hardware,
-            profile,
-            objective,
-            concurrency,
-            ctx=ctx,
-            server_changes=server is not None,
-            ollama_version=version,
-        )  # fmt: skip
+    profile, cands = _planned(
+        url, model, hardware, objective, concurrency, ctx, server is not None, candidates
     )
     keep, pruned = _allowed(cands, profile, hardware, server)
     try:
