@@ -105,16 +105,14 @@ class FakeOllama:
         self.fault: str | None = None
         self.busy_count = 0
         self.ps_delay_s = 0.0
-        self.ps_models: list[dict] | None = None
-        """When set, `/api/ps` answers exactly these model objects (e.g. thousands of them)."""
         self.ps_body: bytes | None = None
         """When set, `/api/ps` and `/api/version` answer these raw bytes (garbage, truncated JSON)."""
         self.loaded: dict[str, float] = {}
         self.extra_models: dict[str, dict] = {}
         """More installed models: name → {"show": /api/show body, "size": bytes} (no runner)."""
         self.ps_models: list[dict] | None = None
-        """When set, /api/ps answers these entries (placement scenarios); an unload
-        (keep_alive 0) of a listed name removes it."""
+        """When set, /api/ps answers exactly these entries (placement scenarios, thousands of
+        models; after `ps_delay_s`); an unload (keep_alive 0) of a listed name removes it."""
         self.requests: list[tuple[str, str, dict]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -301,12 +299,10 @@ class FakeOllama:
                             ]
                         },
                     )
-                if self.path == "/api/ps" and fake.ps_models is not None:
-                    return self._json(200, {"models": list(fake.ps_models)})
                 if self.path == "/api/ps":
                     time.sleep(fake.ps_delay_s)
                     if fake.ps_models is not None:
-                        return self._json(200, {"models": fake.ps_models})
+                        return self._json(200, {"models": list(fake.ps_models)})
                     models = []
                     for name, expires in fake.loaded.items():
                         models.append(
