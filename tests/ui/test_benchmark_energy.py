@@ -31,7 +31,7 @@ def test_energy_column_and_chart_metric(qtbot, tmp_path):
         page.show_result(measured)
         e = measured.results[0].energy
         cell = page.table.item(0, 6)
-        assert page.table.horizontalHeaderItem(6).text() == "Energy (J/token)"
+        assert page.table.horizontalHeaderItem(6).text() == "Energy\n(J/token)"
         assert cell.text() == f"{e.j_per_generated_token:.3f}" and "(counter)" in cell.toolTip()
         assert _bar_heights(page) == [measured.results[0].decode_tokens_per_s.mean]
         page.chart_metric.setFocus()

@@ -50,7 +50,7 @@ def test_imported_noisy_result_is_flagged_in_the_table(qtbot, tmp_path, monkeypa
                 QFileDialog, "getOpenFileName", staticmethod(lambda *a, p=path, **k: (str(p), ""))
             )
             qtbot.mouseClick(_button(page, "Import JSON…"), Qt.MouseButton.LeftButton)
-            note = page.table.item(0, 6).text()
+            note = page.table.item(0, 7).text()
             if path == clean:
                 assert note == "ok" and not page.warning.isVisibleTo(page)
         assert note.startswith("⚠ only 3 of 5 runs; noisy: ±20 %")

@@ -197,4 +197,4 @@ def test_each_mode_is_drawn_as_it_finishes_with_time_left(qtbot, smol_model):
     assert page.result is not None, page.status.text()
     # vanilla was on the chart before the comparison ended
     assert drawn_while_running and "vanilla" in drawn_while_running[0][0]
-    assert any(" runs, about " in s and s.endswith(" left") for s in statuses)
+    assert any(" runs, " in s and ", about " in s and s.endswith(" left") for s in statuses), statuses
