@@ -53,7 +53,7 @@ def test_model_with_mtp_heads_is_named_with_the_measuring_command(velollm_exe, t
         velollm_exe, "--dry-run", "--hardware", str(H100), "--model-info", f"tiny={gguf}"
     )
     assert res.returncode == 0, res.stderr
-    assert "tiny has its own MTP heads" in res.stderr
+    assert "tiny has its own mtp heads" in res.stderr.lower()
     assert f"velollm compare --target {gguf} --as-ollama" in res.stderr
     assert "Dry run — nothing was changed" in res.stdout
     plain = write_shape(SHAPES["tiny-llama"], tmp_path / "tiny.gguf").path

@@ -145,27 +145,29 @@ def test_undo_after_user_edits_asks_and_a_no_keeps_them(qtbot, tmp_path, accept)
         )
         qtbot.mouseClick(page.compute_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: page.state is not None, timeout=10000)
-    stop = _answer_dialogs(qtbot, QMessageBox.StandardButton.Yes)  # if Apply asks first
-    qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not page.busy, timeout=15000)  # the apply job, then the re-read
-    stop[0] = True
-    assert "Applied" in page.status.text()
-    edited = dropin.read_text() + "Environment=EDITED_LATER=1\n"
-    dropin.write_text(edited)
-    button = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
-    stop = _answer_dialogs(qtbot, button)
-    qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(
-        lambda: not page.busy and any(w in page.status.text() for w in ("Not undone", "Restored")),
-        timeout=15000,
-    )
-    stop[0] = True
-    if accept:
-        assert dropin.read_text() == "[Service]\nEnvironment=MINE=1\n"
-        assert "restored" in page.status.text().lower()
-    else:
-        assert dropin.read_text() == edited and "Not undone" in page.status.text()
-        assert page.undo_button.isEnabled()
+        # Ollama stays up through Apply and Undo: the flow waits until it answers again after
+        # the restart before the page re-reads
+        stop = _answer_dialogs(qtbot, QMessageBox.StandardButton.Yes)  # if Apply asks first
+        qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not page.busy, timeout=15000)  # the apply job, then the re-read
+        stop[0] = True
+        assert "Applied" in page.status.text()
+        edited = dropin.read_text() + "Environment=EDITED_LATER=1\n"
+        dropin.write_text(edited)
+        button = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
+        stop = _answer_dialogs(qtbot, button)
+        qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: not page.busy and any(w in page.status.text() for w in ("Not undone", "Restored")),
+            timeout=15000,
+        )
+        stop[0] = True
+        if accept:
+            assert dropin.read_text() == "[Service]\nEnvironment=MINE=1\n"
+            assert "restored" in page.status.text().lower()
+        else:
+            assert dropin.read_text() == edited and "Not undone" in page.status.text()
+            assert page.undo_button.isEnabled()
 
 
 def test_optimize_page_warns_when_ollama_is_exposed(qtbot, monkeypatch):

@@ -131,6 +131,10 @@ def test_the_builtin_offer_follows_the_failures_typed_fix_not_its_words(
 
     monkeypatch.setattr(benchmark_page, "run_job", fails)
     _select(page, "llamacpp")
+    page.url.setText("http://127.0.0.1:9")
+    # choosing a server lists its models by itself: let that finish, so its own failure line
+    # is not what the page shows last
+    qtbot.waitUntil(lambda: page._list_worker is None, timeout=10000)
     page.model.setEditText("some-model")
     qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)

@@ -51,10 +51,10 @@ def read_number(path: Path) -> float | None:
     except OSError as exc:
         log_once(f"energy-read:{path}", "cannot read %s: %s", path, exc)
         return None
-    text = raw.decode("ascii", "replace").strip()
-    if len(raw) > MAX_SYSFS_BYTES or not text.isdigit():
+    digits = raw.strip()  # ASCII whitespace only (str.strip would also take \x1c-\x1f)
+    if len(raw) > MAX_SYSFS_BYTES or not digits.isdigit():
         return None
-    return float(text)
+    return float(digits.decode("ascii"))
 
 
 @dataclass
