@@ -13,6 +13,13 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests bound their inputs' time and memory themselves (each asserts its own bound);
+# Hypothesis' per-example wall-clock deadline (200 ms) would only measure how loaded the two
+# cores are, so it is off for every test, as are the health checks that time data generation.
+settings.register_profile("velollm", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("velollm")
 
 ROOT = Path(__file__).resolve().parents[1]
 
