@@ -9,6 +9,6 @@ if __name__ == "__main__":
         from velollm_desktop.cli import main as cli_main
 
         sys.exit(cli_main())
-    from velollm_desktop.ui.app import main as gui_main
+    from velollm_desktop.ui.launch import main as gui_main
 
     sys.exit(gui_main())

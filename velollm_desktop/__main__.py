@@ -2,6 +2,6 @@
 
 import sys
 
-from velollm_desktop.ui.app import main
+from velollm_desktop.ui.launch import main
 
 sys.exit(main())

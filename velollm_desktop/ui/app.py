@@ -7,10 +7,7 @@ uses less memory. Samples are kept in the history meanwhile, so the plots are fu
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
-import sys
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -18,23 +15,19 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from velollm_desktop import APP_ID, APP_NAME, __version__
+from velollm_desktop import APP_NAME
 from velollm_desktop.core.doctor.watch import SpillWatch, alert_text
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.exporter_control import AppExporter
-from velollm_desktop.ui.icons import app_icon
 from velollm_desktop.ui.pages import add_pages
 from velollm_desktop.ui.startup import (
     NO_TRAY_HINT,
     WELCOME_TEXT,
-    report_ready_when_visible,
-    single_instance_server,
 )
 from velollm_desktop.ui.tray import Tray
-from velollm_desktop.ui.tray_actions import run_tray_action
-from velollm_desktop.workers import logfile
-from velollm_desktop.workers.runner import drop_feature_import_hook, runner
+from velollm_desktop.ui.tray_actions import TRAY_ACTIONS, run_tray_action
+from velollm_desktop.workers.runner import runner
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 if TYPE_CHECKING:
@@ -90,10 +83,7 @@ class Controller(QObject):
             self.tray.open_dashboard.connect(self.show_dashboard)
             self.tray.quit_requested.connect(self.quit)
             self.tray.pause_toggled.connect(self._on_pause)
-            self.tray.capabilities["quick_optimize"] = "Quick optimize…"
-            self.tray.capabilities["quick_benchmark"] = "Run quick benchmark"
-            self.tray.capabilities["tune"] = "Tune Ollama…"
-            self.tray.capabilities["open_log"] = "Open log"
+            self.tray.capabilities.update(TRAY_ACTIONS)
             self.tray.action_requested.connect(self._on_tray_action)
             self.tray.show()
         # Sampling, polling and detection start once the tray icon is embedded (or after
@@ -105,15 +95,22 @@ class Controller(QObject):
         self._bg_timer.start(0 if self.tray is None else BACKGROUND_POLL_MS)
         if settings.problem and self.tray:
             self.tray.notify(APP_NAME, settings.problem)
+        self._first_messages()
+
+    def _first_messages(self) -> None:
+        """Without a tray the window is the app (and says why once); with one, the very first
+        start opens the dashboard with a welcome: a 22 px icon is easy to miss."""
         if not self.has_tray:
             self.window.show()
-            if not settings.get("tray_hint_shown"):
-                self.window.show_banner(NO_TRAY_HINT)
-                self._remember("tray_hint_shown")
-        elif not settings.get("welcome_shown"):  # first start: a 22 px icon is easy to miss
+            flag, text = "tray_hint_shown", NO_TRAY_HINT
+        elif not self.settings.get("welcome_shown"):
             self.show_dashboard()
-            self.window.show_banner(WELCOME_TEXT)
-            self._remember("welcome_shown")
+            flag, text = "welcome_shown", WELCOME_TEXT
+        else:
+            return
+        if not self.settings.get(flag):
+            self.window.show_banner(text)
+            self._remember(flag)
 
     def _remember(self, flag: str) -> None:
         """A once-only message was shown: keep that in the settings file."""
@@ -367,60 +364,3 @@ class Controller(QObject):
         """Quit the application cleanly."""
         self.shutdown()
         self.app.quit()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `velollm-desktop` and `python -m velollm_desktop`."""
-    parser = argparse.ArgumentParser(
-        prog="velollm-desktop", description=f"{APP_NAME}: tray monitor and dashboard"
-    )
-    parser.add_argument("--version", action="version", version=f"velollm-desktop {__version__}")
-    parser.add_argument(
-        "--show", action="store_true", help="open the dashboard at start even with a tray"
-    )
-    parser.add_argument(
-        "--no-tray", action="store_true", help="run as a normal window without a tray icon"
-    )
-    parser.add_argument(
-        "--quit-after", type=float, default=0, help=argparse.SUPPRESS
-    )  # seconds; for tests/bench
-    args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logfile.install()
-    drop_feature_import_hook()  # before any thread starts: see workers/runner.py
-    app = QApplication([sys.argv[0], *qt_args])
-    app.setApplicationName(APP_ID)
-    app.setApplicationDisplayName(APP_NAME)
-    app.setApplicationVersion(__version__)
-    app.setWindowIcon(app_icon())
-    app.setQuitOnLastWindowClosed(False)
-    instance = single_instance_server(app)
-    if instance is None:  # already running: its dashboard came forward
-        print(f"{APP_NAME} is already running: showing its dashboard.", file=sys.stderr)
-        return 0
-    controller = Controller(app, Settings.load(), force_no_tray=args.no_tray)
-    if instance is not False:
-        instance.show_requested.connect(controller.show_dashboard)
-        app.aboutToQuit.connect(instance.close)
-    if not controller.has_tray:
-        # Without a tray the window is the app: closing it must quit.
-        app.setQuitOnLastWindowClosed(True)
-        app.lastWindowClosed.connect(controller.shutdown)
-    elif args.show:
-        controller.show_dashboard()
-    ready_file = os.environ.get("VELOLLM_READY_FILE")
-    if ready_file:
-        report_ready_when_visible(controller, ready_file, controller)
-    if args.quit_after > 0:
-        QTimer.singleShot(int(args.quit_after * 1000), controller.quit)
-    code = app.exec()
-    if runner().running:  # a job ignored its cancel past the deadline (logged in shutdown)
-        # Destroying a running QThread at interpreter exit aborts; the OS ends the thread
-        # instead, and our llama-servers get SIGTERM from PR_SET_PDEATHSIG.
-        logging.shutdown()
-        os._exit(code)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

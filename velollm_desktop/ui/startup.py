@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import socket
+import sys
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from velollm_desktop import APP_ID, APP_NAME, __version__
+from velollm_desktop.ui.icons import app_icon
+
 log = logging.getLogger(__name__)
+
+
+def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """`velollm-desktop`'s own options, and the rest (Qt's, e.g. -platform)."""
+    parser = argparse.ArgumentParser(
+        prog="velollm-desktop", description=f"{APP_NAME}: tray monitor and dashboard"
+    )
+    parser.add_argument("--version", action="version", version=f"velollm-desktop {__version__}")
+    parser.add_argument(
+        "--show", action="store_true", help="open the dashboard at start even with a tray"
+    )
+    parser.add_argument(
+        "--no-tray", action="store_true", help="run as a normal window without a tray icon"
+    )
+    parser.add_argument(
+        "--quit-after", type=float, default=0, help=argparse.SUPPRESS
+    )  # seconds; for tests/bench
+    return parser.parse_known_args(list(argv))
+
+
+def make_application(qt_args: Sequence[str]) -> QApplication:
+    """The QApplication with the app's names and icon; it stays when its last window closes
+    (the tray keeps the app)."""
+    app = QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName(APP_ID)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)
+    return app
 
 
 class ReadyHost(Protocol):

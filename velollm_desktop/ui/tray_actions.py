@@ -13,6 +13,14 @@ from velollm_desktop.core.wording import shorten
 from velollm_desktop.workers import logfile
 
 log = logging.getLogger(__name__)
+TRAY_ACTIONS = {
+    "quick_optimize": "Quick optimize…",
+    "quick_benchmark": "Run quick benchmark",
+    "tune": "Tune Ollama…",
+    "open_log": "Open log",
+}
+"""The tray menu's actions (key → label); `run_tray_action` carries each one out."""
+
 BALLOON_CHARS = 300
 """A tray balloon's text is cut at a sentence or word boundary to this length."""
 

@@ -115,21 +115,9 @@ def run_seed_tools(
     def exe(name: str) -> str:
         return str(find_program(name, bin_dir).path)
 
-    common = [
-        "-p",
-        prompt,
-        "-n",
-        str(n_predict),
-        "-t",
-        str(threads),
-        "--temp",
-        "0",
-        "--seed",
-        "42",
-        "-c",
-        "2048",
-        "--ignore-eos",  # every run generates n tokens (a prompt the model ends at once has no speed)
-    ]
+    # --ignore-eos: every run generates n tokens (a prompt the model ends at once has no speed)
+    common = ["-p", prompt, "-n", str(n_predict), "-t", str(threads), "--temp", "0"]
+    common += ["--seed", "42", "-c", "2048", "--ignore-eos"]
     runs = []
     for argv in (
         [exe("llama-completion"), "-m", target, *common, "-no-cnv"],
