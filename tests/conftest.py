@@ -169,7 +169,9 @@ def leftovers_end_with_the_test(request, jobs_end_with_the_test):
             (failures if t.name.startswith("velollm-") else notes).append(
                 f"thread {t.name} still alive 5 s after the test"
             )
-    for w in _visible_top_levels() - windows_before:
+    for w in _visible_top_level_widgets():
+        if _address(w) in windows_before:
+            continue
         notes.append(f"window {type(w).__name__} {w.windowTitle()!r} left open (closed now)")
         w.close()
         w.deleteLater()
@@ -180,12 +182,28 @@ def leftovers_end_with_the_test(request, jobs_end_with_the_test):
         pytest.fail("the test left running: " + "; ".join(dict.fromkeys(failures)), pytrace=False)
 
 
-def _visible_top_levels() -> set:
+def _visible_top_level_widgets() -> list:
+    """The visible top-level widgets whose C++ object is alive (a wrapper of one a test
+    deleted is never touched: that is what crashed the run once)."""
     widgets = sys.modules.get("PySide6.QtWidgets")
     app = widgets.QApplication.instance() if widgets else None
     if app is None:
-        return set()
-    return {w for w in app.topLevelWidgets() if w.isVisible()}
+        return []
+    import shiboken6
+
+    return [w for w in app.topLevelWidgets() if shiboken6.isValid(w) and w.isVisible()]
+
+
+def _address(w) -> int:
+    import shiboken6
+
+    return int(shiboken6.getCppPointer(w)[0])
+
+
+def _visible_top_levels() -> set[int]:
+    """The C++ addresses of the visible top-level widgets now: no Python wrapper is kept
+    across the test (a widget the test deletes would leave a dangling one behind)."""
+    return {_address(w) for w in _visible_top_level_widgets()}
 
 
 def _flush_deferred_deletes() -> None:
