@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import enum
 import logging
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from velollm_desktop.core.failure import Failure
 from velollm_desktop.core.progress import ProgressEvent, as_event
@@ -106,6 +107,15 @@ class Job(QObject):
         self._ended = threading.Event()
         self.error: BaseException | None = None
         """The exception behind `failed` (set on the job's thread before it is emitted)."""
+        self._job_ident: int | None = None
+        self._foreign: queue.SimpleQueue[ProgressEvent] = queue.SimpleQueue()
+        # Reports from threads Qt does not know (the tune's budget clock, client threads) are
+        # relayed by this GUI-thread timer: a Qt signal is never emitted from a plain thread.
+        self._relay = QTimer(self)
+        self._relay.setInterval(200)
+        self._relay.timeout.connect(self._drain_foreign)
+        self.started.connect(self._relay.start)
+        self.finished.connect(self._relay.stop)
 
     def cancel(self) -> None:
         """Thread-safe: ask the function to stop at its next check (or drop it from the queue)."""
@@ -120,11 +130,24 @@ class Job(QObject):
     def report(self, *args: Any) -> None:
         """The `progress` callback handed to the function: an event or (done, total, text)."""
         ev: ProgressEvent = as_event(*args)
+        if self._job_ident is not None and threading.get_ident() != self._job_ident:
+            self._foreign.put(ev)  # emitted by the relay timer in the GUI thread
+            return
         self.event.emit(ev)
         self.progress.emit(ev.done, ev.total, ev.text)
 
+    def _drain_foreign(self) -> None:
+        while True:
+            try:
+                ev = self._foreign.get_nowait()
+            except queue.Empty:
+                return
+            self.event.emit(ev)
+            self.progress.emit(ev.done, ev.total, ev.text)
+
     def _execute(self) -> None:
         """On the job's thread: run, then emit result or failed; `_done` always last."""
+        self._job_ident = threading.get_ident()
         try:
             self.started.emit()
             if self.pass_control:
