@@ -20,12 +20,12 @@ from velollm_desktop.core.fleet.expo import MetricsError, parse_exposition
 from velollm_desktop.core.fsutil import UnreadableFile, read_own_json
 from velollm_desktop.core.http import bounds
 from velollm_desktop.core.http.bounds import redact_text, redact_url
+from velollm_desktop.core.http.errors import RequestTimedOut
 from velollm_desktop.core.llamacpp import gguf
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, resolve
 from velollm_desktop.core.ollama import client as ollama_client
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import DerivedModelError, derived_name
-from velollm_desktop.core.ollama.errors import RequestTimedOut
 from velollm_desktop.core.ollama.names import blob_file_name, valid_model_name
 from velollm_desktop.core.optimize.models import BadModel, profile_from_show
 from velollm_desktop.core.optimize.parse import exposure_warnings
@@ -355,7 +355,7 @@ def test_the_tls_handshake_is_bounded_as_a_whole(monkeypatch):
     restart the per-read timeout; now the handshake as a whole ends at its bound."""
     import socket as socket_mod
 
-    from velollm_desktop.core.ollama import transport
+    from velollm_desktop.core.http import transport
 
     monkeypatch.setattr(transport, "TLS_HANDSHAKE_S", 0.6)
     listener = socket_mod.create_server(("127.0.0.1", 0))

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.doctor import DoctorReport, Fix, FixKind, diagnose
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import derived_name
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.per_model import (
     PER_MODEL_SUFFIX,
     PerModelApplied,

@@ -15,9 +15,9 @@ from velollm_desktop.core.doctor.model import DoctorReport, Finding
 from velollm_desktop.core.doctor.ollama import OllamaSettings, diagnose_ollama
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import ServerError
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
 from velollm_desktop.core.optimize.sources import read_current
 

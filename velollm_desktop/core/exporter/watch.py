@@ -21,9 +21,9 @@ from velollm_desktop.core.exporter.state import (
     label_text,
     model_snapshot,
 )
+from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.monitor.sampler import SampleLoop, Sampler
 from velollm_desktop.core.ollama.client import OllamaClient
-from velollm_desktop.core.ollama.errors import ServerError
 
 log = logging.getLogger(__name__)
 
