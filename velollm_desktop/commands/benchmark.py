@@ -8,13 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from velollm_desktop.cli_errors import CliError
+from velollm_desktop.cli_errors import CliError, say
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
 from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.store import History, export_file, unsaved_text
 from velollm_desktop.core.bench.suites import SUITES
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, STALL_S, StreamPace
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, default_url
@@ -106,7 +107,7 @@ def _load(args: argparse.Namespace, url: str) -> int:
         probe.info()  # one clear error when nothing answers, before N clients start
         model = probe.model_name()
     except ServerError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
     finally:
         probe.close()
 
@@ -153,7 +154,7 @@ def _builtin_consent(args: argparse.Namespace) -> None:
     try:
         find_program("llama-server")
     except BinaryNotFound as exc:
-        raise CliError(f"the built-in engine cannot run: {exc}") from exc
+        raise CliError(f"the built-in engine cannot run: {say(exc)}") from exc
     model = builtin_model_path()
     if model.exists():
         return
@@ -171,16 +172,15 @@ def _builtin_consent(args: argparse.Namespace) -> None:
 
 def _run_flow(args: argparse.Namespace, request: BenchRequest) -> BenchRun:
     """The one benchmark flow (core), its errors as one CLI line."""
-    from velollm_desktop.core.llamacpp.builtin import DownloadError  # noqa: PLC0415
     from velollm_desktop.core.llamacpp.server import ServerStartError  # noqa: PLC0415
 
     history = None if args.no_history else History()
     try:
         return run_benchmark_flow(request, progress=_printer(args), history=history)
     except ServerStartError as exc:
-        raise CliError(f"the built-in engine did not start: {exc}") from exc
-    except (ServerError, ValueError, DownloadError) as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(f"the built-in engine did not start: {say(exc)}") from exc
+    except UserFacingError as exc:  # a server error, a bad suite or kind, a failed download
+        raise CliError(say(exc)) from exc
     finally:
         if history is not None:
             history.close()

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli_errors import CliError
+from velollm_desktop.cli_errors import CliError, say
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.bench.store import History, unsaved_text
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.llamacpp import ollama_store
@@ -33,7 +34,7 @@ def model_path(spec: str) -> Path:
     try:
         path = ollama_store.model_path(spec)
     except OllamaModelNotFound as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
     if not path.exists():
         raise CliError(f"model file not found: {path}")
     return path
@@ -117,7 +118,7 @@ def _undo_ollama(args: argparse.Namespace) -> int:
     try:
         undo_use_in_ollama(args.url or ollama_url_from_env(), args.undo_ollama)
     except ServerError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
     print(f"deleted {args.undo_ollama}")
     return 0
 
@@ -134,7 +135,7 @@ def _modes(args: argparse.Namespace, target: Path, draft: Path | None):
         try:
             extra, mode_notes = _ollama_mode(args, target, draft)
         except (NotGGUF, BinaryNotFound, OSError) as exc:
-            raise CliError(str(exc)) from exc
+            raise CliError(say(exc)) from exc
         modes += extra
         notes = list(dict.fromkeys(notes + mode_notes))
     return modes, notes
@@ -172,8 +173,8 @@ def _cmd(args: argparse.Namespace) -> int:
             history=history,
             notes=notes,
         )
-    except (NotGGUF, ValueError, BinaryNotFound, ServerError, CompareCancelled) as exc:
-        raise CliError(str(exc)) from exc
+    except (UserFacingError, CompareCancelled) as exc:
+        raise CliError(say(exc)) from exc
     finally:
         history.close()
     result = run.result

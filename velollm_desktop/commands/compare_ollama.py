@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli_errors import CliError
-from velollm_desktop.core.http.errors import ServerError
+from velollm_desktop.cli_errors import CliError, say
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.llamacpp.gguf import read_gguf
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.speculative.compare import OLLAMA_MODE, CompareResult, significant_gain
@@ -44,8 +44,8 @@ def apply_to_ollama(args: argparse.Namespace, result: CompareResult, draft: Path
     url = args.url or ollama_url_from_env()
     try:
         applied = use_in_ollama(url, plan)
-    except (ServerError, ValueError) as exc:
-        raise CliError(str(exc)) from exc
+    except UserFacingError as exc:
+        raise CliError(say(exc)) from exc
     before, after = applied.before, applied.after
     if before and after and before.score and after.score and applied.speedup:
         ratio, lo, hi = applied.speedup

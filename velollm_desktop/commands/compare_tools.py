@@ -9,10 +9,10 @@ import json
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli_errors import CliError
+from velollm_desktop.cli_errors import CliError, say
 from velollm_desktop.core.bench.stats import ratio_ci95, summarize
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text
-from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.speculative.cli_parsers import run_seed_tools
 from velollm_desktop.core.speculative.compare import DEFAULT_PROMPTS
 
@@ -30,8 +30,8 @@ def run_tools(args: argparse.Namespace, target: Path, draft: Path | None) -> int
                 c, s = run_seed_tools(
                     str(target), str(draft), prompt, args.n_predict, args.threads or 2
                 )
-            except (BinaryNotFound, RuntimeError, OSError) as exc:
-                raise CliError(str(exc)) from exc
+            except (UserFacingError, OSError) as exc:
+                raise CliError(say(exc)) from exc
             comp.append(c)
             spec.append(s)
     data = summarize_tools(comp, spec)

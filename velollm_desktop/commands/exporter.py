@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from velollm_desktop.cli_errors import CliError
+from velollm_desktop.cli_errors import CliError, say
 from velollm_desktop.core.exporter.listen import (
     DEFAULT_LISTEN,
     Auth,
@@ -26,7 +26,7 @@ def _inputs(args: argparse.Namespace) -> tuple[ListenAddress, Auth | None]:
         address = parse_listen(args.listen, allow_remote=args.allow_remote)
         auth, auth_warning = read_auth_file(args.auth_file) if args.auth_file else (None, None)
     except ListenError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
     for warning in (address.warning(), auth_warning):
         if warning:
             print(f"velollm: {warning}", file=sys.stderr)
@@ -52,7 +52,7 @@ def _service(args: argparse.Namespace) -> int:
                 args.listen, args.url, allow_remote=args.allow_remote, auth_file=args.auth_file
             )
         except ListenError as exc:
-            raise CliError(str(exc)) from exc
+            raise CliError(say(exc)) from exc
         plan = service.install_plan(unit_args)
         question = "Install and start this user service?"
     else:
@@ -68,7 +68,7 @@ def _service(args: argparse.Namespace) -> int:
         else:
             installer.remove(plan)
     except (service.ServiceError, OSError) as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
     print("installed and started: " + plan.path.name if args.install_service else "removed")
     return 0
 

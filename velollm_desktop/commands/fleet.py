@@ -8,8 +8,9 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from velollm_desktop.cli_errors import CliError
+from velollm_desktop.cli_errors import CliError, say
 from velollm_desktop.commands.argtypes import int_range
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fleet.model import TargetStatus
 from velollm_desktop.core.fleet.targets import TargetError, parse_targets
 
@@ -126,7 +127,7 @@ def _cmd(args: argparse.Namespace) -> int:
     try:
         targets = parse_targets(args.target)
     except TargetError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
     if not 0.2 <= args.interval <= 3600:
         raise CliError("--interval must be between 0.2 and 3600 seconds")
     if not 0.2 <= args.deadline <= 60:
@@ -205,7 +206,7 @@ def run_endpoints(args: argparse.Namespace) -> int:
     try:
         endpoints = parse_endpoints(args.endpoint)
     except TargetError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
 
     def progress(done: int, total: int, text: str) -> None:
         if not args.quiet:
@@ -221,8 +222,8 @@ def run_endpoints(args: argparse.Namespace) -> int:
             progress=progress,
             hardware=detect_hardware(),
         )
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
+    except UserFacingError as exc:
+        raise CliError(say(exc)) from exc
     print(render_comparison(comparison))
     if not args.no_history:
         history = History()

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli_errors import CliError
+from velollm_desktop.cli_errors import CliError, say
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
 from velollm_desktop.core.http.errors import ServerError
@@ -121,7 +122,7 @@ def _undo_models(url: str) -> int:
     try:
         gone = undo_all_per_model(url)
     except ServerError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
     print("deleted " + ", ".join(gone) if gone else "no per-model models to delete")
     return 0
 
@@ -165,7 +166,7 @@ def _state(args: argparse.Namespace, root):
         state = optimize_state(
             spec, args.url or ollama_url_from_env(), args.strategy, args.model_info or [], root=root
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, UserFacingError) as exc:
         # each bad model is already a note ("skipped …", naming where it came from): what
         # reaches here is not about one model, so no option the user did not pass is named
         raise CliError(f"cannot plan: {exc}") from exc
@@ -186,7 +187,7 @@ def _output(args: argparse.Namespace, rec: Recommendation) -> int | None:
     try:
         text = render(rec, fmt)  # also checks every value before anything else is done
     except writers.UnsafeValue as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(say(exc)) from exc
     if not (args.output or (args.format and not args.apply)):
         return None
     if args.output:

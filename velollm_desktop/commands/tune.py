@@ -7,14 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli_errors import CliError
+from velollm_desktop.cli_errors import CliError, say
 from velollm_desktop.commands.argtypes import float_range, int_range
 from velollm_desktop.core import jsonio
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, Objective, default_url
-from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.tune.common import (
     OBJECTIVES,
@@ -125,14 +125,14 @@ def _cmd(args: argparse.Namespace) -> int:
         raise CliError(
             "cancelled: every server we started was stopped and every setting restored"
         ) from None
-    except (NotGGUF, ValueError, ServerError, TuneCancelled, RuntimeError, PermissionError) as exc:
-        raise CliError(str(exc)) from exc
+    except (UserFacingError, TuneCancelled, PermissionError) as exc:
+        raise CliError(say(exc)) from exc
     _print_table(result)
     if args.apply:
         try:
             print(target.apply(result).message)
         except (ServerError, OSError) as exc:
-            raise CliError(f"could not apply the winner: {exc}") from exc
+            raise CliError(f"could not apply the winner: {say(exc)}") from exc
     if args.json:
         atomic_write_text(args.json, json.dumps(jsonio.to_plain(summary(result)), indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from velollm_desktop.core.failure import UserFacingError
+
 
 def atomic_write_text(
     path: Path, text: str, *, backup: bool = False, mode: int | None = None
@@ -116,7 +118,7 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-class UnreadableFile(ValueError):
+class UnreadableFile(UserFacingError, ValueError):
     """One of the app's own files cannot be used; the message is one sentence saying why."""
 
 

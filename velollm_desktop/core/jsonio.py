@@ -9,6 +9,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from velollm_desktop.core.failure import BadInput
+
 
 def to_plain(value: Any) -> Any:
     """Return `value` as JSON-ready plain data (dicts, lists, str, numbers, None).
@@ -58,13 +60,13 @@ def read_json_object(path: Path, what: str, max_bytes: int = MAX_JSON_FILE_BYTES
         with Path(path).open("rb") as fh:
             raw = fh.read(max_bytes + 1)
     except OSError as exc:
-        raise ValueError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+        raise BadInput(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
     if len(raw) > max_bytes:
-        raise ValueError(f"{what} {path}: larger than {max_bytes >> 20} MiB, not a JSON report")
+        raise BadInput(f"{what} {path}: larger than {max_bytes >> 20} MiB, not a JSON report")
     try:
         data = json.loads(raw, parse_constant=no_constant, parse_float=finite)
     except (ValueError, RecursionError) as exc:
-        raise ValueError(f"{what} {path}: not valid JSON ({str(exc)[:120]})") from None
+        raise BadInput(f"{what} {path}: not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{what} {path}: a JSON {type(data).__name__}, not an object")
+        raise BadInput(f"{what} {path}: a JSON {type(data).__name__}, not an object")
     return data

@@ -33,7 +33,6 @@ from velollm_desktop.core.bench.stats import (
 from velollm_desktop.core.bench.store import History, unsaved_text
 from velollm_desktop.core.bench.suites import SUITES, describe_suite
 from velollm_desktop.core.energy import describe_energy, format_j_per_token
-from velollm_desktop.core.failure import Fix
 from velollm_desktop.core.kinds import default_url
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
@@ -43,6 +42,7 @@ from velollm_desktop.ui.charts import BarChart
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
+from velollm_desktop.workers.errors import say
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 KINDS = (
@@ -290,7 +290,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
         try:
             find_program("llama-server", self.settings.get("llama_server_path") or None)
         except BinaryNotFound as exc:
-            self.status.setText(f"The built-in engine cannot run: {exc}.")
+            self.status.setText(f"The built-in engine cannot run: {say(exc)}.")
             return False
         if builtin_model_path().exists():
             return True
@@ -312,7 +312,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
     def _offer_builtin(self) -> None:
         """With no server running, point at the built-in engine (a real benchmark in a minute)."""
         failure = self.jobs.last_failure
-        if failure is not None and failure.fix is Fix.START_SERVER and self._kind() != BUILTIN:
+        if failure is not None and failure.fix.starts_server and self._kind() != BUILTIN:
             self.status.setText(
                 self.status.text() + " — or choose “Built-in engine” as the server to "
                 "benchmark right away with llama.cpp and a small model."

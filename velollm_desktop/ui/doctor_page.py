@@ -35,6 +35,7 @@ from velollm_desktop.core.optimize.per_model import (
     undo_per_model,
 )
 from velollm_desktop.ui.confirm import confirm
+from velollm_desktop.workers.errors import say
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 
@@ -193,7 +194,7 @@ class DoctorPage(QWidget):
             with OllamaClient(self.url_provider()) as client:
                 client.unload(fix.model)
         except ServerError as exc:
-            self.result.setText(f"Could not unload {fix.model}: {exc}")
+            self.result.setText(f"Could not unload {fix.model}: {say(exc)}")
             return
         self.result.setText(f"Unloaded {fix.model}. Check again to see the new placement.")
 
@@ -227,7 +228,7 @@ class DoctorPage(QWidget):
         try:
             gone = undo_per_model(self.url_provider(), self.created)
         except ServerError as exc:
-            self.result.setText(f"Undo failed: {exc}")
+            self.result.setText(f"Undo failed: {say(exc)}")
             return
         self.created = []
         self.undo_button.setEnabled(False)

@@ -25,6 +25,7 @@ from velollm_desktop.core.optimize.per_model import (
     undo_per_model,
 )
 from velollm_desktop.ui.confirm import confirm
+from velollm_desktop.workers.errors import say
 
 
 class PerModelPanel(QWidget):
@@ -108,7 +109,7 @@ class PerModelPanel(QWidget):
         try:
             gone = undo_per_model(self.url_provider(), self.applied)
         except ServerError as exc:
-            self.status.setText(f"Undo failed: {exc}")
+            self.status.setText(f"Undo failed: {say(exc)}")
             return
         self.applied = []
         self.undo_button.setEnabled(False)

@@ -28,6 +28,7 @@ from velollm_desktop.core.speculative.ollama_apply import (
 )
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
+from velollm_desktop.workers.errors import say
 
 
 class OllamaSpecControls(QWidget):
@@ -65,7 +66,7 @@ class OllamaSpecControls(QWidget):
             support = server_support(find_program("llama-server"))
             flags, notes = ollama_mode_args(target, draft, None, support)
         except (NotGGUF, BinaryNotFound, OSError) as exc:
-            return [], [f"as Ollama would run it: {exc}"]
+            return [], [f"as Ollama would run it: {say(exc)}"]
         return ([SpecMode(OLLAMA_MODE, flags)] if flags else []), notes
 
     def offer(self, result: CompareResult, target_spec: str, draft: Path | None) -> None:
@@ -128,7 +129,7 @@ class OllamaSpecControls(QWidget):
         try:
             undo_use_in_ollama(self.url_provider(), self.created)
         except ServerError as exc:
-            self.label.setText(f"Undo failed: {exc}")
+            self.label.setText(f"Undo failed: {say(exc)}")
             return
         self.label.setText(f"Deleted {self.created}.")
         self.created = None

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 
 from velollm_desktop.core.http.errors import BadResponse, ServerError, ServerNotRunning
 from velollm_desktop.core.monitor.sampler import SampleLoop, Sampler, SystemSample
+from velollm_desktop.workers.errors import say
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class OllamaPoller(QObject):
             log.warning("unreadable /api/ps reply: %s", exc)
             self.unavailable.emit(f"unreadable reply from Ollama: {exc}")
         except ServerError as exc:
-            self.unavailable.emit(str(exc))
+            self.unavailable.emit(say(exc))
         except Exception as exc:
             log.exception("polling /api/ps failed")
             self.unavailable.emit(f"unreadable reply from Ollama ({type(exc).__name__}: {exc})")

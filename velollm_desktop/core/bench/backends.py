@@ -9,6 +9,7 @@ import time
 from typing import Protocol
 
 from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.http.bounds import StreamPace
 from velollm_desktop.core.http.errors import BadResponse, ModelNotFound, ServerError, StreamBroken
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
@@ -265,4 +266,4 @@ def make_backend(
         return LlamaCppBackend(url, options, pace)
     if kind == "openai":
         return OpenAIBackend(url, model, options, pace)
-    raise ValueError(f"unknown backend '{kind}': choose ollama, llamacpp or openai")
+    raise BadInput(f"unknown backend '{kind}': choose ollama, llamacpp or openai")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from velollm_desktop.core.bench.backends import Backend
 from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.http.errors import ServerError
 
 PROMPTS = (
@@ -147,7 +148,7 @@ def run_load(
 
     With `energy`, the load is one energy window after a quiet second (the idle baseline)."""
     if clients < 1 or duration_s <= 0:
-        raise ValueError("clients must be ≥ 1 and the duration > 0 s")
+        raise BadInput("clients must be ≥ 1 and the duration > 0 s")
     cancel = cancel or threading.Event()
     if energy is None:
         return _run_load(

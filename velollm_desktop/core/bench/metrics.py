@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
+from velollm_desktop.core.failure import BadInput
 
 METRICS = {
     "decode": ("Decode speed (mean ± stddev)", "tokens/s"),
@@ -26,7 +27,7 @@ def metric_of(t: TestResult, metric: str) -> tuple[float | None, float | None]:
         return e.j_per_generated_token, None
     if metric == "efficiency":
         return e.generated_tokens_per_wh, None
-    raise ValueError(f"unknown metric {metric!r}: one of {', '.join(METRICS)}")
+    raise BadInput(f"unknown metric {metric!r}: one of {', '.join(METRICS)}")
 
 
 Series = tuple[str, list[float | None], list[float | None]]

@@ -24,6 +24,7 @@ from velollm_desktop.core.bench.csv_export import ENERGY_FIELDS, RUN_FIELDS, to_
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, ServerInfo, TestResult
 from velollm_desktop.core.bench.stats import Stats
 from velollm_desktop.core.energy.model import reading_from_json
+from velollm_desktop.core.failure import BadInput, UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text, move_aside
 from velollm_desktop.core.settings import data_dir
 
@@ -59,7 +60,7 @@ ADDED_COLUMNS = {"j_per_token": "REAL", "server_version": "TEXT"}
 """Columns added after the first release (schema 2): ALTER TABLE keeps the old rows."""
 
 
-class HistoryBusy(RuntimeError):
+class HistoryBusy(UserFacingError, RuntimeError):
     """Another process holds the history database locked: nothing is lost, try again."""
 
 
@@ -172,7 +173,7 @@ def from_json(text: str) -> BenchmarkResult:
             model_memory_bytes=_memory_bytes(d.get("model_memory_bytes")),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a VeloLLM benchmark export: {exc}") from exc
+        raise BadInput(f"not a VeloLLM benchmark export: {exc}") from exc
 
 
 def mean_j_per_token(result: BenchmarkResult) -> float | None:

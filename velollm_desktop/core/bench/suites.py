@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from velollm_desktop.core.failure import BadInput
+
 
 @dataclass(frozen=True)
 class BenchTest:
@@ -38,7 +40,7 @@ def suite(
     try:
         tests = SUITES[name]
     except KeyError:
-        raise ValueError(f"unknown suite '{name}': choose one of {', '.join(SUITES)}") from None
+        raise BadInput(f"unknown suite '{name}': choose one of {', '.join(SUITES)}") from None
     return tuple(
         BenchTest(t.name, t.prompt, max_tokens or t.max_tokens, runs or t.runs) for t in tests
     )

@@ -19,13 +19,15 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.failure import UserFacingError
+
 DEFAULT_LISTEN = "127.0.0.1:9877"
 AUTH_FILE_MAX_BYTES = 4096
 TOKEN_MIN_CHARS = 16
 HEADER_MAX_CHARS = 8192
 
 
-class ListenError(ValueError):
+class ListenError(UserFacingError, ValueError):
     """The address or the auth file cannot be used; the message says what to write instead."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.exporter.listen import parse_listen, read_auth_file
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.settings import data_dir
 
@@ -29,7 +30,7 @@ COMMAND_TIMEOUT_S = 30.0
 Runner = Callable[[Sequence[str]], subprocess.CompletedProcess]
 
 
-class ServiceError(RuntimeError):
+class ServiceError(UserFacingError, RuntimeError):
     """Installing or removing failed; the message says what state things are in."""
 
 

@@ -12,6 +12,8 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from velollm_desktop.core.failure import UserFacingError
+
 MAX_SAMPLES = 100_000
 """More samples than any exporter we read sends (node exporter: ~1-3 k); bounds memory/time."""
 MAX_SERIES = 50_000
@@ -25,7 +27,7 @@ MAX_LINE_CHARS = 64 * 1024
 Metrics = dict[str, list[tuple[dict[str, str], float]]]
 
 
-class MetricsError(ValueError):
+class MetricsError(UserFacingError, ValueError):
     """The body is not Prometheus text (or is absurdly large)."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fleet import mapping, velollm
 from velollm_desktop.core.fleet.expo import (
     Metrics,
@@ -30,7 +31,7 @@ PROBE_DEADLINE_S = 3.0  # commands/fleet.py repeats it (lazy import)
 MAX_MODELS = 64
 
 
-class ProbeError(Exception):
+class ProbeError(UserFacingError):
     """The target did not give a usable answer; the message is the reason shown to the user."""
 
 

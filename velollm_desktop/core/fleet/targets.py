@@ -13,6 +13,8 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
+from velollm_desktop.core.failure import UserFacingError
+
 KINDS = ("ollama", "llamacpp", "vllm", "openai", "node", "dcgm", "velollm")
 """Target kinds: Ollama, llama-server, vLLM, another OpenAI-compatible server, the Prometheus
 node exporter, NVIDIA's dcgm-exporter, VeloLLM's own exporter (`velollm exporter`)."""
@@ -46,7 +48,7 @@ _KIND_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]{0,31})=(.*)$", re.DOTALL)
 _HOST_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-class TargetError(ValueError):
+class TargetError(UserFacingError, ValueError):
     """A target the user typed cannot be used; the message says why."""
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from velollm_desktop.core.failure import Fix
-
-GUI_ADDRESS_FIX = "set the right address in Settings"
-"""How a message tells the app's user to fix a wrong address; the CLI swaps in `--url`."""
+from velollm_desktop.core.failure import Fix, UserFacingError
 
 
-class ServerError(Exception):
+class ServerError(UserFacingError):
     """Base of every error a server client raises — Ollama, llama-server, OpenAI-compatible,
     fleet targets (the message is shown to the user): the GUI and CLI need one `except`."""
 
@@ -21,6 +18,12 @@ class ServerNotRunning(ServerError):
     """Nothing answers at the URL (connection refused / unreachable)."""
 
     fix = Fix.START_SERVER
+
+
+class OllamaNotRunning(ServerNotRunning):
+    """Ollama does not answer at its address (a setting: the app's Settings, the CLI's --url)."""
+
+    fix = Fix.START_OLLAMA
 
 
 class ModelNotFound(ServerError):
@@ -53,8 +56,15 @@ class BadURL(ServerError):
     fix = Fix.SET_ADDRESS
 
 
-def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> ServerError:
-    """The one mapping from a transport failure (httpx or socket) to a typed, actionable error.
+def from_transport(
+    exc: Exception,
+    product: str,
+    url: str,
+    start_hint: str,
+    not_running: type[ServerNotRunning] = ServerNotRunning,
+) -> ServerError:
+    """The one mapping from a transport failure (httpx or socket) to a typed, actionable error
+    (`not_running`: the class of "nothing answers", whose fix the GUI and CLI word).
 
     httpx is only imported when the error came from httpx: the tray's lightweight socket path
     must not load it (RSS, and no imports in worker threads).
@@ -69,7 +79,7 @@ def from_transport(exc: Exception, product: str, url: str, start_hint: str) -> S
         timeout += (httpx.TimeoutException,)
         dropped += (httpx.RemoteProtocolError, httpx.ReadError)
     if isinstance(exc, refused):
-        return ServerNotRunning(f"{product} is not running at {url}: {start_hint}")
+        return not_running(f"{product} is not running at {url}: {start_hint}")
     if isinstance(exc, timeout):
         return RequestTimedOut(f"{product} at {url} did not answer in time")
     if isinstance(exc, dropped):

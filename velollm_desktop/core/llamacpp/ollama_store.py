@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import read_own_json
 from velollm_desktop.core.ollama.names import blob_file_name, valid_model_name
 
@@ -21,7 +22,7 @@ PREFIX = "ollama:"
 """How the GUI and CLI name a model Ollama downloaded, beside plain .gguf paths."""
 
 
-class OllamaModelNotFound(LookupError):
+class OllamaModelNotFound(UserFacingError, LookupError):
     """The name does not resolve to a downloaded model file; the message says where we looked."""
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, RATE_GRACE_S, redact_url
 from velollm_desktop.core.http.errors import (
-    GUI_ADDRESS_FIX,
+    OllamaNotRunning,
     ServerBusy,
     ServerNotRunning,
     StreamBroken,
@@ -68,7 +68,8 @@ class OllamaClient:
     """A client for one Ollama server (`base_url` like http://127.0.0.1:11434)."""
 
     PRODUCT = "Ollama"
-    START_HINT = f"start it with `ollama serve` (or open the Ollama app), or {GUI_ADDRESS_FIX}"
+    START_HINT = "start it with `ollama serve` (or open the Ollama app)"
+    """What `OllamaNotRunning` says to do (the GUI and the CLI add how to set the address)."""
 
     def __init__(
         self,
@@ -115,7 +116,7 @@ class OllamaClient:
             try:
                 resp = open_request(self.base_url, method, path, body, limits, self.PRODUCT, cancel)
             except ServerNotRunning:
-                raise ServerNotRunning(
+                raise OllamaNotRunning(
                     f"Ollama is not running at {redact_url(self.base_url)}: {self.START_HINT}"
                 ) from None
             if resp.status < 400:

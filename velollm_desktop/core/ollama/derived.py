@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from velollm_desktop.core.fsutil import UnreadableFile, atomic_write_text, move_aside, read_own_json
-from velollm_desktop.core.http.errors import ServerError, from_transport
+from velollm_desktop.core.http.errors import OllamaNotRunning, ServerError, from_transport
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.names import valid_model_name
 from velollm_desktop.core.ollama.version import version_tuple
@@ -124,7 +124,9 @@ def _has_blob(url: str, digest: str) -> bool:
     try:
         resp = httpx.head(f"{url.rstrip('/')}/api/blobs/{digest}", timeout=10, trust_env=False)
     except httpx.HTTPError as exc:
-        raise from_transport(exc, "Ollama", url, OllamaClient.START_HINT) from exc
+        raise from_transport(
+            exc, "Ollama", url, OllamaClient.START_HINT, OllamaNotRunning
+        ) from exc
     return resp.status_code == 200
 
 
@@ -141,7 +143,9 @@ def _push_blob(url: str, digest: str, path: Path) -> None:
                 trust_env=False,
             )
     except httpx.HTTPError as exc:
-        raise from_transport(exc, "Ollama", url, OllamaClient.START_HINT) from exc
+        raise from_transport(
+            exc, "Ollama", url, OllamaClient.START_HINT, OllamaNotRunning
+        ) from exc
     if resp.status_code >= 400:
         raise DerivedModelError(
             f"Ollama refused the draft file {path.name}: HTTP {resp.status_code} {resp.text[:200]}"

@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.optimize.catalogue import BY_NAME, NEVER_EXISTED, VarType, applies
 from velollm_desktop.core.optimize.parse import parse_value
 from velollm_desktop.core.optimize.writers import UnsafeValue, render_shell, validate
@@ -39,7 +40,7 @@ class OllamaConfig:
     def __post_init__(self) -> None:
         bad = [n for n in self.values if n not in BY_NAME]
         if bad:
-            raise ValueError(f"not a variable the Ollama server reads: {', '.join(sorted(bad))}")
+            raise BadInput(f"not a variable the Ollama server reads: {', '.join(sorted(bad))}")
         object.__setattr__(self, "values", dict(self.values))
 
     @classmethod

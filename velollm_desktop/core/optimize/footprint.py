@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.optimize import footprint_moe as moe
 
 MIB = 1024 * 1024
@@ -203,10 +204,10 @@ def shape_from_metadata(
     n_layer = _int(key("block_count"))
     n_embd = _int(key("embedding_length"))
     if n_layer <= 0 or n_embd <= 0 or n_layer > 4096 or n_embd > 1 << 20:
-        raise ValueError(f"{arch}: block_count / embedding_length missing or implausible")
+        raise BadInput(f"{arch}: block_count / embedding_length missing or implausible")
     n_head = max(1, _int(key("attention.head_count"), 32))
     if n_head > 1 << 14:
-        raise ValueError(f"{arch}: implausible attention.head_count {n_head}")
+        raise BadInput(f"{arch}: implausible attention.head_count {n_head}")
     head_dim = n_embd // n_head
     n_vocab = _int(key("vocab_size")) or _vocab_len(meta.get("tokenizer.ggml.tokens")) or 32000
     window, swa = swa_layers_for(arch, n_layer, meta)
@@ -250,9 +251,9 @@ def _checked(shape: ModelShape) -> ModelShape:
     }
     for name, value in sizes.items():
         if value > 1 << 24:
-            raise ValueError(f"{shape.architecture}: implausible {name} {value}")
+            raise BadInput(f"{shape.architecture}: implausible {name} {value}")
     if shape.weights_bytes < 0 or shape.weights_bytes > 1 << 50:
-        raise ValueError(f"implausible model size {shape.weights_bytes} bytes")
+        raise BadInput(f"implausible model size {shape.weights_bytes} bytes")
     if sum(shape.expert_bytes) > max(shape.weights_bytes, 0):
         shape = replace(shape, expert_bytes=())  # a tensor list that is not this file's
     return shape

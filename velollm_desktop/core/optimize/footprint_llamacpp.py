@@ -24,6 +24,7 @@ import threading
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text, read_own_json
 from velollm_desktop.core.llamacpp.binaries import (
     BinaryNotFound,
@@ -53,7 +54,7 @@ _ROW = re.compile(
 )
 
 
-class FitParamsError(ValueError):
+class FitParamsError(UserFacingError, ValueError):
     """llama-fit-params could not project this model/setting; the message says why."""
 
 

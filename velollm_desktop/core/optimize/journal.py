@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import UnreadableFile, atomic_write_text, read_own_json
 
 LOCK_WAIT_S = 30.0
@@ -30,7 +31,7 @@ MAX_JOURNAL_BYTES = 4 * 1024 * 1024
 """An undo journal is a few hundred bytes an apply; a larger file is not ours."""
 
 
-class ApplyError(RuntimeError):
+class ApplyError(UserFacingError, RuntimeError):
     """Applying or undoing failed; the message is one line that says what state things are in."""
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from velollm_desktop.core.failure import BadInput, UserFacingError
 from velollm_desktop.core.jsonio import read_json_object
 from velollm_desktop.core.optimize.footprint import ModelShape, shape_from_metadata
 
@@ -56,7 +57,7 @@ A field outside its range — negative, zero heads, a 2^40 width — makes the m
 for planning: it is reported and left out, never planned for (docs/RELIABILITY.md)."""
 
 
-class BadModel(ValueError):
+class BadModel(UserFacingError, ValueError):
     """A model's metadata cannot be planned for; the message names the model and the field."""
 
 
@@ -156,7 +157,7 @@ def load_model_info_file(spec: str) -> ModelProfile:
     own projection can be used) or a saved /api/show response (optionally with "size")."""
     name, sep, path = spec.partition("=")
     if not sep:
-        raise ValueError(f"--model-info expects NAME=FILE, got {spec!r}")
+        raise BadInput(f"--model-info expects NAME=FILE, got {spec!r}")
     try:
         with Path(path).open("rb") as fh:
             is_gguf = fh.read(4) == b"GGUF"
@@ -178,7 +179,7 @@ def load_model_file(path: Path) -> ModelProfile:
         with path.open("rb") as fh:
             magic = fh.read(4)
     except OSError as exc:
-        raise ValueError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+        raise BadInput(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     size: object
     local: Path | None
     if magic == b"GGUF":
@@ -186,21 +187,21 @@ def load_model_file(path: Path) -> ModelProfile:
             info = read_gguf(path)
             tensors = read_gguf_tensors(path)
         except (NotGGUF, OSError) as exc:
-            raise ValueError(f"{path.name} is not a readable GGUF model: {exc}") from exc
+            raise BadInput(f"{path.name} is not a readable GGUF model: {exc}") from exc
         show = {"model_info": info.metadata, "tensors": tensors}
         name, size, local = info.name, info.file_size_bytes, path
     else:
         try:
             show = read_json_object(path, "model file")
         except ValueError as exc:
-            raise ValueError(
+            raise BadInput(
                 f"{path.name} is neither a GGUF model nor a saved /api/show JSON response"
             ) from exc
         if not isinstance(show.get("model_info"), dict):
-            raise ValueError(f"{path.name} is not a saved /api/show JSON response (no model_info)")
+            raise BadInput(f"{path.name} is not a saved /api/show JSON response (no model_info)")
         name, size, local = path.stem, show.get("size"), None
         if isinstance(size, int) and size < 0:
-            raise ValueError(f"{path.name}: a negative size ({size}) is not a model's size")
+            raise BadInput(f"{path.name}: a negative size ({size}) is not a model's size")
     try:
         profile = profile_from_show(name, show, size if isinstance(size, int) else None)
         return replace(profile, model_path=local)
@@ -212,6 +213,6 @@ def load_model_file(path: Path) -> ModelProfile:
         OverflowError,
         ZeroDivisionError,
     ) as exc:
-        raise ValueError(
+        raise BadInput(
             f"{path.name} does not describe a model VeloLLM can plan for: {exc}"
         ) from exc

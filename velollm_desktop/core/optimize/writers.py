@@ -17,6 +17,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.optimize.catalogue import NEVER_EXISTED
 from velollm_desktop.core.optimize.parse import environment_assignments, unit_lines
 
@@ -25,7 +26,7 @@ LAUNCH_AGENT_LABEL = "io.velollm.ollama-env"
 MANAGED_MARK = "# Managed by VeloLLM Desktop"
 
 
-class UnsafeValue(ValueError):
+class UnsafeValue(UserFacingError, ValueError):
     """A name or value that cannot be written safely (the message says which and why)."""
 
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.failure import CannotRun
+
 _NUM = r"([0-9]+(?:\.[0-9]+)?)"
 
 
@@ -137,6 +139,6 @@ def run_seed_tools(
             crash = interpret_exit(name, res.returncode, PHASE_RUN, tail, source)
             if crash is not None:
                 raise crash
-            raise RuntimeError(f"{name} exited with status {res.returncode}:\n{tail}")
+            raise CannotRun(f"{name} exited with status {res.returncode}:\n{tail}")
         runs.append(res.stderr)
     return parse_completion(runs[0]), parse_speculative(runs[1])

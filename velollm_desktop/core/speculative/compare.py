@@ -20,6 +20,7 @@ from velollm_desktop.core.bench.model import RunMeasurement
 from velollm_desktop.core.bench.stats import ratio_ci95, summarize
 from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, program_version
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
@@ -104,7 +105,7 @@ def _check_draft(
     problems = compatibility_problems(target_info, draft_info) if draft_info else []
     if problems and any(m.name in ("draft", OLLAMA_MODE) for m in modes):
         name = draft.name if draft else "the draft"
-        raise ValueError(f"{name} cannot draft for {target.name}: " + "; ".join(problems))
+        raise BadInput(f"{name} cannot draft for {target.name}: " + "; ".join(problems))
     return target_info, draft_info, problems
 
 

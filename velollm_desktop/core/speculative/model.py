@@ -8,6 +8,7 @@ from pathlib import Path
 from velollm_desktop.core.bench.model import RunMeasurement
 from velollm_desktop.core.bench.stats import Stats
 from velollm_desktop.core.energy import EnergyReading
+from velollm_desktop.core.failure import BadInput
 
 OLLAMA_MODE = "ollama"
 """The mode "as Ollama would run it" (core/ollama/spec_info.py derives its flags)."""
@@ -63,7 +64,7 @@ def draft_mode(draft: Path, n_max: int = 8, n_min: int = 0, p_min: float = 0.75)
 def ngram_mode(kind: str) -> SpecMode:
     """Draft-free speculation from n-grams of the context."""
     if kind not in NGRAM_TYPES:
-        raise ValueError(f"unknown n-gram type {kind!r}: choose one of {', '.join(NGRAM_TYPES)}")
+        raise BadInput(f"unknown n-gram type {kind!r}: choose one of {', '.join(NGRAM_TYPES)}")
     return SpecMode(kind, ("--spec-type", kind))
 
 

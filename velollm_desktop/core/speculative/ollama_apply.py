@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.bench.stats import ratio_ci95
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import (
@@ -72,7 +73,7 @@ def spec_plan(
 ) -> SpecPlan:
     n = DEFAULT_DRAFT_NUM_PREDICT if draft_num_predict is None else draft_num_predict
     if n <= 0:
-        raise ValueError("draft_num_predict must be at least 1 (0 turns drafting off)")
+        raise BadInput("draft_num_predict must be at least 1 (0 turns drafting off)")
     return SpecPlan(model, derived_name(model, SPEC_SUFFIX), n, draft, draft_architecture)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.tune.common import OBJECTIVES, Request
 
 EFFICIENCY = "efficiency"
@@ -26,10 +27,10 @@ def meter_for(objective: str, energy: EnergyMeter | None) -> EnergyMeter:
     """The meter to use; a ValueError (with the reason) when efficiency cannot be measured
     or the objective is not one of OBJECTIVES."""
     if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+        raise BadInput(f"objective must be one of {', '.join(OBJECTIVES)}")
     meter = energy if energy is not None else EnergyMeter.here()
     if objective == EFFICIENCY and not meter.available:
-        raise ValueError(
+        raise BadInput(
             f"the tokens-per-joule objective needs an energy reading, and there is none here "
             f"({meter.na_reason})"
         )
@@ -54,7 +55,7 @@ class CandidateEnergy:
                 joules = w.reading.energy_j if w.reading else None
                 if not joules or not n:
                     why = w.reading.na_reason if w.reading else ""
-                    raise ValueError(f"no energy reading for a request: {why or 'no tokens'}")
+                    raise BadInput(f"no energy reading for a request: {why or 'no tokens'}")
                 rate = n / joules
             with self._lock:
                 self.tokens += n

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from velollm_desktop.core.energy import EnergyMeter
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
@@ -318,7 +319,7 @@ def tune(
     """Measure the baseline and each candidate within `budget_s` seconds; return the table and
     winner. `ctx` is the context every candidate must keep, per slot (tokens)."""
     if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+        raise BadInput(f"objective must be one of {', '.join(OBJECTIVES)}")
     meter = meter_for(objective, energy)
     cancel = cancel or threading.Event()
     report = progress or silent
@@ -327,7 +328,7 @@ def tune(
     cands = list(candidates or candidates_for(hardware, objective, concurrency, profile, ctx))
     keep, pruned = prune(cands, profile, hardware)
     if not keep:
-        raise ValueError(
+        raise BadInput(
             "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
         )
     measured, skipped = measure_all(

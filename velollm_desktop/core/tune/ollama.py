@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 from velollm_desktop.core.bench.backends import OllamaBackend
 from velollm_desktop.core.energy import EnergyMeter
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
@@ -249,7 +250,7 @@ def _allowed(
             Measured(c, None, pruned="changes the Ollama service: not allowed") for c in needs
         ]
     if not keep:
-        raise ValueError(
+        raise BadInput(
             "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
         )
     return keep, pruned

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
+from velollm_desktop.core.failure import BadInput, UserFacingError
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.optimize.apply import Applier
@@ -35,7 +36,7 @@ class ServiceSettings:
         self.url = url
         self.applier = applier or Applier()
         if not self.applier.platform.startswith("linux"):
-            raise ValueError(
+            raise BadInput(
                 "trying server settings needs an automatic restart of Ollama (Linux, systemd); on "
                 "macOS and Windows use `velollm optimize` and restart the Ollama app yourself"
             )
@@ -80,7 +81,7 @@ class ServiceSettings:
                     time.sleep(0.5)
 
 
-class ServerChangesRefused(Exception):
+class ServerChangesRefused(UserFacingError):
     """Server settings cannot be tried here (the sentence says why); nothing was changed."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.kinds import BackendKind, Objective, default_url
 from velollm_desktop.core.progress import ProgressFn
@@ -183,7 +184,7 @@ def target_for(
         return OllamaTarget(url or default_url(kind), model, server)
     if kind is BackendKind.LLAMACPP:
         return LlamaCppTarget(Path(model).expanduser())
-    raise ValueError(f"{kind.value} cannot be tuned: choose llamacpp or ollama")
+    raise BadInput(f"{kind.value} cannot be tuned: choose llamacpp or ollama")
 
 
 def apply_and_remeasure(
