@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 
+import pytest
+
 from tests.conftest import run_cli
 from tests.ollama_fake import MODEL, FakeOllama
-from velollm_desktop.cli import build_parser, cli_message
+from velollm_desktop import cli
+from velollm_desktop.cli import build_parser
+from velollm_desktop.cli_errors import say
 from velollm_desktop.commands.benchmark import render_table
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, ServerInfo
 from velollm_desktop.core.bench.model import TestResult as BenchTestResult
 from velollm_desktop.core.bench.stats import summarize
 from velollm_desktop.core.hardware.model import CpuInfo, HardwareSpec, MemoryInfo
-from velollm_desktop.core.http.errors import GUI_ADDRESS_FIX
+from velollm_desktop.core.http.errors import OllamaNotRunning
 from velollm_desktop.core.llamacpp.server import free_port
 
 
@@ -51,9 +55,34 @@ def test_errors_name_the_cli_fix(velollm_exe):
     res = run_cli(velollm_exe, "benchmark", env=env)
     assert res.returncode == 2
     assert "--url URL" in res.stderr and "Settings" not in res.stderr
-    assert cli_message(f"x, or {GUI_ADDRESS_FIX}") == (
+    assert say(OllamaNotRunning("x")) == (
         "x, or pass the right address with --url URL (or set OLLAMA_HOST)"
     )
+
+
+def test_the_cli_fix_follows_the_type_not_the_words(monkeypatch, capsys):
+    """A reworded core message still gets the CLI's fix: it follows the error's typed fix."""
+
+    def fails(args):
+        raise OllamaNotRunning("nothing answers where Ollama should be (reworded)")
+
+    monkeypatch.setattr(cli, "_cmd_detect", fails)
+    assert cli.main(["detect"]) == 2
+    assert capsys.readouterr().err == (
+        "velollm: error: nothing answers where Ollama should be (reworded), or pass the right "
+        "address with --url URL (or set OLLAMA_HOST)\n"
+    )
+
+
+def test_a_bug_in_a_command_is_not_turned_into_a_polite_line(monkeypatch):
+    """Only the project's errors (and the OS's) become one line; a plain ValueError is a bug."""
+
+    def broken(args):
+        return int("not a number")
+
+    monkeypatch.setattr(cli, "_cmd_detect", broken)
+    with pytest.raises(ValueError, match="not a number"):
+        cli.main(["detect"])
 
 
 def _run(tps: float) -> RunMeasurement:
@@ -127,12 +156,10 @@ def test_benchmark_progress_counts_every_step_and_table_has_a_header(velollm_exe
 
 
 def test_missing_llama_server_message_has_no_gui_fix_in_the_cli():
-    import pytest
-
     from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 
     with pytest.raises(BinaryNotFound) as info:
         find_program("llama-no-such-tool")
-    assert "in Settings" in str(info.value)  # the app's message names its setting
-    cli = cli_message(str(info.value))
-    assert "Settings" not in cli and cli.endswith("or put llama.cpp's binaries on PATH")
+    assert "Settings" not in str(info.value)  # core's message names no face's setting
+    text = say(info.value)
+    assert "Settings" not in text and text.endswith("or put llama.cpp's binaries on PATH")

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QVBoxLayout, QWidget
 
 from tests.crashers import make_crasher
 from velollm_desktop.core.llamacpp.binaries import LlamaBinary
+from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.llamacpp.server import LlamaServer
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers import runner as runner_module
@@ -75,7 +76,7 @@ def test_a_crash_shows_one_sentence_and_the_log_behind_details(qtbot, tmp_path, 
 
 def test_an_ordinary_failure_has_no_details_button(qtbot, fresh_runner):
     def run(progress, cancel):
-        raise ValueError("the model file is not a GGUF")
+        raise NotGGUF("the model file is not a GGUF")
 
     page = BenchmarkPage(run)
     qtbot.addWidget(page)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from velollm_desktop.core.cancel import Cancelled
+from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.progress import Phase, ProgressEvent
 from velollm_desktop.workers.runner import Job, JobKind, JobRunner, JobState
 
@@ -121,7 +122,7 @@ def test_unexpected_error_is_logged_with_traceback_and_shown_as_one_sentence(job
 
 def test_expected_error_is_shown_as_is_without_traceback(jobs, qtbot, caplog):
     def refused(progress, cancel):
-        raise ValueError("unknown suite 'x': choose one of quick, standard, full")
+        raise BadInput("unknown suite 'x': choose one of quick, standard, full")
 
     job = Job(refused)
     failed: list[str] = []
@@ -131,6 +132,29 @@ def test_expected_error_is_shown_as_is_without_traceback(jobs, qtbot, caplog):
         qtbot.waitUntil(lambda: _done(job), timeout=WAIT_MS)
     assert failed == ["unknown suite 'x': choose one of quick, standard, full"]
     assert not [r for r in caplog.records if r.exc_info]
+    assert job.failure is not None and job.failure.expected
+    assert job.failure.type_name == "BadInput"
+
+
+@pytest.mark.logs_errors
+def test_a_plain_value_error_is_a_bug_logged_with_its_traceback(jobs, qtbot, caplog):
+    """Only the project's own errors are expected: a bug raising ValueError reaches the log."""
+
+    def broken(progress, cancel):
+        return int("not a number")  # a bug: a plain ValueError from the standard library
+
+    job = Job(broken, label="benchmark")
+    failed: list[str] = []
+    job.failed.connect(failed.append)
+    with caplog.at_level(logging.INFO, logger="velollm_desktop.jobs"):
+        jobs.submit(job)
+        qtbot.waitUntil(lambda: _done(job), timeout=WAIT_MS)
+    (message,) = failed
+    assert message.startswith("Unexpected error in the benchmark (ValueError)")
+    assert "not a number" not in message
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.exc_info and record.exc_info[0] is ValueError
+    assert job.failure is not None and not job.failure.expected
 
 
 def test_shutdown_cancels_and_waits_only_until_the_deadline(jobs, qtbot):
