@@ -52,7 +52,7 @@ def test_any_exit_status_gives_none_or_one_sentence(code, phase):
     assert text.startswith(f"llama-server stopped {phase} ") and text.endswith(".")
     assert "\n" not in text and crash.signal_name in text
     assert crash.signal_number == -code and crash.log_tail == "line 1\nline 2"
-    assert crash.cause in text and crash.fix in text
+    assert crash.cause in text and crash.advice in text
 
 
 def test_none_and_ordinary_exits_are_not_crashes():

@@ -81,7 +81,7 @@ class EngineCrashed(ServerError):
         signal_name: str,
         phase: str,
         cause: str,
-        fix: str,
+        advice: str,
         log_tail: str,
         sentence: str,
     ) -> None:
@@ -91,7 +91,8 @@ class EngineCrashed(ServerError):
         self.signal_name = signal_name
         self.phase = phase
         self.cause = cause
-        self.fix = fix
+        self.advice = advice
+        """What to do, in words (the typed `fix` of a `UserFacingError` is its class's)."""
         self.log_tail = log_tail
 
 
