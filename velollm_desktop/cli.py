@@ -49,6 +49,7 @@ OPTION_HELP = {
     ("tune", "--quiet"): "no progress lines",
 }
 
+
 def _fill_help(sub: argparse._SubParsersAction) -> None:
     for name, command in sub.choices.items():
         for action in command._actions:

@@ -46,7 +46,10 @@ def test_each_face_words_the_typed_fix_after_any_message(error, app, cli):
 
 def test_core_messages_name_no_face_but_keep_their_fix():
     down = from_transport(
-        ConnectionRefusedError(), "Ollama", "http://127.0.0.1:9", OllamaClient.START_HINT,
+        ConnectionRefusedError(),
+        "Ollama",
+        "http://127.0.0.1:9",
+        OllamaClient.START_HINT,
         OllamaNotRunning,
     )
     assert isinstance(down, OllamaNotRunning) and fix_of(down) is Fix.START_OLLAMA

@@ -73,7 +73,9 @@ def find_program(name: str = "llama-server", configured: str | None = None) -> L
             p = p.with_name(name)  # a sibling program (llama-quantize, …) of the chosen binary
         if p.exists():
             return LlamaBinary(p, "settings")
-        raise NotInConfiguredPath(f"the configured llama.cpp path {configured} does not contain {name}")
+        raise NotInConfiguredPath(
+            f"the configured llama.cpp path {configured} does not contain {name}"
+        )
     on_path = shutil.which(name)
     if on_path:
         return LlamaBinary(Path(on_path), "PATH")

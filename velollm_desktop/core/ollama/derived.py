@@ -124,9 +124,7 @@ def _has_blob(url: str, digest: str) -> bool:
     try:
         resp = httpx.head(f"{url.rstrip('/')}/api/blobs/{digest}", timeout=10, trust_env=False)
     except httpx.HTTPError as exc:
-        raise from_transport(
-            exc, "Ollama", url, OllamaClient.START_HINT, OllamaNotRunning
-        ) from exc
+        raise from_transport(exc, "Ollama", url, OllamaClient.START_HINT, OllamaNotRunning) from exc
     return resp.status_code == 200
 
 
@@ -143,9 +141,7 @@ def _push_blob(url: str, digest: str, path: Path) -> None:
                 trust_env=False,
             )
     except httpx.HTTPError as exc:
-        raise from_transport(
-            exc, "Ollama", url, OllamaClient.START_HINT, OllamaNotRunning
-        ) from exc
+        raise from_transport(exc, "Ollama", url, OllamaClient.START_HINT, OllamaNotRunning) from exc
     if resp.status_code >= 400:
         raise DerivedModelError(
             f"Ollama refused the draft file {path.name}: HTTP {resp.status_code} {resp.text[:200]}"

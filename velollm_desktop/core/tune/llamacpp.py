@@ -328,9 +328,7 @@ def tune(
     cands = list(candidates or candidates_for(hardware, objective, concurrency, profile, ctx))
     keep, pruned = prune(cands, profile, hardware)
     if not keep:
-        raise BadInput(
-            "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
-        )
+        raise BadInput("no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned))
     measured, skipped = measure_all(
         keep,
         lambda c, deadline, clock: measure_candidate(

@@ -250,9 +250,7 @@ def _allowed(
             Measured(c, None, pruned="changes the Ollama service: not allowed") for c in needs
         ]
     if not keep:
-        raise BadInput(
-            "no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned)
-        )
+        raise BadInput("no candidate fits in memory: " + "; ".join(p.pruned or "" for p in pruned))
     return keep, pruned
 
 
