@@ -230,7 +230,7 @@ def test_the_staged_copy_is_filled_when_the_step_runs(tmp_path, monkeypatch):
     rec = Recorder()
     target = tmp_path / "d" / "override.conf"
     step = WriteFile(target, "[Service]\n", 0o644, ("sudo",))
-    targets_files.TargetFile(rec).write(step, None, None)
+    targets_files.FileTarget(rec).write(step, None, None)
     staged = rec.calls[0][-2]
     assert rec.calls == [["sudo", "install", "-D", "-m", "0644", staged, str(target)]]
     assert (

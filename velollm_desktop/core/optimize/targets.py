@@ -10,7 +10,8 @@
 
 Each has `plan` (the typed steps), `write` (its file, from the plan's `WriteFile`), `restart`
 (the steps that make Ollama read the file again — the same for apply and undo; none where the
-user restarts it) and `restore` (the previous file back, from a journal entry).
+user restarts it) and `restore` (the previous file back, from a journal entry); `write` and
+`restore` are the same for all three (`targets_files.FileTarget`, which each one is).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from velollm_desktop.core.optimize import writers
 from velollm_desktop.core.optimize.catalogue import DESKTOP_APP_OVERRIDES
 from velollm_desktop.core.optimize.journal import JournalEntry
 from velollm_desktop.core.optimize.safe_files import elevate_prefix, sha256_file, writable
-from velollm_desktop.core.optimize.targets_files import Runner, TargetFile
-from velollm_desktop.core.optimize.targets_steps import Command, Plan, Restart, Run, WriteFile
+from velollm_desktop.core.optimize.targets_files import FileTarget, Runner
+from velollm_desktop.core.optimize.targets_steps import Plan, Restart, Run, WriteFile
 from velollm_desktop.core.settings import data_dir
 
 DROPIN = Path("/etc/systemd/system/ollama.service.d/override.conf")
@@ -44,15 +45,15 @@ class Target(Protocol):
 
     def plan(self, env: Mapping[str, str]) -> Plan: ...
     def write(self, step: WriteFile, backup: Path | None, st: os.stat_result | None) -> None: ...
-    def restart(self) -> tuple[Command, ...]: ...
+    def restart(self) -> tuple[Run, ...]: ...
     def restore(self, entry: JournalEntry) -> str: ...
 
 
-class SystemdDropIn:
+class SystemdDropIn(FileTarget):
     def __init__(self, path: Path, runner: Runner, *, restart: bool = True) -> None:
+        super().__init__(runner)
         self.path = path
         self.restarts = restart
-        self._file = TargetFile(runner)
 
     def plan(self, env: Mapping[str, str]) -> Plan:
         existing = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
@@ -61,13 +62,10 @@ class SystemdDropIn:
         write = WriteFile(self.path, content, 0o644, elevate)
         return Plan((write, *self._restart(elevate or ())), base_sha256=sha256_file(self.path))
 
-    def write(self, step: WriteFile, backup: Path | None, st: os.stat_result | None) -> None:
-        self._file.write(step, backup, st)
-
-    def restart(self) -> tuple[Command, ...]:
+    def restart(self) -> tuple[Run, ...]:
         return self._restart(() if writable(self.path) else tuple(elevate_prefix()))
 
-    def _restart(self, prefix: tuple[str, ...]) -> tuple[Command, ...]:
+    def _restart(self, prefix: tuple[str, ...]) -> tuple[Run, ...]:
         if not self.restarts:
             return ()
         return (
@@ -75,15 +73,9 @@ class SystemdDropIn:
             Restart((*prefix, "systemctl", "restart", "ollama")),
         )
 
-    def restore(self, entry: JournalEntry) -> str:
-        return self._file.restore(entry)
 
-
-class LaunchdAgent:
+class LaunchdAgent(FileTarget):
     restarts = False
-
-    def __init__(self, runner: Runner) -> None:
-        self._file = TargetFile(runner)
 
     @property
     def path(self) -> Path:
@@ -100,21 +92,12 @@ class LaunchdAgent:
             + _desktop_app_warning(env),
         )
 
-    def write(self, step: WriteFile, backup: Path | None, st: os.stat_result | None) -> None:
-        self._file.write(step, backup, st)
-
-    def restart(self) -> tuple[Command, ...]:
+    def restart(self) -> tuple[Run, ...]:
         return ()  # the user reopens the app (the plan's note)
 
-    def restore(self, entry: JournalEntry) -> str:
-        return self._file.restore(entry)
 
-
-class WindowsUserEnv:
+class WindowsUserEnv(FileTarget):
     restarts = False
-
-    def __init__(self, runner: Runner) -> None:
-        self._file = TargetFile(runner)
 
     @property
     def path(self) -> Path:
@@ -132,14 +115,8 @@ class WindowsUserEnv:
             + _desktop_app_warning(env),
         )
 
-    def write(self, step: WriteFile, backup: Path | None, st: os.stat_result | None) -> None:
-        self._file.write(step, backup, st)
-
-    def restart(self) -> tuple[Command, ...]:
+    def restart(self) -> tuple[Run, ...]:
         return ()  # the user starts Ollama again (the plan's note)
-
-    def restore(self, entry: JournalEntry) -> str:
-        return self._file.restore(entry)
 
 
 def target_for(

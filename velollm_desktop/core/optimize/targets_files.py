@@ -30,8 +30,9 @@ from velollm_desktop.core.optimize.targets_steps import WriteFile
 Runner = Callable[[Sequence[str]], subprocess.CompletedProcess]
 
 
-class TargetFile:
-    """Writes and restores one target's file; `runner` runs the administrator's commands."""
+class FileTarget:
+    """A target that is one file, written and restored (by us, or by the administrator's
+    commands, which `runner` runs); each OS's target adds its plan and its restart."""
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner

@@ -63,16 +63,13 @@ class Run:
 
 
 @dataclass(frozen=True)
-class Restart:
-    argv: tuple[str, ...]
-    service: str = "ollama"
+class Restart(Run):
+    """The command that restarts Ollama (a plan that has one unloads every model)."""
 
-    def shown(self) -> str:
-        return _line(self.argv)
+    what: str = "restarts Ollama"
 
 
-Command = Run | Restart
-Step = WriteFile | Command
+Step = WriteFile | Run
 
 
 def _line(argv: tuple[str, ...]) -> str:
