@@ -3,13 +3,16 @@ command runners — the systemd drop-in also through a fake administrator prefix
 
 from __future__ import annotations
 
+import os
 import plistlib
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from velollm_desktop.core import fsutil
 from velollm_desktop.core.optimize import targets_files
 from velollm_desktop.core.optimize.apply import Applier, ApplyError
 from velollm_desktop.core.optimize.preview import build_preview
@@ -236,3 +239,23 @@ def test_the_staged_copy_is_filled_when_the_step_runs(tmp_path, monkeypatch):
     assert (
         staged != STAGED_SHOWN and not Path(staged).exists() and target.read_text() == "[Service]\n"
     )
+
+
+def test_undo_renames_the_backup_into_place_already_with_its_mode(tmp_path, monkeypatch):
+    """Before: undo's writer renamed a 0600 temp file over the drop-in, then chmodded it."""
+    dropin = _dropin(tmp_path)
+    dropin.chmod(0o640)
+    applier = Applier(
+        runner=Recorder(), journal=tmp_path / "j.json", platform="linux", dropin=dropin
+    )
+    applier.apply(applier.plan({"OLLAMA_KEEP_ALIVE": "30m"}))
+    modes, real = [], os.replace
+
+    def spy(src, dst):
+        if Path(dst) == dropin:
+            modes.append(stat.S_IMODE(os.stat(src).st_mode))
+        real(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", spy)
+    applier.undo()
+    assert modes == [0o640] and dropin.read_bytes() == ORIGINAL
