@@ -174,7 +174,8 @@ def test_config_target_not_writable_needs_and_names_elevation(tmp_path, monkeypa
         assert "administrator rights" in str(exc) and "--format systemd" in str(exc)
     else:
         assert plan.privileged
-        assert plan.commands[0][0] in ("pkexec", "sudo") and "install" in plan.commands[0]
+        assert plan.write.elevate is not None and plan.write.elevate[0] in ("pkexec", "sudo")
+        assert plan.command_lines()[0].split()[1:2] == ["install"]
         assert "as administrator" in plan.describe()
     assert (locked / "override.conf").read_text() == "[Service]\n"
 

@@ -1,8 +1,9 @@
 """Atomic writes with backups: nothing we write is ever left half-written.
 
-`atomic_write_text` writes a temp file in the target's directory, fsyncs it, then renames
-it over the target (atomic on POSIX and on Windows with `os.replace`). A crash at any point
-leaves either the old file or the new one, never a mix.
+`atomic_write_bytes` (and `atomic_write_text`, its UTF-8 form) writes a temp file in the
+target's directory, fsyncs it, then renames it over the target (atomic on POSIX and on
+Windows with `os.replace`). A crash at any point leaves either the old file or the new one,
+never a mix.
 
 `read_own_json` is the one reader of the app's own JSON files (settings, the undo journal,
 the derived-model record, caches): bounded in size and depth, regular files only.
@@ -10,6 +11,7 @@ the derived-model record, caches): bounded in size and depth, regular files only
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -27,11 +29,21 @@ from velollm_desktop.core.failure import UserFacingError
 def atomic_write_text(
     path: Path, text: str, *, backup: bool = False, mode: int | None = None
 ) -> Path | None:
-    """Replace `path` with `text` atomically; return the backup's path if one was made.
+    """`atomic_write_bytes` of `text` in UTF-8 (newlines as given)."""
+    return atomic_write_bytes(path, text.encode("utf-8"), backup=backup, mode=mode)
 
-    With `backup=True` and an existing file, a timestamped copy `NAME.bak-YYYYmmdd-HHMMSS`
-    is kept next to it first. `mode` sets the new file's permission bits (else the old
-    file's, else 0o644).
+
+def atomic_write_bytes(
+    path: Path, data: bytes, *, backup: bool = False, mode: int | None = None
+) -> Path | None:
+    """Replace `path` with `data` atomically; return the backup's path if one was made — the
+    one atomic writer (settings, caches, the undo journal, the optimizer's targets and undo).
+
+    A temp file in the same folder gets the bytes, an fsync and its mode, then is renamed over
+    `path` (a symlink at `path` is replaced, never written through), and the folder is
+    fsynced. With `backup=True` and an existing file, a copy `NAME.bak-<timestamp>…` is kept
+    next to it first. `mode` sets the new file's permission bits (else the old file's, else
+    0o644). On any failure the temp file is removed and `path` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,34 +55,18 @@ def atomic_write_text(
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     _fsync_dir(path.parent)
     return backup_path
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Byte-exact atomic replace (temp file in the same folder, fsync, rename) — undo's restore."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def unique_backup_path(path: Path) -> Path:

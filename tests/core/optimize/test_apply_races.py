@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
     """
     import os, signal, subprocess, sys, time
     from pathlib import Path
-    from velollm_desktop.core.optimize import apply as apply_mod, safe_files
+    from velollm_desktop.core.optimize import apply as apply_mod, targets_files
     from velollm_desktop.core.optimize.apply import Applier, ApplyError
 
     dropin, journal, value, die_at, go = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
@@ -53,8 +53,8 @@ CHILD = textwrap.dedent(
             return out
         setattr(mod, attr, f)
 
-    for mod, attr in [(apply_mod, "write_entries"), (apply_mod, "exclusive_copy"),
-                      (apply_mod, "atomic_write_text"), (apply_mod, "chown_back")]:
+    for mod, attr in [(apply_mod, "write_entries"), (targets_files, "exclusive_copy"),
+                      (targets_files, "atomic_write_text"), (targets_files, "chown_back")]:
         wrap(mod, attr)
 
     def runner(argv):

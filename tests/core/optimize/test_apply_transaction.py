@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from velollm_desktop.core.optimize import apply as apply_mod
+from velollm_desktop.core.optimize import targets_files
 from velollm_desktop.core.optimize.apply import Applier, ApplyError, UserEdited, run_command
 
 ORIGINAL = b'[Service]\nEnvironment="A=1" "OLLAMA_KEEP_ALIVE=5m"\n'
@@ -36,14 +37,14 @@ def _applier(tmp_path: Path, runner=ok) -> tuple[Applier, Path]:
 def test_the_journal_is_written_before_the_file_is_replaced(tmp_path, monkeypatch):
     applier, dropin = _applier(tmp_path)
     seen = []
-    real = apply_mod.atomic_write_text
+    real = targets_files.atomic_write_text
 
     def spy(path, text, **kw):
         if Path(path) == dropin:
             seen.append(json.loads(applier.journal.read_text())[-1]["target"])
         return real(path, text, **kw)
 
-    monkeypatch.setattr(apply_mod, "atomic_write_text", spy)
+    monkeypatch.setattr(targets_files, "atomic_write_text", spy)
     applier.apply(applier.plan({"OLLAMA_KEEP_ALIVE": "30m"}))
     assert seen == [str(dropin)]
 
@@ -152,7 +153,9 @@ def test_never_writes_through_a_symlinked_file_or_dropin_dir(tmp_path):
     real_dir = tmp_path / "real.d"
     real_dir.mkdir()
     (real_dir / "override.conf").symlink_to(elsewhere / "override.conf")
-    applier.dropin = real_dir / "override.conf"
+    applier = Applier(
+        runner=ok, journal=tmp_path / "j.json", platform="linux", dropin=real_dir / "override.conf"
+    )
     with pytest.raises(ApplyError, match="symbolic link"):
         applier.apply(applier.plan({"OLLAMA_KEEP_ALIVE": "30m"}))
     assert (elsewhere / "override.conf").read_bytes() == ORIGINAL

@@ -1,11 +1,9 @@
 """Write a recommendation where it takes effect, keep a backup, verify, and undo.
 
-Linux (systemd): the drop-in /etc/systemd/system/ollama.service.d/override.conf (never the
-unit itself, which Ollama's installer overwrites), then `systemctl daemon-reload` and
-`systemctl restart ollama`. When that directory is not writable by us, the file is staged in
-a temp file and copied with `pkexec` (or `sudo`): `plan()` returns the exact commands first.
-macOS: a LaunchAgent that re-applies `launchctl setenv` at login, plus `launchctl setenv` now.
-Windows: the user environment (registry), as the Ollama FAQ says.
+The `Applier` composes the target of this OS (`targets.target_for`: a systemd drop-in, a
+launchd agent or the Windows user environment) and carries out its `Plan` — typed steps
+(`targets_steps`: write the file, run a command, restart Ollama) that `plan()` returns for
+the user to see first.
 
 Apply is a transaction under one lock (`journal.JournalLock`: a second apply or undo waits,
 then refuses): the journal entry (target, backup, mode, owner, hash of what we write) is
@@ -25,15 +23,11 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from velollm_desktop.core.fsutil import atomic_write_bytes, atomic_write_text, unique_backup_path
-from velollm_desktop.core.optimize import writers
-from velollm_desktop.core.optimize.catalogue import DESKTOP_APP_OVERRIDES
+from velollm_desktop.core.fsutil import unique_backup_path
 from velollm_desktop.core.optimize.journal import (
     ApplyError,
     EntryState,
@@ -43,18 +37,18 @@ from velollm_desktop.core.optimize.journal import (
     write_entries,
 )
 from velollm_desktop.core.optimize.safe_files import (
-    chown_back,
-    elevate_prefix,
-    exclusive_copy,
     refuse_symlinks,
     sha256_file,
     sigterm_deferred,
     writable,
 )
+from velollm_desktop.core.optimize.targets import DROPIN, Target, target_for
+from velollm_desktop.core.optimize.targets_files import Runner
+from velollm_desktop.core.optimize.targets_steps import Plan, WriteFile
 from velollm_desktop.core.settings import data_dir
 
-DROPIN = Path("/etc/systemd/system/ollama.service.d/override.conf")
-Runner = Callable[[Sequence[str]], subprocess.CompletedProcess]
+__all__ = ["DROPIN", "Applier", "ApplyError", "Plan", "Runner", "UserEdited", "run_command"]
+
 COMMAND_TIMEOUT_S = 60.0
 """Longest wait for one command (`systemctl restart` of a loaded server takes seconds)."""
 
@@ -68,36 +62,6 @@ def run_command(argv: Sequence[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
     )
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What applying will do, shown to the user before anything changes."""
-
-    target: Path
-    content: str
-    privileged: bool
-    commands: tuple[tuple[str, ...], ...]
-    """Commands run after (or, when privileged, to perform) the write, in order."""
-    notes: tuple[str, ...] = field(default=())
-    base_sha256: str | None = ""
-    """The target's hash when the plan was made (None: it did not exist; "": not recorded):
-    apply refuses when the file changed since (another apply ran in between)."""
-
-    def describe(self) -> str:
-        """Human-readable: the file and the exact commands."""
-        lines = [f"write {self.target}" + (" (as administrator)" if self.privileged else "")]
-        lines += ["run: " + c for c in self.command_lines()]
-        return "\n".join(lines + list(self.notes))
-
-    def command_lines(self) -> tuple[str, ...]:
-        """Each command as the user reads it (the preview and `describe`)."""
-        return tuple(" ".join(writers.display_quote(a) for a in cmd) for cmd in self.commands)
-
-    @property
-    def restarts(self) -> bool:
-        """Whether the plan restarts Ollama (its systemd restart step)."""
-        return any(cmd[-2:] == ("restart", "ollama") for cmd in self.commands)
 
 
 class Applier:
@@ -114,63 +78,27 @@ class Applier:
     ) -> None:
         self.runner = runner
         self.journal = journal or data_dir() / "optimizer-journal.json"
-        self.platform = platform or sys.platform
-        self.dropin = dropin
-        self.restart = restart
+        self._platform = platform or sys.platform
+        self._dropin, self._restart = dropin, restart
+        self.target: Target = target_for(self._platform, runner, dropin=dropin, restart=restart)
         self._lock = JournalLock(self.journal)
 
-    # -- planning -------------------------------------------------------------------------
+    # what the target was chosen from (read-only: another one needs another Applier)
+    @property
+    def platform(self) -> str:
+        return self._platform
+
+    @property
+    def dropin(self) -> Path:
+        return self._dropin
+
+    @property
+    def restart(self) -> bool:
+        return self._restart
+
     def plan(self, env: Mapping[str, str]) -> Plan:
-        """The write and commands for this platform (nothing is changed)."""
-        if self.platform.startswith("linux"):
-            existing = self.dropin.read_text(encoding="utf-8") if self.dropin.exists() else ""
-            content = writers.render_systemd(env, existing)
-            privileged = not writable(self.dropin)
-            cmds: list[tuple[str, ...]] = []
-            if privileged:
-                elevate = elevate_prefix()
-                cmds.append(
-                    (*elevate, "install", "-D", "-m", "0644", "<staged file>", str(self.dropin))
-                )
-                prefix = tuple(elevate)
-            else:
-                prefix = ()
-            if self.restart:
-                cmds += _restart_commands(prefix)
-            return Plan(
-                self.dropin, content, privileged, tuple(cmds), base_sha256=sha256_file(self.dropin)
-            )
-        overridden = ", ".join(k for k in env if k in DESKTOP_APP_OVERRIDES)
-        warning: tuple[str, ...] = ()
-        if overridden:
-            warning = (
-                f"Warning: the Ollama desktop app sets {overridden} from its own settings when it "
-                "starts the server, overriding these values; change them in the app's Settings too.",
-            )
-        if self.platform == "darwin":
-            path = Path.home() / "Library" / "LaunchAgents" / f"{writers.LAUNCH_AGENT_LABEL}.plist"
-            cmds = [("launchctl", "setenv", k, v) for k, v in sorted(writers.validate(env).items())]
-            return Plan(
-                path,
-                writers.render_launchd(env),
-                False,
-                tuple(cmds),
-                (
-                    "Quit and reopen the Ollama app so it starts the server with these values.",
-                    *warning,
-                ),
-            )
-        path = data_dir() / "ollama-env.ps1"
-        return Plan(
-            path,
-            writers.render_windows(env),
-            False,
-            (("powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", str(path)),),
-            (
-                "Quit Ollama from the taskbar first, then start it again from the Start menu.",
-                *warning,
-            ),
-        )
+        """The target's steps for `env` (nothing is changed)."""
+        return self.target.plan(env)
 
     # -- applying -------------------------------------------------------------------------
     def apply(self, plan: Plan) -> Path | None:
@@ -188,19 +116,8 @@ class Applier:
                     "was changed — look at the recommendation again"
                 )
             entries = self._entries()
-            existed = plan.target.exists()
-            st = plan.target.stat() if existed else None
-            entry = JournalEntry(
-                target=plan.target,
-                backup=unique_backup_path(plan.target) if existed else None,
-                existed=existed,
-                mode=st.st_mode & 0o7777 if st else None,
-                uid=st.st_uid if st else None,
-                gid=st.st_gid if st else None,
-                sha256=hashlib.sha256(plan.content.encode("utf-8")).hexdigest(),
-                time_s=time.time(),
-                state=EntryState.INTENT,
-            )
+            st = plan.target.stat() if plan.target.exists() else None
+            entry = _intent(plan, st)
             write_entries(self.journal, [*entries, entry])  # first: a crash below is repairable
             try:
                 self._perform(plan, entry, st)
@@ -211,32 +128,19 @@ class Applier:
             return entry.backup
 
     def _perform(self, plan: Plan, entry: JournalEntry, st: os.stat_result | None) -> None:
-        if plan.privileged:
-            self._privileged_write(plan, entry.backup)
-        else:
-            self._write(plan, entry.backup, st)
-        for cmd in plan.commands:
-            if "<staged file>" in cmd:
-                continue  # done by _privileged_write
-            failure = self._run(cmd)
+        for step in plan.steps:
+            if isinstance(step, WriteFile):
+                self.target.write(step, entry.backup, st)
+                continue
+            failure = self._run(step.argv)
             if failure:
                 raise ApplyError(f"{failure} — the previous configuration was restored")
 
     def _rollback(self, entries: list[JournalEntry], entry: JournalEntry) -> None:
         """Put back what `entry` replaced (if it was replaced) and drop the entry."""
         if entry.sha256 is not None and sha256_file(entry.target) == entry.sha256:
-            self._restore(entry.target, entry.backup, entry)
+            self.target.restore(entry)
         write_entries(self.journal, entries)
-
-    def _write(self, plan: Plan, backup: Path | None, st: os.stat_result | None) -> None:
-        if backup is not None:
-            exclusive_copy(plan.target, backup)
-        if not plan.target.parent.exists():
-            plan.target.parent.mkdir(parents=True)
-            refuse_symlinks(plan.target)
-        atomic_write_text(plan.target, plan.content, mode=st.st_mode & 0o777 if st else 0o644)
-        if st is not None:
-            chown_back(plan.target, st.st_uid, st.st_gid)
 
     def _run(self, cmd: Sequence[str]) -> str | None:
         """Run one command; a sentence saying how it failed, or None."""
@@ -252,26 +156,6 @@ class Applier:
             return f"`{shown}` failed ({res.returncode}): {out}"
         return None
 
-    def _privileged_write(self, plan: Plan, backup: Path | None) -> None:
-        elevate = list(elevate_prefix())
-        if backup is not None:
-            self._check(self.runner([*elevate, "cp", "-p", str(plan.target), str(backup)]))
-        with tempfile.NamedTemporaryFile("w", delete=False, suffix=".conf", encoding="utf-8") as fh:
-            fh.write(plan.content)
-            staged = fh.name
-        try:
-            # install(1) writes a temp file in the target dir and renames it: atomic
-            self._check(
-                self.runner([*elevate, "install", "-D", "-m", "0644", staged, str(plan.target)])
-            )
-        finally:
-            os.unlink(staged)
-
-    @staticmethod
-    def _check(res: subprocess.CompletedProcess) -> None:
-        if res.returncode != 0:
-            raise ApplyError(f"{' '.join(res.args)} failed: {(res.stderr or '').strip()[:300]}")
-
     # -- journal and undo -----------------------------------------------------------------
     def _entries(self) -> list[JournalEntry]:
         """The journal's entries; ApplyError (one line) when it exists but is unreadable."""
@@ -286,12 +170,11 @@ class Applier:
 
     def restarts_on_undo(self) -> bool:
         """Whether undo restarts Ollama (systemd) — the consent text says so."""
-        return self.platform.startswith("linux") and self.restart
+        return self.target.restarts
 
     def known_targets(self) -> set[Path]:
-        """The only paths undo may write or delete."""
-        plist = Path.home() / "Library" / "LaunchAgents" / f"{writers.LAUNCH_AGENT_LABEL}.plist"
-        return {self.dropin, plist, data_dir() / "ollama-env.ps1"}
+        """The only paths undo may write or delete: the file this OS's target writes."""
+        return {self.target.path}
 
     def _checked(self, entry: JournalEntry) -> tuple[Path, Path | None]:
         """The entry's target and backup, or ApplyError when it names a path we never wrote."""
@@ -363,35 +246,26 @@ class Applier:
                 f"the backup {backup} recorded for the last apply is missing; {target} was "
                 "left as it is"
             )
-        done = self._restore(target, backup, last)
+        done = self.target.restore(last)
         write_entries(self.journal, entries[:-1])
-        if self.restarts_on_undo() and restart:
-            prefix = tuple(elevate_prefix()) if not writable(target) else ()
-            for cmd in _restart_commands(prefix):
-                failure = self._run(cmd)
+        if restart:
+            for step in self.target.restart():
+                failure = self._run(step.argv)
                 if failure:
                     return f"{done}; but {failure}: restart Ollama yourself"
         return done
 
-    def _restore(self, target: Path, backup: Path | None, entry: JournalEntry) -> str:
-        privileged = not writable(target)
-        elevate = elevate_prefix() if privileged else []
-        if backup is not None:
-            if privileged:
-                self._check(self.runner([*elevate, "cp", "-p", str(backup), str(target)]))
-            else:
-                atomic_write_bytes(target, backup.read_bytes())
-                os.chmod(target, entry.mode if entry.mode is not None else 0o644)
-                if entry.uid is not None and entry.gid is not None:
-                    chown_back(target, entry.uid, entry.gid)
-            return f"restored {target} from {backup}"
-        if privileged:
-            self._check(self.runner([*elevate, "rm", "-f", str(target)]))
-        else:
-            target.unlink(missing_ok=True)
-        return f"removed {target} (it did not exist before)"
 
-
-def _restart_commands(prefix: Sequence[str]) -> tuple[tuple[str, ...], ...]:
-    """What makes systemd's Ollama read the drop-in (apply and undo run the same two)."""
-    return ((*prefix, "systemctl", "daemon-reload"), (*prefix, "systemctl", "restart", "ollama"))
+def _intent(plan: Plan, st: os.stat_result | None) -> JournalEntry:
+    """The journal entry written before `plan` replaces its file."""
+    return JournalEntry(
+        target=plan.target,
+        backup=unique_backup_path(plan.target) if st is not None else None,
+        existed=st is not None,
+        mode=st.st_mode & 0o7777 if st else None,
+        uid=st.st_uid if st else None,
+        gid=st.st_gid if st else None,
+        sha256=hashlib.sha256(plan.content.encode("utf-8")).hexdigest(),
+        time_s=time.time(),
+        state=EntryState.INTENT,
+    )

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from velollm_desktop.core.optimize.apply import Plan
 from velollm_desktop.core.optimize.catalogue import BY_NAME, VarType
 from velollm_desktop.core.optimize.sources import CurrentConfig
+from velollm_desktop.core.optimize.targets_steps import Plan
 
 RESTART_CONSEQUENCE = (
     "Restarting Ollama unloads every loaded model and interrupts generations that are "
