@@ -242,7 +242,10 @@ def test_builtin_engine_job_starts_and_stops_its_server(smol_model):
     target.symlink_to(smol_model)  # already "downloaded"
     history = History()
     result = run_job(
-        BenchJob(BackendKind.BUILTIN, "", None, "quick", 1), lambda *a: None, threading.Event(), history
+        BenchJob(BackendKind.BUILTIN, "", None, "quick", 1),
+        lambda *a: None,
+        threading.Event(),
+        history,
     ).result
     assert result.server.kind == "llamacpp" and len(result.results[0].runs) == 1
     assert len(history.entries()) == 1
