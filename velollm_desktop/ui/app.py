@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from velollm_desktop import APP_NAME
 from velollm_desktop.core.doctor.watch import SpillWatch, alert_text
 from velollm_desktop.core.monitor.history import SampleHistory
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.exporter_control import AppExporter
-from velollm_desktop.ui.pages import add_pages
+from velollm_desktop.ui.pages import Pages, add_pages
 from velollm_desktop.ui.startup import (
     NO_TRAY_HINT,
     WELCOME_TEXT,
@@ -63,6 +63,7 @@ class Controller(QObject):
         self.history = SampleHistory()
         self.has_tray = QSystemTrayIcon.isSystemTrayAvailable() and not force_no_tray
         self._window: MainWindow | None = None
+        self._pages: Pages | None = None
         self._bench_history = None
         self._hardware: HardwareSpec | None = None
         self._hardware_error: str | None = None
@@ -146,6 +147,7 @@ class Controller(QObject):
         window = MainWindow(self.settings, self.history, self.has_tray)
         self._bench_history = History()
         pages = add_pages(window, self.settings, self._bench_history, lambda: self._hardware)
+        self._pages = pages
         self.benchmark_page, self.optimize_page = pages.benchmark, pages.optimize
         self.speculative_page, self.tune_page = pages.speculative, pages.tune
         self.doctor_page = pages.doctor
@@ -310,6 +312,21 @@ class Controller(QObject):
         run_tray_action(self, key)
 
     # -- the tray's host (ui/tray_actions.TrayHost) ---------------------------------------
+    def pages(self) -> Pages:
+        """The dashboard's flow pages (the window is built on first use)."""
+        self.window  # noqa: B018 - builds the window and its pages
+        assert self._pages is not None
+        return self._pages
+
+    def show_page(self, page: QWidget) -> None:
+        """Make `page` the dashboard's current tab."""
+        self.window.tabs.setCurrentWidget(page)
+
+    def notify(self, title: str, text: str) -> None:
+        """A tray balloon (none without a tray)."""
+        if self.tray:
+            self.tray.notify(title, text)
+
     def hardware_known(self) -> bool:
         return self._hardware is not None
 

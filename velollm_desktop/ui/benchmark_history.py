@@ -1,14 +1,14 @@
-"""The Benchmark page's history: the list of stored runs, comparing checked runs, and
-exporting / importing results (a base class of BenchmarkPage, which builds the rest)."""
+"""The Benchmark page's history panel: the list of stored runs, comparing checked runs, and
+exporting / importing results. A widget of its own, composed into the page: it knows the
+history store and the chart it may save, never the page; it speaks through signals."""
 
 from __future__ import annotations
 
 import json
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
@@ -16,11 +16,11 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
 from velollm_desktop.core.bench.model import BenchmarkResult
-from velollm_desktop.core.bench.stats import compared_differences, comparison_warning
 from velollm_desktop.core.bench.store import History, HistoryBusy, export_file, from_json
 from velollm_desktop.core.fsutil import read_own_json
 from velollm_desktop.ui.charts import BarChart
@@ -29,28 +29,30 @@ IMPORT_MAX_BYTES = 64 * 1024 * 1024
 """An exported result is < 1 MB; a larger file is not one."""
 
 
-class BenchmarkHistoryBase(QWidget):
-    """History and file actions; the page (subclass) provides what is declared here."""
+class BenchmarkHistoryPanel(QWidget):
+    """The history list, "Compare checked runs" and the file buttons.
 
-    history: History
-    result: BenchmarkResult | None
-    status: QLabel
-    chart: BarChart
+    Signals:
+        compare_requested(list): the checked runs, `[(label, BenchmarkResult), …]`, two or more.
+        imported(BenchmarkResult): a result read from a file (added to the history) to show.
+        message(str): a sentence for the page's status line.
+    """
 
-    if TYPE_CHECKING:  # defined by BenchmarkPage
+    compare_requested = Signal(list)
+    imported = Signal(object)
+    message = Signal(str)
 
-        def _chart(self, labelled: list[tuple[str, BenchmarkResult]], note: str = "") -> None: ...
-
-        def _show_warning(self, text: str) -> None: ...
-
-        def show_result(self, result: BenchmarkResult) -> None: ...
-
-    def _build_history(self) -> QGridLayout:
-        """The history list, Compare and the export/import buttons."""
+    def __init__(self, history: History, chart: BarChart, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.chart = chart
+        """The chart "Save chart PNG…" writes."""
+        self.current: BenchmarkResult | None = None
+        """The result "Export JSON/CSV…" writes (`set_current`)."""
         self.history_list = QListWidget()
         self.compare_button = QPushButton("Compare checked runs")
         self.compare_button.clicked.connect(lambda: self.compare_checked())
-        export_row = QGridLayout()  # 2 × 2: the left pane stays narrow at 800×600
+        files = QGridLayout()  # 2 × 2: the left pane stays narrow at 800×600
         for n, (text, slot) in enumerate(
             (
                 ("Export JSON…", partial(self._export, "json")),
@@ -61,12 +63,22 @@ class BenchmarkHistoryBase(QWidget):
         ):
             b = QPushButton(text)
             b.clicked.connect(lambda _checked=False, slot=slot: slot())
-            export_row.addWidget(b, n // 2, n % 2)
-        return export_row
+            files.addWidget(b, n // 2, n % 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("History (check two or more to compare)"))
+        layout.addWidget(self.history_list, 1)
+        layout.addWidget(self.compare_button)
+        layout.addLayout(files)
+        self.reload()
 
-    def reload_history(self) -> None:
-        """Refresh the history list (newest first); while another program holds the history,
-        the list stays as it was."""
+    def set_current(self, result: BenchmarkResult | None) -> None:
+        """The result on screen (what Export writes)."""
+        self.current = result
+
+    def reload(self) -> None:
+        """Refresh the list (newest first); while another program holds the history, the list
+        stays as it was."""
         try:
             entries = self.history.entries()
         except HistoryBusy:
@@ -79,8 +91,19 @@ class BenchmarkHistoryBase(QWidget):
             item.setCheckState(Qt.CheckState.Unchecked)
             self.history_list.addItem(item)
 
+    def add(self, result: BenchmarkResult) -> int | None:
+        """Store `result` and list it; returns its id (None when the history is busy: the
+        message says so)."""
+        try:
+            entry_id = self.history.add(result)
+        except HistoryBusy as exc:
+            self.message.emit(f"Not added to the history: {exc}")
+            return None
+        self.reload()
+        return entry_id
+
     def compare_checked(self) -> None:
-        """Chart the checked history entries side by side."""
+        """Ask for the checked entries side by side (`compare_requested`)."""
         chosen = []
         for i in range(self.history_list.count()):
             item = self.history_list.item(i)
@@ -89,26 +112,21 @@ class BenchmarkHistoryBase(QWidget):
                 r = self.history.load(entry_id)
                 chosen.append((f"#{entry_id} {r.server.kind}:{r.model}", r))
         if len(chosen) < 2:
-            self.status.setText("Check at least two runs in the history to compare them.")
+            self.message.emit("Check at least two runs in the history to compare them.")
             return
-        results = [r for _, r in chosen]
-        warning = comparison_warning(results)
-        differ = compared_differences(results)
-        self._chart(chosen, f"different {', '.join(differ)} per bar" if differ else "")
-        self._show_warning(warning or "")
-        self.status.setText(f"Comparing {len(chosen)} runs.")
+        self.compare_requested.emit(chosen)
 
     # -- files ----------------------------------------------------------------------------
     def _export(self, fmt: str) -> None:
-        if self.result is None:
-            self.status.setText("Run or pick a benchmark first.")
+        if self.current is None:
+            self.message.emit("Run or pick a benchmark first.")
             return
         path, _ = QFileDialog.getSaveFileName(
             self, "Export", str(Path.home() / f"benchmark.{fmt}"), f"{fmt.upper()} (*.{fmt})"
         )
         if path:
-            export_file(self.result, Path(path))
-            self.status.setText(f"Wrote {path}")
+            export_file(self.current, Path(path))
+            self.message.emit(f"Wrote {path}")
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import", str(Path.home()), "JSON (*.json)")
@@ -119,11 +137,10 @@ class BenchmarkHistoryBase(QWidget):
             data = read_own_json(Path(path), max_bytes=IMPORT_MAX_BYTES, max_depth=16)
             result = from_json(json.dumps(data))
         except (OSError, ValueError) as exc:
-            self.status.setText(f"Could not import {path}: {exc}")
+            self.message.emit(f"Could not import {path}: {exc}")
             return
-        self.history.add(result)
-        self.reload_history()
-        self.show_result(result)
+        self.add(result)
+        self.imported.emit(result)
 
     def _export_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -131,4 +148,4 @@ class BenchmarkHistoryBase(QWidget):
         )
         if path:
             self.chart.export_png(Path(path))
-            self.status.setText(f"Saved {path}")
+            self.message.emit(f"Saved {path}")

@@ -3,73 +3,76 @@ see mean ± stddev, chart it, and compare runs from the history."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from velollm_desktop.core.bench.flow import BenchRun, outcome_text
-from velollm_desktop.core.bench.metrics import METRICS, chart_series
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
 from velollm_desktop.core.bench.stats import (
-    Stats,
-    noise_warning,
+    compared_differences,
+    comparison_warning,
 )
 from velollm_desktop.core.bench.store import History, unsaved_text
 from velollm_desktop.core.bench.suites import SUITES, describe_suite
-from velollm_desktop.core.energy import describe_energy, format_j_per_token
-from velollm_desktop.core.kinds import default_url
+from velollm_desktop.core.hardware import HardwareSpec
+from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
 from velollm_desktop.core.settings import Settings
-from velollm_desktop.ui.benchmark_history import BenchmarkHistoryBase
-from velollm_desktop.ui.charts import BarChart
+from velollm_desktop.ui.benchmark_history import BenchmarkHistoryPanel
+from velollm_desktop.ui.benchmark_results import BenchmarkResults, pm
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.job_controls import JobControls
-from velollm_desktop.workers.bench_jobs import BUILTIN, BenchJob, list_models, run_job
+from velollm_desktop.workers.bench_jobs import BenchJob, list_models, run_job
 from velollm_desktop.workers.errors import say
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 KINDS = (
-    ("Ollama", "ollama"),
-    ("llama-server", "llamacpp"),
-    ("OpenAI-compatible", "openai"),
-    ("Built-in engine (llama-server + SmolLM2-135M)", BUILTIN),
+    ("Ollama", BackendKind.OLLAMA),
+    ("llama-server", BackendKind.LLAMACPP),
+    ("OpenAI-compatible", BackendKind.OPENAI),
+    ("Built-in engine (llama-server + SmolLM2-135M)", BackendKind.BUILTIN),
 )
-DEFAULT_URLS = {k: default_url(k) for k in ("llamacpp", "openai", BUILTIN)}
+DEFAULT_URLS = {
+    k: default_url(k) for k in (BackendKind.LLAMACPP, BackendKind.OPENAI, BackendKind.BUILTIN)
+}
+"""Each server kind's address when it is chosen (Ollama's follows the Settings page)."""
 
 
-def pm(s: Stats | None, digits: int = 1) -> str:
-    """ "mean ± stddev" or "n/a"."""
-    return f"{s.mean:.{digits}f} ± {s.stddev:.{digits}f}" if s else "n/a"
-
-
-class BenchmarkPage(BenchmarkHistoryBase):
+class BenchmarkPage(QWidget):
     """Signals:
     finished(str): a one-line summary when a run ends (for a tray notification).
     """
 
     finished = Signal(str)
 
-    def __init__(self, settings: Settings, history: History, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        history: History,
+        hardware: Callable[[], HardwareSpec | None] = lambda: None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """`hardware`: the app's detected hardware, passed to each run (None while detection
+        runs: the run then detects it itself)."""
         super().__init__(parent)
         self.settings = settings
         self.history = history
+        self.hardware = hardware
         self.result: BenchmarkResult | None = None
         form = self._build_form(settings)
         self.jobs = JobControls(self, "Run benchmark", "Pick a server and a model, then Run.")
@@ -77,10 +80,14 @@ class BenchmarkPage(BenchmarkHistoryBase):
         self.progress, self.status = self.jobs.progress, self.jobs.status
         self.run_button.clicked.connect(lambda: self.start())
         buttons = self.jobs.row()
-        self._build_results()
-        export_row = self._build_history()
-        self._lay_out(form, buttons, export_row)
-        self.reload_history()
+        self.results = BenchmarkResults()
+        self.table, self.warning = self.results.table, self.results.warning
+        self.chart, self.chart_metric = self.results.chart, self.results.chart_metric
+        self.history_panel = BenchmarkHistoryPanel(history, self.chart)
+        self.history_panel.compare_requested.connect(self._compare)
+        self.history_panel.imported.connect(self.show_result)
+        self.history_panel.message.connect(self.status.setText)
+        self._lay_out(form, buttons)
         self._update_run_enabled()
 
     def _build_form(self, settings: Settings) -> QFormLayout:
@@ -94,7 +101,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
         self.refresh = QPushButton("Refresh")
         self.refresh.setToolTip("The list fills itself when the page opens and the URL changes")
         self._list_worker: TaskWorker | None = None
-        self._listed_for: tuple[str, str] = ("", "")
+        self._listed_for: tuple[BackendKind | None, str] = (None, "")
         # Slots never take the signal's argument (`clicked` sends `checked`): see start().
         self.kind.currentIndexChanged.connect(lambda: self._on_kind_changed())
         self.url.editingFinished.connect(lambda: self._list_models())
@@ -127,73 +134,33 @@ class BenchmarkPage(BenchmarkHistoryBase):
         form.addRow("Runs per test", self.runs)
         return form
 
-    def _build_results(self) -> None:
-        """The results table, the comparison warning and the chart."""
-        self.table = QTableWidget(0, 8)
-        self.table.setHorizontalHeaderLabels(
-            [  # two-line headers: the table fits its pane at 1100×760 and at 800×600
-                "Test",
-                "Runs",
-                "Decode\n(tok/s)",
-                "Server decode\n(tok/s)",
-                "TTFT\n(ms)",
-                "Prompt\n(tok/s)",
-                "Energy\n(J/token)",
-                "Note",
-            ]
-        )
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(7, QHeaderView.ResizeMode.Stretch)  # elided, full in tooltip
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color:#8a5a00;")
-        self.warning.setVisible(False)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.chart = BarChart("Decode speed (mean ± stddev)", "tokens/s")
-        self.chart_metric = QComboBox()
-        for key, (title, unit) in METRICS.items():
-            self.chart_metric.addItem(f"{title} ({unit})", key)
-        self.chart_metric.currentIndexChanged.connect(lambda _i: self._rechart())
-        self._charted: tuple[list[tuple[str, BenchmarkResult]], str] = ([], "")
-
-    def _lay_out(self, form: QFormLayout, buttons: QHBoxLayout, export_row: QGridLayout) -> None:
+    def _lay_out(self, form: QFormLayout, buttons: QHBoxLayout) -> None:
         """Form, buttons and history on the left; results on the right."""
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addLayout(form)
         lv.addLayout(buttons)
         lv.addWidget(self.status)
-        lv.addWidget(QLabel("History (check two or more to compare)"))
-        lv.addWidget(self.history_list, 1)
-        lv.addWidget(self.compare_button)
-        lv.addLayout(export_row)
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.addWidget(self.table)
-        rv.addWidget(self.warning)
-        rv.addWidget(self.chart_metric)
-        rv.addWidget(self.chart, 1)
+        lv.addWidget(self.history_panel, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
-        split.addWidget(right)
+        split.addWidget(self.results)
         split.setStretchFactor(0, 1)  # the results get most of the room, also at 800×600
         split.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(split)
 
     # -- form -----------------------------------------------------------------------------
-    def _kind(self) -> str:
-        return self.kind.currentData()
+    def _kind(self) -> BackendKind:
+        """The chosen server kind. Qt hands a `str` enum's item data back as its plain text:
+        it becomes the enum again here, the one place the page reads it."""
+        return BackendKind(self.kind.currentData())
 
     def _on_kind_changed(self) -> None:
         kind = self._kind()
         self.url.setText(
-            self.settings.get("ollama_url") if kind == "ollama" else DEFAULT_URLS[kind]
+            self.settings.get("ollama_url") if kind is BackendKind.OLLAMA else DEFAULT_URLS[kind]
         )
-        self.url.setEnabled(kind != BUILTIN)
+        self.url.setEnabled(kind is not BackendKind.BUILTIN)
         self.model.clear()
         self._update_run_enabled()
         self._list_models()
@@ -244,7 +211,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
 
     def _update_run_enabled(self) -> None:
         """Run needs a model (the built-in engine brings its own) and no job running."""
-        ready = self._kind() == BUILTIN or bool(self.model.currentText().strip())
+        ready = self._kind() is BackendKind.BUILTIN or bool(self.model.currentText().strip())
         self.run_button.setEnabled(ready and not self.jobs.busy)
         self.run_button.setToolTip("" if ready else "Choose a model first")
 
@@ -256,6 +223,7 @@ class BenchmarkPage(BenchmarkHistoryBase):
             self.model.currentText().strip() or None,
             self.suite.currentText(),
             self.runs.value() or None,
+            self.hardware(),
         )
 
     # -- running --------------------------------------------------------------------------
@@ -264,12 +232,18 @@ class BenchmarkPage(BenchmarkHistoryBase):
         """The running job's worker, or None."""
         return self.jobs.worker
 
-    def start(self) -> None:
-        """Run the benchmark in a worker thread. The built-in engine is checked first
-        (llama-server must exist), then its model's first download is asked for."""
+    def run_quick_suite(self) -> bool:
+        """The quick suite on the chosen server (the tray's quick benchmark)."""
+        self.suite.setCurrentText("quick")
+        return self.start()
+
+    def start(self) -> bool:
+        """Run the benchmark in a worker thread; returns whether it started. The built-in
+        engine is checked first (llama-server must exist), then its model's first download
+        is asked for."""
         job = self.job()
-        if job.kind == BUILTIN and not self._builtin_ready():
-            return
+        if job.kind is BackendKind.BUILTIN and not self._builtin_ready():
+            return False
         if self.jobs.run(
             partial(run_job, job, history=self.history),
             self._on_result,
@@ -278,13 +252,15 @@ class BenchmarkPage(BenchmarkHistoryBase):
         ):
             self._live: list[TestResult] = []
             self.jobs.worker.event.connect(self._on_event)
+            return True
+        return False
 
     def _on_event(self, event) -> None:
         """A test finished: its row appears now (the table is replaced by this run's rows
         from its first finished test; until then the previous result stays)."""
         if isinstance(event.measurement, TestResult):
             self._live.append(event.measurement)
-            self._fill_rows(self._live)
+            self.results.show_rows(self._live)
 
     def _builtin_ready(self) -> bool:
         try:
@@ -312,7 +288,11 @@ class BenchmarkPage(BenchmarkHistoryBase):
     def _offer_builtin(self) -> None:
         """With no server running, point at the built-in engine (a real benchmark in a minute)."""
         failure = self.jobs.last_failure
-        if failure is not None and failure.fix.starts_server and self._kind() != BUILTIN:
+        if (
+            failure is not None
+            and failure.fix.starts_server
+            and self._kind() is not BackendKind.BUILTIN
+        ):
             self.status.setText(
                 self.status.text() + " — or choose “Built-in engine” as the server to "
                 "benchmark right away with llama.cpp and a small model."
@@ -334,14 +314,14 @@ class BenchmarkPage(BenchmarkHistoryBase):
         if result.results:
             self.show_result(result)
         if not self.history.closed:  # the app may be quitting: the result arrives after shutdown
-            self.reload_history()
+            self.history_panel.reload()
         status = outcome_text(result, previous_shown=self.result is not None)
         if run.unsaved_path is not None:
             kept = unsaved_text(run.unsaved_reason, run.unsaved_path)
             status = f"{status} {kept[:1].upper()}{kept[1:]}."
         self.status.setText(status)
         if result.notes:  # the regression watch's before/after, among others
-            self._show_warning(
+            self.results.show_warning(
                 "\n".join((self.warning.text().removeprefix("⚠ "), *result.notes)).strip()
             )
         self.finished.emit(
@@ -354,45 +334,16 @@ class BenchmarkPage(BenchmarkHistoryBase):
     def show_result(self, result: BenchmarkResult) -> None:
         """Fill the table and chart with one result (noisy tests flagged in the Note column)."""
         self.result = result
-        self._fill_rows(result.results)
-        self._chart([(f"{result.model}", result)])
+        self.history_panel.set_current(result)
+        self.results.show_rows(result.results)
+        self.results.chart_results([(f"{result.model}", result)])
 
-    def _fill_rows(self, tests) -> None:
-        self.table.setRowCount(len(tests))
-        noisy = []
-        for row, t in enumerate(tests):
-            note = noise_warning(t.decode_tokens_per_s, t.runs_requested)
-            cells = (
-                t.name,
-                str(len(t.runs)),
-                pm(t.decode_tokens_per_s),
-                pm(t.server_decode_tokens_per_s),
-                pm(t.ttft_ms, 0),
-                pm(t.prompt_tokens_per_s, 0),
-                format_j_per_token(t.energy).removesuffix(" J/token"),
-                f"⚠ {note}" if note else "ok",
-            )
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(describe_energy(t.energy) if col == 6 else text)
-                self.table.setItem(row, col, item)
-            if note:
-                noisy.append(f"{t.name}: {note}")
-        self._show_warning("\n".join(noisy))
-
-    def _show_warning(self, text: str) -> None:
-        self.warning.setText(f"⚠ {text}" if text else "")
-        self.warning.setVisible(bool(text))
-
-    def _rechart(self) -> None:
-        self._chart(*self._charted)
-
-    def _chart(self, labelled: list[tuple[str, BenchmarkResult]], note: str = "") -> None:
-        self._charted = (labelled, note)
-        metric = self.chart_metric.currentData() or "decode"
-        title, unit = METRICS[metric]
-        self.chart.setTitle(title)
-        self.chart.setLabel("left", unit)
-        tests, series = chart_series(labelled, metric)
-        self.chart.set_data(tests, series)
-        self.chart.setLabel("bottom", f"test — {note}" if note else "test")
+    def _compare(self, chosen: list[tuple[str, BenchmarkResult]]) -> None:
+        """The history's checked runs side by side, with what differs between them."""
+        results = [r for _, r in chosen]
+        differ = compared_differences(results)
+        self.results.chart_results(
+            chosen, f"different {', '.join(differ)} per bar" if differ else ""
+        )
+        self.results.show_warning(comparison_warning(results) or "")
+        self.status.setText(f"Comparing {len(chosen)} runs.")

@@ -37,9 +37,7 @@ from velollm_desktop.core.optimize.flow import (
 )
 from velollm_desktop.core.optimize.flow import undo as undo_change
 from velollm_desktop.core.optimize.per_model import per_model_plans
-from velollm_desktop.core.optimize.preview import (
-    RESTART_CONSEQUENCE,
-)
+from velollm_desktop.core.optimize.preview import RESTART_CONSEQUENCE
 from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.table import Row, changes, rows, status_text
@@ -50,7 +48,6 @@ from velollm_desktop.ui.optimize_widgets import MemoryBar, breakdown_text
 from velollm_desktop.ui.per_model_panel import PerModelPanel
 from velollm_desktop.workers.task import TaskWorker, start_task
 
-GIB = 1024**3
 RESTART_NOTE = RESTART_CONSEQUENCE
 
 
@@ -204,23 +201,20 @@ class OptimizePage(QWidget):
         self.state = state
         rec = state.recommendation
         self._fill_table(rows(state.current, rec, state.hardware))
-        while self.bars.count():
-            w = self.bars.takeAt(0).widget()
-            if w:
-                w.deleteLater()
+        for layout in (self.bars, self.breakdowns):
+            while layout.count():
+                w = layout.takeAt(0).widget()
+                if w:
+                    w.deleteLater()
         for fit in rec.fits:
             self.bars.addWidget(MemoryBar(fit))
-        while self.breakdowns.count():
-            w = self.breakdowns.takeAt(0).widget()
-            if w:
-                w.deleteLater()
-        for fit in rec.fits:
             self.breakdowns.addWidget(QLabel(breakdown_text(fit)))
         self.status.setText(status_text(state, after))
         runtime = state.runtime
-        can_apply = runtime is None or runtime.can_apply
-        self.apply_button.setEnabled(bool(rec.env) and can_apply and bool(self._changes()))
-        self.apply_button.setToolTip("" if can_apply or runtime is None else runtime.explanation)
+        self._update_apply_enabled()
+        self.apply_button.setToolTip(
+            "" if runtime is None or runtime.can_apply else runtime.explanation
+        )
         self.copy_button.setEnabled(bool(rec.env))
         self.per_model.show_plans(per_model_plans(rec))
 
@@ -267,13 +261,10 @@ class OptimizePage(QWidget):
         return changes(self.state.current, self.state.recommendation)
 
     def summary(self) -> str:
-        """One line for the tray: what would change."""
-        if self.state is None:
-            return "no recommendation yet"
-        changes = [f"{k}={v}" for k, v in self._changes().items()]
-        return (
-            ", ".join(changes) if changes else "Ollama already runs with the recommended settings"
-        )
+        """For the tray: what Apply would change; with nothing to apply, what the status says."""
+        if not self.can_apply():
+            return self.status.text()
+        return ", ".join(f"{k}={v}" for k, v in self._changes().items())
 
     def preview(self) -> Planned | None:
         """The plan Apply would carry out and its preview (None when nothing may be applied:
@@ -367,11 +358,18 @@ class OptimizePage(QWidget):
         else:
             self._update_apply_enabled()
 
-    def _update_apply_enabled(self) -> None:
+    def can_apply(self) -> bool:
+        """Whether Apply has a change to make here (the tray asks before offering it)."""
         runtime = self.state.runtime if self.state is not None else None
-        can_apply = runtime is None or runtime.can_apply
         env = self.state.recommendation.env if self.state is not None else {}
-        self.apply_button.setEnabled(bool(env) and can_apply and bool(self._changes()))
+        return bool(env) and (runtime is None or runtime.can_apply) and bool(self._changes())
+
+    def _update_apply_enabled(self) -> None:
+        self.apply_button.setEnabled(self.can_apply())
+
+    def wait_for_hardware(self) -> None:
+        """Say that the recommendation follows once the hardware is read (the tray's request)."""
+        self.status.setText("Reading the hardware first; the recommendation follows.")
 
     def add_model_file(self) -> None:
         """Pick a GGUF file or a saved /api/show JSON to plan for, then recommend again."""

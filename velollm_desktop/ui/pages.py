@@ -46,7 +46,7 @@ def add_pages(
         return settings.get("ollama_url")
 
     pages = Pages(
-        BenchmarkPage(settings, history),
+        BenchmarkPage(settings, history, hardware),
         OptimizePage(settings, hardware),
         SpeculativePage(history),
         TunePage(hardware, ollama_url),

@@ -7,8 +7,10 @@ the page's own confirmation.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from velollm_desktop.core.kinds import BackendKind
 from velollm_desktop.core.wording import shorten
 from velollm_desktop.workers import logfile
 
@@ -29,16 +31,62 @@ _log_window = None
 """The log window shown when no program opens the log (kept so it is not collected)."""
 
 
-class TrayHost(Protocol):
-    """What the tray's actions need from the app (the Controller): no private field of it."""
+class OptimizeIntents(Protocol):
+    """What the tray asks of the Optimize page."""
 
-    window: Any
-    tray: Any
-    optimize_page: Any
-    benchmark_page: Any
-    tune_page: Any
+    def compute(self, after: str = "", then: Callable[[Any], None] | None = None) -> bool: ...
+
+    def can_apply(self) -> bool: ...
+
+    def summary(self) -> str: ...
+
+    def apply(self) -> bool: ...
+
+    def wait_for_hardware(self) -> None: ...
+
+
+class BenchmarkIntents(Protocol):
+    """What the tray asks of the Benchmark page."""
+
+    def run_quick_suite(self) -> bool: ...
+
+
+class TuneIntents(Protocol):
+    """What the tray asks of the Tune page."""
+
+    def choose_target(self, kind: BackendKind) -> None: ...
+
+
+class TrayPages(Protocol):
+    """The dashboard's pages, as far as the tray uses them (`ui/pages.Pages` is one)."""
+
+    @property
+    def optimize(self) -> OptimizeIntents: ...
+
+    @property
+    def benchmark(self) -> BenchmarkIntents: ...
+
+    @property
+    def tune(self) -> TuneIntents: ...
+
+
+class TrayHost(Protocol):
+    """What the tray's actions need from the app (the Controller): the pages' intents and a
+    few of its own; no widget and no private field of either."""
+
+    def pages(self) -> TrayPages:
+        """The dashboard's pages (the window is built on first use)."""
+        ...
+
+    def show_page(self, page: Any) -> None:
+        """Make `page` the dashboard's current tab (the window is not raised)."""
+        ...
 
     def show_dashboard(self) -> None: ...
+
+    def notify(self, title: str, text: str) -> None:
+        """A tray balloon (nothing without a tray)."""
+        ...
 
     def hardware_known(self) -> bool: ...
 
@@ -71,50 +119,48 @@ def open_log() -> bool:
     return False
 
 
-def quick_optimize(controller: TrayHost) -> None:
+def quick_optimize(host: TrayHost) -> None:
     """Show the recommendation, then offer to apply it (the page's own confirmation)."""
-    window = controller.window
-    page = controller.optimize_page
-    window.tabs.setCurrentWidget(page)
+    page = host.pages().optimize
+    host.show_page(page)
 
-    def offer(_state) -> None:  # after the page has shown the recommendation
-        controller.show_dashboard()
-        if not page.apply_button.isEnabled():  # nothing to apply here: the page says why
-            controller.tray.notify("Quick optimize", shorten(page.status.text(), BALLOON_CHARS))
-            return
-        controller.tray.notify("Quick optimize", page.summary())
-        page.apply()  # shows the confirmation; nothing changes unless it is accepted
+    def offer(_state: object) -> None:  # after the page has shown the recommendation
+        host.show_dashboard()
+        # what would change, or (nothing to apply here) the page's sentences on why
+        host.notify("Quick optimize", shorten(page.summary(), BALLOON_CHARS))
+        if page.can_apply():
+            page.apply()  # shows the confirmation; nothing changes unless it is accepted
 
-    if not controller.hardware_known():  # detection still runs: continue when it is done
-        controller.quick_optimize_after_detection()
-        controller.show_dashboard()
-        page.status.setText("Reading the hardware first; the recommendation follows.")
+    if not host.hardware_known():  # detection still runs: continue when it is done
+        host.quick_optimize_after_detection()
+        host.show_dashboard()
+        page.wait_for_hardware()
     elif not page.compute(then=offer):  # `then` is connected before the worker starts
-        controller.show_dashboard()
+        host.show_dashboard()
 
 
-def quick_benchmark(controller: TrayHost) -> None:
-    window = controller.window
-    controller.benchmark_page.suite.setCurrentText("quick")
-    controller.benchmark_page.start()
-    window.tabs.setCurrentWidget(controller.benchmark_page)
+def quick_benchmark(host: TrayHost) -> None:
+    """The quick suite on the Benchmark page's chosen server; a balloon when it ends."""
+    page = host.pages().benchmark
+    page.run_quick_suite()
+    host.show_page(page)
 
 
-def open_tune(controller: TrayHost) -> None:
+def open_tune(host: TrayHost) -> None:
     """A tune takes minutes and needs a model: open the page, don't start."""
-    window = controller.window
-    controller.tune_page.target.setCurrentIndex(controller.tune_page.target.findData("ollama"))
-    window.tabs.setCurrentWidget(controller.tune_page)
-    controller.show_dashboard()
+    page = host.pages().tune
+    page.choose_target(BackendKind.OLLAMA)
+    host.show_page(page)
+    host.show_dashboard()
 
 
-def run_tray_action(controller: TrayHost, key: str) -> None:
+def run_tray_action(host: TrayHost, key: str) -> None:
     """The tray menu's `action_requested(key)`."""
     if key == "quick_optimize":
-        quick_optimize(controller)
+        quick_optimize(host)
     elif key == "quick_benchmark":
-        quick_benchmark(controller)
+        quick_benchmark(host)
     elif key == "open_log":
         open_log()
     elif key == "tune":
-        open_tune(controller)
+        open_tune(host)

@@ -173,6 +173,10 @@ class TunePage(QWidget):
     def target_key(self) -> BackendKind:
         return BackendKind(self.target.currentData())
 
+    def choose_target(self, kind: BackendKind) -> None:
+        """Select what to tune (the tray's "Tune Ollama…"); nothing starts."""
+        self.target.setCurrentIndex(self.target.findData(kind.value))
+
     def _local_files(self) -> list[str]:
         """What llama-server can load here: Ollama's downloaded models (their GGUF blobs) and
         the app's own built-in model once it is downloaded."""

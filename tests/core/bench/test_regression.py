@@ -77,6 +77,7 @@ def test_a_benchmark_after_an_upgrade_carries_the_before_after(tmp_path):
     import threading
 
     from tests.ollama_fake import MODEL
+    from velollm_desktop.core.kinds import BackendKind
     from velollm_desktop.workers.bench_jobs import BenchJob, run_job
 
     h = _history(tmp_path)
@@ -84,7 +85,7 @@ def test_a_benchmark_after_an_upgrade_carries_the_before_after(tmp_path):
         with FakeOllama(version="0.34.0") as fake:
             h._db.execute("UPDATE results SET server = ?, model = ?", (fake.url, MODEL))
             h._db.commit()
-            job = BenchJob("ollama", fake.url, MODEL, "quick", 2)
+            job = BenchJob(BackendKind.OLLAMA, fake.url, MODEL, "quick", 2)
             result = run_job(job, lambda e: None, threading.Event(), h).result
         assert result.server.version == "0.34.0"
         [note] = [n for n in result.notes if "version changed" in n]

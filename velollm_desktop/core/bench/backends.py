@@ -12,6 +12,7 @@ from velollm_desktop.core.bench.model import RunMeasurement, ServerInfo
 from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.http.bounds import StreamPace
 from velollm_desktop.core.http.errors import BadResponse, ModelNotFound, ServerError, StreamBroken
+from velollm_desktop.core.kinds import BackendKind
 from velollm_desktop.core.llamacpp.client import LlamaServerClient, OpenAIClient, client_decode_rate
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.models import GenerateChunk
@@ -256,14 +257,19 @@ class OpenAIBackend:
 
 
 def make_backend(
-    kind: str, url: str, model: str | None, options: dict | None = None, pace: StreamPace = PACE
+    kind: BackendKind,
+    url: str,
+    model: str | None,
+    options: dict | None = None,
+    pace: StreamPace = PACE,
 ) -> Backend:
-    """Build the backend for `kind` ("ollama", "llamacpp", "openai"); `pace`: how slow a
-    stream may be (stall, floor speed: docs/RELIABILITY.md)."""
-    if kind == "ollama":
+    """Build the backend for a running server of `kind` (Ollama, llama-server, OpenAI-compatible;
+    the built-in engine is started by `core.bench.flow`); `pace`: how slow a stream may be
+    (stall, floor speed: docs/RELIABILITY.md)."""
+    if kind is BackendKind.OLLAMA:
         return OllamaBackend(url, model, options, pace)
-    if kind == "llamacpp":
+    if kind is BackendKind.LLAMACPP:
         return LlamaCppBackend(url, options, pace)
-    if kind == "openai":
+    if kind is BackendKind.OPENAI:
         return OpenAIBackend(url, model, options, pace)
-    raise BadInput(f"unknown backend '{kind}': choose ollama, llamacpp or openai")
+    raise BadInput(f"'{kind}' is not a running server's kind: choose ollama, llamacpp or openai")

@@ -24,7 +24,7 @@ from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.store import History, HistoryBusy, save_aside, to_json
 from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.energy import EnergyMeter
-from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.hardware import HardwareSpec, detect_hardware
 from velollm_desktop.core.http.bounds import StreamPace
 from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path, download_builtin_model
@@ -71,10 +71,13 @@ def run_benchmark_flow(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     history: History | None = None,
-    hardware: object = None,
+    hardware: HardwareSpec | None = None,
     energy: EnergyMeter | None = None,
 ) -> BenchRun:
     """Run the suite (starting and always stopping the built-in engine if chosen).
+
+    `hardware` is what the caller already detected (the app detects once at start, a command
+    once per command); only when it is None is it detected here, once for this run.
 
     Raises ValueError for a bad suite or kind, and the server errors (`ServerError` family).
     A result with at least one test is added to `history` when one is given; when the history
@@ -85,7 +88,7 @@ def run_benchmark_flow(
     report = progress or silent
     cancel = cancel or threading.Event()
     tests = suite(request.suite, runs=request.runs, max_tokens=request.max_tokens)
-    kind = BackendKind(request.kind)
+    kind = request.kind
     spec = hardware if hardware is not None else detect_hardware()
     meter = energy if energy is not None else EnergyMeter.here()
 
@@ -107,7 +110,7 @@ def run_benchmark_flow(
         result = _run_builtin(measure, report, cancel)
     else:
         result = measure(
-            make_backend(kind.value, request.resolved_url, request.model, None, request.pace)
+            make_backend(kind, request.resolved_url, request.model, None, request.pace)
         )
     if history is None or not result.results:
         return BenchRun(result, None)
@@ -134,12 +137,11 @@ def _run_builtin(
         return measure(LlamaCppBackend(server.url))
 
 
-def list_models(kind: BackendKind | str, url: str | None) -> list[str]:
+def list_models(kind: BackendKind, url: str | None) -> list[str]:
     """Model names the server offers (the Benchmark page's model picker)."""
-    kind = BackendKind(kind)
     if kind is BackendKind.BUILTIN:
         return [builtin_model_path().name]
-    backend = make_backend(kind.value, url or default_url(kind), None)
+    backend = make_backend(kind, url or default_url(kind), None)
     try:
         if isinstance(backend, OllamaBackend):
             return [m.name for m in backend.client.installed_models()]

@@ -18,9 +18,16 @@ from velollm_desktop.core.bench.runner import run_benchmark
 from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.fleet.targets import Target, TargetError, parse_target
 from velollm_desktop.core.http.errors import ServerError
+from velollm_desktop.core.kinds import BackendKind
 from velollm_desktop.core.progress import ProgressEvent
 
-BACKEND_OF_KIND = {"ollama": "ollama", "llamacpp": "llamacpp", "vllm": "openai", "openai": "openai"}
+BACKEND_OF_KIND = {
+    "ollama": BackendKind.OLLAMA,
+    "llamacpp": BackendKind.LLAMACPP,
+    "vllm": BackendKind.OPENAI,
+    "openai": BackendKind.OPENAI,
+}
+"""The fleet probe's server kinds → the benchmark backend that measures each."""
 _NAME_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,39})=(.+)$", re.DOTALL)
 
 
@@ -34,7 +41,7 @@ class Endpoint:
 class EndpointResult:
     name: str
     url: str
-    backend: str | None
+    backend: BackendKind | None
     result: BenchmarkResult | None = None
     error: str | None = None
 
@@ -61,7 +68,7 @@ def parse_endpoints(texts: list[str]) -> list[Endpoint]:
     return endpoints
 
 
-def backend_for(endpoint: Endpoint, deadline_s: float = 5.0) -> str:
+def backend_for(endpoint: Endpoint, deadline_s: float = 5.0) -> BackendKind:
     """The benchmark backend for an endpoint (its kind, given or detected)."""
     kind = endpoint.target.kind
     if kind is None:
