@@ -104,6 +104,9 @@ def test_cancel_before_the_first_run_keeps_the_previous_result(page, qtbot):
 def test_server_down_shows_a_failed_state_and_what_to_do(page, qtbot):
     _select(page, BackendKind.LLAMACPP)
     page.url.setText("http://127.0.0.1:9")
+    # choosing a server lists its models by itself: let that (failing) listing finish first,
+    # so its line is not what the page shows last
+    qtbot.waitUntil(lambda: page._list_worker is None, timeout=10000)
     page.model.setEditText("some-model")
     qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
