@@ -59,8 +59,8 @@ class RunCounter:
     """Runs done of runs planned, reported as events: the one counter of every measuring loop
     (benchmark suite, speculative comparison, tune budget, re-measuring).
 
-    `step()` counts a run and reports it; `say()` reports without counting. The text gets
-    " — 7 of 18 runs, 41 s so far, about 3 min left" unless `pace=False`. Thread-safe (the tune
+    `say(text, run_done=True)` counts a run and reports it; without `run_done` it only reports.
+    The text gets " — 7 of 18 runs, 41 s so far, about 3 min left" unless `pace=False`. Thread-safe (the tune
     counts runs on request threads and reports from its budget clock)."""
 
     def __init__(self, total: int, progress: ProgressFn | None = None) -> None:
@@ -103,21 +103,13 @@ class RunCounter:
         measurement: Any = None,
         *,
         pace: bool = True,
+        run_done: bool = False,
     ) -> None:
-        """Report `text` without counting a run."""
+        """Report `text` (with the measurement that just finished, if any); `run_done`: a run
+        just finished, count it first."""
+        if run_done:
+            self.count()
         self.report(self.event(text, phase, measurement, pace=pace))
-
-    def step(
-        self,
-        text: str,
-        phase: Phase = Phase.MEASURING,
-        measurement: Any = None,
-        *,
-        pace: bool = True,
-    ) -> None:
-        """Count a run, then report `text` (its measurement, if any)."""
-        self.count()
-        self.say(text, phase, measurement, pace=pace)
 
 
 def runs_left_text(done: int, total: int, elapsed_s: float) -> str:

@@ -78,7 +78,7 @@ def _warm_up(
     count.say("warm-up (loading the model; not counted)", Phase.WARMUP, pace=False)
     w = backend.measure(varied_prompt(test.prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel)
     load = f"model loaded in {w.load_ms:.0f} ms" if w.load_ms is not None else "model ready"
-    count.step(f"warm-up done ({load})", Phase.WARMUP, pace=False)
+    count.say(f"warm-up done ({load})", Phase.WARMUP, pace=False, run_done=True)
     return w.load_ms
 
 
@@ -105,7 +105,7 @@ def _run_test(
         if starts is not None:
             starts.append(sent)
         rate = f"{m.decode_tokens_per_s:.1f} tok/s" if m.decode_tokens_per_s else "n/a"
-        count.step(f"{test.name} run {i + 1}/{test.runs}: {rate}", Phase.MEASURING, m)
+        count.say(f"{test.name} run {i + 1}/{test.runs}: {rate}", Phase.MEASURING, m, run_done=True)
         if on_run:
             on_run(test.name, m)
     return runs

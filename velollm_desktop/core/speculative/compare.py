@@ -141,7 +141,8 @@ def _runs(
             m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
             measured.append(m)
             rate = f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
-            progress.step(f"{mode.name} · {label} run {r + 1}/{runs}: {rate}", Phase.MEASURING, m)
+            text = f"{mode.name} · {label} run {r + 1}/{runs}: {rate}"
+            progress.say(text, Phase.MEASURING, m, run_done=True)
 
 
 def _mode_result(

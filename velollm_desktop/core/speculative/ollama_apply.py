@@ -119,9 +119,8 @@ def use_in_ollama(
         return SpecApplied(plan, version)
     out = []
     for n, model in enumerate((plan.model, plan.name)):
-        count.step(
-            f"measuring {'before' if n == 0 else 'after'}: {model} through Ollama", pace=False
-        )
+        text = f"measuring {'before' if n == 0 else 'after'}: {model} through Ollama"
+        count.say(text, pace=False, run_done=True)
         try:
             out.append(
                 measure_ollama_candidate(
@@ -141,7 +140,7 @@ def use_in_ollama(
                 f"{plan.name} was created, but measuring {model} through Ollama failed ({exc}); "
                 f"{plan.name} was deleted again, nothing else changed"
             ) from exc
-    count.step("done", Phase.DONE, pace=False)
+    count.say("done", Phase.DONE, pace=False, run_done=True)
     return SpecApplied(plan, version, out[0], out[1])
 
 
