@@ -105,6 +105,5 @@ def test_the_benchmark_reports_warm_up_each_run_and_each_test_as_events():
     assert events[2].text.endswith(" left") and isinstance(events[2].measurement, RunMeasurement)
     assert events[3].text.startswith("quick run 2/2: 12.0 tok/s — 3 of 3 runs, ")
     assert events[4].text == "quick: 2 runs measured"
-    assert events[4].measurement == result.results[0] and isinstance(
-        events[4].measurement, TestResult
-    )
+    row = events[4].measurement
+    assert isinstance(row, BenchTestResult) and row == result.results[0]
