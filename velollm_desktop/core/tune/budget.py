@@ -49,7 +49,7 @@ class BudgetClock:
         """Set on cancel or when the budget is spent: what every server and request watches."""
         self.spent = False
         """Whether the budget (not the user) set `stop`."""
-        self.runs = RunCounter(0, report)
+        self.runs = RunCounter(0)
         """The runs counted so far (the total is not known: the bar shows the budget)."""
         self._armed = False
         self._activity = "starting"
