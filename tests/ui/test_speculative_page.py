@@ -192,7 +192,7 @@ def test_each_mode_is_drawn_as_it_finishes_with_time_left(qtbot, smol_model):
         )
     )
     qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
-    page.jobs.worker.progress.connect(lambda d, t, text: statuses.append(text))
+    page.jobs.worker.event.connect(lambda e: statuses.append(e.text))
     qtbot.waitUntil(lambda: page.worker is None, timeout=180000)
     assert page.result is not None, page.status.text()
     # vanilla was on the chart before the comparison ended

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from velollm_desktop.core.progress import Phase, ProgressEvent
 from velollm_desktop.ui.job_controls import JobControls
 from velollm_desktop.workers import runner as runner_module
 
@@ -41,7 +42,7 @@ def test_second_measurement_waits_and_can_be_cancelled_while_waiting(qtbot, fres
     tune_ran = threading.Event()
 
     def benchmark(progress, cancel):
-        progress(1, 2, "quick run 1/2: 10.0 tok/s")
+        progress(ProgressEvent(1, 2, "quick run 1/2: 10.0 tok/s", Phase.MEASURING))
         gate.wait(30)
         return "bench done"
 

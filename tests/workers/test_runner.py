@@ -80,26 +80,27 @@ def test_cancelling_a_queued_job_never_runs_it(jobs, qtbot):
     assert [e[0] for e in log] == ["b", "b"]
 
 
-def test_progress_is_a_typed_event_and_legacy_calls_still_work(jobs, qtbot):
+def test_progress_is_one_typed_event_each_report_arriving_once(jobs, qtbot):
     events: list[ProgressEvent] = []
-    texts: list[tuple] = []
+    sent = [
+        ProgressEvent(0, 3, "starting llama-server", Phase.STARTING),
+        ProgressEvent(1, 3, "run 1/3: 12.5 tok/s", Phase.MEASURING, measurement=12.5),
+    ]
 
     def fn(progress, cancel):
-        progress(ProgressEvent(1, 3, "run 1/3: 12.5 tok/s", Phase.MEASURING, measurement=12.5))
-        progress(2, 3, "older core function")
+        for event in sent:
+            progress(event)
         return "ok"
 
     job = Job(fn, kind=JobKind.MEASURING)
     job.event.connect(events.append)
-    job.progress.connect(lambda *a: texts.append(a))
     jobs.submit(job)
     qtbot.waitUntil(lambda: _done(job), timeout=WAIT_MS)
-    assert [(e.done, e.total, e.phase, e.measurement) for e in events] == [
-        (1, 3, Phase.MEASURING, 12.5),
-        (2, 3, Phase.WORKING, None),
-    ]
-    assert texts[0] == (1, 3, "run 1/3: 12.5 tok/s")
-    assert events[0].fraction == pytest.approx(1 / 3)
+    assert events == sent  # the same objects, in order, each once
+    assert events[1].fraction == pytest.approx(1 / 3)
+    assert not hasattr(Job, "progress")  # one progress signal: `event`
+    with pytest.raises(TypeError):
+        job.report(2, 3, "a (done, total, text) call")  # type: ignore[call-arg]
 
 
 @pytest.mark.logs_errors

@@ -6,7 +6,6 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from velollm_desktop.cli_errors import CliError, say
 from velollm_desktop.commands.argtypes import float_range, int_range
@@ -19,7 +18,7 @@ from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, STALL_S, StreamPace
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind, default_url
-from velollm_desktop.core.progress import as_event
+from velollm_desktop.core.progress import ProgressEvent
 
 CLI_KINDS = tuple(BackendKind)
 """ollama, llamacpp, openai, builtin (the app's own llama-server + the small built-in model)."""
@@ -141,11 +140,10 @@ def _load(args: argparse.Namespace, url: str) -> int:
     return 1 if result.our_errors else 0
 
 
-def _printer(args: argparse.Namespace, unit: str = "") -> Callable[..., None]:
+def _printer(args: argparse.Namespace, unit: str = "") -> Callable[[ProgressEvent], None]:
     """A progress callback printing `[done/total] text` on stderr (nothing with --quiet)."""
 
-    def progress(*call: Any) -> None:
-        event = as_event(*call)
+    def progress(event: ProgressEvent) -> None:
         if args.quiet:
             return
         if isinstance(event.measurement, TestResult):  # a test's row is ready: not a new step

@@ -17,6 +17,7 @@ from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
 from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound
+from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.speculative.compare import (
     NGRAM_TYPES,
@@ -156,9 +157,9 @@ def _cmd(args: argparse.Namespace) -> int:
         return run_tools(args, target, draft)
     modes, notes = _modes(args, target, draft)
 
-    def progress(done: int, total: int, text: str) -> None:
+    def progress(event: ProgressEvent) -> None:
         if not args.quiet:
-            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+            print(f"[{event.done}/{event.total}] {event.text}", file=sys.stderr, flush=True)
 
     history = History()
     try:

@@ -16,6 +16,7 @@ from velollm_desktop.core.fleet.targets import TargetError, parse_targets
 
 if TYPE_CHECKING:  # httpx and prometheus-client load only when `fleet` runs
     from velollm_desktop.core.fleet.monitor import FleetMonitor
+    from velollm_desktop.core.progress import ProgressEvent
 
 PROBE_DEADLINE_S = 3.0
 
@@ -208,9 +209,9 @@ def run_endpoints(args: argparse.Namespace) -> int:
     except TargetError as exc:
         raise CliError(say(exc)) from exc
 
-    def progress(done: int, total: int, text: str) -> None:
+    def progress(event: ProgressEvent) -> None:
         if not args.quiet:
-            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+            print(f"[{event.done}/{event.total}] {event.text}", file=sys.stderr, flush=True)
 
     try:
         comparison = benchmark_endpoints(

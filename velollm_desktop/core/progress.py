@@ -1,13 +1,14 @@
 """Typed progress: what a long core function reports while it runs.
 
 Core functions take `progress: ProgressFn | None` and call it with a `ProgressEvent`; pages read
-the fields (a finished measurement arrives as `measurement`, not as text to parse). Functions
-written before this module still call `progress(done, total, text)`: `as_event()` turns such a
-call into an event, so one callback serves both while they move over.
+the fields (a finished measurement arrives as `measurement`, not as text to parse). A measuring
+loop counts its runs with one `RunCounter`, which builds the events (with the time left).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -50,24 +51,65 @@ class ProgressEvent:
 ProgressFn = Callable[[ProgressEvent], None]
 
 
-def as_event(*args: Any) -> ProgressEvent:
-    """`(event)` or the older `(done, total, text)` call → a `ProgressEvent`."""
-    if len(args) == 1 and isinstance(args[0], ProgressEvent):
-        return args[0]
-    if len(args) == 3:
-        done, total, text = args
-        return ProgressEvent(int(done), int(total), str(text))
-    raise TypeError(f"progress takes a ProgressEvent or (done, total, text), not {args!r}")
-
-
 def silent(_event: ProgressEvent) -> None:
     """The progress callback of a caller that wants none."""
 
 
-def legacy(progress: ProgressFn | None) -> Callable[[int, int, str], None]:
-    """A `(done, total, text)` callback for core functions not yet moved to events."""
-    report = progress or silent
-    return lambda done, total, text: report(ProgressEvent(done, total, text))
+class RunCounter:
+    """Runs done of runs planned, reported as events: the one counter of every measuring loop
+    (benchmark suite, speculative comparison, tune budget, re-measuring).
+
+    `say(text, run_done=True)` counts a run and reports it; without `run_done` it only reports.
+    The text gets " — 7 of 18 runs, 41 s so far, about 3 min left" unless `pace=False`. Thread-safe (the tune
+    counts runs on request threads and reports from its budget clock)."""
+
+    def __init__(self, total: int, progress: ProgressFn | None = None) -> None:
+        self.total = total
+        """Runs planned (a loop that drops some lowers it)."""
+        self.done = 0
+        self.report: ProgressFn = progress or silent
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def count(self) -> int:
+        """One more run done (nothing reported); returns how many are done now."""
+        with self._lock:
+            self.done += 1
+            return self.done
+
+    def event(
+        self,
+        text: str,
+        phase: Phase = Phase.MEASURING,
+        measurement: Any = None,
+        *,
+        pace: bool = True,
+        bar: tuple[int, int] | None = None,
+    ) -> ProgressEvent:
+        """The event for `text` now: runs done of planned (or `bar`, e.g. seconds of a budget)."""
+        if pace:
+            text = f"{text} — {runs_left_text(self.done, self.total, self.elapsed_s)}"
+        done, total = bar or (self.done, self.total)
+        return ProgressEvent(done, total, text, phase, measurement)
+
+    def say(
+        self,
+        text: str,
+        phase: Phase = Phase.MEASURING,
+        measurement: Any = None,
+        *,
+        pace: bool = True,
+        run_done: bool = False,
+    ) -> None:
+        """Report `text` (with the measurement that just finished, if any); `run_done`: a run
+        just finished, count it first."""
+        if run_done:
+            self.count()
+        self.report(self.event(text, phase, measurement, pace=pace))
 
 
 def runs_left_text(done: int, total: int, elapsed_s: float) -> str:

@@ -105,7 +105,6 @@ class JobControls:
         if self.worker is not None:
             return False
         job = Job(fn, kind=self.kind, label=self.label)
-        job.progress.connect(self._on_progress)
         job.event.connect(self._on_event)
         job.waiting.connect(self.status.setText)
         job.started.connect(lambda: self.status.setText(starting))
@@ -139,11 +138,9 @@ class JobControls:
 
     def _on_event(self, event: ProgressEvent) -> None:
         self.last_event = event
-
-    def _on_progress(self, done: int, total: int, text: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.status.setText(text)
+        self.progress.setRange(0, max(event.total, 1))
+        self.progress.setValue(event.done)
+        self.status.setText(event.text)
 
     def _on_failed(self, text: str, job: Job | None = None) -> None:
         self.failed, self.last_failure = True, (job.failure if job is not None else None)

@@ -25,7 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from velollm_desktop.core.failure import Failure
-from velollm_desktop.core.progress import ProgressEvent, as_event
+from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.workers.errors import failure_of
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,7 @@ class Job(QObject):
     """One submitted function and its outcome, as signals delivered in the GUI thread.
 
     Signals:
-        progress(int, int, str): done, total, text (for pages not yet reading `event`).
-        event(ProgressEvent): the typed progress report.
+        event(ProgressEvent): the progress report (done, total, text, phase, measurement).
         waiting(str): queued behind another measuring job; the sentence to show.
         started(): the function started on its thread.
         result(object): the return value.
@@ -74,7 +73,6 @@ class Job(QObject):
         finished(): always last (also for a job cancelled while queued).
     """
 
-    progress = Signal(int, int, str)
     event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event
     waiting = Signal(str)
     started = Signal()
@@ -127,14 +125,12 @@ class Job(QObject):
             return True
         return self._ended.wait(timeout_s)
 
-    def report(self, *args: Any) -> None:
-        """The `progress` callback handed to the function: an event or (done, total, text)."""
-        ev: ProgressEvent = as_event(*args)
+    def report(self, event: ProgressEvent) -> None:
+        """The `progress` callback (a `core.progress.ProgressFn`) handed to the function."""
         if self._job_ident is not None and threading.get_ident() != self._job_ident:
-            self._foreign.put(ev)  # emitted by the relay timer in the GUI thread
+            self._foreign.put(event)  # emitted by the relay timer in the GUI thread
             return
-        self.event.emit(ev)
-        self.progress.emit(ev.done, ev.total, ev.text)
+        self.event.emit(event)
 
     def _drain_foreign(self) -> None:
         while True:
@@ -143,7 +139,6 @@ class Job(QObject):
             except queue.Empty:
                 return
             self.event.emit(ev)
-            self.progress.emit(ev.done, ev.total, ev.text)
 
     def _execute(self) -> None:
         """On the job's thread: run, then emit result or failed; `_done` always last."""

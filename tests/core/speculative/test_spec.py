@@ -133,8 +133,8 @@ def test_real_comparison_every_mode_runs(smol_f32, smol_model):
 def test_cancel_stops_every_server(smol_f32):
     cancel = threading.Event()
 
-    def progress(done, total, text):
-        if done >= 1:
+    def progress(event):
+        if event.done >= 1:
             cancel.set()
 
     with pytest.raises(CompareCancelled):

@@ -19,6 +19,7 @@ from velollm_desktop.core.bench.backends import Backend
 from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
 from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.http.errors import ServerError
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 
 PROMPTS = (
     "Explain in a few sentences how a hash map works.",
@@ -140,7 +141,7 @@ def run_load(
     *,
     max_tokens: int = 64,
     interval_s: float = 10.0,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     energy: EnergyMeter | None = None,
 ) -> LoadResult:
@@ -169,10 +170,10 @@ def _run_load(
     duration_s: float,
     max_tokens: int,
     interval_s: float,
-    progress: Callable[[int, int, str], None] | None,
+    progress: ProgressFn | None,
     cancel: threading.Event,
 ) -> LoadResult:
-    report = progress or (lambda *_: None)
+    report = progress or silent
     tally = _Tally(time.monotonic())
     end = tally.t0 + duration_s
     threads = [
@@ -191,7 +192,8 @@ def _run_load(
         with tally.lock:
             n = len(tally.done_at)
         elapsed = int(time.monotonic() - tally.t0)
-        report(min(total_ticks, elapsed), total_ticks, f"{clients} clients, {n} requests answered")
+        text = f"{clients} clients, {n} requests answered"
+        report(ProgressEvent(min(total_ticks, elapsed), total_ticks, text, Phase.MEASURING))
     wall = time.monotonic() - tally.t0
     lat, ttfts = tally.latencies, tally.ttfts
     tokens = sum(n for _, n in tally.done_at)

@@ -29,7 +29,7 @@ from velollm_desktop.core.http.bounds import StreamPace
 from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path, download_builtin_model
 from velollm_desktop.core.llamacpp.server import LlamaServer
-from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, legacy, silent
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def _save(history: History, result: BenchmarkResult) -> BenchRun:
 def _run_builtin(
     measure: Callable[[Backend], BenchmarkResult], report: ProgressFn, cancel: threading.Event
 ) -> BenchmarkResult:
-    model = download_builtin_model(legacy(report), cancel)
+    model = download_builtin_model(report, cancel)
     report(ProgressEvent(0, 1, "starting the built-in engine (llama-server)", Phase.STARTING))
     with LlamaServer(model, cancel=cancel) as server:
         return measure(LlamaCppBackend(server.url))

@@ -7,15 +7,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from velollm_desktop import __version__
 from velollm_desktop.core.bench.backends import Backend
 from velollm_desktop.core.bench.model import BenchmarkResult, RunMeasurement, TestResult
-from velollm_desktop.core.bench.stats import summarize
+from velollm_desktop.core.bench.stats import summarize_runs
 from velollm_desktop.core.bench.suites import BenchTest, varied_prompt
 from velollm_desktop.core.energy import EnergyMeter, EnergyReading, Window, with_tokens
-from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, runs_left_text, silent
+from velollm_desktop.core.progress import Phase, ProgressFn, RunCounter
 
 WARMUP_TOKENS = 8
 
@@ -26,14 +25,15 @@ def _summarise(
     warmup_load_ms: float | None,
     energy: EnergyReading | None = None,
 ) -> TestResult:
+    stats = summarize_runs(runs)
     return TestResult(
         name=test.name,
         max_tokens=test.max_tokens,
         runs=tuple(runs),
-        decode_tokens_per_s=summarize([r.decode_tokens_per_s for r in runs]),
-        server_decode_tokens_per_s=summarize([r.server_decode_tokens_per_s for r in runs]),
-        ttft_ms=summarize([r.ttft_ms for r in runs]),
-        prompt_tokens_per_s=summarize([r.prompt_tokens_per_s for r in runs]),
+        decode_tokens_per_s=stats.decode_tokens_per_s,
+        server_decode_tokens_per_s=stats.server_decode_tokens_per_s,
+        ttft_ms=stats.ttft_ms,
+        prompt_tokens_per_s=stats.prompt_tokens_per_s,
         warmup_load_ms=warmup_load_ms,
         runs_requested=test.runs,
         energy=energy,
@@ -70,32 +70,22 @@ def _energy_of(
     return with_tokens(window.reading, generated, prompt, prefill)
 
 
-@dataclass
-class _Counter:
-    """Progress through the suite: `done` of `total` generations (the warm-up counts)."""
-
-    total: int
-    done: int = 0
-    started: float = field(default_factory=time.perf_counter)
-
-
 def _warm_up(
-    backend: Backend, test: BenchTest, count: _Counter, report: ProgressFn, cancel: threading.Event
+    backend: Backend, test: BenchTest, count: RunCounter, cancel: threading.Event
 ) -> float | None:
-    """One discarded generation that loads the model; returns its load time (ms)."""
-    report(ProgressEvent(0, count.total, "warm-up (loading the model; not counted)", Phase.WARMUP))
+    """One discarded generation that loads the model (it counts as a step); returns its load
+    time (ms)."""
+    count.say("warm-up (loading the model; not counted)", Phase.WARMUP, pace=False)
     w = backend.measure(varied_prompt(test.prompt, 0, uuid.uuid4().hex[:8]), WARMUP_TOKENS, cancel)
-    count.done = 1
     load = f"model loaded in {w.load_ms:.0f} ms" if w.load_ms is not None else "model ready"
-    report(ProgressEvent(count.done, count.total, f"warm-up done ({load})", Phase.WARMUP))
+    count.say(f"warm-up done ({load})", Phase.WARMUP, pace=False, run_done=True)
     return w.load_ms
 
 
 def _run_test(
     backend: Backend,
     test: BenchTest,
-    count: _Counter,
-    report: ProgressFn,
+    count: RunCounter,
     cancel: threading.Event,
     on_run: Callable[[str, RunMeasurement], None] | None,
     starts: list[float] | None = None,
@@ -114,11 +104,8 @@ def _run_test(
         runs.append(m)
         if starts is not None:
             starts.append(sent)
-        count.done += 1
         rate = f"{m.decode_tokens_per_s:.1f} tok/s" if m.decode_tokens_per_s else "n/a"
-        left = runs_left_text(count.done, count.total, time.perf_counter() - count.started)
-        text = f"{test.name} run {i + 1}/{test.runs}: {rate} — {left}"
-        report(ProgressEvent(count.done, count.total, text, Phase.MEASURING, m))
+        count.say(f"{test.name} run {i + 1}/{test.runs}: {rate}", Phase.MEASURING, m, run_done=True)
         if on_run:
             on_run(test.name, m)
     return runs
@@ -133,19 +120,18 @@ def _loaded_bytes(backend: Backend) -> int | None:
 def _measured_test(
     backend: Backend,
     test: BenchTest,
-    count: _Counter,
-    report: ProgressFn,
+    count: RunCounter,
     cancel: threading.Event,
     on_run: Callable[[str, RunMeasurement], None] | None,
     meter: EnergyMeter | None,
 ) -> tuple[list[RunMeasurement], EnergyReading | None]:
     """One test's runs inside one energy window (when a meter is given)."""
     if meter is None:
-        return _run_test(backend, test, count, report, cancel, on_run), None
+        return _run_test(backend, test, count, cancel, on_run), None
     idle = meter.idle_w(cancel=cancel) if meter.available and not cancel.is_set() else None
     starts: list[float] = []
     with meter.window(idle) as window:
-        runs = _run_test(backend, test, count, report, cancel, on_run, starts)
+        runs = _run_test(backend, test, count, cancel, on_run, starts)
     return runs, _energy_of(window, runs, starts, meter.interval_s)
 
 
@@ -169,21 +155,20 @@ def run_benchmark(
     quiet second that gives the idle baseline.
     """
     cancel = cancel or threading.Event()
-    report = progress or silent
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     info, model, digest = backend.info(), backend.model_name(), backend.model_digest()
-    count = _Counter(sum(t.runs for t in tests) + (1 if warmup else 0))
-    warm_load = _warm_up(backend, tests[0], count, report, cancel) if warmup and tests else None
+    count = RunCounter(sum(t.runs for t in tests) + (1 if warmup else 0), progress)
+    warm_load = _warm_up(backend, tests[0], count, cancel) if warmup and tests else None
     memory = _loaded_bytes(backend) if not cancel.is_set() else None
     results: list[TestResult] = []
     for test in tests:
-        runs, reading = _measured_test(backend, test, count, report, cancel, on_run, energy)
+        runs, reading = _measured_test(backend, test, count, cancel, on_run, energy)
         if runs:
             results.append(_summarise(test, runs, warm_load if not results else None, reading))
             # the test's row can be shown now, not only when the whole suite ends
             text = f"{test.name}: {len(runs)} run{'s' if len(runs) != 1 else ''} measured"
-            report(ProgressEvent(count.done, count.total, text, Phase.MEASURING, results[-1]))
+            count.say(text, Phase.MEASURING, results[-1], pace=False)
         if cancel.is_set():
             break
     return BenchmarkResult(

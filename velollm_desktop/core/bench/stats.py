@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+from velollm_desktop.core.measurement import RunMeasurement
 
 # Two-sided 95 % Student t quantiles for n−1 degrees of freedom (1…30); beyond that, 1.96.
 _T95 = (
@@ -82,6 +84,24 @@ def summarize(values: Sequence[float | None]) -> Stats | None:
     sd = statistics.stdev(vals) if n > 1 else 0.0
     half = t95(n - 1) * sd / math.sqrt(n) if n > 1 else 0.0
     return Stats(n, mean, sd, min(vals), max(vals), mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """The summaries of a set of runs, one per measured speed and latency (a benchmark test's,
+    a speculative mode's): named like the `RunMeasurement` fields they summarise."""
+
+    decode_tokens_per_s: Stats | None
+    """Client clock."""
+    server_decode_tokens_per_s: Stats | None
+    """The server's own counters."""
+    ttft_ms: Stats | None
+    prompt_tokens_per_s: Stats | None
+
+
+def summarize_runs(runs: Sequence[RunMeasurement]) -> RunStats:
+    """Each figure of `runs` summarised (`None` where no run has it)."""
+    return RunStats(*(summarize([getattr(r, f.name) for r in runs]) for f in fields(RunStats)))
 
 
 def ratio_ci95(num: Stats, den: Stats) -> tuple[float, float, float]:

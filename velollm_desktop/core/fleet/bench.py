@@ -7,9 +7,9 @@ never compete for the client's CPU; one that fails is reported and the others st
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from velollm_desktop.core.bench.backends import make_backend
@@ -19,7 +19,7 @@ from velollm_desktop.core.bench.suites import suite
 from velollm_desktop.core.fleet.targets import Target, TargetError, parse_target
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.kinds import BackendKind
-from velollm_desktop.core.progress import ProgressEvent
+from velollm_desktop.core.progress import ProgressEvent, ProgressFn
 
 BACKEND_OF_KIND = {
     "ollama": BackendKind.OLLAMA,
@@ -95,7 +95,7 @@ def benchmark_endpoints(
     runs: int | None = None,
     max_tokens: int | None = None,
     model: str | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     hardware: object = None,
 ) -> EndpointComparison:
@@ -111,7 +111,7 @@ def benchmark_endpoints(
         def step(event: ProgressEvent, i: int = i, ep: Endpoint = ep) -> None:
             if progress:
                 name = f"[{ep.name} {i + 1}/{len(endpoints)}]"
-                progress(event.done, event.total, f"{name} {event.text}")
+                progress(dataclasses.replace(event, text=f"{name} {event.text}"))
 
         try:
             item.backend = backend_for(ep)

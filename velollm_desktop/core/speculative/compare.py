@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from velollm_desktop import __version__
 from velollm_desktop.core.bench.model import RunMeasurement
-from velollm_desktop.core.bench.stats import ratio_ci95, summarize
+from velollm_desktop.core.bench.stats import ratio_ci95, summarize_runs
 from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
 from velollm_desktop.core.failure import BadInput
@@ -25,7 +24,7 @@ from velollm_desktop.core.llamacpp.binaries import LlamaBinary, find_program, pr
 from velollm_desktop.core.llamacpp.client import LlamaServerClient
 from velollm_desktop.core.llamacpp.gguf import GGUFInfo, read_gguf
 from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
-from velollm_desktop.core.progress import runs_left_text
+from velollm_desktop.core.progress import Phase, ProgressFn, RunCounter
 from velollm_desktop.core.speculative.advice import (
     VOCAB_MAX_DIFFERENCE,
     advise,
@@ -80,22 +79,6 @@ def _agreement(a: str, b: str) -> float:
     return n / max(len(a), len(b))
 
 
-@dataclass
-class _Progress:
-    """Runs done / runs planned, reported as they change, with the time left at this pace."""
-
-    report: Callable[[int, int, str], None]
-    total: int
-    done: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    def say(self, text: str) -> None:
-        elapsed = time.monotonic() - self.started
-        self.report(
-            self.done, self.total, f"{text} — {runs_left_text(self.done, self.total, elapsed)}"
-        )
-
-
 def _check_draft(
     target: Path, draft: Path | None, modes: Sequence[SpecMode]
 ) -> tuple[GGUFInfo, GGUFInfo | None, list[str]]:
@@ -119,12 +102,12 @@ def _measure_mode(
     prompts: Sequence[tuple[str, str]],
     binary: LlamaBinary | None,
     cancel: threading.Event,
-    progress: _Progress,
+    progress: RunCounter,
     meter: EnergyMeter,
 ) -> tuple[list[RunMeasurement], EnergyReading | None]:
     """One llama-server for `mode`: warm up, then every prompt `runs` times (stopped on exit),
     the measured runs inside one energy window."""
-    progress.say(f"{mode.name}: starting llama-server")
+    progress.say(f"{mode.name}: starting llama-server", Phase.STARTING)
     measured: list[RunMeasurement] = []
     with (
         LlamaServer(
@@ -148,7 +131,7 @@ def _runs(
     prompts: Sequence[tuple[str, str]],
     n_predict: int,
     cancel: threading.Event,
-    progress: _Progress,
+    progress: RunCounter,
     measured: list[RunMeasurement],
 ) -> None:
     """Every prompt `runs` times, appended to `measured` as they finish."""
@@ -158,11 +141,9 @@ def _runs(
                 raise CompareCancelled("cancelled; every llama-server was stopped")
             m = client.measure(f"[run {r}] {prompt}", n_predict, cancel=cancel)
             measured.append(m)
-            progress.done += 1
-            progress.say(
-                f"{mode.name} · {label} run {r + 1}/{runs}: "
-                f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
-            )
+            rate = f"{m.server_decode_tokens_per_s or 0:.1f} tok/s"
+            text = f"{mode.name} · {label} run {r + 1}/{runs}: {rate}"
+            progress.say(text, Phase.MEASURING, m, run_done=True)
 
 
 def _mode_result(
@@ -171,13 +152,14 @@ def _mode_result(
     """Summaries of one mode's runs (speedups come later, against the baseline)."""
     drafted = sum(m.draft_n or 0 for m in measured)
     accepted = sum(m.draft_n_accepted or 0 for m in measured)
+    stats = summarize_runs(measured)
     return ModeResult(
         mode=mode.name,
         args=mode.args,
         runs=tuple(measured),
-        decode_tokens_per_s=summarize([m.server_decode_tokens_per_s for m in measured]),
-        ttft_ms=summarize([m.ttft_ms for m in measured]),
-        prompt_tokens_per_s=summarize([m.prompt_tokens_per_s for m in measured]),
+        decode_tokens_per_s=stats.server_decode_tokens_per_s,  # the server's clock
+        ttft_ms=stats.ttft_ms,
+        prompt_tokens_per_s=stats.prompt_tokens_per_s,
         acceptance=accepted / drafted if drafted else None,
         drafted=drafted,
         accepted=accepted,
@@ -209,7 +191,7 @@ def _with_speedups(results: list[ModeResult], texts: dict[str, list[str]]) -> li
 def _measure_modes(
     measure: Callable[[SpecMode], tuple[list[RunMeasurement], EnergyReading | None]],
     modes: Sequence[SpecMode],
-    tracker: _Progress,
+    tracker: RunCounter,
     cancel: threading.Event,
     runs_per_mode: int,
     notes: Sequence[str],
@@ -248,7 +230,7 @@ def run_compare(
     threads: int | None = None,
     prompts: Sequence[tuple[str, str]] = DEFAULT_PROMPTS,
     binary: LlamaBinary | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     notes: Sequence[str] = (),
     on_mode: Callable[[ModeResult], None] | None = None,
@@ -263,7 +245,7 @@ def run_compare(
     meter = energy if energy is not None else EnergyMeter.here()
     target_info, draft_info, problems = _check_draft(target, draft, modes)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    tracker = _Progress(progress or (lambda *_: None), len(modes) * runs * len(prompts))
+    tracker = RunCounter(len(modes) * runs * len(prompts), progress)
     measure = partial(
         _measure_mode,
         target,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from velollm_desktop.core.ollama.spec_info import (
     DFLASH_MIN_VERSION,
     MTP_MIN_VERSION,
 )
+from velollm_desktop.core.progress import Phase, ProgressFn, RunCounter
 from velollm_desktop.core.tune.common import Measured
 from velollm_desktop.core.tune.ollama import OllamaCandidate, measure_ollama_candidate
 
@@ -104,23 +104,24 @@ def use_in_ollama(
     measure: bool = True,
     budget_s: float = 40.0,
     n_predict: int = 64,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> SpecApplied:
     """Version gate, create `plan.name`, then measure the original and it (before/after)."""
     cancel = cancel or threading.Event()
-    report = progress or (lambda *_: None)
+    count = RunCounter(3, progress)
     with OllamaClient(url) as client:
         version = require_version(
             client, plan.min_version, "speculative decoding (draft_num_predict)"
         )
-    report(0, 3, f"creating {plan.name}")
+    count.say(f"creating {plan.name}", Phase.STARTING, pace=False)
     create_derived(url, plan.name, plan.model, plan.parameters, draft=plan.draft, journal=journal)
     if not measure:
         return SpecApplied(plan, version)
     out = []
     for n, model in enumerate((plan.model, plan.name)):
-        report(n + 1, 3, f"measuring {'before' if n == 0 else 'after'}: {model} through Ollama")
+        text = f"measuring {'before' if n == 0 else 'after'}: {model} through Ollama"
+        count.say(text, pace=False, run_done=True)
         try:
             out.append(
                 measure_ollama_candidate(
@@ -140,7 +141,7 @@ def use_in_ollama(
                 f"{plan.name} was created, but measuring {model} through Ollama failed ({exc}); "
                 f"{plan.name} was deleted again, nothing else changed"
             ) from exc
-    report(3, 3, "done")
+    count.say("done", Phase.DONE, pace=False, run_done=True)
     return SpecApplied(plan, version, out[0], out[1])
 
 

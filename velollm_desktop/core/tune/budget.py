@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, RunCounter
 
 TICK_S = 1.0
 POLL_S = 0.05
@@ -49,7 +49,8 @@ class BudgetClock:
         """Set on cancel or when the budget is spent: what every server and request watches."""
         self.spent = False
         """Whether the budget (not the user) set `stop`."""
-        self.runs_done = 0
+        self.runs = RunCounter(0)
+        """The runs counted so far (the total is not known: the bar shows the budget)."""
         self._armed = False
         self._activity = "starting"
         self._lock = threading.Lock()
@@ -75,7 +76,7 @@ class BudgetClock:
 
     def state(self) -> BudgetState:
         with self._lock:
-            return BudgetState(self.elapsed_s, self.budget_s, self.runs_done, self._activity)
+            return BudgetState(self.elapsed_s, self.budget_s, self.runs.done, self._activity)
 
     def doing(self, activity: str) -> None:
         """What the next progress reports say is being measured."""
@@ -86,8 +87,8 @@ class BudgetClock:
     def sampled(self, _n_samples: int) -> None:
         """A run (one request or one round of concurrent ones) finished and was counted; the
         first one arms the hard limit (the baseline then has its sample)."""
+        self.runs.count()
         with self._lock:
-            self.runs_done += 1
             self._armed = True
         self._tick()
 
@@ -95,10 +96,9 @@ class BudgetClock:
         """A progress event: elapsed seconds of the budget, and the text."""
         s = self.state()
         elapsed, budget = min(s.elapsed_s, s.budget_s), max(s.budget_s, 1e-9)
+        bar = (int(elapsed), max(1, int(round(budget))))
         text = done_text or progress_text(s)
-        return ProgressEvent(
-            int(elapsed), max(1, int(round(budget))), text, Phase.MEASURING, measurement
-        )
+        return self.runs.event(text, Phase.MEASURING, measurement, pace=False, bar=bar)
 
     def _tick(self) -> None:
         self.report(self.event())

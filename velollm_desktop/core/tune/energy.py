@@ -1,19 +1,28 @@
 """Energy for tuning: each candidate's reading, and the "tokens per joule" objective.
 
-`CandidateEnergy.wrap(request)` turns a candidate's request into one whose rate is generated
-tokens per joule (objective "efficiency": one request per energy window) and counts the
-tokens; `measuring()` is the window over the whole candidate (its `reading` goes on the
-`Measured`). Without an energy source the efficiency objective is refused up front."""
+`measure_with_energy` measures a candidate (both tuning targets call it): `CandidateEnergy.wrap`
+turns its request into one whose rate is generated tokens per joule (objective "efficiency":
+one request per energy window) and counts the tokens; `measuring()` is the window over the whole
+candidate (its `reading` goes on the `Measured`). Without an energy source the efficiency
+objective is refused up front."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from velollm_desktop.core.energy import EnergyMeter, EnergyReading, with_tokens
 from velollm_desktop.core.failure import BadInput
-from velollm_desktop.core.tune.common import OBJECTIVES, Request
+from velollm_desktop.core.tune.common import (
+    OBJECTIVES,
+    Measured,
+    Request,
+    measure_rounds,
+    measured_from,
+)
 
 EFFICIENCY = "efficiency"
 
@@ -69,3 +78,31 @@ class CandidateEnergy:
             yield
         if w.reading is not None:
             self.reading = with_tokens(w.reading, self.tokens or None)
+
+
+def measure_with_energy(
+    candidate: Any,
+    request: Request,
+    objective: str,
+    concurrency: int,
+    *,
+    deadline: float,
+    cancel: threading.Event,
+    on_sample: Callable[[int], None] | None = None,
+    energy: EnergyMeter | None = None,
+    load_ms: float | None = None,
+) -> Measured:
+    """`candidate` measured in rounds of `request` (`measure_rounds`) inside one energy window:
+    its `Measured`, with the window's reading (none without a meter)."""
+    tally = CandidateEnergy(energy or EnergyMeter([]), objective)
+    with tally.measuring():
+        samples, latencies = measure_rounds(
+            tally.wrap(request),
+            objective,
+            concurrency,
+            deadline=deadline,
+            cancel=cancel,
+            on_sample=on_sample,
+        )
+    measured = measured_from(candidate, samples, latencies, load_ms)
+    return dataclasses.replace(measured, energy=tally.reading)

@@ -23,7 +23,7 @@ from velollm_desktop.core.llamacpp.server import LlamaServer, ServerStartError
 from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile, load_model_file
 from velollm_desktop.core.optimize.recommend import recommend_fit
-from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
+from velollm_desktop.core.progress import Phase, ProgressFn, RunCounter, silent
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
     OBJECTIVES,
@@ -32,12 +32,10 @@ from velollm_desktop.core.tune.common import (
     TuneCancelled,
     TuneResult,
     measure_all,
-    measure_rounds,
-    measured_from,
     prune_by_memory,
     tune_result,
 )
-from velollm_desktop.core.tune.energy import CandidateEnergy, meter_for
+from velollm_desktop.core.tune.energy import measure_with_energy, meter_for
 from velollm_desktop.core.tune.moe import expert_offload_picks
 from velollm_desktop.core.tune.profile import apply_winner, profile_path
 
@@ -286,20 +284,19 @@ def measure_candidate(
             with LlamaServerClient(server.url) as own:  # one connection per concurrent client
                 return _one(own, objective, n_predict, cancel, k)
 
-        tally = CandidateEnergy(energy or EnergyMeter([]), objective)
         try:
-            with tally.measuring():
-                samples, latencies = measure_rounds(
-                    tally.wrap(request),
-                    objective,
-                    concurrency,
-                    deadline=deadline,
-                    cancel=cancel,
-                    on_sample=on_sample,
-                )
+            return measure_with_energy(
+                c,
+                request,
+                objective,
+                concurrency,
+                deadline=deadline,
+                cancel=cancel,
+                on_sample=on_sample,
+                energy=energy,
+            )
         except TuneCancelled:
             raise TuneCancelled(CANCELLED) from None
-    return dataclasses.replace(measured_from(c, samples, latencies), energy=tally.reading)
 
 
 def tune(
@@ -366,14 +363,10 @@ def remeasure(
 ) -> tuple[Measured, Measured]:
     """After apply: measure the baseline and the applied winner again → (before, after)."""
     cancel = cancel or threading.Event()
-    report = progress or silent
+    count = RunCounter(2, progress)
     out = []
     for n, c in enumerate((result.baseline.candidate, result.winner.candidate)):
-        report(
-            ProgressEvent(
-                n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}", Phase.MEASURING
-            )
-        )
+        count.say(f"re-measuring {'before' if n == 0 else 'after'}: {c.name}", pace=False)
         out.append(
             measure_candidate(
                 model,
@@ -385,5 +378,6 @@ def remeasure(
                 cancel=cancel,
             )
         )
-    report(ProgressEvent(2, 2, "done", Phase.DONE))
+        count.count()
+    count.say("done", Phase.DONE, pace=False)
     return out[0], out[1]

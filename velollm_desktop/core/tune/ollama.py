@@ -18,7 +18,6 @@ options as Modelfile parameters); the original model is never changed, and undo 
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +32,7 @@ from velollm_desktop.core.ollama.derived import create_derived, delete_derived, 
 from velollm_desktop.core.optimize.effective import default_context_tokens
 from velollm_desktop.core.optimize.fit import budget_for, experts_to_cpu
 from velollm_desktop.core.optimize.models import ModelProfile, profile_from_show
-from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, silent
+from velollm_desktop.core.progress import Phase, ProgressEvent, ProgressFn, RunCounter, silent
 from velollm_desktop.core.tune.common import (
     LONG_PROMPT,
     PROMPT,
@@ -41,12 +40,10 @@ from velollm_desktop.core.tune.common import (
     TuneCancelled,
     TuneResult,
     measure_all,
-    measure_rounds,
-    measured_from,
     prune_by_memory,
     tune_result,
 )
-from velollm_desktop.core.tune.energy import CandidateEnergy, meter_for
+from velollm_desktop.core.tune.energy import measure_with_energy, meter_for
 from velollm_desktop.core.tune.ollama_candidates import (
     LOAD_OPTIONS,
     N_CPU_MOE,
@@ -135,17 +132,17 @@ def measure_ollama_candidate(
         return float(rate or 0.0), m.total_ms, int(m.eval_count or 0)
 
     request(-1)  # warm-up: the first generation after a load
-    tally = CandidateEnergy(energy or EnergyMeter([]), objective)
-    with tally.measuring():
-        samples, latencies = measure_rounds(
-            tally.wrap(request),
-            objective,
-            concurrency,
-            deadline=deadline,
-            cancel=cancel,
-            on_sample=on_sample,
-        )
-    return dataclasses.replace(measured_from(c, samples, latencies, load_ms), energy=tally.reading)
+    return measure_with_energy(
+        c,
+        request,
+        objective,
+        concurrency,
+        deadline=deadline,
+        cancel=cancel,
+        on_sample=on_sample,
+        energy=energy,
+        load_ms=load_ms,
+    )
 
 
 def _planned(
@@ -310,7 +307,7 @@ def remeasure_ollama(
     """After apply: the original model as it runs now vs the tuned one, without options
     (the derived model carries them) → (before, after)."""
     cancel = cancel or threading.Event()
-    report = progress or silent
+    count = RunCounter(2, progress)
     runs = (
         (result.model, result.baseline.candidate),
         (tuned_model or result.model, result.winner.candidate if not tuned_model else None),
@@ -318,11 +315,7 @@ def remeasure_ollama(
     out = []
     for n, (model, cand) in enumerate(runs):
         c = cand or OllamaCandidate(f"{model} (applied)")
-        report(
-            ProgressEvent(
-                n, 2, f"re-measuring {'before' if n == 0 else 'after'}: {c.name}", Phase.MEASURING
-            )
-        )
+        count.say(f"re-measuring {'before' if n == 0 else 'after'}: {c.name}", pace=False)
         out.append(
             measure_ollama_candidate(
                 url,
@@ -335,5 +328,6 @@ def remeasure_ollama(
                 cancel=cancel,
             )
         )
-    report(ProgressEvent(2, 2, "done", Phase.DONE))
+        count.count()
+    count.say("done", Phase.DONE, pace=False)
     return out[0], out[1]
