@@ -130,8 +130,8 @@ def test_a_failing_apply_sets_back_what_it_had_set(tmp_path, monkeypatch):
 def test_a_rollback_that_cannot_set_back_says_what_is_left(tmp_path, monkeypatch):
     fake = FakeLaunchctl(BEFORE)
     applier = _mac(tmp_path, monkeypatch, fake)
-    fake.on_call = lambda argv: argv[1:3] == ["setenv", "OLLAMA_NUM_PARALLEL"] and setattr(
-        fake, "fail", "setenv"
+    fake.on_call = lambda argv: (
+        argv[1:3] == ["setenv", "OLLAMA_NUM_PARALLEL"] and setattr(fake, "fail", "setenv")
     )  # from the second setenv on, every setenv fails (also the one setting KEEP_ALIVE back)
     with pytest.raises(ApplyError, match="previous configuration was restored") as caught:
         applier.apply(applier.plan(ENV))
