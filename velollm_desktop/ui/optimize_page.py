@@ -34,6 +34,7 @@ from velollm_desktop.core.optimize.flow import (
     UndoOutcome,
     apply_recommendation,
     preview_or_reason,
+    undo_consent,
 )
 from velollm_desktop.core.optimize.flow import undo as undo_change
 from velollm_desktop.core.optimize.per_model import per_model_plans
@@ -321,9 +322,7 @@ class OptimizePage(QWidget):
             return False
         if not force:
             restart = " and restart Ollama" if self.applier.restarts_on_undo() else ""
-            text = "Undo restores Ollama's configuration file from before the last Apply" + (
-                f"{restart}.\n\n{RESTART_NOTE}" if restart else "."
-            )
+            text = undo_consent(self.applier)
             if not confirm(self, "Undo the last apply", text, f"Undo{restart}"):
                 self.status.setText("Cancelled: nothing was changed.")
                 return False

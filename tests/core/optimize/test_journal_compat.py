@@ -8,14 +8,16 @@ that created a drop-in. Only the sandbox's path in the journal is replaced by th
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import ROOT
 from velollm_desktop.core.optimize.apply import Applier
-from velollm_desktop.core.optimize.journal import EntryState, read_entries
+from velollm_desktop.core.optimize.journal import EntryState, EnvValue, read_entries
 
 FIXTURE = ROOT / "tests" / "fixtures" / "optimize" / "journal_main"
 WRITTEN_IN = "/tmp/velollm-journal-fixture"
@@ -68,3 +70,16 @@ def test_a_drop_in_the_previous_applier_created_is_removed_by_undo(tmp_path):
     applier, dropin, _ = _sandbox(tmp_path, "created")
     assert applier.undo() == f"removed {dropin} (it did not exist before)"
     assert not dropin.exists() and not applier.can_undo()
+
+
+def test_an_entry_with_recorded_environment_keeps_every_key_of_the_earlier_format(tmp_path):
+    """Readable both ways: the earlier reader takes the keys it knows and ignores `env`."""
+    applier, _, _ = _sandbox(tmp_path, "existing")
+    earlier = json.loads(applier.journal.read_text())[0]
+    entry = replace(
+        read_entries(applier.journal)[0], env=(EnvValue("OLLAMA_KEEP_ALIVE", None, "1h"),)
+    )
+    written = entry.to_json()
+    assert {k: written[k] for k in earlier} == earlier
+    assert set(written) - set(earlier) == {"env"}
+    assert "env" not in read_entries(applier.journal)[0].to_json()  # no record: no key

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.optimize.fake_env import FakeWindowsUser
 from velollm_desktop.core import fsutil
 from velollm_desktop.core.optimize import targets_files
 from velollm_desktop.core.optimize.apply import Applier, ApplyError
@@ -184,10 +185,21 @@ def test_launchd_agent_plan_write_and_restore(tmp_path, monkeypatch):
         "OLLAMA_NUM_PARALLEL",
         "2",
     ]
-    assert rec.calls == [list(s.argv) for s in plan.steps[1:]]
+    assert (
+        rec.calls
+        == [
+            ["launchctl", "getenv", "OLLAMA_KEEP_ALIVE"],  # the values before, for undo
+            ["launchctl", "getenv", "OLLAMA_NUM_PARALLEL"],
+            *[list(s.argv) for s in plan.steps[1:]],
+        ]
+    )
     assert applier.known_targets() == {plist}
-    assert applier.undo() == f"removed {plist} (it did not exist before)"
-    assert not plist.exists() and len(rec.calls) == 2  # undo restarts nothing here
+    assert applier.undo().startswith(f"removed {plist} (it did not exist before); ")
+    assert not plist.exists()
+    assert rec.calls[4:] == [  # both were unset before; undo restarts nothing here
+        ["launchctl", "unsetenv", "OLLAMA_KEEP_ALIVE"],
+        ["launchctl", "unsetenv", "OLLAMA_NUM_PARALLEL"],
+    ]
 
 
 def test_launchd_failing_setenv_restores_the_previous_agent(tmp_path, monkeypatch):
@@ -204,7 +216,7 @@ def test_launchd_failing_setenv_restores_the_previous_agent(tmp_path, monkeypatc
 
 
 def test_windows_user_env_plan_write_and_restore(tmp_path):
-    rec = Recorder()
+    rec = FakeWindowsUser()
     applier = Applier(runner=rec, journal=tmp_path / "j.json", platform="win32")
     script = applier.target.path
     script.parent.mkdir(parents=True, exist_ok=True)
@@ -214,11 +226,12 @@ def test_windows_user_env_plan_write_and_restore(tmp_path):
         ("powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", str(script)),
         plan.steps[1].what,
     )
-    assert len(plan.steps) == 2 and not plan.restarts
+    assert len(plan.steps) == 2 and not plan.restarts and plan.env == (("OLLAMA_ORIGINS", "it's"),)
     backup = applier.apply(plan)
-    assert "'it''s'" in script.read_text() and rec.calls == [list(plan.steps[1].argv)]
-    assert applier.undo() == f"restored {script} from {backup}"
-    assert script.read_bytes() == b"# the user's own script\r\n" and len(rec.calls) == 1
+    assert "'it''s'" in script.read_text() and rec.calls[1:] == [list(plan.steps[1].argv)]
+    assert rec.env == {"OLLAMA_ORIGINS": "it's"}
+    assert applier.undo().startswith(f"restored {script} from {backup}; ")
+    assert script.read_bytes() == b"# the user's own script\r\n" and rec.env == {}
 
 
 def test_a_plan_writes_one_file_first(tmp_path):

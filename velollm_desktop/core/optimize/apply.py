@@ -15,6 +15,13 @@ restores the previous file byte for byte with its mode and owner (or removes a f
 created); it refuses, with one line, a corrupt journal, a missing backup, a path the journal
 did not record for this applier, a symlink, and a file edited since we wrote it (unless
 `force=True`: the caller asked the user).
+
+Where the plan's commands set variables outside the file (`Plan.env`: `launchctl setenv`, the
+Windows user environment), apply first reads their values (`target.read_env`, under the lock)
+into the intent entry; undo — and a rollback — restores the file, then runs
+`target.give_back_env` (each one set back, or removed where it was unset). A failure there is
+an ApplyError that also says the file was restored. An entry of an earlier version (no recorded
+values) undoes the file only, with the target's note on what stays set.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from velollm_desktop.core.fsutil import unique_backup_path
 from velollm_desktop.core.optimize.journal import (
     ApplyError,
     EntryState,
+    EnvValue,
     JournalEntry,
     JournalLock,
     read_entries,
@@ -117,12 +125,15 @@ class Applier:
                 )
             entries = self._entries()
             st = plan.target.stat() if plan.target.exists() else None
-            entry = _intent(plan, st)
+            before = self.target.read_env([k for k, _ in plan.env or ()])  # nothing changed yet
+            entry = _intent(plan, st, before)
             write_entries(self.journal, [*entries, entry])  # first: a crash below is repairable
             try:
                 self._perform(plan, entry, st)
-            except BaseException:
-                self._rollback(entries, entry)
+            except BaseException as exc:
+                left = self._rollback(entries, entry)
+                if left and isinstance(exc, ApplyError):
+                    raise ApplyError(f"{exc}; but {left}") from exc
                 raise
             write_entries(self.journal, [*entries, entry.done()])
             return entry.backup
@@ -136,15 +147,25 @@ class Applier:
             if failure:
                 raise ApplyError(f"{failure} — the previous configuration was restored")
 
-    def _rollback(self, entries: list[JournalEntry], entry: JournalEntry) -> None:
-        """Put back what `entry` replaced (if it was replaced) and drop the entry."""
+    def _rollback(self, entries: list[JournalEntry], entry: JournalEntry) -> str:
+        """Put back what `entry` replaced (if it was replaced: the file, then the environment)
+        and drop the entry; what could not be given back, in words ("" when everything)."""
+        failures: list[str] = []
         if entry.sha256 is not None and sha256_file(entry.target) == entry.sha256:
             self.target.restore(entry)
+            failures = self._give_env_back(entry)
         write_entries(self.journal, entries)
+        return _env_left(failures, entry)
+
+    def _give_env_back(self, entry: JournalEntry) -> list[str]:
+        """Run the target's commands that set `entry`'s variables back; how each one failed."""
+        steps = self.target.give_back_env(entry.env) if entry.env else ()
+        return [failure for step in steps if (failure := self._run(step.argv))]
 
     def _run(self, cmd: Sequence[str]) -> str | None:
         """Run one command; a sentence saying how it failed, or None."""
         shown = " ".join(cmd)
+        shown = shown if len(shown) <= 300 else shown[:300] + "…"
         try:
             res = self.runner(cmd)
         except subprocess.TimeoutExpired:
@@ -171,6 +192,21 @@ class Applier:
     def restarts_on_undo(self) -> bool:
         """Whether undo restarts Ollama (systemd) — the consent text says so."""
         return self.target.restarts
+
+    def env_on_undo(self) -> tuple[EnvValue, ...] | None:
+        """The variables the next undo sets back (None: none recorded — nothing to undo, or an
+        entry of an earlier version); read only, for the consent text."""
+        try:
+            entries = self._entries()
+        except ApplyError:
+            return None
+        for e in reversed(entries):
+            if e.state is EntryState.INTENT and (
+                e.sha256 is None or sha256_file(e.target) != e.sha256
+            ):
+                continue  # never written: undo drops it and undoes the one before
+            return e.env
+        return None
 
     def known_targets(self) -> set[Path]:
         """The only paths undo may write or delete: the file this OS's target writes."""
@@ -246,8 +282,7 @@ class Applier:
                 f"the backup {backup} recorded for the last apply is missing; {target} was "
                 "left as it is"
             )
-        done = self.target.restore(last)
-        write_entries(self.journal, entries[:-1])
+        done = self._env_undone(last, self.target.restore(last), entries[:-1])
         if restart:
             for step in self.target.restart():
                 failure = self._run(step.argv)
@@ -255,9 +290,34 @@ class Applier:
                     return f"{done}; but {failure}: restart Ollama yourself"
         return done
 
+    def _env_undone(self, last: JournalEntry, done: str, rest: list[JournalEntry]) -> str:
+        """After the file is back (`done`): drop the entry, set the environment back."""
+        write_entries(self.journal, rest)
+        if last.env is None:
+            note = self.target.unrecorded_env_note
+            return f"{done}; {note}" if note else done
+        left = _env_left(self._give_env_back(last), last)
+        if left:
+            raise ApplyError(f"{done}, but {left}")
+        if not last.env:
+            return done
+        return f"{done}; the environment is set back ({', '.join(v.shown() for v in last.env)})"
 
-def _intent(plan: Plan, st: os.stat_result | None) -> JournalEntry:
-    """The journal entry written before `plan` replaces its file."""
+
+def _env_left(failures: list[str], entry: JournalEntry) -> str:
+    """The sentence for variables that could not be set back ("" when none failed)."""
+    if not failures or not entry.env:
+        return ""
+    todo = ", ".join(v.shown() for v in entry.env)
+    return f"the environment was not set back: {'; '.join(failures)} — set it yourself ({todo})"
+
+
+def _intent(
+    plan: Plan, st: os.stat_result | None, before: Mapping[str, str | None]
+) -> JournalEntry:
+    """The journal entry written before `plan` replaces its file (and, with `plan.env`, the
+    environment: each variable's value from `before`)."""
+    env = None if plan.env is None else tuple(EnvValue(k, before.get(k), v) for k, v in plan.env)
     return JournalEntry(
         target=plan.target,
         backup=unique_backup_path(plan.target) if st is not None else None,
@@ -268,4 +328,5 @@ def _intent(plan: Plan, st: os.stat_result | None) -> JournalEntry:
         sha256=hashlib.sha256(plan.content.encode("utf-8")).hexdigest(),
         time_s=time.time(),
         state=EntryState.INTENT,
+        env=env,
     )

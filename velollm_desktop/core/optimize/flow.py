@@ -5,6 +5,7 @@ The Optimize page (`ui/optimize_page.py`, in a light job) and `velollm optimize 
 
     preview_or_reason(state, applier) -> Planned | str      what Apply would do, or why not
     apply_recommendation(applier, plan, wait_url=...) -> ApplyOutcome
+    undo_consent(applier) -> str                            what Undo will do, in words
     undo(applier, force=..., wait_url=...) -> UndoOutcome
 
 After a restart both wait (bounded, `RESTART_WAIT_S`) until Ollama answers again, so what is
@@ -24,7 +25,7 @@ from pathlib import Path
 from velollm_desktop.core.http.errors import ServerError
 from velollm_desktop.core.optimize.apply import Applier, Plan, UserEdited
 from velollm_desktop.core.optimize.journal import ApplyError
-from velollm_desktop.core.optimize.preview import ApplyPreview, build_preview
+from velollm_desktop.core.optimize.preview import RESTART_CONSEQUENCE, ApplyPreview, build_preview
 from velollm_desktop.core.optimize.service import RuntimeInfo
 from velollm_desktop.core.optimize.session import OptimizeState
 
@@ -133,6 +134,26 @@ def _wait(url: str | None, wait_s: float) -> tuple[bool | None, str]:
     if wait_until_answers(url, wait_s):
         return True, ""
     return False, f"Ollama did not answer at {url} within {wait_s:g} s of the restart"
+
+
+def undo_consent(applier: Applier) -> str:
+    """What Undo will do, as the confirmation says it: the file, the environment values that
+    go back (applied → before) or, for an entry of an earlier version, what stays set."""
+    restarts = applier.restarts_on_undo()
+    parts = [
+        "Undo restores Ollama's configuration file from before the last Apply"
+        + (" and restarts Ollama." if restarts else ".")
+    ]
+    env = applier.env_on_undo()
+    if env:
+        parts.append(
+            "It sets the environment back (now → after undo):\n"
+            + "\n".join(f"  {v.shown()}" for v in env)
+        )
+    elif env is None and applier.target.unrecorded_env_note and applier.can_undo():
+        note = applier.target.unrecorded_env_note
+        parts.append(f"Note: {note[:1].upper()}{note[1:]}.")
+    return "\n\n".join(parts + ([RESTART_CONSEQUENCE] if restarts else []))
 
 
 def undo(

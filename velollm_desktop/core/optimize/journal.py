@@ -6,6 +6,11 @@ entry; undo repairs it from what is on disk (docs/RELIABILITY.md, "Apply and und
 written before the state existed have none and read as "done", so a journal written by an
 earlier version is still undone.
 
+An apply whose commands set variables outside its file (`launchctl setenv`, the Windows user
+environment) records each one's value from before (`env`, journalled with the intent); undo sets
+them back. Entries without `env` (earlier versions, or a target whose variables live in its file)
+undo the file only. Earlier versions ignore the key, so the journal stays readable both ways.
+
 `JournalLock` serialises plan check → journal → write → commands across processes (two
 `velollm optimize --apply`, the app and the CLI): a second run waits `LOCK_WAIT_S`, then
 refuses with one sentence.
@@ -23,6 +28,7 @@ from typing import Any
 
 from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import UnreadableFile, atomic_write_text, read_own_json
+from velollm_desktop.core.optimize.writers import NAME_RE
 
 LOCK_WAIT_S = 30.0
 """How long a second apply/undo waits for the first (a restart takes seconds) before refusing."""
@@ -47,6 +53,37 @@ class EntryState(Enum):
 
 
 @dataclass(frozen=True)
+class EnvValue:
+    """One environment variable an apply set outside its file: its value before, and ours."""
+
+    name: str
+    before: str | None
+    """None: it was unset (undo removes it)."""
+    applied: str
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"name": self.name, "before": self.before, "applied": self.applied}
+
+    @classmethod
+    def from_json(cls, data: object) -> EnvValue:
+        """Parse one recorded variable; ApplyError for a bad name or a value that is not text."""
+        if not isinstance(data, dict):
+            raise ApplyError("a recorded environment variable is not an object")
+        name, before, applied = data.get("name"), data.get("before"), data.get("applied")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise ApplyError(f"{str(name)[:100]!r} is not an environment variable name")
+        texts = [applied] if before is None else [before, applied]
+        if not all(isinstance(v, str) and "\0" not in v for v in texts):
+            raise ApplyError(f"the recorded value of {name} is not text")
+        assert isinstance(applied, str)  # checked above (mypy)
+        return cls(name, before if isinstance(before, str) else None, applied)
+
+    def shown(self) -> str:
+        """What undo does to it, as the user reads it: `NAME: ours → before` (or `unset`)."""
+        return f"{self.name}: {self.applied} → {'unset' if self.before is None else self.before}"
+
+
+@dataclass(frozen=True)
 class JournalEntry:
     """One apply: what was replaced, where its backup is, and what we wrote (its hash)."""
 
@@ -59,17 +96,22 @@ class JournalEntry:
     sha256: str | None
     time_s: float
     state: EntryState = EntryState.DONE
+    env: tuple[EnvValue, ...] | None = None
+    """The variables the apply set outside its file, with their values before; None: not
+    recorded (an entry of an earlier version, or a target whose variables are in its file)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The journal's on-disk form (the keys of the first format, plus `state`)."""
+        """The journal's on-disk form (the keys of the first format, plus `state` and `env`)."""
         data = asdict(self)
         data.pop("time_s")
+        data.pop("env")
         return {
             "time": self.time_s,
             **data,
             "target": str(self.target),
             "backup": str(self.backup) if self.backup else None,
             "state": self.state.value,
+            **({} if self.env is None else {"env": [v.to_json() for v in self.env]}),
         }
 
     @classmethod
@@ -104,10 +146,19 @@ class JournalEntry:
             sha256=sha,
             time_s=float(when),
             state=state,
+            env=_env_from_json(target, data.get("env")),
         )
 
     def done(self) -> JournalEntry:
         return replace(self, state=EntryState.DONE)
+
+
+def _env_from_json(target: str, data: object) -> tuple[EnvValue, ...] | None:
+    if data is None:
+        return None
+    if not isinstance(data, list):
+        raise ApplyError(f"the entry for {target[:200]!r} has an environment that is not a list")
+    return tuple(EnvValue.from_json(v) for v in data)
 
 
 def read_entries(path: Path) -> list[JournalEntry]:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from velollm_desktop.core.fsutil import atomic_write_bytes, atomic_write_text
-from velollm_desktop.core.optimize.journal import ApplyError, JournalEntry
+from velollm_desktop.core.optimize.journal import ApplyError, EnvValue, JournalEntry
 from velollm_desktop.core.optimize.safe_files import (
     chown_back,
     elevate_prefix,
@@ -25,17 +25,30 @@ from velollm_desktop.core.optimize.safe_files import (
     refuse_symlinks,
     writable,
 )
-from velollm_desktop.core.optimize.targets_steps import WriteFile
+from velollm_desktop.core.optimize.targets_steps import Run, WriteFile
 
 Runner = Callable[[Sequence[str]], subprocess.CompletedProcess]
 
 
 class FileTarget:
     """A target that is one file, written and restored (by us, or by the administrator's
-    commands, which `runner` runs); each OS's target adds its plan and its restart."""
+    commands, which `runner` runs); each OS's target adds its plan and its restart.
+
+    The environment it changes is its file's (systemd: the restart reads the restored file):
+    nothing outside it to record or give back; launchd and Windows override the three below."""
+
+    unrecorded_env_note = ""
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
+
+    def read_env(self, names: Sequence[str]) -> dict[str, str | None]:
+        if names:
+            raise ValueError(f"{type(self).__name__} sets no variable outside its file")
+        return {}
+
+    def give_back_env(self, values: tuple[EnvValue, ...]) -> tuple[Run, ...]:
+        return ()
 
     def write(self, step: WriteFile, backup: Path | None, st: os.stat_result | None) -> None:
         """Carry out `step`; `backup` (None: the file is new) receives the previous file first."""

@@ -86,6 +86,10 @@ class Plan:
     base_sha256: str | None = ""
     """The target's hash when the plan was made (None: it did not exist; "": not recorded):
     apply refuses when the file changed since (another apply ran in between)."""
+    env: tuple[tuple[str, str], ...] | None = None
+    """(name, value) the commands set outside the file (`launchctl setenv`, the Windows user
+    environment): apply records each one's value before, undo sets it back. None for a
+    target whose variables are in its file (systemd: the restart reads the restored file)."""
 
     def __post_init__(self) -> None:
         writes = [s for s in self.steps if isinstance(s, WriteFile)]

@@ -5,7 +5,7 @@ Every value is validated, then quoted for its target format, so a value holding 
 - shell: single quotes (a `'` inside becomes `'\\''`); names must be [A-Z_][A-Z0-9_]*;
 - systemd: `Environment="NAME=value"` with `\\`, `"` escaped and `%` doubled; newlines rejected;
 - launchd: a plist (XML-escaped by plistlib) whose program is launchctl itself: no shell;
-- Windows: PowerShell single-quoted strings (`'` doubled);
+- Windows: PowerShell single-quoted strings (`'` and the ‘ ’ ‚ ‛ PowerShell also reads as one doubled);
 - Modelfile: numbers only.
 """
 
@@ -141,9 +141,14 @@ def render_launchd(env: Mapping[str, str]) -> str:
     return plistlib.dumps(plist).decode()
 
 
+POWERSHELL_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+"""What PowerShell's tokenizer takes for a single quote: ASCII ' and the typographic ‘ ’ ‚ ‛."""
+
+
 def powershell_quote(value: str) -> str:
-    """PowerShell single-quoted string: nothing inside is expanded."""
-    return "'" + value.replace("'", "''") + "'"
+    """PowerShell single-quoted string: nothing inside is expanded. Every character PowerShell
+    reads as a single quote (also ‘ ’ ‚ ‛, which would otherwise end the string) is doubled."""
+    return "'" + re.sub(f"[{POWERSHELL_SINGLE_QUOTES}]", lambda m: m.group() * 2, value) + "'"
 
 
 def render_windows(env: Mapping[str, str]) -> str:
