@@ -8,8 +8,9 @@ import threading
 import pytest
 
 from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.kinds import Objective
 from velollm_desktop.core.optimize.fit import budget_for, footprint
-from velollm_desktop.core.tune.common import NOT_REACHED, STOPPED, verdict_text
+from velollm_desktop.core.tune.common import NOT_REACHED, STOPPED, TuneSettings, verdict_text
 from velollm_desktop.core.tune.llamacpp import (
     Candidate,
     TuneCancelled,
@@ -34,7 +35,12 @@ def test_decode_tuning_never_picks_a_worse_setting(smol_model, hardware):
         Candidate("threads=1", threads=1),
         Candidate("threads=2", threads=2),
     ]
-    r = tune(smol_model, hardware, objective="decode", budget_s=25, n_predict=32, candidates=cands)
+    r = tune(
+        smol_model,
+        hardware,
+        TuneSettings(Objective.DECODE, 1, budget_s=25, n_predict=32),
+        candidates=cands,
+    )
     # What the code must do whatever the load (issue 22: under a load average of 4.5 only the
     # baseline fit in the budget): the baseline is always measured; every candidate is either
     # measured or listed with the reason it was not; a winner only when its interval clears
@@ -57,10 +63,7 @@ def test_throughput_tuning_measures_slots_with_latency(smol_model, hardware):
     r = tune(
         smol_model,
         hardware,
-        objective="throughput",
-        concurrency=4,
-        budget_s=40,
-        n_predict=24,
+        TuneSettings(Objective.THROUGHPUT, 4, budget_s=40, n_predict=24),
         candidates=cands,
     )
     one, four = r.candidates
@@ -84,9 +87,7 @@ def test_cancel_stops_the_server_and_applies_nothing(smol_model, hardware, tmp_p
         tune(
             smol_model,
             hardware,
-            objective="decode",
-            budget_s=60,
-            n_predict=16,
+            TuneSettings(Objective.DECODE, 1, budget_s=60, n_predict=16),
             candidates=[Candidate("default"), Candidate("t1", threads=1)],
             progress=lambda e: cancel.set() if e.done >= 1 else None,
             cancel=cancel,
@@ -131,9 +132,7 @@ def test_apply_winner_writes_profile_with_backup(smol_model, hardware, tmp_path)
     r = tune(
         smol_model,
         hardware,
-        objective="prompt",
-        budget_s=4,
-        n_predict=8,
+        TuneSettings(Objective.PROMPT, 1, budget_s=4, n_predict=8),
         candidates=[Candidate("default")],
     )
     path = tmp_path / "profile.json"

@@ -13,6 +13,7 @@ from velollm_desktop.core.energy.sources import NvmlEnergy
 from velollm_desktop.core.hardware import detect_hardware
 from velollm_desktop.core.hardware.nvidia import Nvml
 from velollm_desktop.core.kinds import Objective
+from velollm_desktop.core.tune.common import TuneSettings
 from velollm_desktop.core.tune.llamacpp import Candidate, tune
 from velollm_desktop.core.tune.ollama import tune_ollama
 
@@ -22,10 +23,14 @@ def test_efficiency_without_an_energy_source_is_refused_with_the_reason(smol_mod
     with pytest.raises(
         ValueError, match="tokens-per-joule objective needs an energy reading.*powercap"
     ):
-        tune(smol_model, detect_hardware(), objective="efficiency", energy=none_here)
+        tune(smol_model, detect_hardware(), TuneSettings(Objective.EFFICIENCY, 1), energy=none_here)
     with pytest.raises(ValueError, match="energy reading"):
         tune_ollama(
-            "http://127.0.0.1:9", "m", detect_hardware(), objective="efficiency", energy=none_here
+            "http://127.0.0.1:9",
+            "m",
+            detect_hardware(),
+            TuneSettings(Objective.EFFICIENCY, 1),
+            energy=none_here,
         )
     assert Objective("efficiency") is Objective.EFFICIENCY
 
@@ -35,9 +40,7 @@ def test_efficiency_scores_tokens_per_joule_and_every_candidate_has_its_energy(s
     r = tune(
         smol_model,
         detect_hardware(),
-        objective="efficiency",
-        budget_s=12,
-        n_predict=16,
+        TuneSettings(Objective.EFFICIENCY, 1, budget_s=12, n_predict=16),
         candidates=[Candidate("default")],
         energy=meter,
     )

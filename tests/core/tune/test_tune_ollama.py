@@ -17,10 +17,11 @@ import pytest
 
 from tests.ollama_fake import MODEL, FakeOllama
 from velollm_desktop.core.hardware import detect_hardware
+from velollm_desktop.core.kinds import Objective
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.sources import parse_environment_lines
-from velollm_desktop.core.tune.common import NOT_REACHED, STOPPED
+from velollm_desktop.core.tune.common import NOT_REACHED, STOPPED, TuneSettings
 from velollm_desktop.core.tune.ollama import (
     OllamaCandidate,
     ServiceSettings,
@@ -77,7 +78,11 @@ def test_per_request_options_reload_the_model_and_leave_the_service_alone(fake, 
         OllamaCandidate("num_thread=2", {"num_thread": 2}),
     ]
     r = tune_ollama(
-        fake.url, MODEL, hardware, objective="decode", budget_s=120, n_predict=24, candidates=cands
+        fake.url,
+        MODEL,
+        hardware,
+        TuneSettings(Objective.DECODE, 1, budget_s=120, n_predict=24),
+        candidates=cands,
     )
     assert r.backend == "ollama" and [m.candidate.name for m in r.candidates] == [
         c.name for c in cands
@@ -101,7 +106,13 @@ def test_server_settings_need_consent(fake, hardware):
         OllamaCandidate("current settings"),
         OllamaCandidate("4 slots", {}, {"OLLAMA_NUM_PARALLEL": "4"}),
     ]
-    r = tune_ollama(fake.url, MODEL, hardware, budget_s=8, n_predict=8, candidates=cands)
+    r = tune_ollama(
+        fake.url,
+        MODEL,
+        hardware,
+        TuneSettings(Objective.DECODE, 1, budget_s=8, n_predict=8),
+        candidates=cands,
+    )
     slots = next(m for m in r.candidates if m.candidate.name == "4 slots")
     assert slots.score is None and "not allowed" in slots.pruned
     assert fake.service_restarts == [] and all(key[3] == 1 for key in fake.loads)
@@ -117,12 +128,7 @@ def test_server_settings_tried_through_the_optimizer_and_restored(fake, service,
         fake.url,
         MODEL,
         hardware,
-        objective="throughput",
-        concurrency=4,
-        # generous: a candidate ends after at most 12 rounds, so a quiet machine is done long
-        # before; a loaded one still reaches the second candidate (asserted either way below)
-        budget_s=150,
-        n_predict=16,
+        TuneSettings(Objective.THROUGHPUT, 4, budget_s=150, n_predict=16),
         server=settings,
         candidates=cands,
     )
@@ -166,8 +172,7 @@ def test_cancel_during_a_server_candidate_restores_and_stops_everything(fake, se
             fake.url,
             MODEL,
             hardware,
-            budget_s=150,  # the cancel comes at the restart, long before
-            n_predict=8,
+            TuneSettings(Objective.DECODE, 1, budget_s=150, n_predict=8),
             server=settings,
             candidates=cands,
             progress=progress,
@@ -182,7 +187,13 @@ def test_apply_creates_a_derived_model_remeasure_and_undo(fake, hardware):
         OllamaCandidate("current settings"),
         OllamaCandidate("num_thread=2", {"num_thread": 2}),
     ]
-    r = tune_ollama(fake.url, MODEL, hardware, budget_s=60, n_predict=16, candidates=cands)
+    r = tune_ollama(
+        fake.url,
+        MODEL,
+        hardware,
+        TuneSettings(Objective.DECODE, 1, budget_s=60, n_predict=16),
+        candidates=cands,
+    )
     # apply whichever measured second, so the test does not depend on which won
     forced = r.__class__(**{**r.__dict__, "winner": r.candidates[1]})
     name, server_env = apply_ollama_winner(forced, fake.url)

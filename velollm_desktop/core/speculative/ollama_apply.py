@@ -17,6 +17,7 @@ from pathlib import Path
 from velollm_desktop.core.bench.stats import ratio_ci95
 from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.http.errors import ServerError
+from velollm_desktop.core.kinds import Objective
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import (
     DerivedJournal,
@@ -32,7 +33,7 @@ from velollm_desktop.core.ollama.spec_info import (
     MTP_MIN_VERSION,
 )
 from velollm_desktop.core.progress import Phase, ProgressFn, RunCounter
-from velollm_desktop.core.tune.common import Measured
+from velollm_desktop.core.tune.common import Measured, TuneSettings
 from velollm_desktop.core.tune.ollama import OllamaCandidate, measure_ollama_candidate
 
 SPEC_SUFFIX = "-spec"
@@ -128,9 +129,7 @@ def use_in_ollama(
                     url,
                     model,
                     OllamaCandidate(model),
-                    "decode",
-                    1,
-                    n_predict=n_predict,
+                    TuneSettings(Objective.DECODE, 1, n_predict=n_predict),
                     deadline=time.monotonic() + budget_s / 2,
                     cancel=cancel,
                 )

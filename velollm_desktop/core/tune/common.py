@@ -19,6 +19,7 @@ from velollm_desktop.core.bench.stats import Stats, summarize
 from velollm_desktop.core.cancel import Cancelled
 from velollm_desktop.core.energy.model import EnergyReading
 from velollm_desktop.core.hardware.model import HardwareSpec
+from velollm_desktop.core.kinds import Objective
 from velollm_desktop.core.optimize.fit import budget_for, footprint
 from velollm_desktop.core.optimize.models import ModelProfile
 from velollm_desktop.core.progress import ProgressFn
@@ -45,6 +46,25 @@ class TuneCandidate(Protocol):
 
     @property
     def settings(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """The user's choices for one tune: what the page and the CLI pass, and what both targets
+    hand to their tune unchanged (no argument list forwarded twice)."""
+
+    objective: Objective = Objective.DECODE
+    concurrency: int = 4
+    """Clients, for the throughput objective."""
+    budget_s: float = 180.0
+    n_predict: int = 64
+    ctx: int | None = None
+    """Context every candidate must keep, tokens (None: the target's default; llama-server: 2048 per slot)."""
+
+
+def remeasuring(result: TuneResult, n_predict: int) -> TuneSettings:
+    """The settings a re-measure after Apply uses: the tune's objective and clients."""
+    return TuneSettings(Objective(result.objective), result.concurrency, n_predict=n_predict)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from velollm_desktop.core.tune.common import (
     OBJECTIVES,
     Measured,
     Request,
+    TuneSettings,
     measure_rounds,
     measured_from,
 )
@@ -83,8 +84,7 @@ class CandidateEnergy:
 def measure_with_energy(
     candidate: Any,
     request: Request,
-    objective: str,
-    concurrency: int,
+    settings: TuneSettings,
     *,
     deadline: float,
     cancel: threading.Event,
@@ -94,12 +94,13 @@ def measure_with_energy(
 ) -> Measured:
     """`candidate` measured in rounds of `request` (`measure_rounds`) inside one energy window:
     its `Measured`, with the window's reading (none without a meter)."""
+    objective = str(settings.objective)
     tally = CandidateEnergy(energy or EnergyMeter([]), objective)
     with tally.measuring():
         samples, latencies = measure_rounds(
             tally.wrap(request),
             objective,
-            concurrency,
+            settings.concurrency,
             deadline=deadline,
             cancel=cancel,
             on_sample=on_sample,

@@ -31,8 +31,10 @@ from velollm_desktop.core.tune.common import (
     Measured,
     TuneCancelled,
     TuneResult,
+    TuneSettings,
     measure_all,
     prune_by_memory,
+    remeasuring,
     tune_result,
 )
 from velollm_desktop.core.tune.energy import measure_with_energy, meter_for
@@ -260,10 +262,8 @@ def _one(
 def measure_candidate(
     model: Path,
     c: Candidate,
-    objective: str,
-    concurrency: int,
+    settings: TuneSettings,
     *,
-    n_predict: int = 64,
     deadline: float,
     cancel: threading.Event,
     on_sample: Callable[[int], None] | None = None,
@@ -271,6 +271,7 @@ def measure_candidate(
 ) -> Measured:
     """Start llama-server with `c`, measure until precise enough or out of time, stop it.
     `cancel` ends the start, the warm-up and the request in flight (the tune's stop)."""
+    objective, n_predict = str(settings.objective), settings.n_predict
     ctx = c.ctx_per_slot * c.parallel
     with (
         LlamaServer(model, c.args(), threads=c.threads, ctx_size=ctx, cancel=cancel) as server,
@@ -286,15 +287,9 @@ def measure_candidate(
 
         try:
             return measure_with_energy(
-                c,
-                request,
-                objective,
-                concurrency,
-                deadline=deadline,
-                cancel=cancel,
-                on_sample=on_sample,
+                c, request, settings, deadline=deadline, cancel=cancel, on_sample=on_sample,
                 energy=energy,
-            )
+            )  # fmt: skip
         except TuneCancelled:
             raise TuneCancelled(CANCELLED) from None
 
@@ -302,19 +297,21 @@ def measure_candidate(
 def tune(
     model: Path,
     hardware: HardwareSpec,
+    settings: TuneSettings,
     *,
-    objective: str = "decode",
-    concurrency: int = 1,
-    budget_s: float = 180.0,
-    n_predict: int = 64,
-    ctx: int = 2048,
     candidates: Sequence[Candidate] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     energy: EnergyMeter | None = None,
 ) -> TuneResult:
-    """Measure the baseline and each candidate within `budget_s` seconds; return the table and
-    winner. `ctx` is the context every candidate must keep, per slot (tokens)."""
+    """Measure the baseline and each candidate within `settings.budget_s` seconds; return the
+    table and winner. `settings.ctx` is the context every candidate must keep, per slot (tokens;
+    2048 when not set)."""
+    objective, concurrency, ctx = (
+        str(settings.objective),
+        settings.concurrency,
+        settings.ctx or 2048,
+    )
     if objective not in OBJECTIVES:
         raise BadInput(f"objective must be one of {', '.join(OBJECTIVES)}")
     meter = meter_for(objective, energy)
@@ -331,16 +328,14 @@ def tune(
         lambda c, deadline, clock: measure_candidate(
             model,
             c,
-            objective,
-            concurrency,
-            n_predict=n_predict,
+            settings,
             deadline=deadline,
             cancel=clock.stop,
             on_sample=clock.sampled,
             energy=meter,
-        ),
+        ),  # fmt: skip
         t_start=t_start,
-        budget_s=budget_s,
+        budget_s=settings.budget_s,
         report=report,
         cancel=cancel,
         cancelled=CANCELLED,
@@ -371,9 +366,7 @@ def remeasure(
             measure_candidate(
                 model,
                 c,
-                result.objective,
-                result.concurrency,
-                n_predict=n_predict,
+                remeasuring(result, n_predict),
                 deadline=time.monotonic() + budget_s / 2,
                 cancel=cancel,
             )

@@ -39,8 +39,10 @@ from velollm_desktop.core.tune.common import (
     Measured,
     TuneCancelled,
     TuneResult,
+    TuneSettings,
     measure_all,
     prune_by_memory,
+    remeasuring,
     tune_result,
 )
 from velollm_desktop.core.tune.energy import measure_with_energy, meter_for
@@ -106,10 +108,8 @@ def measure_ollama_candidate(
     url: str,
     model: str,
     c: OllamaCandidate,
-    objective: str,
-    concurrency: int,
+    settings: TuneSettings,
     *,
-    n_predict: int = 64,
     deadline: float,
     cancel: threading.Event,
     on_sample: Callable[[int], None] | None = None,
@@ -117,6 +117,7 @@ def measure_ollama_candidate(
 ) -> Measured:
     """Load the model with `c`'s options (timed on its own), then measure until precise enough.
     `cancel` (the tune's stop) ends the request in flight."""
+    objective, n_predict = str(settings.objective), settings.n_predict
     with OllamaClient(url) as client:
         loaded = client.preload(model, c.options)
     load_ms = loaded.load_duration_ns / 1e6 if loaded.load_duration_ns else None
@@ -135,8 +136,7 @@ def measure_ollama_candidate(
     return measure_with_energy(
         c,
         request,
-        objective,
-        concurrency,
+        settings,
         deadline=deadline,
         cancel=cancel,
         on_sample=on_sample,
@@ -179,21 +179,18 @@ def tune_ollama(
     url: str,
     model: str,
     hardware: HardwareSpec,
+    settings: TuneSettings,
     *,
-    objective: str = "decode",
-    concurrency: int = 1,
-    budget_s: float = 180.0,
-    n_predict: int = 64,
-    ctx: int | None = None,
     server: ServerSettings | None = None,
     candidates: Sequence[OllamaCandidate] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     energy: EnergyMeter | None = None,
 ) -> TuneResult:
-    """Measure the current settings and each candidate within `budget_s`; restore the server.
-    `server` is the user's consent to server-level changes; without it, candidates that need
-    one are listed as not tried."""
+    """Measure the current settings and each candidate within `settings.budget_s`; restore
+    the server. `server` is the user's consent to server-level changes; without it, candidates
+    that need one are listed as not tried."""
+    objective, concurrency, ctx = str(settings.objective), settings.concurrency, settings.ctx
     meter = meter_for(objective, energy)  # refuses an unknown objective too
     cancel = cancel or threading.Event()
     report = progress or silent
@@ -209,16 +206,14 @@ def tune_ollama(
                 url,
                 model,
                 c,
-                objective,
-                concurrency,
-                n_predict=n_predict,
+                settings,
                 deadline=deadline,
                 cancel=clock.stop,
                 on_sample=clock.sampled,
                 energy=meter,
-            ),
+            ),  # fmt: skip
             t_start=t_start,
-            budget_s=budget_s,
+            budget_s=settings.budget_s,
             report=report,
             cancel=cancel,
             before=_switch_server(server, report),
@@ -321,9 +316,7 @@ def remeasure_ollama(
                 url,
                 model,
                 c,
-                result.objective,
-                result.concurrency,
-                n_predict=n_predict,
+                remeasuring(result, n_predict),
                 deadline=time.monotonic() + budget_s / 2,
                 cancel=cancel,
             )

@@ -15,24 +15,11 @@ from typing import Protocol
 
 from velollm_desktop.core.failure import BadInput
 from velollm_desktop.core.hardware.model import HardwareSpec
-from velollm_desktop.core.kinds import BackendKind, Objective, default_url
+from velollm_desktop.core.kinds import BackendKind, default_url
 from velollm_desktop.core.progress import ProgressFn
 from velollm_desktop.core.tune import llamacpp as llamacpp_tune
 from velollm_desktop.core.tune import ollama as ollama_tune
-from velollm_desktop.core.tune.common import Measured, TuneResult
-
-
-@dataclass(frozen=True)
-class TuneSettings:
-    """The user's choices for one tune."""
-
-    objective: Objective = Objective.DECODE
-    concurrency: int = 4
-    """Clients, for the throughput objective."""
-    budget_s: float = 180.0
-    n_predict: int = 64
-    ctx: int | None = None
-    """Context every candidate must keep, tokens (None: the target's default)."""
+from velollm_desktop.core.tune.common import Measured, TuneResult, TuneSettings
 
 
 @dataclass(frozen=True)
@@ -84,17 +71,7 @@ class LlamaCppTarget:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> TuneResult:
-        return llamacpp_tune.tune(
-            self.model,
-            hardware,
-            objective=str(settings.objective),
-            concurrency=settings.concurrency,
-            budget_s=settings.budget_s,
-            n_predict=settings.n_predict,
-            ctx=settings.ctx or 2048,
-            progress=progress,
-            cancel=cancel,
-        )
+        return llamacpp_tune.tune(self.model, hardware, settings, progress=progress, cancel=cancel)
 
     def apply(self, result: TuneResult) -> Applied:
         path = llamacpp_tune.apply_winner(result, self.model)
@@ -131,11 +108,7 @@ class OllamaTarget:
             self.url,
             self.model,
             hardware,
-            objective=str(settings.objective),
-            concurrency=settings.concurrency,
-            budget_s=settings.budget_s,
-            n_predict=settings.n_predict,
-            ctx=settings.ctx,
+            settings,
             server=self.server,
             progress=progress,
             cancel=cancel,
