@@ -38,7 +38,6 @@ from velollm_desktop.core.optimize.flow import (
 )
 from velollm_desktop.core.optimize.flow import undo as undo_change
 from velollm_desktop.core.optimize.per_model import per_model_plans
-from velollm_desktop.core.optimize.preview import RESTART_CONSEQUENCE
 from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.optimize.session import OptimizeState, optimize_state
 from velollm_desktop.core.optimize.table import Row, changes, rows, status_text
@@ -48,8 +47,6 @@ from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.optimize_widgets import MemoryBar, breakdown_text
 from velollm_desktop.ui.per_model_panel import PerModelPanel
 from velollm_desktop.workers.task import TaskWorker, start_task
-
-RESTART_NOTE = RESTART_CONSEQUENCE
 
 
 class OptimizePage(QWidget):
