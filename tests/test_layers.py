@@ -26,7 +26,8 @@ CORE_LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("core.wording",),
     ("core.http", "core.autostart", "core.settings", "core.hardware"),
-    ("core.kinds", "core.ollama", "core.llamacpp", "core.energy"),
+    ("core.kinds", "core.llamacpp", "core.energy"),
+    ("core.ollama",),  # reads GGUFs (llamacpp) for MTP heads; llama.cpp never imports Ollama's client
     ("core.monitor", "core.optimize", "core.bench"),
     ("core.tune", "core.fleet", "core.doctor"),
     ("core.speculative", "core.exporter"),

@@ -22,11 +22,11 @@ from velollm_desktop.core.http import bounds
 from velollm_desktop.core.http.bounds import redact_text, redact_url
 from velollm_desktop.core.http.errors import RequestTimedOut
 from velollm_desktop.core.llamacpp import gguf
-from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, resolve
 from velollm_desktop.core.ollama import client as ollama_client
 from velollm_desktop.core.ollama.client import OllamaClient
 from velollm_desktop.core.ollama.derived import DerivedModelError, derived_name
 from velollm_desktop.core.ollama.names import blob_file_name, valid_model_name
+from velollm_desktop.core.ollama.store import OllamaModelNotFound, resolve
 from velollm_desktop.core.optimize.models import BadModel, profile_from_show
 from velollm_desktop.core.optimize.parse import exposure_warnings
 from velollm_desktop.core.optimize.session import gather_models
@@ -392,7 +392,9 @@ def test_the_tls_handshake_is_bounded_as_a_whole(monkeypatch):
 
 
 def test_the_stream_deadline_follows_from_what_was_asked():
-    limits = ollama_client.stream_limits_for(ollama_client.Limits(3600, 300), 20, 10)
+    from velollm_desktop.core.http.limits import Limits, stream_limits_for
+
+    limits = stream_limits_for(Limits(3600, 300), 20, 10)
     expected = 300 + bounds.RATE_GRACE_S + 11 / ollama_client.MIN_TOKENS_PER_S
     assert limits.deadline_s == pytest.approx(expected) and limits.deadline_s < 3600
 

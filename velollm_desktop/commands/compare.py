@@ -13,10 +13,10 @@ from velollm_desktop.core.bench.store import History, unsaved_text
 from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.http.errors import ServerError
-from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound
 from velollm_desktop.core.llamacpp.gguf import NotGGUF
-from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound
+from velollm_desktop.core.ollama import store as ollama_store
+from velollm_desktop.core.ollama.store import OllamaModelNotFound
 from velollm_desktop.core.progress import ProgressEvent
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.speculative.compare import (

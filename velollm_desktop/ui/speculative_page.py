@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
+from velollm_desktop.core.ollama import store as ollama_store
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.speculative.compare import (
     NGRAM_DESCRIPTIONS,

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from velollm_desktop.core.kinds import BackendKind, Objective
-from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.builtin import builtin_model_path
+from velollm_desktop.core.ollama import store as ollama_store
 from velollm_desktop.core.optimize.apply import Applier
 from velollm_desktop.core.optimize.service import dropin_path, list_processes, system_root
 from velollm_desktop.core.progress import ProgressEvent

@@ -13,7 +13,7 @@ from tests.fakes import FIXTURES
 from tests.gguf_writer import write_gguf
 from velollm_desktop.core.llamacpp.binaries import BinaryNotFound, find_program
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
-from velollm_desktop.core.llamacpp.ollama_store import OllamaModelNotFound, list_models, resolve
+from velollm_desktop.core.ollama.store import OllamaModelNotFound, list_models, resolve
 from velollm_desktop.core.speculative.cli_parsers import (
     parse_completion,
     parse_speculative,

@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from velollm_desktop.core.http.bounds import (
@@ -36,8 +36,8 @@ from velollm_desktop.core.http.errors import (
     StreamBroken,
     TooLarge,
 )
+from velollm_desktop.core.http.limits import MIB, Limits
 
-MIB = 1024 * 1024
 CONNECT_TIMEOUT_S = 2.0
 MAX_HEADER_LINE_BYTES = 16 * 1024
 MAX_HEADERS = 100
@@ -46,30 +46,6 @@ CANCEL_POLL_S = 0.25
 
 class Cancelled(ServerError):
     """The caller's cancel event was set while waiting for the server."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds of one request. Defaults are for a plain JSON request (see docs/RELIABILITY.md)."""
-
-    deadline_s: float = 10.0
-    """Overall: connect, send, headers and the whole body (or stream) must end by then."""
-    stall_s: float = 10.0
-    """Longest wait for the next bytes (a cold model load can take minutes for streams)."""
-    max_body_bytes: int = 32 * MIB
-    """A whole (non-streamed) body; also the cap on an error body we read."""
-    max_line_bytes: int = 8 * MIB
-    """One NDJSON / SSE line."""
-    max_stream_bytes: int = 256 * MIB
-    """All lines of one stream together."""
-    max_lines: int | None = None
-    """Lines of one stream (the clients derive it from num_predict / max_tokens)."""
-    min_lines_per_s: float | None = None
-    """Floor speed of a stream once its first line came: after RATE_GRACE_S, fewer lines
-    than this rate gives are "too slow to benchmark" (a token a minute is not a benchmark)."""
-
-    def with_(self, **kw: Any) -> Limits:
-        return replace(self, **kw)
 
 
 @dataclass(frozen=True)

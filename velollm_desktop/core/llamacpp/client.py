@@ -23,6 +23,7 @@ from velollm_desktop.core.http.errors import (
     StreamBroken,
     from_status,
 )
+from velollm_desktop.core.http.limits import stream_limits_for
 from velollm_desktop.core.http.transport import (
     Limits,
     Response,
@@ -32,7 +33,6 @@ from velollm_desktop.core.http.transport import (
     printable,
 )
 from velollm_desktop.core.measurement import RunMeasurement
-from velollm_desktop.core.ollama.client import stream_limits_for
 
 CONNECT_TIMEOUT_S = 2.0
 GET_DEADLINE_S = 10.0

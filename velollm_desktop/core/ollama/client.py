@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, RATE_GRACE_S, redact_url
+from velollm_desktop.core.http.bounds import MIN_TOKENS_PER_S, redact_url
 from velollm_desktop.core.http.errors import (
     OllamaNotRunning,
     ServerBusy,
@@ -27,6 +27,7 @@ from velollm_desktop.core.http.errors import (
     StreamBroken,
     from_status,
 )
+from velollm_desktop.core.http.limits import stream_limits_for
 from velollm_desktop.core.http.transport import (
     Limits,
     Response,
@@ -48,20 +49,6 @@ STREAM_LINE_MARGIN = 512
 """Lines allowed beyond `num_predict` (Ollama sends one per token plus a final one)."""
 BUSY_RETRIES = 3
 BUSY_BACKOFF_S = 0.5
-
-
-def stream_limits_for(
-    limits: Limits, max_lines: int, tokens: int, floor: float = MIN_TOKENS_PER_S
-) -> Limits:
-    """A stream's limits from what was asked: `max_lines` lines at most, the floor speed, and
-    an overall deadline of the first-line wait + the grace + `tokens` at the floor speed
-    (never more than the configured stream deadline)."""
-    asked_s = limits.stall_s + RATE_GRACE_S + (tokens + 1) / floor
-    return limits.with_(
-        max_lines=max_lines,
-        min_lines_per_s=floor,
-        deadline_s=min(limits.deadline_s, asked_s),
-    )
 
 
 class OllamaClient:

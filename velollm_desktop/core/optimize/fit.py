@@ -19,7 +19,7 @@ from pathlib import Path
 
 from velollm_desktop.core.hardware.apple import gpu_working_set_mib
 from velollm_desktop.core.hardware.model import GpuVendor, HardwareSpec
-from velollm_desktop.core.llamacpp import ollama_store
+from velollm_desktop.core.ollama import store as ollama_store
 from velollm_desktop.core.optimize import footprint as fp
 from velollm_desktop.core.optimize.footprint import (
     KV_BYTES_PER_ELEMENT,  # noqa: F401 - re-exported: callers import it from here

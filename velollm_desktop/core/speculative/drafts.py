@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from velollm_desktop.core.bench.stats import noise_warning
-from velollm_desktop.core.llamacpp import ollama_store
 from velollm_desktop.core.llamacpp.gguf import NotGGUF, read_gguf
+from velollm_desktop.core.ollama import store as ollama_store
 from velollm_desktop.core.speculative.advice import compatibility_problems
 from velollm_desktop.core.speculative.model import DEFAULT_PROMPTS, CompareResult
 
