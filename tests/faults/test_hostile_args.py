@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from velollm_desktop.commands.argtypes import float_range, int_range
+from velollm_desktop.commands.argtypes import enum_choice, float_range, int_range
+from velollm_desktop.commands.tune import TUNE_KINDS
+from velollm_desktop.core.kinds import BackendKind
 from velollm_desktop.core.optimize.parse import exposure_warnings
 
 TEXT = st.one_of(
@@ -29,6 +31,18 @@ def test_an_int_option_is_in_range_or_one_clear_error(text):
     else:
         assert isinstance(value, int) and 1 <= value <= 10_000
 
+
+
+@given(text=st.one_of(TEXT, st.sampled_from([k.value for k in BackendKind])))
+def test_a_backend_option_is_the_enum_or_one_clear_error(text):
+    """`--backend` is parsed once to a BackendKind (the tune offers only two of them)."""
+    try:
+        kind = enum_choice(TUNE_KINDS)(text)
+    except argparse.ArgumentTypeError as exc:
+        assert "invalid choice" in str(exc) and "\n" not in str(exc)
+        assert text not in ("llamacpp", "ollama")
+    else:
+        assert kind in TUNE_KINDS and kind.value == text and isinstance(kind, BackendKind)
 
 @given(text=TEXT)
 def test_a_float_option_is_finite_and_in_range_or_one_clear_error(text):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import TypeVar
+
+E = TypeVar("E", bound=Enum)
 
 
 def int_range(lo: int, hi: int) -> Callable[[str], int]:
@@ -38,4 +42,19 @@ def float_range(lo: float, hi: float, *, low_open: bool = False) -> Callable[[st
         return value
 
     parse.__name__ = "float"
+    return parse
+
+
+def enum_choice(choices: Sequence[E]) -> Callable[[str], E]:
+    """An option naming one of `choices` (a str-valued enum), parsed once to the enum; any
+    other text is argparse's own "invalid choice" line."""
+
+    def parse(text: str) -> E:
+        for choice in choices:
+            if choice.value == text:
+                return choice
+        names = ", ".join(repr(c.value) for c in choices)
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {names})")
+
+    parse.__name__ = type(choices[0]).__name__
     return parse

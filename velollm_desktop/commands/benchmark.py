@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from velollm_desktop.cli_errors import CliError, say
-from velollm_desktop.commands.argtypes import float_range, int_range
+from velollm_desktop.commands.argtypes import enum_choice, float_range, int_range
 from velollm_desktop.core.bench.backends import make_backend
 from velollm_desktop.core.bench.flow import BenchRequest, BenchRun, run_benchmark_flow
 from velollm_desktop.core.bench.model import BenchmarkResult, TestResult
@@ -22,18 +22,6 @@ from velollm_desktop.core.progress import ProgressEvent
 
 CLI_KINDS = tuple(BackendKind)
 """ollama, llamacpp, openai, builtin (the app's own llama-server + the small built-in model)."""
-
-
-def backend_kind(text: str) -> BackendKind:
-    """`--backend`'s text parsed once, to the enum the flow takes (argparse's own words when
-    it is none of them)."""
-    try:
-        return BackendKind(text)
-    except ValueError:
-        choices = ", ".join(repr(k.value) for k in CLI_KINDS)
-        raise argparse.ArgumentTypeError(
-            f"invalid choice: {text!r} (choose from {choices})"
-        ) from None
 
 
 def render_table(result: BenchmarkResult) -> str:
@@ -236,7 +224,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
-        type=backend_kind,
+        type=enum_choice(CLI_KINDS),
         choices=CLI_KINDS,
         default=BackendKind.OLLAMA,
         help="builtin: the app's own llama-server + SmolLM2-135M (downloaded once, asked first)",

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from velollm_desktop.cli_errors import CliError, say
-from velollm_desktop.commands.argtypes import float_range, int_range
+from velollm_desktop.commands.argtypes import enum_choice, float_range, int_range
 from velollm_desktop.core import jsonio
 from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text
@@ -26,6 +26,9 @@ from velollm_desktop.core.tune.energy import score_unit
 from velollm_desktop.core.tune.ollama import ServiceSettings
 from velollm_desktop.core.tune.target import TuneSettings, TuneTarget, target_for
 from velollm_desktop.core.wording import sentence
+
+TUNE_KINDS = (BackendKind.LLAMACPP, BackendKind.OLLAMA)
+"""What `velollm tune --backend` can tune (`core.tune.target.target_for`)."""
 
 
 def summary(result: TuneResult) -> dict:
@@ -63,7 +66,7 @@ def summary(result: TuneResult) -> dict:
 
 def _target(args: argparse.Namespace) -> TuneTarget:
     """The target the flags name (the one backend branch is in `core.tune.target`)."""
-    if args.backend == BackendKind.LLAMACPP.value:
+    if args.backend is BackendKind.LLAMACPP:
         if args.allow_server_changes:
             raise CliError("--allow-server-changes is for --backend ollama")
         model = Path(args.model).expanduser()
@@ -143,7 +146,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "tune", help="closed-loop tuning: measure candidate settings, keep the fastest"
     )
-    p.add_argument("--backend", choices=("llamacpp", "ollama"), default="llamacpp")
+    p.add_argument(
+        "--backend",
+        type=enum_choice(TUNE_KINDS),
+        choices=TUNE_KINDS,
+        default=BackendKind.LLAMACPP,
+    )
     p.add_argument(
         "--model",
         required=True,

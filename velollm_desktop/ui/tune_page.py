@@ -215,7 +215,7 @@ class TunePage(QWidget):
             self._add_local_files()
 
     def _list_ollama_models(self) -> None:
-        self._lister.start(list_models, "ollama", self.ollama_url_provider())
+        self._lister.start(list_models, BackendKind.OLLAMA, self.ollama_url_provider())
 
     def _on_ollama_models(self, names: list[str]) -> None:
         typed = self.model.currentText()

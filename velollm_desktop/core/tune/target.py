@@ -145,14 +145,13 @@ class OllamaTarget:
 
 
 def target_for(
-    kind: BackendKind | str,
+    kind: BackendKind,
     model: str,
     *,
     url: str | None = None,
     server: ollama_tune.ServerSettings | None = None,
 ) -> TuneTarget:
     """The one place that maps a backend kind to its tuning target."""
-    kind = BackendKind(kind)
     if kind is BackendKind.OLLAMA:
         return OllamaTarget(url or default_url(kind), model, server)
     if kind is BackendKind.LLAMACPP:
