@@ -212,7 +212,7 @@ def child(name: str) -> int:
     w.show()
     clean, noisy = _bench_results()
     c.benchmark_page.history.add(clean)
-    c.benchmark_page.reload_history()
+    c.benchmark_page.history_panel.reload()
     c.benchmark_page.show_result(noisy)
     c.speculative_page.show_result(_compare_result())
     c.optimize_page.compute()  # the real recommendation for the fixed hardware (no Ollama)

@@ -91,3 +91,27 @@ def test_a_job_failure_carries_the_apps_words_and_the_typed_fix(qtbot, caplog):
     assert job.failure.expected and job.failure.type_name == "OllamaNotRunning"
     assert isinstance(job.error, UserFacingError)
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_note_that_names_a_fix_gets_each_faces_words_not_by_its_text(monkeypatch, capsys):
+    """The Optimize page's and `velollm optimize`'s notes: Ollama not answering is a note,
+    not a raised failure; it still carries its typed fix, worded by each face."""
+    from velollm_desktop.cli import main
+    from velollm_desktop.core.failure import FixNote, note_fix
+    from velollm_desktop.core.optimize.session import gather_models
+    from velollm_desktop.core.optimize.table import worded
+
+    _, _, notes = gather_models("http://127.0.0.1:9")
+    assert [note_fix(n) for n in notes] == [Fix.START_OLLAMA]
+    assert "Settings" not in notes[0] and "--url" not in notes[0]  # no face's words in core
+    assert worded(notes, errors.fix_text) == [notes[0] + APP_ADDRESS]
+    assert worded(notes, cli_errors.fix_text) == [notes[0] + CLI_ADDRESS]
+    reworded = FixNote("nothing at all answers there", Fix.START_OLLAMA)
+    assert worded([reworded, "a plain note"], errors.fix_text) == [
+        "nothing at all answers there" + APP_ADDRESS,
+        "a plain note",
+    ]
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
+    assert main(["optimize", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "Ollama is not running" in err and "--url URL" in err and "Settings" not in err

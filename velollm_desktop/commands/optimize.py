@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from velollm_desktop.cli_errors import CliError, say
+from velollm_desktop.cli_errors import CliError, fix_text, say
 from velollm_desktop.core.failure import UserFacingError
 from velollm_desktop.core.fsutil import atomic_write_text
 from velollm_desktop.core.hardware.model import HardwareSpec, hardware_from_json
@@ -21,7 +21,7 @@ from velollm_desktop.core.optimize.recommend import (
 )
 from velollm_desktop.core.optimize.session import optimize_state
 from velollm_desktop.core.optimize.sources import CurrentConfig
-from velollm_desktop.core.optimize.table import rows
+from velollm_desktop.core.optimize.table import rows, worded
 from velollm_desktop.core.settings import ollama_url_from_env
 from velollm_desktop.core.wording import sentence
 
@@ -172,7 +172,7 @@ def _state(args: argparse.Namespace, root):
         raise CliError(f"cannot plan: {exc}") from exc
     if args.model_info and not state.models:  # every file named was unusable: say so, exit 2
         raise CliError("no --model-info file could be used: " + "; ".join(state.notes))
-    for n in state.notes:
+    for n in worded(state.notes, fix_text):
         print(f"note: {sentence(n)}", file=sys.stderr)
     for w in exposure_warnings({k: v.parsed.raw for k, v in state.current.values.items()}):
         print(f"WARNING: {w}", file=sys.stderr)

@@ -66,3 +66,26 @@ def fix_of(exc: BaseException) -> Fix:
     """The typed fix an exception's class names (`Fix.NONE` when it names none)."""
     fix = getattr(type(exc), "fix", Fix.NONE)
     return fix if isinstance(fix, Fix) else Fix.NONE
+
+
+class FixNote(str):
+    """A note (its text) that names a typed fix: a failure core reports as a line of a result
+    (e.g. "Ollama is not running …" among the Optimize page's notes) rather than raises; each
+    face adds its own words for `fix`, as for a raised failure."""
+
+    fix: Fix
+
+    def __new__(cls, text: str, fix: Fix) -> FixNote:
+        note = super().__new__(cls, text)
+        note.fix = fix
+        return note
+
+    @classmethod
+    def of(cls, exc: BaseException) -> FixNote:
+        """The exception's message as a note with its class's fix."""
+        return cls(str(exc) or type(exc).__name__, fix_of(exc))
+
+
+def note_fix(note: str) -> Fix:
+    """The fix a note names (`Fix.NONE` for plain text)."""
+    return note.fix if isinstance(note, FixNote) else Fix.NONE

@@ -46,6 +46,7 @@ from velollm_desktop.core.settings import Settings
 from velollm_desktop.ui.confirm import confirm
 from velollm_desktop.ui.optimize_widgets import MemoryBar, breakdown_text
 from velollm_desktop.ui.per_model_panel import PerModelPanel
+from velollm_desktop.workers.errors import fix_text
 from velollm_desktop.workers.task import TaskWorker, start_task
 
 
@@ -207,7 +208,7 @@ class OptimizePage(QWidget):
         for fit in rec.fits:
             self.bars.addWidget(MemoryBar(fit))
             self.breakdowns.addWidget(QLabel(breakdown_text(fit)))
-        self.status.setText(status_text(state, after))
+        self.status.setText(status_text(state, after, fix_text))
         runtime = state.runtime
         self._update_apply_enabled()
         self.apply_button.setToolTip(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from velollm_desktop.core.failure import FixNote
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.http.bounds import redact_url
 from velollm_desktop.core.http.errors import ServerError
@@ -85,7 +86,7 @@ def gather_models(
                     notes.append(f"skipped {m.name} (from Ollama at {redact_url(url)}): {exc}")
             return models, version, notes
     except ServerError as exc:
-        notes.append(str(exc))
+        notes.append(FixNote.of(exc))  # each face adds its words for the fix (the address)
         return [], None, notes
 
 

@@ -8,9 +8,11 @@ The source is a short name ("override.conf"), with the full origin for a tooltip
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from velollm_desktop.core.failure import Fix, note_fix
 from velollm_desktop.core.hardware.model import HardwareSpec
 from velollm_desktop.core.optimize.effective import effective_default
 from velollm_desktop.core.optimize.parse import exposure_warnings
@@ -96,14 +98,27 @@ def changes(current: CurrentConfig, rec: Recommendation) -> dict[str, str]:
     }
 
 
-def status_text(state: OptimizeState, after: str = "") -> str:
+def status_text(
+    state: OptimizeState, after: str = "", fix_words: Callable[[Fix], str] = lambda _fix: ""
+) -> str:
     """The Optimize page's status (and the CLI's notes): whole sentences, none twice, the
-    exposure warnings first."""
+    exposure warnings first; a note that names a fix gets the face's `fix_words` for it."""
     rec, cur, runtime = state.recommendation, state.current, state.runtime
     raw = {k: v.parsed.raw for k, v in cur.values.items()}
     parts = [f"WARNING: {w}" for w in exposure_warnings(raw)]
-    parts += [after, f"Budget: {rec.budget}", *rec.warnings, *state.notes, *cur.notes]
+    parts += [
+        after,
+        f"Budget: {rec.budget}",
+        *rec.warnings,
+        *worded(state.notes, fix_words),
+        *cur.notes,
+    ]
     parts.append(runtime.explanation if runtime else "")
     if rec.env and not changes(cur, rec):
         parts.append("Ollama already runs with the recommended settings: nothing to apply")
     return sentences(parts)
+
+
+def worded(notes: Sequence[str], fix_words: Callable[[Fix], str]) -> list[str]:
+    """Each note, with the face's words for the fix it names (none for plain text)."""
+    return [n + fix_words(note_fix(n)) for n in notes]
